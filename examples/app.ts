@@ -1,0 +1,36 @@
+// A CDK app you can copy. In your own app, import from 'cdk-sentinel-tvm' instead of '../src'.
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { ProtectedRole, SentinelTvm } from '../src';
+
+const app = new App({ context: { 'aws:cdk:disable-creation-stack-traces': true } });
+const stack = new Stack(app, 'SentinelTvmExample', {
+  env: { account: process.env.CDK_DEFAULT_ACCOUNT ?? '111122223333', region: process.env.CDK_DEFAULT_REGION ?? 'eu-west-1' },
+});
+
+const tvm = new SentinelTvm(stack, 'Tvm', {
+  adminPrincipals: ['arn:aws:iam::111122223333:role/SecurityOps'],
+  sessionLifetime: Duration.hours(12),
+  defaultCredentialDuration: Duration.minutes(15),
+});
+
+// A role only the TVM can assume, only with a session tag.
+const readOnly = new ProtectedRole(stack, 'ReadOnly', {
+  tvm,
+  managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('ReadOnlyAccess')],
+});
+
+tvm.addProfile('prod-readonly', {
+  role: readOnly,
+  allowedPrincipals: [
+    'arn:aws:iam::111122223333:user/alice',
+    'arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_ReadOnly_*/*',
+  ],
+  maxCredentialDuration: Duration.hours(1),
+});
+
+// Pipelines call the API with their own role.
+const ci = new iam.Role(stack, 'CiRole', { assumedBy: new iam.ServicePrincipal('codebuild.amazonaws.com') });
+tvm.grantInvoke(ci);
+
+app.synth();

@@ -1,0 +1,12 @@
+import { ErrorCode, ErrorCodes } from '../src/shared/contract';
+
+/** An error with a code of the API contract; its message is safe to show to the caller. */
+export class ApiError extends Error {
+  public readonly status: number;
+
+  constructor(public readonly code: ErrorCode, message: string, public readonly headers: Record<string, string> = {}) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = ErrorCodes[code];
+  }
+}

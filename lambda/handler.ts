@@ -1,0 +1,161 @@
+import { randomBytes } from 'crypto';
+import type { APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
+import { ApiError } from './errors';
+import { errorResponse, json, type HttpResponse } from './http';
+import { callerFrom, type Caller } from './identity';
+import { loadConfig, type TvmConfig } from './profiles';
+import { SessionStore } from './sessions/store';
+import type { Settings } from './settings';
+import { vend, type VendFacts } from './vend/vend';
+import { SESSION_HEADER } from '../src/shared/contract';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { STSClient } from '@aws-sdk/client-sts';
+
+export type TvmEvent = APIGatewayProxyEventV2WithIAMAuthorizer;
+
+/** What the handler is built from: one set per container. */
+export interface HandlerDeps {
+  readonly settings: Settings;
+  readonly ddb: DynamoDBClient;
+  readonly sts: STSClient;
+  readonly now?: () => Date;
+  readonly newSessionId?: () => string;
+  /** Where decision log lines go. */
+  readonly log?: (line: string) => void;
+}
+
+/** One decision log line per request (SPEC §8): never a secret, a token or a signature. */
+interface DecisionLog extends VendFacts {
+  level: 'INFO' | 'WARN' | 'ERROR';
+  message: 'decision';
+  requestId: string;
+  method: string;
+  path: string;
+  callerArn?: string;
+  decision: 'ALLOW' | 'DENY' | 'ERROR';
+  code?: string;
+  status: number;
+  latencyMs?: number;
+  error?: string;
+}
+
+type Route = 'vend' | 'profiles' | 'sessions';
+
+const ROUTES: { pattern: RegExp; route: Route; methods: string[] }[] = [
+  { pattern: /^\/$/, route: 'vend', methods: ['GET', 'POST'] },
+  { pattern: /^\/profiles$/, route: 'profiles', methods: ['GET'] },
+  { pattern: /^\/sessions$/, route: 'sessions', methods: ['GET'] },
+  { pattern: /^\/sessions\/[^/]+$/, route: 'sessions', methods: ['GET', 'DELETE'] },
+  { pattern: /^\/sessions\/[^/]+\/revoke$/, route: 'sessions', methods: ['POST'] },
+];
+
+export function createHandler(deps: HandlerDeps): (event: TvmEvent) => Promise<HttpResponse> {
+  const now = deps.now ?? (() => new Date());
+  const newSessionId = deps.newSessionId ?? (() => randomBytes(8).toString('hex'));
+  const log = deps.log ?? ((line: string) => console.log(line));
+  const store = new SessionStore(deps.ddb, deps.settings.tableName);
+  const serverInstanceId = randomBytes(8).toString('hex');
+
+  // Read once per container; a failed read is retried by the next request.
+  let configPromise: Promise<TvmConfig> | undefined;
+  const config = () => {
+    configPromise ??= loadConfig(deps.ddb, deps.settings.tableName).catch((err) => {
+      configPromise = undefined;
+      throw err;
+    });
+    return configPromise;
+  };
+  const ctx = { settings: deps.settings, store, sts: deps.sts, config, now, newSessionId, serverInstanceId };
+
+  return async (event: TvmEvent) => {
+    const started = Date.now();
+    const requestId = String(event?.requestContext?.requestId ?? 'unknown');
+    const method = String(event?.requestContext?.http?.method ?? '').toUpperCase();
+    const path = normalizePath(event?.rawPath ?? event?.requestContext?.http?.path);
+    const facts: VendFacts = {};
+    const entry: DecisionLog = { level: 'INFO', message: 'decision', requestId, method, path, decision: 'ALLOW', status: 200 };
+    let response: HttpResponse;
+    try {
+      const caller = callerFrom(event?.requestContext?.authorizer?.iam);
+      entry.callerArn = caller.arn;
+      response = await route(caller, method, path, event, requestId, facts);
+    } catch (err) {
+      const apiError = err instanceof ApiError ? err : new ApiError('INTERNAL_ERROR', 'An internal error occurred.');
+      if (!(err instanceof ApiError)) {
+        entry.level = 'ERROR';
+        entry.error = (err as Error)?.name ?? 'Error';
+      }
+      entry.decision = apiError.status >= 500 ? 'ERROR' : 'DENY';
+      entry.code = apiError.code;
+      response = errorResponse(apiError, requestId);
+    }
+    entry.status = response.statusCode;
+    if (facts.storeFailure || facts.stsError) entry.level = entry.level === 'ERROR' ? 'ERROR' : 'WARN';
+    Object.assign(entry, facts);
+    entry.latencyMs = Date.now() - started;
+    log(JSON.stringify(entry));
+    return response;
+  };
+
+  async function route(caller: Caller, method: string, path: string, event: TvmEvent, requestId: string, facts: VendFacts) {
+    const match = ROUTES.filter((r) => r.pattern.test(path));
+    if (match.length === 0) {
+      throw new ApiError('NOT_FOUND', 'No such resource.');
+    }
+    const r = match.find((m) => m.methods.includes(method));
+    if (!r) {
+      throw new ApiError('METHOD_NOT_ALLOWED', `Method ${method.slice(0, 10)} is not allowed here.`,
+        { allow: match.flatMap((m) => m.methods).join(', ') });
+    }
+    switch (r.route) {
+      case 'vend': {
+        const result = await vend(ctx, {
+          caller, requestId, query: queryOf(event), sessionHeader: headerOf(event, SESSION_HEADER),
+        }, facts);
+        const c = result.credentials;
+        return json(200, {
+          AccessKeyId: c.accessKeyId,
+          SecretAccessKey: c.secretAccessKey,
+          Token: c.sessionToken,
+          Expiration: c.expiration.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          SessionId: result.sessionId,
+        }, { [SESSION_HEADER]: result.sessionId });
+      }
+      case 'profiles': {
+        if (Object.keys(queryOf(event)).length > 0) {
+          throw new ApiError('INVALID_REQUEST', 'This resource takes no query parameters.');
+        }
+        let cfg: TvmConfig;
+        try {
+          cfg = await config();
+        } catch {
+          throw new ApiError('STORE_UNAVAILABLE', 'The credential service is temporarily unavailable.');
+        }
+        return json(200, {
+          Profiles: cfg.profilesFor(caller.arn).map((p) => ({ Name: p.name, MaxDurationSeconds: p.maxDurationSeconds })),
+        });
+      }
+      case 'sessions':
+        throw new ApiError('NOT_IMPLEMENTED', 'Session management is not available yet.');
+    }
+  }
+}
+
+/** `/sessions/` and `/sessions` are the same resource; the root stays `/`. */
+function normalizePath(raw: unknown): string {
+  const p = typeof raw === 'string' && raw.startsWith('/') ? raw : '/';
+  return p.length > 1 ? p.replace(/\/+$/, '') || '/' : p;
+}
+
+function queryOf(event: TvmEvent): Record<string, string | undefined> {
+  const q = event?.queryStringParameters;
+  return q && typeof q === 'object' ? { ...q } : {};
+}
+
+function headerOf(event: TvmEvent, name: string): string | undefined {
+  const headers = event?.headers ?? {};
+  for (const [k, v] of Object.entries(headers)) {
+    if (k.toLowerCase() === name) return v;
+  }
+  return undefined;
+}

@@ -1,0 +1,59 @@
+import { ApiError } from './errors';
+import { Limits, SOURCE_IDENTITY_PREFIX } from '../src/shared/contract';
+
+/** The caller, as API Gateway's IAM authorizer established it. */
+export interface Caller {
+  /** Full principal ARN, e.g. arn:aws:sts::111122223333:assumed-role/Role/alice. */
+  readonly arn: string;
+  readonly accountId: string;
+  readonly principalOrgId?: string;
+  /** Last segment of the ARN: IAM user name, role session name, federated user or `root`. */
+  readonly user: string;
+}
+
+// IAM users, roots, assumed roles, federated users (and roles, which reach here only through
+// identity providers that report them). Paths are allowed for users and roles.
+const CALLER_ARN = /^arn:(aws|aws-cn|aws-us-gov|aws-iso(-[a-z])?|aws-eusc):(iam|sts)::(\d{12}):(root|user\/[\w+=,.@/-]{1,576}|role\/[\w+=,.@/-]{1,576}|assumed-role\/[\w+=,.@-]{1,64}\/[\w+=,.@-]{2,64}|federated-user\/[\w+=,.@-]{2,64})$/;
+
+interface IamContext {
+  readonly userArn?: unknown;
+  readonly accountId?: unknown;
+  readonly principalOrgId?: unknown;
+}
+
+/** Reads the caller from `requestContext.authorizer.iam`; headers never carry identity. */
+export function callerFrom(iam: IamContext | undefined | null): Caller {
+  if (!iam || typeof iam !== 'object' || iam.userArn === undefined || iam.userArn === null || iam.userArn === '') {
+    throw new ApiError('IAM_AUTH_REQUIRED', 'This API requires AWS SigV4 (IAM) authentication.');
+  }
+  const arn = iam.userArn;
+  const match = typeof arn === 'string' ? CALLER_ARN.exec(arn) : null;
+  if (!match || typeof arn !== 'string') {
+    throw new ApiError('INVALID_IDENTITY', 'The caller identity is not a supported IAM principal.');
+  }
+  const account = match[4];
+  if (iam.accountId !== undefined && iam.accountId !== null && iam.accountId !== account) {
+    throw new ApiError('INVALID_IDENTITY', 'The caller identity is inconsistent.');
+  }
+  const segments = arn.split(':').slice(5).join(':').split('/');
+  const orgId = typeof iam.principalOrgId === 'string' && iam.principalOrgId !== '' ? iam.principalOrgId : undefined;
+  return { arn, accountId: account, principalOrgId: orgId, user: segments[segments.length - 1] };
+}
+
+const STS_NAME_DISALLOWED = /[^\w+=,.@-]/g;
+
+/** Replaces characters STS refuses in names (`[\w+=,.@-]`) with `_`. */
+export function stsSafe(value: string): string {
+  return value.replace(STS_NAME_DISALLOWED, '_');
+}
+
+/** `sentinel.<user>`, within STS's SourceIdentity charset and 64 characters. */
+export function sourceIdentityFor(caller: Caller): string {
+  return `${SOURCE_IDENTITY_PREFIX}${stsSafe(caller.user)}`.slice(0, Limits.SOURCE_IDENTITY_MAX);
+}
+
+/** `tvm-<sessionId>-<requestId8>`: in the assumed-role ARN and CloudTrail, mapping a caller back to its session. */
+export function roleSessionNameFor(sessionId: string, requestId: string): string {
+  const req = stsSafe(requestId).slice(0, 8).padEnd(2, '_');
+  return `tvm-${sessionId}-${req}`.slice(0, Limits.ROLE_SESSION_NAME_MAX);
+}

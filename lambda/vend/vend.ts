@@ -1,0 +1,216 @@
+import { assumeRole, StsError, type Credentials } from './assume';
+import { Limits, Patterns } from '../../src/shared/contract';
+import { ApiError } from '../errors';
+import { roleSessionNameFor, sourceIdentityFor, type Caller } from '../identity';
+import type { TvmConfig } from '../profiles';
+import { SessionStore, StoreError } from '../sessions/store';
+import type { Settings } from '../settings';
+import type { STSClient } from '@aws-sdk/client-sts';
+
+/** Everything a vend needs, injected so that tests drive it with real local backends and a fixed clock. */
+export interface VendContext {
+  readonly settings: Settings;
+  readonly store: SessionStore;
+  readonly sts: STSClient;
+  readonly config: () => Promise<TvmConfig>;
+  readonly now: () => Date;
+  readonly newSessionId: () => string;
+  readonly serverInstanceId: string;
+}
+
+export interface VendRequest {
+  readonly caller: Caller;
+  readonly requestId: string;
+  readonly query: Record<string, string | undefined>;
+  readonly sessionHeader: string | undefined;
+}
+
+/** Facts for the decision log, filled in as the vend proceeds. */
+export interface VendFacts {
+  profile?: string;
+  sessionId?: string;
+  newSession?: boolean;
+  sourceIdentity?: string;
+  durationSeconds?: number;
+  requestCount?: number;
+  storeFailure?: boolean;
+  stsError?: string;
+}
+
+export interface VendResult {
+  readonly sessionId: string;
+  readonly credentials: Credentials;
+}
+
+const PROFILE = new RegExp(Patterns.PROFILE);
+const SESSION_ID = new RegExp(Patterns.SESSION_ID);
+const DEVICE_ID = new RegExp(Patterns.DEVICE_ID);
+const VEND_PARAMS = new Set(['profile', 'duration', 'device_id']);
+/** STS stamps Expiration from its own clock after our write: record a bound that cannot be below it. */
+const EXPIRY_MARGIN_MS = 60_000;
+
+interface VendInput {
+  readonly profile: string;
+  readonly duration?: number;
+  readonly deviceId?: string;
+  readonly sessionId?: string;
+}
+
+/** Step 2: input validation; nothing is read or written before it passes. */
+export function parseVendInput(query: Record<string, string | undefined>, sessionHeader: string | undefined): VendInput {
+  for (const key of Object.keys(query)) {
+    if (!VEND_PARAMS.has(key)) {
+      throw new ApiError('INVALID_REQUEST', `Unknown query parameter "${truncate(key)}": expected profile, duration, device_id.`);
+    }
+  }
+  const profile = query.profile;
+  if (profile === undefined || profile === '') {
+    throw new ApiError('MISSING_PROFILE', 'The query parameter "profile" is required.');
+  }
+  if (!PROFILE.test(profile)) {
+    throw new ApiError('INVALID_PROFILE', `The profile name must match ${Patterns.PROFILE}.`);
+  }
+  let duration: number | undefined;
+  if (query.duration !== undefined) {
+    duration = /^[0-9]{1,6}$/.test(query.duration) ? Number(query.duration) : NaN;
+    if (!(duration >= Limits.MIN_CREDENTIAL_SECONDS && duration <= Limits.MAX_CREDENTIAL_SECONDS)) {
+      throw new ApiError('INVALID_DURATION',
+        `The duration must be whole seconds from ${Limits.MIN_CREDENTIAL_SECONDS} to the profile's maximum (at most ${Limits.MAX_CREDENTIAL_SECONDS}).`);
+    }
+  }
+  const deviceId = query.device_id;
+  if (deviceId !== undefined && !DEVICE_ID.test(deviceId)) {
+    throw new ApiError('INVALID_DEVICE_ID', 'The device_id must be 64 lowercase hexadecimal characters.');
+  }
+  if (sessionHeader !== undefined && !SESSION_ID.test(sessionHeader)) {
+    throw new ApiError('INVALID_SESSION_ID', 'The X-Sentinel-Session-Id header must be 16 lowercase hexadecimal characters.');
+  }
+  return { profile, duration, deviceId, sessionId: sessionHeader };
+}
+
+/** SPEC §4 steps 2–6: validate, authorize, record the session, AssumeRole. */
+export async function vend(ctx: VendContext, req: VendRequest, facts: VendFacts): Promise<VendResult> {
+  const input = parseVendInput(req.query, req.sessionHeader);
+  facts.profile = input.profile;
+
+  let config: TvmConfig;
+  try {
+    config = await ctx.config();
+  } catch {
+    // Authorization data cannot fail open.
+    throw new ApiError('STORE_UNAVAILABLE', 'The credential service is temporarily unavailable.');
+  }
+  const profile = config.authorize(input.profile, req.caller.arn);
+  if (!profile) {
+    throw new ApiError('POLICY_DENY', 'You are not allowed to use this profile.');
+  }
+  if (input.duration !== undefined && input.duration > profile.maxDurationSeconds) {
+    throw new ApiError('INVALID_DURATION', `The duration must be from ${Limits.MIN_CREDENTIAL_SECONDS} to ${profile.maxDurationSeconds} seconds for this profile.`);
+  }
+  const wanted = Math.min(input.duration ?? ctx.settings.defaultDurationSeconds, profile.maxDurationSeconds);
+  const sourceIdentity = sourceIdentityFor(req.caller);
+  facts.sourceIdentity = sourceIdentity;
+
+  const now = ctx.now();
+  let sessionId: string;
+  let duration: number;
+  let recordedNew = false;
+  if (input.sessionId === undefined) {
+    sessionId = ctx.newSessionId();
+    facts.newSession = true;
+    const lifetime = ctx.settings.sessionLifetimeSeconds;
+    duration = Math.min(wanted, lifetime);
+    const expiresAt = new Date(now.getTime() + lifetime * 1000);
+    try {
+      await ctx.store.create({
+        id: sessionId,
+        user: req.caller.user,
+        principalArn: req.caller.arn,
+        accountId: req.caller.accountId,
+        profile: profile.name,
+        roleArn: profile.roleArn,
+        sourceIdentity,
+        deviceId: input.deviceId,
+        serverInstanceId: ctx.serverInstanceId,
+        now,
+        expiresAt,
+        credentialsExpireAt: new Date(now.getTime() + duration * 1000 + EXPIRY_MARGIN_MS),
+        ttl: Math.floor(expiresAt.getTime() / 1000) + ctx.settings.retentionSeconds,
+      });
+      recordedNew = true;
+    } catch (err) {
+      storeFailed(ctx, err, facts);
+    }
+  } else {
+    sessionId = input.sessionId;
+    facts.newSession = false;
+    duration = wanted;
+    try {
+      const result = await ctx.store.continue({
+        id: sessionId,
+        principalArn: req.caller.arn,
+        profile: profile.name,
+        now,
+        mustLastUntil: new Date(now.getTime() + Limits.MIN_CREDENTIAL_SECONDS * 1000),
+        credentialsExpireAt: new Date(now.getTime() + wanted * 1000 + EXPIRY_MARGIN_MS),
+      });
+      if (!result.ok) {
+        facts.sessionId = sessionId;
+        throw refusal(result.refusal);
+      }
+      facts.requestCount = result.requestCount;
+      // Credentials never outlive their session.
+      duration = Math.min(wanted, Math.floor((result.expiresAt.getTime() - now.getTime()) / 1000));
+      if (duration < Limits.MIN_CREDENTIAL_SECONDS) throw refusal('EXPIRED');
+    } catch (err) {
+      if (err instanceof ApiError) throw err;
+      storeFailed(ctx, err, facts);
+    }
+  }
+  facts.sessionId = sessionId;
+  facts.durationSeconds = duration;
+
+  try {
+    const credentials = await assumeRole(ctx.sts, {
+      roleArn: profile.roleArn,
+      roleSessionName: roleSessionNameFor(sessionId, req.requestId),
+      sourceIdentity,
+      sessionId,
+      durationSeconds: duration,
+    });
+    return { sessionId, credentials };
+  } catch (err) {
+    const sts = err instanceof StsError ? err : new StsError('Error', String(err), false);
+    facts.stsError = `${sts.errorName}: ${sts.detail}`;
+    if (recordedNew) {
+      // A failed first vend ends its session: no active session without credentials.
+      await ctx.store.endFailedSession(sessionId, ctx.now(), `first vend failed: ${sts.errorName}`).catch(() => undefined);
+    }
+    if (sts.throttled) {
+      throw new ApiError('RATE_LIMITED', 'Too many requests; retry later.', { 'retry-after': '1' });
+    }
+    throw new ApiError('CREDENTIAL_ERROR', 'The credentials could not be issued.');
+  }
+}
+
+function storeFailed(ctx: VendContext, err: unknown, facts: VendFacts): void {
+  if (!(err instanceof StoreError)) throw err;
+  facts.storeFailure = true;
+  if (!ctx.settings.failOpen) {
+    throw new ApiError('STORE_UNAVAILABLE', 'The credential service is temporarily unavailable.');
+  }
+  // FAIL_OPEN: vend with the session tag anyway; the credentials stay revocable at IAM level.
+}
+
+function refusal(kind: 'NOT_FOUND' | 'FORBIDDEN' | 'REVOKED' | 'EXPIRED'): ApiError {
+  switch (kind) {
+    case 'NOT_FOUND': return new ApiError('SESSION_NOT_FOUND', 'The session does not exist.');
+    case 'FORBIDDEN': return new ApiError('SESSION_FORBIDDEN', 'The session belongs to another principal or profile.');
+    case 'REVOKED': return new ApiError('SESSION_REVOKED', 'The session has been revoked.');
+    case 'EXPIRED': return new ApiError('SESSION_EXPIRED', 'The session has ended; start a new one.');
+  }
+}
+
+function truncate(s: string): string {
+  return s.length > 40 ? `${s.slice(0, 40)}…` : s;
+}

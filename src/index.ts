@@ -1,0 +1,2 @@
+export * from './sentinel-tvm';
+export * from './protected-role';

@@ -1,0 +1,439 @@
+import { createHash } from 'crypto';
+import { Annotations, Duration, Lazy, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+import { acknowledgeNag } from './private/nag';
+import { trustStatements } from './private/trust';
+import { validateDuration, validatePrincipalPatterns, validateProfileName } from './private/validation';
+import { VendFunction } from './private/vend-function';
+import {
+  Attr, CONFIG_ITEM_ID, ConfigAttr, Env, Indexes, Limits, ProfileAttr, Routes, SESSION_TAG_KEY, StoreFailureModes,
+} from './shared/contract';
+
+/**
+ * What the TVM does when the session table cannot be reached while vending.
+ */
+export enum StoreFailureMode {
+  /**
+   * Vend anyway, with the session tag, and log and count the failure.
+   *
+   * Availability first: issued credentials stay revocable at IAM level through their session tag.
+   * A session known to be revoked is always refused.
+   */
+  FAIL_OPEN = 'FAIL_OPEN',
+  /** Answer 503 `STORE_UNAVAILABLE`: no credentials without a session record. */
+  FAIL_CLOSED = 'FAIL_CLOSED',
+}
+
+/**
+ * Properties of a {@link SentinelTvm}.
+ */
+export interface SentinelTvmProps {
+  /**
+   * ARN patterns (IAM wildcards `*` and `?`, matched against the caller's full ARN) of the principals
+   * that may list, read, end and revoke any session.
+   *
+   * @default - no administrators: callers manage only their own sessions
+   */
+  readonly adminPrincipals?: string[];
+
+  /**
+   * How long a session lasts from its first vend. Continued vends never return credentials that
+   * outlive it; past it the client starts a new session.
+   *
+   * Between 15 minutes and 7 days.
+   *
+   * @default Duration.hours(12)
+   */
+  readonly sessionLifetime?: Duration;
+
+  /**
+   * Lifetime of vended credentials when the caller does not ask for one. Capped by the profile's
+   * `maxCredentialDuration` and by the time left in the session.
+   *
+   * Between 15 minutes and 1 hour (the Lambda's AssumeRole is role chaining, which STS caps at 1 hour).
+   *
+   * @default Duration.minutes(15)
+   */
+  readonly defaultCredentialDuration?: Duration;
+
+  /**
+   * What to do when the session table fails while vending.
+   *
+   * @default StoreFailureMode.FAIL_OPEN
+   */
+  readonly storeFailureMode?: StoreFailureMode;
+
+  /**
+   * How long a session record is kept after the session ends, for audit, before DynamoDB's TTL deletes it.
+   *
+   * @default Duration.days(30)
+   */
+  readonly sessionRetention?: Duration;
+
+  /**
+   * What happens to the session table when it leaves the stack.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Customer managed KMS key for the session table.
+   *
+   * @default - the AWS managed key for DynamoDB (`aws/dynamodb`)
+   */
+  readonly encryptionKey?: kms.IKey;
+
+  /**
+   * Point-in-time recovery of the session table.
+   *
+   * @default true
+   */
+  readonly pointInTimeRecovery?: boolean;
+
+  /**
+   * Retention of the handler's log group and of the API access log group.
+   *
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * Steady-state request rate limit of the API, requests per second, for all callers together.
+   *
+   * @default 50
+   */
+  readonly throttlingRateLimit?: number;
+
+  /**
+   * Burst limit of the API, requests, for all callers together.
+   *
+   * @default 100
+   */
+  readonly throttlingBurstLimit?: number;
+}
+
+/**
+ * Options of a profile added with {@link SentinelTvm.addProfile}.
+ */
+export interface ProfileOptions {
+  /**
+   * The protected role vended for this profile.
+   *
+   * An `iam.Role` of this app (a {@link ProtectedRole} or a plain `iam.Role`) gets the TVM trust
+   * statements added; an imported role gets a synth warning that prints the statements to add.
+   */
+  readonly role: iam.IRole;
+
+  /**
+   * ARN patterns of the callers allowed to use this profile, matched against the caller's full ARN
+   * with IAM wildcards (`*` any characters, `?` one character), e.g.
+   * `arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_ReadOnly_*` + `/*`.
+   */
+  readonly allowedPrincipals: string[];
+
+  /**
+   * Longest lifetime of credentials vended for this profile. Between 15 minutes and 1 hour.
+   *
+   * @default Duration.hours(1)
+   */
+  readonly maxCredentialDuration?: Duration;
+}
+
+interface Profile {
+  readonly name: string;
+  readonly roleArn: string;
+  readonly allowedPrincipals: string[];
+  readonly maxDurationSeconds: number;
+}
+
+/** ARNs per IAM statement, so that CDK can split a large policy across documents. */
+const ROLE_ARNS_PER_STATEMENT = 25;
+
+/**
+ * A Token Vending Machine: an IAM-authenticated HTTP API whose Lambda vends short-lived credentials of
+ * protected roles, tracks each session in DynamoDB and tags every AssumeRole with the session id.
+ */
+export class SentinelTvm extends Construct {
+  /** The session tag key stamped on every AssumeRole and required by the protected roles' trust policy. */
+  public static readonly SESSION_TAG_KEY = SESSION_TAG_KEY;
+
+  /** The session table. */
+  public readonly table: dynamodb.Table;
+  /** The HTTP API; every route requires SigV4 (AWS_IAM). */
+  public readonly api: apigwv2.HttpApi;
+  /** The vending Lambda function. */
+  public readonly handler: lambda.Function;
+  /** The role the vending Lambda runs as: the only principal the protected roles trust. */
+  public readonly executionRole: iam.Role;
+  /** The handler's log group. */
+  public readonly logGroup: logs.LogGroup;
+  /** The API's access log group. */
+  public readonly accessLogGroup: logs.LogGroup;
+  /** The URL of the API's `$default` stage, ending with `/`. */
+  public readonly url: string;
+
+  private readonly profiles = new Map<string, Profile>();
+  private readonly adminPrincipals: string[];
+  private readonly trustedRoles = new Set<iam.IRole>();
+  private readonly roleArnsGranted = new Set<string>();
+  private stsStatement?: iam.PolicyStatement;
+
+  constructor(scope: Construct, id: string, props: SentinelTvmProps = {}) {
+    super(scope, id);
+
+    validatePrincipalPatterns('adminPrincipals', props.adminPrincipals, true);
+    this.adminPrincipals = [...(props.adminPrincipals ?? [])];
+    const lifetime = validateDuration('sessionLifetime', props.sessionLifetime, Limits.MIN_CREDENTIAL_SECONDS,
+      Limits.MAX_SESSION_LIFETIME_SECONDS) ?? Limits.DEFAULT_SESSION_LIFETIME_SECONDS;
+    const defaultDuration = validateDuration('defaultCredentialDuration', props.defaultCredentialDuration,
+      Limits.MIN_CREDENTIAL_SECONDS, Limits.MAX_CREDENTIAL_SECONDS) ?? Limits.DEFAULT_CREDENTIAL_SECONDS;
+    const retention = validateDuration('sessionRetention', props.sessionRetention, 0, 365 * 24 * 3600)
+      ?? Limits.DEFAULT_RETENTION_SECONDS;
+    const rateLimit = validatePositive('throttlingRateLimit', props.throttlingRateLimit) ?? 50;
+    const burstLimit = validatePositive('throttlingBurstLimit', props.throttlingBurstLimit) ?? 100;
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: Attr.ID, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: Attr.TTL,
+      stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+      encryption: props.encryptionKey ? dynamodb.TableEncryption.CUSTOMER_MANAGED : dynamodb.TableEncryption.AWS_MANAGED,
+      encryptionKey: props.encryptionKey,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: props.pointInTimeRecovery ?? true },
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    for (const index of Indexes) {
+      this.table.addGlobalSecondaryIndex({
+        indexName: index.name,
+        partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.ALL,
+      });
+    }
+
+    this.executionRole = new iam.Role(this, 'ExecutionRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Sentinel TVM vending function: the only principal its protected roles trust',
+    });
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', { retention: logRetention });
+    this.logGroup.grantWrite(this.executionRole);
+    this.table.grant(this.executionRole, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
+    props.encryptionKey?.grantEncryptDecrypt(this.executionRole);
+
+    // Profiles and admins reach the Lambda through one item of the table, written at deploy time:
+    // they outgrow Lambda's 4 KB environment, and role ARNs are deploy-time values.
+    const configItem = Lazy.any({ produce: () => this.renderConfigItem() });
+    const config = new cr.AwsCustomResource(this, 'Config', {
+      onUpdate: {
+        service: 'DynamoDB',
+        action: 'putItem',
+        parameters: { TableName: this.table.tableName, Item: configItem },
+        physicalResourceId: cr.PhysicalResourceId.of(CONFIG_ITEM_ID),
+      },
+      policy: cr.AwsCustomResourcePolicy.fromStatements([
+        new iam.PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [this.table.tableArn] }),
+      ]),
+      installLatestAwsSdk: false,
+      logGroup: new logs.LogGroup(this, 'ConfigLogGroup', { retention: logRetention }),
+    });
+    props.encryptionKey?.grantEncryptDecrypt(config);
+
+    this.handler = new VendFunction(this, 'Handler', {
+      description: 'Sentinel TVM: vends session-tagged credentials of protected roles',
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 512,
+      timeout: Duration.seconds(10),
+      role: this.executionRole,
+      logGroup: this.logGroup,
+      environment: {
+        [Env.TABLE_NAME]: this.table.tableName,
+        [Env.CONFIG_VERSION]: Lazy.string({ produce: () => this.configVersion() }),
+        [Env.SESSION_LIFETIME_SECONDS]: String(lifetime),
+        [Env.DEFAULT_DURATION_SECONDS]: String(defaultDuration),
+        [Env.RETENTION_SECONDS]: String(retention),
+        [Env.STORE_FAILURE_MODE]: (props.storeFailureMode ?? StoreFailureMode.FAIL_OPEN) === StoreFailureMode.FAIL_CLOSED
+          ? StoreFailureModes.FAIL_CLOSED : StoreFailureModes.FAIL_OPEN,
+      },
+    });
+    // New code must not start before its configuration is in the table.
+    this.handler.node.addDependency(config);
+
+    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogGroup', { retention: logRetention });
+    this.api = new apigwv2.HttpApi(this, 'Api', {
+      description: 'Sentinel TVM: IAM-authenticated credential vending',
+      createDefaultStage: false,
+      defaultAuthorizer: new HttpIamAuthorizer(),
+    });
+    const stage = new apigwv2.HttpStage(this, 'DefaultStage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit, burstLimit },
+      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup) },
+    });
+    const integration = new HttpLambdaIntegration('Handler', this.handler, {
+      payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
+    });
+    for (const route of Routes) {
+      this.api.addRoutes({ path: route.path, methods: [route.method as apigwv2.HttpMethod], integration });
+    }
+    // Everything else reaches the handler too, so that unknown paths get the JSON error contract.
+    new apigwv2.HttpRoute(this, 'DefaultRoute', {
+      httpApi: this.api,
+      routeKey: apigwv2.HttpRouteKey.DEFAULT,
+      integration,
+      authorizer: new HttpIamAuthorizer(),
+    });
+    this.url = stage.url;
+
+    this.acknowledgeNagFindings(config);
+  }
+
+  /**
+   * Makes a protected role available to callers under a profile name.
+   *
+   * @param name the profile name callers ask for (`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+   * @param options the role, who may use it, and its credential lifetime
+   */
+  public addProfile(name: string, options: ProfileOptions): void {
+    const prop = `addProfile(${JSON.stringify(name)})`;
+    validateProfileName('profile name', name);
+    if (this.profiles.has(name)) {
+      throw new Error(`profile name "${name}" is already defined on this SentinelTvm: profile names must be unique`);
+    }
+    if (this.profiles.size >= Limits.MAX_PROFILES) {
+      throw new Error(`${prop}: a SentinelTvm holds at most ${Limits.MAX_PROFILES} profiles`);
+    }
+    if (!options.role) {
+      throw new Error(`${prop}: role is required`);
+    }
+    validatePrincipalPatterns(`${prop}.allowedPrincipals`, options.allowedPrincipals, false);
+    const maxDurationSeconds = validateDuration(`${prop}.maxCredentialDuration`, options.maxCredentialDuration,
+      Limits.MIN_CREDENTIAL_SECONDS, Limits.MAX_CREDENTIAL_SECONDS) ?? Limits.MAX_CREDENTIAL_SECONDS;
+
+    this.profiles.set(name, {
+      name,
+      roleArn: options.role.roleArn,
+      allowedPrincipals: [...options.allowedPrincipals],
+      maxDurationSeconds,
+    });
+    this.trust(options.role);
+    this.grantAssume(options.role.roleArn);
+  }
+
+  /**
+   * Grants `execute-api:Invoke` on every route of the TVM: vend, list profiles, manage own sessions.
+   */
+  public grantInvoke(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['execute-api:Invoke'],
+      resourceArns: [this.api.arnForExecuteApi('*', '/*', '$default')],
+    });
+  }
+
+  /** Names of the profiles defined so far. */
+  public get profileNames(): string[] {
+    return [...this.profiles.keys()];
+  }
+
+  private trust(role: iam.IRole): void {
+    if (this.trustedRoles.has(role)) return;
+    this.trustedRoles.add(role);
+    const statements = trustStatements(this.executionRole.roleArn);
+    if (isProtectedRoleOf(role, this)) return; // built with these statements already
+    if (iam.Role.isRole(role) && role.assumeRolePolicy) {
+      role.assumeRolePolicy.addStatements(...statements);
+      return;
+    }
+    const rendered = JSON.stringify(statements.map((s) => s.toStatementJson()), (_k, v) =>
+      typeof v === 'string' && Token.isUnresolved(v) ? '<TVM execution role ARN: tvm.executionRole.roleArn>' : v);
+    Annotations.of(this).addWarningV2('cdk-sentinel-tvm:importedRole',
+      `Role ${role.node.path} is not owned by this app, so its trust policy cannot be changed here. ` +
+      `Add these statements to its trust policy, or the TVM cannot assume it: ${rendered}`);
+  }
+
+  private grantAssume(roleArn: string): void {
+    if (this.roleArnsGranted.has(roleArn)) return;
+    this.roleArnsGranted.add(roleArn);
+    if (!this.stsStatement || this.stsStatement.resources.length >= ROLE_ARNS_PER_STATEMENT) {
+      this.stsStatement = new iam.PolicyStatement({ actions: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'] });
+      this.executionRole.addToPrincipalPolicy(this.stsStatement);
+    }
+    this.stsStatement.addResources(roleArn);
+  }
+
+  private renderConfigItem(): Record<string, unknown> {
+    const profiles = [...this.profiles.values()].map((p) => ({
+      M: {
+        [ProfileAttr.NAME]: { S: p.name },
+        [ProfileAttr.ROLE_ARN]: { S: p.roleArn },
+        [ProfileAttr.ALLOWED_PRINCIPALS]: { L: p.allowedPrincipals.map((a) => ({ S: a })) },
+        [ProfileAttr.MAX_DURATION_SECONDS]: { N: String(p.maxDurationSeconds) },
+      },
+    }));
+    const item = {
+      id: { S: CONFIG_ITEM_ID },
+      [ConfigAttr.VERSION]: { S: this.configVersion() },
+      [ConfigAttr.ADMIN_PRINCIPALS]: { L: this.adminPrincipals.map((a) => ({ S: a })) },
+      [ConfigAttr.PROFILES]: { L: profiles },
+    };
+    const size = JSON.stringify(Stack.of(this).resolve(item)).length;
+    if (size > Limits.MAX_CONFIG_BYTES) {
+      throw new Error(`SentinelTvm profiles take ${size} bytes, over the ${Limits.MAX_CONFIG_BYTES} bytes one config item holds`);
+    }
+    return item;
+  }
+
+  /** A digest of the configuration as deployed (tokens as their CloudFormation expressions). */
+  private configVersion(): string {
+    const stack = Stack.of(this);
+    const doc = { admins: this.adminPrincipals, profiles: [...this.profiles.values()] };
+    return createHash('sha256').update(JSON.stringify(stack.resolve(doc))).digest('hex').slice(0, 16);
+  }
+
+  private acknowledgeNagFindings(config: cr.AwsCustomResource): void {
+    acknowledgeNag(this.executionRole, [{
+      id: 'AwsSolutions-IAM5',
+      reason: 'Wildcards are log streams of the handler\'s own log group and the indexes of its own session table.',
+    }]);
+    acknowledgeNag(this.api, [
+      { id: 'AwsSolutions-APIG4', reason: 'Every route uses the AWS_IAM authorizer (SigV4); cdk-nag does not recognise IAM auth on HTTP APIs.' },
+    ]);
+    acknowledgeNag(config, [{
+      id: 'AwsSolutions-IAM5', reason: 'The deploy-time config writer may only PutItem on the session table.',
+    }]);
+    // The provider is a stack-wide singleton named after this UUID (see lambda.SingletonFunction).
+    const provider = Stack.of(this).node.tryFindChild(`AWS${cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace(/-/g, '')}`);
+    if (provider) {
+      acknowledgeNag(provider, [
+        { id: 'AwsSolutions-IAM4', reason: 'CDK\'s shared AwsCustomResource provider uses AWSLambdaBasicExecutionRole to write its logs.' },
+        { id: 'AwsSolutions-L1', reason: 'The runtime of CDK\'s shared AwsCustomResource provider is chosen by aws-cdk-lib.' },
+      ]);
+    }
+  }
+}
+
+function validatePositive(prop: string, value: number | undefined): number | undefined {
+  if (value === undefined || Token.isUnresolved(value)) return value;
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new Error(`${prop} is ${value}: expected a positive number`);
+  }
+  return value;
+}
+
+/** Structural check instead of `instanceof`, which fails across copies of this library. */
+function isProtectedRoleOf(role: iam.IRole, tvm: SentinelTvm): boolean {
+  return (role as { readonly tvm?: unknown }).tvm === tvm;
+}

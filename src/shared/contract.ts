@@ -1,0 +1,189 @@
+/**
+ * The contract between the construct (src/) and the runtime (lambda/).
+ *
+ * This module has no imports on purpose: the Lambda bundles import it, and the construct imports it,
+ * so every name, limit and pattern the two sides must agree on is written exactly once.
+ */
+
+/** The session tag stamped on every AssumeRole; protected roles require it. */
+export const SESSION_TAG_KEY = 'SentinelSessionID';
+
+/** SourceIdentity prefix: `sentinel.<user>` (STS forbids `:` in SourceIdentity). */
+export const SOURCE_IDENTITY_PREFIX = 'sentinel.';
+
+/** Name of the inline policy that denies revoked sessions on each protected role (SPEC §7). */
+export const REVOKED_SESSIONS_POLICY_NAME = 'SentinelRevokedSessions';
+
+/** Session item attribute names, shared with Sentinel's tooling (SPEC §4). */
+export const Attr = {
+  ID: 'id',
+  USER: 'user',
+  PROFILE: 'profile',
+  STATUS: 'status',
+  STARTED_AT: 'started_at',
+  LAST_ACCESS_AT: 'last_access_at',
+  EXPIRES_AT: 'expires_at',
+  REQUEST_COUNT: 'request_count',
+  SOURCE_IDENTITY: 'source_identity',
+  DEVICE_ID: 'device_id',
+  SERVER_INSTANCE_ID: 'server_instance_id',
+  CREATED_AT: 'created_at',
+  UPDATED_AT: 'updated_at',
+  REVOKED_BY: 'revoked_by',
+  REVOKED_REASON: 'revoked_reason',
+  REVOKED_AT: 'revoked_at',
+  ENDED_AT: 'ended_at',
+  ENDED_REASON: 'ended_reason',
+  TTL: 'ttl',
+  PRINCIPAL_ARN: 'principal_arn',
+  ACCOUNT_ID: 'account_id',
+  ROLE_ARN: 'role_arn',
+  CREDENTIALS_EXPIRE_AT: 'credentials_expire_at',
+} as const;
+
+/** Global secondary indexes of the session table: name, partition key, sort key (projection ALL). */
+export const Indexes = [
+  { name: 'gsi-user', partitionKey: Attr.USER, sortKey: Attr.CREATED_AT },
+  { name: 'gsi-status', partitionKey: Attr.STATUS, sortKey: Attr.CREATED_AT },
+  { name: 'gsi-profile', partitionKey: Attr.PROFILE, sortKey: Attr.CREATED_AT },
+] as const;
+
+/** Session status values. `revoked` and `expired` are terminal. */
+export const Status = {
+  ACTIVE: 'active',
+  REVOKED: 'revoked',
+  EXPIRED: 'expired',
+} as const;
+export type SessionStatus = (typeof Status)[keyof typeof Status];
+
+/**
+ * The item that carries the profile configuration, in the session table.
+ *
+ * Profiles do not fit Lambda's 4 KB environment (200 profiles are tens of KB, and role ARNs are
+ * only known at deploy time), so the construct writes them into one item at deploy time and the
+ * handler reads it once per container. Its id cannot collide with a session id (16 hex digits),
+ * and it has none of the GSI keys, so it never shows in a session index or the revocation stream filter.
+ */
+export const CONFIG_ITEM_ID = '#sentinel-tvm-config';
+
+/** Attributes of the config item. `profiles` is a list of maps with the {@link ProfileAttr} keys. */
+export const ConfigAttr = {
+  VERSION: 'config_version',
+  ADMIN_PRINCIPALS: 'admin_principals',
+  PROFILES: 'profiles',
+} as const;
+
+/** Keys of one profile map in the config item. */
+export const ProfileAttr = {
+  NAME: 'name',
+  ROLE_ARN: 'role_arn',
+  ALLOWED_PRINCIPALS: 'allowed_principals',
+  MAX_DURATION_SECONDS: 'max_duration_seconds',
+} as const;
+
+/** One profile as the runtime sees it. */
+export interface ProfileConfig {
+  readonly name: string;
+  /** ARN of the protected role. */
+  readonly roleArn: string;
+  /** IAM-style wildcard patterns on the caller's full ARN. */
+  readonly allowedPrincipals: string[];
+  /** Upper bound of credential lifetime, seconds (900..3600). */
+  readonly maxDurationSeconds: number;
+}
+
+/** Environment variables of the vending Lambda. */
+export const Env = {
+  TABLE_NAME: 'SENTINEL_TABLE_NAME',
+  /** Changes whenever the profile configuration changes, so that warm containers are replaced. */
+  CONFIG_VERSION: 'SENTINEL_CONFIG_VERSION',
+  SESSION_LIFETIME_SECONDS: 'SENTINEL_SESSION_LIFETIME_SECONDS',
+  DEFAULT_DURATION_SECONDS: 'SENTINEL_DEFAULT_DURATION_SECONDS',
+  RETENTION_SECONDS: 'SENTINEL_RETENTION_SECONDS',
+  STORE_FAILURE_MODE: 'SENTINEL_STORE_FAILURE_MODE',
+} as const;
+
+/** Values of {@link Env.STORE_FAILURE_MODE}. */
+export const StoreFailureModes = {
+  FAIL_OPEN: 'FAIL_OPEN',
+  FAIL_CLOSED: 'FAIL_CLOSED',
+} as const;
+
+/** Routes of the HTTP API (all AWS_IAM). */
+export const Routes = [
+  { method: 'GET', path: '/' },
+  { method: 'POST', path: '/' },
+  { method: 'GET', path: '/profiles' },
+  { method: 'GET', path: '/sessions' },
+  { method: 'GET', path: '/sessions/{id}' },
+  { method: 'DELETE', path: '/sessions/{id}' },
+  { method: 'POST', path: '/sessions/{id}/revoke' },
+] as const;
+
+/** Request header that continues a session; also set on every vend response. */
+export const SESSION_HEADER = 'x-sentinel-session-id';
+
+/** Limits and input syntax (SPEC §3–§5). */
+export const Limits = {
+  /** STS refuses shorter credentials. */
+  MIN_CREDENTIAL_SECONDS: 900,
+  /** A Lambda's AssumeRole is role chaining: STS caps it at one hour. */
+  MAX_CREDENTIAL_SECONDS: 3600,
+  DEFAULT_CREDENTIAL_SECONDS: 900,
+  DEFAULT_SESSION_LIFETIME_SECONDS: 12 * 3600,
+  MAX_SESSION_LIFETIME_SECONDS: 7 * 24 * 3600,
+  DEFAULT_RETENTION_SECONDS: 30 * 24 * 3600,
+  /** STS: SourceIdentity 2–64 characters of `[\w+=,.@-]`. */
+  SOURCE_IDENTITY_MAX: 64,
+  /** STS: RoleSessionName 2–64 characters of `[\w+=,.@-]`. */
+  ROLE_SESSION_NAME_MAX: 64,
+  MAX_REVOKE_REASON: 256,
+  MAX_PROFILES: 1000,
+  /** A DynamoDB item is at most 400 KB; keep the config item well inside it. */
+  MAX_CONFIG_BYTES: 350_000,
+} as const;
+
+export const Patterns = {
+  PROFILE: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$',
+  SESSION_ID: '^[0-9a-f]{16}$',
+  DEVICE_ID: '^[0-9a-f]{64}$',
+  /** Characters STS allows in SourceIdentity and RoleSessionName. */
+  STS_NAME_CHARS: '[\\w+=,.@-]',
+} as const;
+
+/** Error codes of the HTTP API and their HTTP status (SPEC §3). */
+export const ErrorCodes = {
+  MISSING_PROFILE: 400,
+  INVALID_PROFILE: 400,
+  INVALID_DURATION: 400,
+  INVALID_DEVICE_ID: 400,
+  INVALID_SESSION_ID: 400,
+  INVALID_REQUEST: 400,
+  INVALID_IDENTITY: 400,
+  IAM_AUTH_REQUIRED: 403,
+  POLICY_DENY: 403,
+  SESSION_REVOKED: 403,
+  SESSION_EXPIRED: 403,
+  SESSION_FORBIDDEN: 403,
+  SESSION_NOT_FOUND: 404,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  SESSION_NOT_ACTIVE: 409,
+  RATE_LIMITED: 429,
+  INTERNAL_ERROR: 500,
+  NOT_IMPLEMENTED: 501,
+  CREDENTIAL_ERROR: 502,
+  STORE_UNAVAILABLE: 503,
+} as const;
+export type ErrorCode = keyof typeof ErrorCodes;
+
+/** CloudWatch metrics (EMF) written by the runtime and read by the construct's `metric*()` methods. */
+export const Metrics = {
+  NAMESPACE: 'SentinelTvm',
+  VENDS: 'Vends',
+  DENIALS: 'Denials',
+  REVOCATIONS: 'Revocations',
+  STORE_FAILURES: 'StoreFailures',
+  STS_FAILURES: 'StsFailures',
+  VEND_LATENCY: 'VendLatency',
+} as const;
