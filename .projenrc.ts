@@ -1,4 +1,4 @@
-import { awscdk, javascript } from 'projen';
+import { awscdk, javascript, JsonFile } from 'projen';
 
 // Versions that matter are pinned here, in one place.
 // aws-cdk-lib 2.257.0 is the floor: it is the first release with `Validations.of().acknowledge()`,
@@ -78,6 +78,17 @@ new awscdk.LambdaFunction(project, {
   cdkDeps: project.cdkDeps,
   bundlingOptions: { externals: [], sourcemap: false, watchTask: false, minify: true } as awscdk.LambdaFunctionOptions['bundlingOptions'],
 });
+
+// lambda/ and examples/ are type-checked (and linted) as their own projects; lambda/ may use src/shared/ only.
+for (const [dir, include] of [['lambda', ['**/*.ts', '../src/shared/**/*.ts']], ['examples', ['**/*.ts', '../src/**/*.ts']]] as const) {
+  new JsonFile(project, `${dir}/tsconfig.json`, {
+    obj: {
+      extends: '../tsconfig.json',
+      compilerOptions: { rootDir: '..', noEmit: true, types: ['node'] },
+      include,
+    },
+  });
+}
 
 // The bundle must exist before tests run (the tests synthesize stacks that reference it and run it).
 project.testTask.prependSpawn(project.tasks.tryFind('bundle')!);

@@ -1,4 +1,6 @@
 import { randomBytes } from 'crypto';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { STSClient } from '@aws-sdk/client-sts';
 import type { APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
 import { ApiError } from './errors';
 import { errorResponse, json, type HttpResponse } from './http';
@@ -8,8 +10,6 @@ import { SessionStore } from './sessions/store';
 import type { Settings } from './settings';
 import { vend, type VendFacts } from './vend/vend';
 import { SESSION_HEADER } from '../src/shared/contract';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { STSClient } from '@aws-sdk/client-sts';
 
 export type TvmEvent = APIGatewayProxyEventV2WithIAMAuthorizer;
 

@@ -124,8 +124,11 @@ export class SessionStore {
         UpdateExpression: 'SET #status = :expired, #ended = :now, #updated = :now, #reason = :reason REMOVE #cexp',
         ConditionExpression: '#status = :active',
         ExpressionAttributeNames: {
-          '#status': Attr.STATUS, '#ended': Attr.ENDED_AT, '#updated': Attr.UPDATED_AT,
-          '#reason': Attr.ENDED_REASON, '#cexp': Attr.CREDENTIALS_EXPIRE_AT,
+          '#status': Attr.STATUS,
+          '#ended': Attr.ENDED_AT,
+          '#updated': Attr.UPDATED_AT,
+          '#reason': Attr.ENDED_REASON,
+          '#cexp': Attr.CREDENTIALS_EXPIRE_AT,
         },
         ExpressionAttributeValues: {
           ':expired': { S: Status.EXPIRED }, ':active': { S: Status.ACTIVE }, ':now': { S: iso(now) }, ':reason': { S: reason },
@@ -139,12 +142,22 @@ export class SessionStore {
 
   private async touch(c: ContinueSession, raiseCredentialsExpiry: boolean): Promise<ContinueResult> {
     const names: Record<string, string> = {
-      '#id': Attr.ID, '#status': Attr.STATUS, '#owner': Attr.PRINCIPAL_ARN, '#profile': Attr.PROFILE,
-      '#expires': Attr.EXPIRES_AT, '#last': Attr.LAST_ACCESS_AT, '#updated': Attr.UPDATED_AT, '#count': Attr.REQUEST_COUNT,
+      '#id': Attr.ID,
+      '#status': Attr.STATUS,
+      '#owner': Attr.PRINCIPAL_ARN,
+      '#profile': Attr.PROFILE,
+      '#expires': Attr.EXPIRES_AT,
+      '#last': Attr.LAST_ACCESS_AT,
+      '#updated': Attr.UPDATED_AT,
+      '#count': Attr.REQUEST_COUNT,
     };
     const values: Item = {
-      ':active': { S: Status.ACTIVE }, ':owner': { S: c.principalArn }, ':profile': { S: c.profile },
-      ':until': { S: iso(c.mustLastUntil) }, ':now': { S: iso(c.now) }, ':one': { N: '1' },
+      ':active': { S: Status.ACTIVE },
+      ':owner': { S: c.principalArn },
+      ':profile': { S: c.profile },
+      ':until': { S: iso(c.mustLastUntil) },
+      ':now': { S: iso(c.now) },
+      ':one': { N: '1' },
     };
     let set = 'SET #last = :now, #updated = :now';
     let condition = 'attribute_exists(#id) AND #status = :active AND #owner = :owner AND #profile = :profile AND #expires > :until';

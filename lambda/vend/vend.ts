@@ -1,3 +1,4 @@
+import type { STSClient } from '@aws-sdk/client-sts';
 import { assumeRole, StsError, type Credentials } from './assume';
 import { Limits, Patterns } from '../../src/shared/contract';
 import { ApiError } from '../errors';
@@ -5,7 +6,6 @@ import { roleSessionNameFor, sourceIdentityFor, type Caller } from '../identity'
 import type { TvmConfig } from '../profiles';
 import { SessionStore, StoreError } from '../sessions/store';
 import type { Settings } from '../settings';
-import type { STSClient } from '@aws-sdk/client-sts';
 
 /** Everything a vend needs, injected so that tests drive it with real local backends and a fixed clock. */
 export interface VendContext {

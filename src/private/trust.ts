@@ -3,43 +3,46 @@ import { SESSION_TAG_KEY, SOURCE_IDENTITY_PREFIX } from '../shared/contract';
 
 /** A session id is 16 hex digits; IAM's `?` matches one character, so the condition requires that length. */
 const SESSION_ID_WILDCARD = '?'.repeat(16);
+const ONLY_THE_SESSION_TAG = { 'ForAllValues:StringEquals': { 'aws:TagKeys': [SESSION_TAG_KEY] } };
 
 /**
- * The trust statements of a protected role (SPEC §6): one statement per STS action, because IAM only
- * evaluates the condition keys that exist for each action; a single combined statement denies all three.
+ * One grant per STS action, because IAM only evaluates the condition keys that exist for each action;
+ * a single combined statement denies all three (SPEC §6).
  */
+const SESSION_GRANTS = [
+  {
+    sid: 'SentinelTvmAssumeRole',
+    action: 'sts:AssumeRole',
+    conditions: {
+      StringLike: { [`aws:RequestTag/${SESSION_TAG_KEY}`]: SESSION_ID_WILDCARD, 'sts:SourceIdentity': `${SOURCE_IDENTITY_PREFIX}*` },
+      ...ONLY_THE_SESSION_TAG,
+    },
+  },
+  {
+    sid: 'SentinelTvmTagSession',
+    action: 'sts:TagSession',
+    conditions: { StringLike: { [`aws:RequestTag/${SESSION_TAG_KEY}`]: SESSION_ID_WILDCARD }, ...ONLY_THE_SESSION_TAG },
+  },
+  {
+    sid: 'SentinelTvmSetSourceIdentity',
+    action: 'sts:SetSourceIdentity',
+    conditions: { StringLike: { 'sts:SourceIdentity': `${SOURCE_IDENTITY_PREFIX}*` } },
+  },
+];
+
+/** The trust statements of a protected role (SPEC §6). */
 export function trustStatements(tvmRoleArn: string): iam.PolicyStatement[] {
-  const principal = new iam.ArnPrincipal(tvmRoleArn);
-  const onlyTheSessionTag = { 'ForAllValues:StringEquals': { 'aws:TagKeys': [SESSION_TAG_KEY] } };
-  return [
-    new iam.PolicyStatement({
-      sid: 'SentinelTvmAssumeRole',
-      principals: [principal],
-      actions: ['sts:AssumeRole'],
-      conditions: {
-        StringLike: {
-          [`aws:RequestTag/${SESSION_TAG_KEY}`]: SESSION_ID_WILDCARD,
-          'sts:SourceIdentity': `${SOURCE_IDENTITY_PREFIX}*`,
-        },
-        ...onlyTheSessionTag,
-      },
-    }),
-    new iam.PolicyStatement({
-      sid: 'SentinelTvmTagSession',
-      principals: [principal],
-      actions: ['sts:TagSession'],
-      conditions: {
-        StringLike: { [`aws:RequestTag/${SESSION_TAG_KEY}`]: SESSION_ID_WILDCARD },
-        ...onlyTheSessionTag,
-      },
-    }),
-    new iam.PolicyStatement({
-      sid: 'SentinelTvmSetSourceIdentity',
-      principals: [principal],
-      actions: ['sts:SetSourceIdentity'],
-      conditions: { StringLike: { 'sts:SourceIdentity': `${SOURCE_IDENTITY_PREFIX}*` } },
-    }),
-  ];
+  return SESSION_GRANTS.map((g) => new iam.PolicyStatement({
+    sid: g.sid, principals: [new iam.ArnPrincipal(tvmRoleArn)], actions: [g.action], conditions: structuredClone(g.conditions),
+  }));
+}
+
+/**
+ * The same grants for the execution role's own policy (resources added per profile role): the session tag is then
+ * required even on roles whose trust policy also trusts their account, so the TVM can never obtain an untagged credential.
+ */
+export function assumeStatements(): iam.PolicyStatement[] {
+  return SESSION_GRANTS.map((g) => new iam.PolicyStatement({ actions: [g.action], conditions: structuredClone(g.conditions) }));
 }
 
 /**

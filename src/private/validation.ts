@@ -28,8 +28,13 @@ export function validatePrincipalPatterns(prop: string, patterns: string[] | und
         'e.g. arn:aws:iam::111122223333:user/alice or arn:aws:sts::111122223333:assumed-role/Role/*',
       );
     }
+    const account = pattern.split(':')[4];
+    const fixedLength = account.replace(/\*/g, '').length;
+    if (account.includes('*') ? fixedLength > 12 : fixedLength !== 12) {
+      throw new Error(`${prop}[${i}] "${pattern}" has account "${account}", which matches no account: expected 12 digits (IAM wildcards allowed)`);
+    }
     if (/^[*?/]*$/.test(pattern.split(':').slice(5).join(':'))) {
-      throw new Error(`${prop}[${i}] "${pattern}" matches every principal of the account: name users or roles instead`);
+      throw new Error(`${prop}[${i}] "${pattern}" matches every principal: name users or roles instead`);
     }
   });
 }

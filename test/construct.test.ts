@@ -1,0 +1,575 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { ProtectedRole, SentinelTvm, StoreFailureMode } from '../src';
+import {
+  ACCOUNT, ADMIN, ALICE, BOB, CfnResolver, IMPORTED_ROLE_ARN, REGION, SSO_READONLY,
+  asArray, fullTvm, iamWildcardMatch, identityStatementsOf, logicalIdOf, newApp, removeOutdirs, type FullTvm,
+} from './support/synth';
+import { CONFIG_ITEM_ID, ConfigAttr, Env, Indexes, ProfileAttr, Routes } from '../src/shared/contract';
+
+const BUNDLE = path.join(__dirname, '..', 'assets', 'lambda', 'vend.lambda', 'index.js');
+
+/** The trust statements of SPEC §6, written out literally so that the contract module cannot drift from the spec. */
+function specTrustStatements(principal: unknown): any[] {
+  return [
+    {
+      Sid: 'SentinelTvmAssumeRole',
+      Effect: 'Allow',
+      Principal: { AWS: principal },
+      Action: 'sts:AssumeRole',
+      Condition: {
+        'StringLike': { 'aws:RequestTag/SentinelSessionID': '????????????????', 'sts:SourceIdentity': 'sentinel.*' },
+        'ForAllValues:StringEquals': { 'aws:TagKeys': ['SentinelSessionID'] },
+      },
+    },
+    {
+      Sid: 'SentinelTvmTagSession',
+      Effect: 'Allow',
+      Principal: { AWS: principal },
+      Action: 'sts:TagSession',
+      Condition: {
+        'StringLike': { 'aws:RequestTag/SentinelSessionID': '????????????????' },
+        'ForAllValues:StringEquals': { 'aws:TagKeys': ['SentinelSessionID'] },
+      },
+    },
+    {
+      Sid: 'SentinelTvmSetSourceIdentity',
+      Effect: 'Allow',
+      Principal: { AWS: principal },
+      Action: 'sts:SetSourceIdentity',
+      Condition: { StringLike: { 'sts:SourceIdentity': 'sentinel.*' } },
+    },
+  ];
+}
+
+/** Resources of a type, as [logicalId, resource] pairs. */
+function resourcesOf(template: any, type: string): Array<[string, any]> {
+  return Object.entries<any>(template.Resources).filter(([, r]) => r.Type === type);
+}
+
+/** The one resource behind a construct. */
+function resourceOf(template: any, construct: Parameters<typeof logicalIdOf>[0]): any {
+  const resource = template.Resources[logicalIdOf(construct)];
+  if (!resource) throw new Error(`no resource ${logicalIdOf(construct)} in the template`);
+  return resource;
+}
+
+/** The vending function's environment variables. */
+function envOf(full: FullTvm, template = Template.fromStack(full.stack).toJSON()): Record<string, any> {
+  return resourceOf(template, full.tvm.handler).Properties.Environment.Variables;
+}
+
+/** The config custom resource (Custom::AWS named after the TVM's `Config` construct). */
+function configResourceOf(template: any, tvmId = 'Tvm'): any {
+  const found = resourcesOf(template, 'Custom::AWS').filter(([id]) => id.startsWith(`${tvmId}Config`));
+  if (found.length !== 1) throw new Error(`expected one Custom::AWS ${tvmId}Config*, found ${found.length}`);
+  return found[0][1];
+}
+
+/** The putItem call the config custom resource makes on create (or update), as a deployment would resolve it. */
+function configCall(template: any, when: 'Create' | 'Update' = 'Create', resolver = new CfnResolver(template)): any {
+  const property = configResourceOf(template).Properties[when];
+  expect(property).toBeDefined();
+  return JSON.parse(resolver.resolve(property));
+}
+
+afterAll(removeOutdirs);
+
+describe('GIVEN a TVM with a ProtectedRole, an owned iam.Role and an imported role as profiles', () => {
+  let full: FullTvm;
+  let template: any;
+  let resolver: CfnResolver;
+
+  beforeAll(() => {
+    full = fullTvm();
+    template = Template.fromStack(full.stack).toJSON();
+    resolver = new CfnResolver(template);
+  });
+
+  describe('THEN the session table', () => {
+    test('is keyed by id (string), on demand, with TTL on `ttl` and a NEW_AND_OLD_IMAGES stream', () => {
+      const table = resourceOf(template, full.tvm.table).Properties;
+      expect(table.KeySchema).toEqual([{ AttributeName: 'id', KeyType: 'HASH' }]);
+      expect(table.AttributeDefinitions).toContainEqual({ AttributeName: 'id', AttributeType: 'S' });
+      expect(table.BillingMode).toBe('PAY_PER_REQUEST');
+      expect(table.ProvisionedThroughput).toBeUndefined();
+      expect(table.TimeToLiveSpecification).toEqual({ AttributeName: 'ttl', Enabled: true });
+      expect(table.StreamSpecification).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
+    });
+
+    test('is encrypted at rest and has point-in-time recovery', () => {
+      const table = resourceOf(template, full.tvm.table).Properties;
+      expect(table.SSESpecification).toEqual({ SSEEnabled: true });
+      expect(table.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    });
+
+    test('is retained when it leaves the stack or is replaced', () => {
+      const table = resourceOf(template, full.tvm.table);
+      expect(table.DeletionPolicy).toBe('Retain');
+      expect(table.UpdateReplacePolicy).toBe('Retain');
+    });
+
+    test('has exactly the contract GSIs, each with projection ALL and string keys', () => {
+      const table = resourceOf(template, full.tvm.table).Properties;
+      const gsis = table.GlobalSecondaryIndexes.map((g: any) => ({
+        name: g.IndexName,
+        partitionKey: g.KeySchema.find((k: any) => k.KeyType === 'HASH').AttributeName,
+        sortKey: g.KeySchema.find((k: any) => k.KeyType === 'RANGE').AttributeName,
+        projection: g.Projection,
+      }));
+      expect(gsis).toEqual(Indexes.map((i) => ({ ...i, projection: { ProjectionType: 'ALL' } })));
+      for (const index of Indexes) {
+        expect(table.AttributeDefinitions).toContainEqual({ AttributeName: index.partitionKey, AttributeType: 'S' });
+        expect(table.AttributeDefinitions).toContainEqual({ AttributeName: index.sortKey, AttributeType: 'S' });
+      }
+    });
+  });
+
+  describe('THEN the vending function', () => {
+    test('runs index.handler on nodejs22.x, arm64, as the execution role', () => {
+      const fn = resourceOf(template, full.tvm.handler).Properties;
+      expect(fn.Runtime).toBe('nodejs22.x');
+      expect(fn.Architectures).toEqual(['arm64']);
+      expect(fn.Handler).toBe('index.handler');
+      expect(fn.Role).toEqual({ 'Fn::GetAtt': [logicalIdOf(full.tvm.executionRole), 'Arn'] });
+    });
+
+    test('gets every contract variable: its own table, FAIL_OPEN, 12 h sessions, 15 min credentials, 30 days retention', () => {
+      const env = envOf(full, template);
+      expect(Object.keys(env)).toEqual(expect.arrayContaining(Object.values(Env)));
+      expect(env[Env.TABLE_NAME]).toEqual({ Ref: logicalIdOf(full.tvm.table) });
+      expect(env[Env.STORE_FAILURE_MODE]).toBe('FAIL_OPEN');
+      expect(env[Env.SESSION_LIFETIME_SECONDS]).toBe(String(12 * 3600));
+      expect(env[Env.DEFAULT_DURATION_SECONDS]).toBe(String(15 * 60));
+      expect(env[Env.RETENTION_SECONDS]).toBe(String(30 * 24 * 3600));
+    });
+
+    test('logs to its own log group, which expires after one year', () => {
+      const fn = resourceOf(template, full.tvm.handler).Properties;
+      expect(fn.LoggingConfig.LogGroup).toEqual({ Ref: logicalIdOf(full.tvm.logGroup) });
+      expect(resourceOf(template, full.tvm.logGroup).Properties.RetentionInDays).toBe(365);
+    });
+
+    test('is deployed only after its configuration is in the table (depends on the config custom resource)', () => {
+      const configId = resourcesOf(template, 'Custom::AWS').find(([id]) => id.startsWith('TvmConfig'))![0];
+      expect(resourceOf(template, full.tvm.handler).DependsOn).toContain(configId);
+    });
+  });
+
+  describe('THEN the HTTP API', () => {
+    test('has exactly the contract routes plus $default', () => {
+      const routeKeys = resourcesOf(template, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey).sort();
+      expect(routeKeys).toEqual([...Routes.map((r) => `${r.method} ${r.path}`), '$default'].sort());
+    });
+
+    test('requires SigV4 (AWS_IAM) on every route', () => {
+      const routes = resourcesOf(template, 'AWS::ApiGatewayV2::Route');
+      expect(routes.length).toBeGreaterThan(0);
+      for (const [, route] of routes) {
+        expect({ route: route.Properties.RouteKey, auth: route.Properties.AuthorizationType })
+          .toEqual({ route: route.Properties.RouteKey, auth: 'AWS_IAM' });
+      }
+    });
+
+    test('sends every route to the vending function with payload format 2.0', () => {
+      const handlerArn = { 'Fn::GetAtt': [logicalIdOf(full.tvm.handler), 'Arn'] };
+      for (const [, route] of resourcesOf(template, 'AWS::ApiGatewayV2::Route')) {
+        const integrationId = route.Properties.Target['Fn::Join'][1][1].Ref;
+        const integration = template.Resources[integrationId].Properties;
+        expect(integration).toMatchObject({ IntegrationType: 'AWS_PROXY', IntegrationUri: handlerArn, PayloadFormatVersion: '2.0' });
+      }
+    });
+
+    test('serves the $default stage with auto-deploy, access logs kept one year, and throttling (50 rps, burst 100)', () => {
+      const stages = resourcesOf(template, 'AWS::ApiGatewayV2::Stage');
+      expect(stages).toHaveLength(1);
+      const stage = stages[0][1].Properties;
+      expect(stage.StageName).toBe('$default');
+      expect(stage.AutoDeploy).toBe(true);
+      expect(stage.ApiId).toEqual({ Ref: logicalIdOf(full.tvm.api) });
+      expect(stage.AccessLogSettings.DestinationArn).toEqual({ 'Fn::GetAtt': [logicalIdOf(full.tvm.accessLogGroup), 'Arn'] });
+      expect(stage.AccessLogSettings.Format).toEqual(expect.stringContaining('$context.requestId'));
+      expect(resourceOf(template, full.tvm.accessLogGroup).Properties.RetentionInDays).toBe(365);
+      expect(stage.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
+    });
+
+    test('exposes the $default stage URL', () => {
+      expect(resolver.resolve(full.stack.resolve(full.tvm.url)))
+        .toBe(`https://physical-${logicalIdOf(full.tvm.api)}.execute-api.${REGION}.amazonaws.com/`);
+    });
+  });
+
+  describe('THEN the execution role', () => {
+    const STS_ACTIONS = ['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession'];
+
+    test('is assumable by Lambda only', () => {
+      const role = resourceOf(template, full.tvm.executionRole).Properties;
+      expect(role.AssumeRolePolicyDocument.Statement).toEqual([
+        { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } },
+      ]);
+    });
+
+    test('may assume, tag and set the source identity of exactly the three profile roles, never `*`', () => {
+      const statements = identityStatementsOf(template, logicalIdOf(full.tvm.executionRole))
+        .filter((s) => asArray<string>(s.Action).some((a) => a.startsWith('sts:')));
+      const actionsByRole = new Map<string, Set<string>>();
+      for (const statement of statements) {
+        expect(statement.Effect).toBe('Allow');
+        for (const resource of asArray(statement.Resource).map((r) => resolver.resolve(r))) {
+          const actions = actionsByRole.get(resource) ?? new Set<string>();
+          asArray<string>(statement.Action).forEach((a) => actions.add(a));
+          actionsByRole.set(resource, actions);
+        }
+      }
+      const expectedRoles = [resolver.arn(logicalIdOf(full.protectedRole)), resolver.arn(logicalIdOf(full.ownedRole)), IMPORTED_ROLE_ARN];
+      expect([...actionsByRole.keys()].sort()).toEqual(expectedRoles.sort());
+      for (const [roleArn, actions] of actionsByRole) {
+        expect({ roleArn, actions: [...actions].sort() }).toEqual({ roleArn, actions: STS_ACTIONS });
+      }
+    });
+
+    test('reaches DynamoDB only on its own table and the table\'s indexes', () => {
+      const tableArn = resolver.arn(logicalIdOf(full.tvm.table));
+      const allowed = [tableArn, `${tableArn}/index/*`, ...Indexes.map((i) => `${tableArn}/index/${i.name}`)];
+      const statements = identityStatementsOf(template, logicalIdOf(full.tvm.executionRole))
+        .filter((s) => asArray<string>(s.Action).some((a) => a.startsWith('dynamodb:')));
+      expect(statements.length).toBeGreaterThan(0);
+      for (const statement of statements) {
+        expect(asArray<string>(statement.Action)).not.toContain('dynamodb:*');
+        const resources = asArray(statement.Resource).map((r) => resolver.resolve(r));
+        expect(resources).toContain(tableArn);
+        for (const resource of resources) expect(allowed).toContain(resource);
+      }
+    });
+
+    test('has no statement on resource `*`', () => {
+      const statements = identityStatementsOf(template, logicalIdOf(full.tvm.executionRole));
+      expect(statements.filter((s) => asArray(s.Resource).includes('*'))).toEqual([]);
+    });
+  });
+
+  describe('THEN the protected roles\' trust', () => {
+    const EXEC = `arn:aws:iam::${ACCOUNT}:role/TvmExecutionRole`;
+    const bySid = (a: any, b: any): number => String(a.Sid).localeCompare(String(b.Sid));
+
+    test('the ProtectedRole trusts exactly the three statements of SPEC §6, for the execution role', () => {
+      const doc = resourceOf(template, full.protectedRole).Properties.AssumeRolePolicyDocument;
+      expect(doc.Statement.slice().sort(bySid))
+        .toEqual(specTrustStatements({ 'Fn::GetAtt': [logicalIdOf(full.tvm.executionRole), 'Arn'] }).sort(bySid));
+    });
+
+    test('the owned iam.Role keeps its own statement and gains the three', () => {
+      const execId = logicalIdOf(full.tvm.executionRole);
+      const doc = new CfnResolver(template, { [execId]: EXEC })
+        .resolve(resourceOf(template, full.ownedRole).Properties.AssumeRolePolicyDocument);
+      expect(doc.Statement[0]).toEqual({ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` } });
+      expect(doc.Statement.slice(1).sort(bySid)).toEqual(specTrustStatements(EXEC).sort(bySid));
+    });
+
+    test('the imported role cannot be changed: a synth warning prints the three statements to add', () => {
+      const warnings = Annotations.fromStack(full.stack).findWarning('*', Match.stringLikeRegexp('role/ExternallyManaged is not owned'));
+      expect(warnings).toHaveLength(1);
+      const message: string = warnings[0].entry.data as string;
+      const printed = JSON.parse(message.slice(message.indexOf('[{'), message.lastIndexOf('}]') + 2));
+      expect(printed.sort(bySid)).toEqual(specTrustStatements(expect.stringContaining('executionRole')).sort(bySid));
+      expect(message).not.toContain('${Token[');
+    });
+
+    test('roles the TVM owns produce no warning', () => {
+      const warnings = Annotations.fromStack(full.stack).findWarning('*', Match.anyValue());
+      expect(warnings.map((w) => w.entry.data)).toEqual([expect.stringContaining('role/ExternallyManaged is not owned')]);
+    });
+  });
+
+  describe('THEN the config item written at deploy time', () => {
+    test('is a DynamoDB putItem into the TVM\'s table', () => {
+      const call = configCall(template);
+      expect(call.service).toBe('DynamoDB');
+      expect(call.action).toBe('putItem');
+      expect(call.parameters.TableName).toBe(resolver.ref(logicalIdOf(full.tvm.table)));
+    });
+
+    test('holds the admins and every profile with its role ARN, allowed principals and max duration', () => {
+      const item = configCall(template).parameters.Item;
+      expect(item.id).toEqual({ S: CONFIG_ITEM_ID });
+      expect(item[ConfigAttr.ADMIN_PRINCIPALS]).toEqual({ L: [{ S: ADMIN }] });
+      const profiles = item[ConfigAttr.PROFILES].L.map((p: any) => p.M)
+        .sort((a: any, b: any) => a[ProfileAttr.NAME].S.localeCompare(b[ProfileAttr.NAME].S));
+      const profile = (name: string, roleArn: string, principals: string[], seconds: number): any => ({
+        [ProfileAttr.NAME]: { S: name },
+        [ProfileAttr.ROLE_ARN]: { S: roleArn },
+        [ProfileAttr.ALLOWED_PRINCIPALS]: { L: principals.map((s) => ({ S: s })) },
+        [ProfileAttr.MAX_DURATION_SECONDS]: { N: String(seconds) },
+      });
+      expect(profiles).toEqual([
+        profile('deploy', resolver.arn(logicalIdOf(full.ownedRole)), [BOB], 1800),
+        profile('external', IMPORTED_ROLE_ARN, [ALICE], 900),
+        profile('prod-readonly', resolver.arn(logicalIdOf(full.protectedRole)), [ALICE, SSO_READONLY], 3600),
+      ]);
+    });
+
+    test('is rewritten identically on stack updates', () => {
+      expect(configCall(template, 'Update')).toEqual(configCall(template, 'Create'));
+    });
+
+    test('has none of the GSI keys, so it never shows up in a session listing', () => {
+      const item = configCall(template).parameters.Item;
+      for (const index of Indexes) {
+        expect(item).not.toHaveProperty([index.partitionKey]);
+        expect(item).not.toHaveProperty([index.sortKey]);
+      }
+    });
+
+    test('carries the version the function is deployed with (SENTINEL_CONFIG_VERSION)', () => {
+      const version = configCall(template).parameters.Item[ConfigAttr.VERSION].S;
+      expect(version).toEqual(expect.stringMatching(/\S/));
+      expect(envOf(full, template)[Env.CONFIG_VERSION]).toBe(version);
+    });
+  });
+});
+
+describe('GIVEN the Lambda bundle built into assets/', () => {
+  test('WHEN the app synthesizes THEN the function\'s code asset is exactly that bundle', () => {
+    expect(fs.existsSync(BUNDLE)).toBe(true);
+    const full = fullTvm();
+    const assembly = full.app.synth();
+    const fn = resourceOf(assembly.getStackByName('TvmStack').template, full.tvm.handler).Properties;
+    const hash = String(fn.Code.S3Key).replace(/\.zip$/, '');
+    const manifestFile = fs.readdirSync(assembly.directory).find((f) => f.endsWith('.assets.json'))!;
+    const manifest = JSON.parse(fs.readFileSync(path.join(assembly.directory, manifestFile), 'utf8'));
+    const asset = manifest.files[hash];
+    expect(asset.source.packaging).toBe('zip');
+    const staged = path.join(assembly.directory, asset.source.path, 'index.js');
+    expect(fs.existsSync(staged)).toBe(true);
+    expect(fs.readFileSync(staged).equals(fs.readFileSync(BUNDLE))).toBe(true);
+  });
+});
+
+describe('GIVEN props that change the defaults', () => {
+  test('WHEN storeFailureMode is FAIL_CLOSED THEN the function is told FAIL_CLOSED', () => {
+    const full = fullTvm({ props: { storeFailureMode: StoreFailureMode.FAIL_CLOSED } });
+    expect(envOf(full)[Env.STORE_FAILURE_MODE]).toBe('FAIL_CLOSED');
+  });
+
+  test('WHEN lifetime, default duration and retention are set THEN the function gets them in seconds', () => {
+    const full = fullTvm({
+      props: { sessionLifetime: Duration.hours(8), defaultCredentialDuration: Duration.minutes(30), sessionRetention: Duration.days(90) },
+    });
+    const env = envOf(full);
+    expect(env[Env.SESSION_LIFETIME_SECONDS]).toBe('28800');
+    expect(env[Env.DEFAULT_DURATION_SECONDS]).toBe('1800');
+    expect(env[Env.RETENTION_SECONDS]).toBe('7776000');
+  });
+
+  test('WHEN removalPolicy is DESTROY THEN the table is deleted with the stack', () => {
+    const full = fullTvm({ props: { removalPolicy: RemovalPolicy.DESTROY } });
+    const table = resourceOf(Template.fromStack(full.stack).toJSON(), full.tvm.table);
+    expect(table.DeletionPolicy).toBe('Delete');
+    expect(table.UpdateReplacePolicy).toBe('Delete');
+  });
+
+  test('WHEN pointInTimeRecovery is false THEN the table has none', () => {
+    const full = fullTvm({ props: { pointInTimeRecovery: false } });
+    const table = resourceOf(Template.fromStack(full.stack).toJSON(), full.tvm.table).Properties;
+    expect(table.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: false });
+  });
+
+  test('WHEN an encryptionKey is given THEN the table uses it and the execution role may use it', () => {
+    let key!: kms.Key;
+    const full = fullTvm({ props: (stack) => ({ encryptionKey: (key = new kms.Key(stack, 'Key', { enableKeyRotation: true })) }) });
+    const template = Template.fromStack(full.stack).toJSON();
+    const keyArn = { 'Fn::GetAtt': [logicalIdOf(key), 'Arn'] };
+    expect(resourceOf(template, full.tvm.table).Properties.SSESpecification).toEqual({ SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: keyArn });
+    const kmsStatements = identityStatementsOf(template, logicalIdOf(full.tvm.executionRole))
+      .filter((s) => asArray<string>(s.Action).some((a) => a.startsWith('kms:')));
+    expect(kmsStatements.length).toBeGreaterThan(0);
+    const actions = kmsStatements.flatMap((s) => asArray<string>(s.Action));
+    expect(actions).toEqual(expect.arrayContaining(['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*']));
+    for (const statement of kmsStatements) expect(asArray(statement.Resource)).toEqual([keyArn]);
+  });
+
+  test('WHEN logRetention is one month THEN the handler and access logs expire after 30 days', () => {
+    const full = fullTvm({ props: { logRetention: logs.RetentionDays.ONE_MONTH } });
+    const template = Template.fromStack(full.stack).toJSON();
+    expect(resourceOf(template, full.tvm.logGroup).Properties.RetentionInDays).toBe(30);
+    expect(resourceOf(template, full.tvm.accessLogGroup).Properties.RetentionInDays).toBe(30);
+  });
+
+  test('WHEN throttling limits are set THEN the $default stage applies them', () => {
+    const full = fullTvm({ props: { throttlingRateLimit: 5, throttlingBurstLimit: 10 } });
+    const stage = resourcesOf(Template.fromStack(full.stack).toJSON(), 'AWS::ApiGatewayV2::Stage')[0][1].Properties;
+    expect(stage.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 });
+  });
+});
+
+describe('GIVEN the configuration version', () => {
+  const versionOf = (full: FullTvm): string => {
+    const template = Template.fromStack(full.stack).toJSON();
+    const version = configCall(template).parameters.Item[ConfigAttr.VERSION].S;
+    expect(envOf(full, template)[Env.CONFIG_VERSION]).toBe(version);
+    return version;
+  };
+
+  test('WHEN the same app is synthesized twice THEN the version is the same (warm containers are kept)', () => {
+    expect(versionOf(fullTvm())).toBe(versionOf(fullTvm()));
+  });
+
+  test('WHEN a profile is added THEN the version changes (warm containers reload the profiles)', () => {
+    const before = versionOf(fullTvm());
+    const full = fullTvm();
+    full.tvm.addProfile('audit', { role: full.ownedRole, allowedPrincipals: [ADMIN] });
+    expect(versionOf(full)).not.toBe(before);
+  });
+
+  test('WHEN only the allowed principals of a profile change THEN the version changes', () => {
+    const withAuditBy = (principal: string): string => {
+      const full = fullTvm();
+      full.tvm.addProfile('audit', { role: full.ownedRole, allowedPrincipals: [principal] });
+      return versionOf(full);
+    };
+    expect(withAuditBy(ADMIN)).not.toBe(withAuditBy(BOB));
+  });
+});
+
+describe('GIVEN a CI role', () => {
+  test('WHEN grantInvoke is called THEN it may invoke every route of the $default stage, and nothing else', () => {
+    const full = fullTvm();
+    const ci = new iam.Role(full.stack, 'Ci', { assumedBy: new iam.AccountRootPrincipal() });
+    const grant = full.tvm.grantInvoke(ci);
+    expect(grant.success).toBe(true);
+    const template = Template.fromStack(full.stack).toJSON();
+    const resolver = new CfnResolver(template);
+    const statements = identityStatementsOf(template, logicalIdOf(ci));
+    expect(statements.map((s) => s.Action)).toEqual(['execute-api:Invoke']);
+    const patterns = statements.flatMap((s) => asArray(s.Resource)).map((r) => resolver.resolve(r));
+    const apiId = resolver.ref(logicalIdOf(full.tvm.api));
+    const arn = (apiIdOrOther: string, stage: string, method: string, p: string): string =>
+      `arn:aws:execute-api:${REGION}:${ACCOUNT}:${apiIdOrOther}/${stage}/${method}${p}`;
+    const allows = (target: string): boolean => patterns.some((p) => iamWildcardMatch(p, target));
+    for (const route of Routes) {
+      const concrete = route.path.replace('{id}', '0123456789abcdef');
+      expect({ route: concrete, allowed: allows(arn(apiId, '$default', route.method, concrete)) })
+        .toEqual({ route: concrete, allowed: true });
+    }
+    expect(allows(arn('otherapi123', '$default', 'GET', '/'))).toBe(false);
+    expect(allows(arn(apiId, 'prod', 'GET', '/'))).toBe(false);
+  });
+});
+
+describe('GIVEN two TVMs in one stack', () => {
+  let template: any;
+  let a: SentinelTvm;
+  let b: SentinelTvm;
+  let stack: Stack;
+
+  beforeAll(() => {
+    stack = new Stack(newApp(), 'Two', { env: { account: ACCOUNT, region: REGION } });
+    a = new SentinelTvm(stack, 'TvmA');
+    b = new SentinelTvm(stack, 'TvmB');
+    a.addProfile('readonly', { role: new ProtectedRole(stack, 'RoleA', { tvm: a }), allowedPrincipals: [ALICE] });
+    b.addProfile('readonly', { role: new ProtectedRole(stack, 'RoleB', { tvm: b }), allowedPrincipals: [BOB] });
+    template = Template.fromStack(stack).toJSON();
+  });
+
+  test('THEN each has its own table, function, execution role and API', () => {
+    expect(resourcesOf(template, 'AWS::DynamoDB::Table')).toHaveLength(2);
+    expect(resourcesOf(template, 'AWS::ApiGatewayV2::Api')).toHaveLength(2);
+    expect(logicalIdOf(a.table)).not.toBe(logicalIdOf(b.table));
+    expect(logicalIdOf(a.handler)).not.toBe(logicalIdOf(b.handler));
+    expect(logicalIdOf(a.executionRole)).not.toBe(logicalIdOf(b.executionRole));
+    const envA = resourceOf(template, a.handler).Properties.Environment.Variables;
+    const envB = resourceOf(template, b.handler).Properties.Environment.Variables;
+    expect(envA[Env.TABLE_NAME]).toEqual({ Ref: logicalIdOf(a.table) });
+    expect(envB[Env.TABLE_NAME]).toEqual({ Ref: logicalIdOf(b.table) });
+  });
+
+  test('THEN each writes its profiles into its own table', () => {
+    const resolver = new CfnResolver(template);
+    for (const [tvm, id, principal] of [[a, 'TvmA', ALICE], [b, 'TvmB', BOB]] as const) {
+      const call = JSON.parse(resolver.resolve(configResourceOf(template, id).Properties.Create));
+      expect(call.parameters.TableName).toBe(resolver.ref(logicalIdOf(tvm.table)));
+      expect(call.parameters.Item[ConfigAttr.PROFILES].L[0].M[ProfileAttr.ALLOWED_PRINCIPALS]).toEqual({ L: [{ S: principal }] });
+    }
+  });
+
+  test('THEN no physical name is hard-coded, so nothing clashes on deploy', () => {
+    const named: Record<string, string> = {
+      'AWS::DynamoDB::Table': 'TableName',
+      'AWS::Lambda::Function': 'FunctionName',
+      'AWS::IAM::Role': 'RoleName',
+      'AWS::IAM::ManagedPolicy': 'ManagedPolicyName',
+      'AWS::Logs::LogGroup': 'LogGroupName',
+    };
+    const hardCoded = Object.entries<any>(template.Resources)
+      .filter(([, r]) => named[r.Type] && r.Properties?.[named[r.Type]] !== undefined)
+      .map(([id, r]) => `${id}.${named[r.Type]}`);
+    expect(hardCoded).toEqual([]);
+  });
+});
+
+describe('GIVEN invalid props', () => {
+  const role = (stack: Stack): iam.Role => new iam.Role(stack, 'Role', { assumedBy: new iam.AccountRootPrincipal() });
+  const newTvm = (props = {}): { stack: Stack; tvm: SentinelTvm } => {
+    const stack = new Stack(newApp(), 'Invalid');
+    return { stack, tvm: new SentinelTvm(stack, 'Tvm', props) };
+  };
+  const addProfile = (name: string, options: { allowedPrincipals?: string[]; maxCredentialDuration?: Duration } = {}) => () => {
+    const { stack, tvm } = newTvm();
+    tvm.addProfile(name, { role: role(stack), allowedPrincipals: [ALICE], ...options });
+  };
+  const withPrincipals = (allowedPrincipals: string[]) => addProfile('prod', { allowedPrincipals });
+  const maxDuration = (maxCredentialDuration: Duration) => addProfile('prod', { maxCredentialDuration });
+  const construct = (props: object) => () => newTvm(props);
+
+  test.each([
+    ['the profile name has a space', addProfile('has space'), /profile name "has space"/],
+    ['the profile name starts with a dash', addProfile('-leading'), /profile name "-leading"/],
+    ['the profile name has 65 characters', addProfile('p'.repeat(65)), new RegExp(`profile name "${'p'.repeat(65)}"`)],
+    ['the profile name is empty', addProfile(''), /profile name ""/],
+    ['allowedPrincipals is empty', withPrincipals([]), /allowedPrincipals/],
+    ['an allowed principal is not an ARN', withPrincipals(['alice']), /allowedPrincipals\[0\] "alice"/],
+    ['an allowed principal is an S3 ARN', withPrincipals(['arn:aws:s3:::bucket']), /allowedPrincipals\[0\] "arn:aws:s3:::bucket"/],
+    ['an allowed principal has a 5-digit account', withPrincipals(['arn:aws:iam::12345:user/x']), /allowedPrincipals\[0\] "arn:aws:iam::12345:/],
+    ['the second allowed principal is malformed', withPrincipals([ALICE, 'bob']), /allowedPrincipals\[1\] "bob"/],
+    ['an allowed principal is a bare wildcard', withPrincipals([`arn:aws:iam::${ACCOUNT}:*`]), /allowedPrincipals\[0\] "arn:aws:iam::\d{12}:\*"/],
+    ['maxCredentialDuration is 10 minutes', maxDuration(Duration.minutes(10)), /maxCredentialDuration is 10 minutes/],
+    ['maxCredentialDuration is 2 hours', maxDuration(Duration.hours(2)), /maxCredentialDuration is 2 hours/],
+    ['defaultCredentialDuration is 5 minutes', construct({ defaultCredentialDuration: Duration.minutes(5) }), /defaultCredentialDuration is 5 min/],
+    ['defaultCredentialDuration is 2 hours', construct({ defaultCredentialDuration: Duration.hours(2) }), /defaultCredentialDuration is 2 hours/],
+    ['sessionLifetime is 1 minute', construct({ sessionLifetime: Duration.minutes(1) }), /sessionLifetime is 1 minute/],
+    ['sessionLifetime is 30 days', construct({ sessionLifetime: Duration.days(30) }), /sessionLifetime is 30 days/],
+    ['throttlingRateLimit is 0', construct({ throttlingRateLimit: 0 }), /throttlingRateLimit is 0/],
+    ['throttlingRateLimit is negative', construct({ throttlingRateLimit: -5 }), /throttlingRateLimit is -5/],
+    ['throttlingBurstLimit is 0', construct({ throttlingBurstLimit: 0 }), /throttlingBurstLimit is 0/],
+    ['an admin principal is not an ARN', construct({ adminPrincipals: ['bob'] }), /adminPrincipals\[0\] "bob"/],
+    ['an admin principal is a bare wildcard', construct({ adminPrincipals: [`arn:aws:sts::${ACCOUNT}:*`] }), /adminPrincipals\[0\]/],
+  ])('fails when %s', (_case, act, message) => {
+    expect(act).toThrow(message);
+  });
+
+  test('fails when a profile name is used twice', () => {
+    const { stack, tvm } = newTvm();
+    const r = role(stack);
+    tvm.addProfile('prod', { role: r, allowedPrincipals: [ALICE] });
+    expect(() => tvm.addProfile('prod', { role: r, allowedPrincipals: [BOB] })).toThrow(/profile name "prod" is already defined/);
+  });
+
+  test('accepts the edges of every range: 64-character and dotted names, SSO wildcards, 15 min..1 h credentials, 7-day sessions', () => {
+    const { stack, tvm } = newTvm({
+      sessionLifetime: Duration.days(7),
+      defaultCredentialDuration: Duration.hours(1),
+      adminPrincipals: [`arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_SecurityOps_*/*`],
+    });
+    const r = role(stack);
+    expect(() => {
+      tvm.addProfile('p'.repeat(64), { role: r, allowedPrincipals: [ALICE], maxCredentialDuration: Duration.minutes(15) });
+      tvm.addProfile('team_a.prod-1', { role: r, allowedPrincipals: [SSO_READONLY, 'arn:aws:iam::*:user/ci-?'] });
+    }).not.toThrow();
+    expect(tvm.profileNames).toEqual(['p'.repeat(64), 'team_a.prod-1']);
+  });
+});

@@ -1,0 +1,76 @@
+import { CfnResource, PolicyValidationPluginReport, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { IConstruct } from 'constructs';
+import { fullTvm, removeOutdirs, type FullTvm } from './support/synth';
+
+/** One acknowledgement recorded in the construct tree (CDK `Validations`, which cdk-nag 3 reads). */
+interface Acknowledgement {
+  readonly path: string;
+  readonly id: string;
+  readonly reason: unknown;
+}
+
+function acknowledgementsIn(scope: IConstruct): Acknowledgement[] {
+  return scope.node.findAll().flatMap((c) => c.node.metadata
+    .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+    .flatMap((m) => Object.entries(m.data as Record<string, unknown>)
+      .map(([id, reason]) => ({ path: c.node.path, id: id.replace(/^annotation::/i, ''), reason }))));
+}
+
+/** Violations as one line each, so that a failing expectation prints what to fix and where. */
+function describeViolations(report: PolicyValidationPluginReport): string[] {
+  return report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath}: ${v.description}`));
+}
+
+/** What cdk-nag would report if nothing were acknowledged. */
+function unacknowledgedReport(scope: IConstruct): PolicyValidationPluginReport {
+  const pack = new AwsSolutionsChecks();
+  (pack as unknown as { isAcknowledged: () => boolean }).isAcknowledged = () => false;
+  return pack.validateScope(scope);
+}
+
+afterAll(removeOutdirs);
+
+describe('GIVEN a synthesized app with a full TVM (ProtectedRole, owned role, imported role)', () => {
+  let full: FullTvm;
+
+  beforeAll(() => {
+    full = fullTvm();
+    full.app.synth();
+  });
+
+  test('WHEN cdk-nag AwsSolutions checks it THEN nothing is left unacknowledged', () => {
+    const report = new AwsSolutionsChecks().validateScope(full.app);
+    expect(describeViolations(report)).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+
+  test('WHEN nothing is acknowledged THEN cdk-nag does find something (the check above is not vacuous)', () => {
+    expect(describeViolations(unacknowledgedReport(full.app)).length).toBeGreaterThan(0);
+  });
+
+  test('THEN every acknowledgement the construct records gives a reason', () => {
+    const acks = acknowledgementsIn(full.app);
+    expect(acks.length).toBeGreaterThan(0);
+    const withoutReason = acks.filter((a) => typeof a.reason !== 'string' || a.reason.trim().length < 10);
+    expect(withoutReason).toEqual([]);
+  });
+
+  test('THEN every cdk_nag suppression written into the template (cdk-nag 2 format) gives a reason', () => {
+    const suppressions = full.app.node.findAll().filter(CfnResource.isCfnResource)
+      .flatMap((r) => ((r.getMetadata('cdk_nag') as any)?.rules_to_suppress ?? []).map((s: any) => ({ path: r.node.path, ...s })));
+    expect(suppressions.length).toBeGreaterThan(0);
+    expect(suppressions.filter((s: any) => typeof s.reason !== 'string' || s.reason.trim().length < 10)).toEqual([]);
+  });
+
+  test('THEN every acknowledgement answers a finding cdk-nag really makes there (none hides a future regression)', () => {
+    const findings = unacknowledgedReport(full.app).violations
+      .flatMap((v) => v.violatingResources.map((r) => ({ rule: v.ruleName, path: r.constructPath ?? '' })));
+    const stale = acknowledgementsIn(full.app)
+      .filter((a) => a.id.startsWith('AwsSolutions-'))
+      .filter((a) => !findings.some((f) =>
+        (f.rule === a.id || f.rule.startsWith(`${a.id}[`)) && (f.path === a.path || f.path.startsWith(`${a.path}/`))))
+      .map((a) => `${a.id} at ${a.path}`);
+    expect(stale).toEqual([]);
+  });
+});

@@ -1,0 +1,153 @@
+// Shared by the construct, cdk-nag and trust-policy tests: one "full" TVM app, and a resolver that turns the
+// CloudFormation intrinsics of a synthesized template into the concrete values a deployment would give them.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App, CfnElement, Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { ProtectedRole, SentinelTvm, type SentinelTvmProps } from '../../src';
+
+export const ACCOUNT = '111122223333';
+export const REGION = 'eu-west-1';
+export const ADMIN = `arn:aws:iam::${ACCOUNT}:role/SecurityOps`;
+export const ALICE = `arn:aws:iam::${ACCOUNT}:user/alice`;
+export const BOB = `arn:aws:iam::${ACCOUNT}:user/bob`;
+export const SSO_READONLY = `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_ReadOnly_*/*`;
+export const IMPORTED_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/ExternallyManaged`;
+
+/** A TVM with one profile per kind of role: a ProtectedRole, an owned iam.Role, an imported role. */
+export interface FullTvm {
+  readonly app: App;
+  readonly stack: Stack;
+  readonly tvm: SentinelTvm;
+  readonly protectedRole: ProtectedRole;
+  readonly ownedRole: iam.Role;
+  readonly importedRole: iam.IRole;
+}
+
+export interface FullTvmOptions {
+  /** Props of the SentinelTvm (or a function of the stack, for props that are constructs); `adminPrincipals` defaults to [ADMIN]. */
+  readonly props?: SentinelTvmProps | ((stack: Stack) => SentinelTvmProps);
+}
+
+/** The full TVM app; its cloud assembly goes to a temporary directory that {@link removeOutdirs} deletes. */
+export function fullTvm(options: FullTvmOptions = {}): FullTvm {
+  const app = newApp();
+  const stack = new Stack(app, 'TvmStack', { env: { account: ACCOUNT, region: REGION } });
+  const props = typeof options.props === 'function' ? options.props(stack) : options.props;
+  const tvm = new SentinelTvm(stack, 'Tvm', { adminPrincipals: [ADMIN], ...props });
+  const protectedRole = new ProtectedRole(stack, 'ReadOnly', { tvm, description: 'read-only access, vended by the TVM' });
+  const ownedRole = new iam.Role(stack, 'Deploy', { assumedBy: new iam.AccountRootPrincipal() });
+  const importedRole = iam.Role.fromRoleArn(stack, 'Imported', IMPORTED_ROLE_ARN);
+  tvm.addProfile('prod-readonly', {
+    role: protectedRole,
+    allowedPrincipals: [ALICE, SSO_READONLY],
+    maxCredentialDuration: Duration.hours(1),
+  });
+  tvm.addProfile('deploy', { role: ownedRole, allowedPrincipals: [BOB], maxCredentialDuration: Duration.minutes(30) });
+  tvm.addProfile('external', { role: importedRole, allowedPrincipals: [ALICE], maxCredentialDuration: Duration.minutes(15) });
+  return { app, stack, tvm, protectedRole, ownedRole, importedRole };
+}
+
+const outdirs: string[] = [];
+
+/** An App writing to a fresh temporary directory (no creation stack traces, so messages stay short). */
+export function newApp(): App {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'tvm-cdk-out-'));
+  outdirs.push(outdir);
+  return new App({ outdir, context: { 'aws:cdk:disable-creation-stack-traces': true } });
+}
+
+/** Deletes the cloud assemblies of the apps made by {@link newApp}; call it in `afterAll`. */
+export function removeOutdirs(): void {
+  for (const dir of outdirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** The logical id CloudFormation knows a construct's resource by. */
+export function logicalIdOf(construct: CfnElement | { node: { defaultChild?: unknown } }): string {
+  const element = (construct instanceof CfnElement ? construct : construct.node.defaultChild) as CfnElement;
+  if (!element) throw new Error('construct has no CloudFormation resource');
+  return Stack.of(element).resolve(element.logicalId);
+}
+
+/**
+ * Resolves Ref, Fn::GetAtt and Fn::Join of a template fragment to concrete values: pseudo parameters from
+ * ACCOUNT/REGION, `Ref` to a fake physical name, `Fn::GetAtt ... Arn` to a fake ARN of the right service
+ * (or to `overrides[logicalId]` when given). Any other intrinsic throws, so a test never reads a half-resolved value.
+ */
+export class CfnResolver {
+  constructor(private readonly template: any, private readonly overrides: Record<string, string> = {}) {}
+
+  /** The physical name a `Ref` to this resource resolves to. */
+  public ref(logicalId: string): string {
+    switch (logicalId) {
+      case 'AWS::Partition': return 'aws';
+      case 'AWS::Region': return REGION;
+      case 'AWS::AccountId': return ACCOUNT;
+      case 'AWS::URLSuffix': return 'amazonaws.com';
+      case 'AWS::StackName': return 'TvmStack';
+      default:
+        this.type(logicalId);
+        return `physical-${logicalId}`;
+    }
+  }
+
+  /** The ARN a `Fn::GetAtt [logicalId, Arn]` resolves to. */
+  public arn(logicalId: string): string {
+    if (this.overrides[logicalId]) return this.overrides[logicalId];
+    const type = this.type(logicalId);
+    switch (type) {
+      case 'AWS::IAM::Role': return `arn:aws:iam::${ACCOUNT}:role/${logicalId}`;
+      case 'AWS::DynamoDB::Table': return `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/physical-${logicalId}`;
+      case 'AWS::Logs::LogGroup': return `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:physical-${logicalId}:*`;
+      case 'AWS::Lambda::Function': return `arn:aws:lambda:${REGION}:${ACCOUNT}:function:physical-${logicalId}`;
+      case 'AWS::KMS::Key': return `arn:aws:kms:${REGION}:${ACCOUNT}:key/physical-${logicalId}`;
+      default: return `arn:aws:${type.split('::')[1].toLowerCase()}:${REGION}:${ACCOUNT}:physical-${logicalId}`;
+    }
+  }
+
+  public resolve(value: unknown): any {
+    if (Array.isArray(value)) return value.map((v) => this.resolve(v));
+    if (value === null || typeof value !== 'object') return value;
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length === 1) {
+      const [key, arg] = entries[0] as [string, any];
+      if (key === 'Ref') return this.ref(arg);
+      if (key === 'Fn::GetAtt') {
+        if (arg[1] !== 'Arn') throw new Error(`CfnResolver: no fake value for Fn::GetAtt ${arg.join('.')}`);
+        return this.arn(arg[0]);
+      }
+      if (key === 'Fn::Join') return (arg[1] as unknown[]).map((part) => this.resolve(part)).join(arg[0]);
+      if (key.startsWith('Fn::')) throw new Error(`CfnResolver: ${key} is not supported`);
+    }
+    return Object.fromEntries(entries.map(([k, v]) => [k, this.resolve(v)]));
+  }
+
+  private type(logicalId: string): string {
+    const resource = this.template.Resources?.[logicalId];
+    if (!resource) throw new Error(`CfnResolver: the template has no resource ${logicalId}`);
+    return resource.Type;
+  }
+}
+
+/** IAM-style wildcard match (`*` any run of characters, `?` one character), case-sensitive. */
+export function iamWildcardMatch(pattern: string, value: string): boolean {
+  const source = pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\/]/g, '\\$&'))).join('');
+  return new RegExp(`^${source}$`, 's').test(value);
+}
+
+/** Every statement of every identity policy attached to a role: its inline `Policies` and `AWS::IAM::Policy` resources. */
+export function identityStatementsOf(template: any, roleLogicalId: string): any[] {
+  const resources = template.Resources as Record<string, any>;
+  const inline = (resources[roleLogicalId]?.Properties?.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement);
+  const attached = Object.values(resources)
+    .filter((r) => r.Type === 'AWS::IAM::Policy' && (r.Properties.Roles ?? []).some((x: any) => x.Ref === roleLogicalId))
+    .flatMap((r) => r.Properties.PolicyDocument.Statement);
+  return [...inline, ...attached];
+}
+
+/** `Action` / `Resource` of a statement as an array. */
+export function asArray<T>(value: T | T[] | undefined): T[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}
