@@ -35,6 +35,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
   devDeps: [
     `@aws-sdk/client-dynamodb@${AWS_SDK}`,
     `@aws-sdk/client-sts@${AWS_SDK}`,
+    `@aws-sdk/client-iam@${AWS_SDK}`,
+    // Tests only: reads DynamoDB Local's stream to feed the enforcer (its newest release lags the other clients).
+    '@aws-sdk/client-dynamodb-streams@3.1141.0',
     '@smithy/signature-v4@5.7.5',
     '@types/aws-lambda@^8.10.0',
     'cdk-nag@3.0.2',
@@ -67,17 +70,20 @@ const project = new awscdk.AwsCdkConstructLibrary({
   },
 });
 
-// The vending handler: bundled by esbuild at build time into assets/, shipped in the npm tarball.
+// The vending handler and the revocation enforcer: bundled by esbuild at build time into assets/, shipped in the npm tarball.
 // Node.js 22, every dependency (the AWS SDK included) inlined and minified.
 const node22 = new awscdk.LambdaRuntime('nodejs22.x', 'node22', { defaultExternals: [] });
-new awscdk.LambdaFunction(project, {
-  entrypoint: 'lambda/vend.lambda.ts',
-  constructFile: 'src/private/vend-function.ts',
-  constructName: 'VendFunction',
-  runtime: node22,
-  cdkDeps: project.cdkDeps,
-  bundlingOptions: { externals: [], sourcemap: false, watchTask: false, minify: true } as awscdk.LambdaFunctionOptions['bundlingOptions'],
-});
+const bundlingOptions = { externals: [], sourcemap: false, watchTask: false, minify: true } as awscdk.LambdaFunctionOptions['bundlingOptions'];
+for (const [entry, name] of [['vend', 'VendFunction'], ['enforcer', 'EnforcerFunction']]) {
+  new awscdk.LambdaFunction(project, {
+    entrypoint: `lambda/${entry}.lambda.ts`,
+    constructFile: `src/private/${entry}-function.ts`,
+    constructName: name,
+    runtime: node22,
+    cdkDeps: project.cdkDeps,
+    bundlingOptions,
+  });
+}
 
 // lambda/ and examples/ are type-checked (and linted) as their own projects; lambda/ may use src/shared/ only.
 for (const [dir, include] of [['lambda', ['**/*.ts', '../src/shared/**/*.ts']], ['examples', ['**/*.ts', '../src/**/*.ts']]] as const) {

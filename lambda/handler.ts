@@ -6,6 +6,8 @@ import { ApiError } from './errors';
 import { errorResponse, json, type HttpResponse } from './http';
 import { callerFrom, type Caller } from './identity';
 import { loadConfig, type TvmConfig } from './profiles';
+import { changeSession, getSession, listSessions, type ManageFacts } from './sessions/manage';
+import { PageTokens } from './sessions/paging';
 import { SessionStore } from './sessions/store';
 import type { Settings } from './settings';
 import { vend, type VendFacts } from './vend/vend';
@@ -25,7 +27,7 @@ export interface HandlerDeps {
 }
 
 /** One decision log line per request (SPEC §8): never a secret, a token or a signature. */
-interface DecisionLog extends VendFacts {
+interface DecisionLog extends VendFacts, ManageFacts {
   level: 'INFO' | 'WARN' | 'ERROR';
   message: 'decision';
   requestId: string;
@@ -65,14 +67,22 @@ export function createHandler(deps: HandlerDeps): (event: TvmEvent) => Promise<H
     });
     return configPromise;
   };
-  const ctx = { settings: deps.settings, store, sts: deps.sts, config, now, newSessionId, serverInstanceId };
+  let tokensPromise: Promise<PageTokens> | undefined;
+  const pageTokens = () => {
+    tokensPromise ??= store.tokenKey().then((key) => new PageTokens(key)).catch((err) => {
+      tokensPromise = undefined;
+      throw err;
+    });
+    return tokensPromise;
+  };
+  const ctx = { settings: deps.settings, store, sts: deps.sts, config, now, newSessionId, serverInstanceId, pageTokens };
 
   return async (event: TvmEvent) => {
     const started = Date.now();
     const requestId = String(event?.requestContext?.requestId ?? 'unknown');
     const method = String(event?.requestContext?.http?.method ?? '').toUpperCase();
     const path = normalizePath(event?.rawPath ?? event?.requestContext?.http?.path);
-    const facts: VendFacts = {};
+    const facts: VendFacts & ManageFacts = {};
     const entry: DecisionLog = { level: 'INFO', message: 'decision', requestId, method, path, decision: 'ALLOW', status: 200 };
     let response: HttpResponse;
     try {
@@ -97,7 +107,7 @@ export function createHandler(deps: HandlerDeps): (event: TvmEvent) => Promise<H
     return response;
   };
 
-  async function route(caller: Caller, method: string, path: string, event: TvmEvent, requestId: string, facts: VendFacts) {
+  async function route(caller: Caller, method: string, path: string, event: TvmEvent, requestId: string, facts: VendFacts & ManageFacts) {
     const match = ROUTES.filter((r) => r.pattern.test(path));
     if (match.length === 0) {
       throw new ApiError('NOT_FOUND', 'No such resource.');
@@ -132,11 +142,18 @@ export function createHandler(deps: HandlerDeps): (event: TvmEvent) => Promise<H
           throw new ApiError('STORE_UNAVAILABLE', 'The credential service is temporarily unavailable.');
         }
         return json(200, {
-          Profiles: cfg.profilesFor(caller.arn).map((p) => ({ Name: p.name, MaxDurationSeconds: p.maxDurationSeconds })),
+          Profiles: cfg.profilesFor(caller).map((p) => ({ Name: p.name, MaxDurationSeconds: p.maxDurationSeconds })),
         });
       }
-      case 'sessions':
-        throw new ApiError('NOT_IMPLEMENTED', 'Session management is not available yet.');
+      case 'sessions': {
+        const [, , id, action] = path.split('/');
+        if (id === undefined) return json(200, await listSessions(ctx, caller, queryOf(event), facts));
+        if (Object.keys(queryOf(event)).length > 0) {
+          throw new ApiError('INVALID_REQUEST', 'This resource takes no query parameters.');
+        }
+        if (method === 'GET') return json(200, await getSession(ctx, caller, id, facts));
+        return json(200, await changeSession(ctx, caller, id, action === 'revoke', bodyOf(event), facts));
+      }
     }
   }
 }
@@ -150,6 +167,11 @@ function normalizePath(raw: unknown): string {
 function queryOf(event: TvmEvent): Record<string, string | undefined> {
   const q = event?.queryStringParameters;
   return q && typeof q === 'object' ? { ...q } : {};
+}
+
+function bodyOf(event: TvmEvent): string | undefined {
+  if (event?.body === undefined || event.body === null) return undefined;
+  return event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
 }
 
 function headerOf(event: TvmEvent, name: string): string | undefined {

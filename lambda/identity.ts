@@ -9,6 +9,12 @@ export interface Caller {
   readonly principalOrgId?: string;
   /** Last segment of the ARN: IAM user name, role session name, federated user or `root`. */
   readonly user: string;
+  /**
+   * The ARNs that principal patterns are matched against: the full ARN and, for an assumed role, its role ARN
+   * (`arn:aws:iam::<account>:role/<name>`, as IAM's `aws:PrincipalArn`), so that a pattern naming a role covers
+   * every session of it.
+   */
+  readonly matchArns: readonly string[];
 }
 
 // IAM users, roots, assumed roles, federated users (and roles, which reach here only through
@@ -37,7 +43,8 @@ export function callerFrom(iam: IamContext | undefined | null): Caller {
   }
   const segments = arn.split(':').slice(5).join(':').split('/');
   const orgId = typeof iam.principalOrgId === 'string' && iam.principalOrgId !== '' ? iam.principalOrgId : undefined;
-  return { arn, accountId: account, principalOrgId: orgId, user: segments[segments.length - 1] };
+  const matchArns = segments[0] === 'assumed-role' ? [arn, `arn:${match[1]}:iam::${account}:role/${segments[1]}`] : [arn];
+  return { arn, accountId: account, principalOrgId: orgId, user: segments[segments.length - 1], matchArns };
 }
 
 const STS_NAME_DISALLOWED = /[^\w+=,.@-]/g;

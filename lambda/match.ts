@@ -18,4 +18,8 @@ export class PrincipalMatcher {
   public matches(arn: string): boolean {
     return this.patterns.some((p) => p.test(arn));
   }
+
+  public matchesAny(arns: readonly string[]): boolean {
+    return arns.some((arn) => this.matches(arn));
+  }
 }

@@ -1,4 +1,5 @@
 import { GetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Caller } from './identity';
 import { PrincipalMatcher } from './match';
 import { Attr, CONFIG_ITEM_ID, ConfigAttr, type ProfileConfig, ProfileAttr } from '../src/shared/contract';
 
@@ -18,17 +19,17 @@ export class TvmConfig {
   }
 
   /** The profile if it exists and the caller may use it; unknown and forbidden look the same to callers. */
-  public authorize(profileName: string, callerArn: string): Profile | undefined {
+  public authorize(profileName: string, caller: Caller): Profile | undefined {
     const profile = this.profiles.get(profileName);
-    return profile && profile.matcher.matches(callerArn) ? profile : undefined;
+    return profile && profile.matcher.matchesAny(caller.matchArns) ? profile : undefined;
   }
 
-  public profilesFor(callerArn: string): Profile[] {
-    return [...this.profiles.values()].filter((p) => p.matcher.matches(callerArn));
+  public profilesFor(caller: Caller): Profile[] {
+    return [...this.profiles.values()].filter((p) => p.matcher.matchesAny(caller.matchArns));
   }
 
-  public isAdmin(callerArn: string): boolean {
-    return this.admins.matches(callerArn);
+  public isAdmin(caller: Caller): boolean {
+    return this.admins.matchesAny(caller.matchArns);
   }
 }
 

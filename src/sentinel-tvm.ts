@@ -4,18 +4,23 @@ import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { EnforcerFunction } from './private/enforcer-function';
 import { acknowledgeNag } from './private/nag';
 import { assumeStatements, trustStatements } from './private/trust';
 import { validateDuration, validatePrincipalPatterns, validateProfileName } from './private/validation';
 import { VendFunction } from './private/vend-function';
 import {
-  Attr, CONFIG_ITEM_ID, ConfigAttr, Env, Indexes, Limits, ProfileAttr, Routes, SESSION_TAG_KEY, StoreFailureModes,
+  Attr, CONFIG_ITEM_ID, ConfigAttr, Env, Indexes, Limits, ProfileAttr, Routes, SESSION_TAG_KEY, Status,
+  StoreFailureModes,
 } from './shared/contract';
 
 /**
@@ -71,6 +76,15 @@ export interface SentinelTvmProps {
    * @default StoreFailureMode.FAIL_OPEN
    */
   readonly storeFailureMode?: StoreFailureMode;
+
+  /**
+   * Make revocation deny credentials already issued: an enforcer Lambda, fed by the table's stream and run
+   * every 5 minutes, keeps an inline policy `SentinelRevokedSessions` on each protected role that denies the
+   * revoked sessions' tags until their credentials expire. When false, revocation only refuses future vends.
+   *
+   * @default true
+   */
+  readonly revokeIssuedCredentials?: boolean;
 
   /**
    * How long a session record is kept after the session ends, for audit, before DynamoDB's TTL deletes it.
@@ -181,12 +195,17 @@ export class SentinelTvm extends Construct {
   public readonly accessLogGroup: logs.LogGroup;
   /** The URL of the API's `$default` stage, ending with `/`. */
   public readonly url: string;
+  /** The revocation enforcer, when `revokeIssuedCredentials` is on. */
+  public readonly enforcer?: lambda.Function;
+  /** The enforcer's role, when `revokeIssuedCredentials` is on. */
+  public readonly enforcerRole?: iam.Role;
 
   private readonly profiles = new Map<string, Profile>();
   private readonly adminPrincipals: string[];
   private readonly trustedRoles = new Set<iam.IRole>();
   private readonly roleArnsGranted = new Set<string>();
   private stsStatements?: iam.PolicyStatement[];
+  private enforcerStatement?: iam.PolicyStatement;
 
   constructor(scope: Construct, id: string, props: SentinelTvmProps = {}) {
     super(scope, id);
@@ -302,6 +321,58 @@ export class SentinelTvm extends Construct {
     });
     this.url = stage.url;
 
+    if (props.revokeIssuedCredentials ?? true) {
+      this.enforcerRole = new iam.Role(this, 'EnforcerRole', {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: 'Sentinel TVM revocation enforcer: writes the revoked-sessions deny policy of its protected roles',
+      });
+      const enforcerLogGroup = new logs.LogGroup(this, 'EnforcerLogGroup', { retention: logRetention });
+      enforcerLogGroup.grantWrite(this.enforcerRole);
+      this.enforcerRole.addToPrincipalPolicy(new iam.PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:Query'],
+        resources: [this.table.tableArn, `${this.table.tableArn}/index/${Indexes.find((i) => i.partitionKey === Attr.STATUS)!.name}`],
+      }));
+      props.encryptionKey?.grantDecrypt(this.enforcerRole);
+      this.enforcer = new EnforcerFunction(this, 'Enforcer', {
+        description: 'Sentinel TVM: denies the credentials of revoked sessions on the protected roles',
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: 256,
+        timeout: Duration.seconds(60),
+        // One writer per role policy: concurrent runs would race on PutRolePolicy.
+        reservedConcurrentExecutions: 1,
+        role: this.enforcerRole,
+        logGroup: enforcerLogGroup,
+        environment: {
+          [Env.TABLE_NAME]: this.table.tableName,
+          [Env.CONFIG_VERSION]: Lazy.string({ produce: () => this.configVersion() }),
+        },
+      });
+      this.enforcer.node.addDependency(config);
+      // Only changes into `revoked`: inserted as revoked (other tools), or active -> revoked.
+      const revoked = { status: { S: lambda.FilterRule.isEqual(Status.REVOKED) } };
+      this.enforcer.addEventSource(new DynamoEventSource(this.table, {
+        startingPosition: lambda.StartingPosition.LATEST,
+        batchSize: 100,
+        maxBatchingWindow: Duration.seconds(1),
+        bisectBatchOnError: true,
+        retryAttempts: 3,
+        maxRecordAge: Duration.hours(1),
+        filters: [
+          lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('INSERT'), dynamodb: { NewImage: revoked } }),
+          lambda.FilterCriteria.filter({
+            eventName: lambda.FilterRule.isEqual('MODIFY'),
+            dynamodb: { NewImage: revoked, OldImage: { status: { S: lambda.FilterRule.notEquals(Status.REVOKED) } } },
+          }),
+        ],
+      }));
+      // The schedule prunes expired ids and repairs anything a failed stream batch missed.
+      new events.Rule(this, 'EnforcerSchedule', {
+        description: 'Sentinel TVM: recompute the revoked-sessions deny policies',
+        schedule: events.Schedule.rate(Duration.minutes(5)),
+        targets: [new targets.LambdaFunction(this.enforcer, { retryAttempts: 2 })],
+      });
+    }
+
     this.acknowledgeNagFindings();
   }
 
@@ -348,9 +419,37 @@ export class SentinelTvm extends Construct {
     });
   }
 
+  /**
+   * Grants reading the session table (records and indexes) to tooling that works on the table directly.
+   */
+  public grantReadSessions(grantee: iam.IGrantable): iam.Grant {
+    return this.grantTable(grantee, ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:DescribeTable'], false);
+  }
+
+  /**
+   * Grants reading sessions and changing them (`UpdateItem`), for tooling that revokes sessions in the table directly.
+   * A revocation written this way (`status` = `revoked`, `revoked_by`, `revoked_reason`, `revoked_at`, `updated_at`)
+   * is enforced like one made through the API.
+   */
+  public grantRevokeSessions(grantee: iam.IGrantable): iam.Grant {
+    this.grantReadSessions(grantee);
+    return this.grantTable(grantee, ['dynamodb:UpdateItem'], true);
+  }
+
   /** Names of the profiles defined so far. */
   public get profileNames(): string[] {
     return [...this.profiles.keys()];
+  }
+
+  private grantTable(grantee: iam.IGrantable, actions: string[], write: boolean): iam.Grant {
+    const grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions,
+      resourceArns: [this.table.tableArn, ...Indexes.map((index) => `${this.table.tableArn}/index/${index.name}`)],
+    });
+    const key = this.table.encryptionKey;
+    if (key) (write ? key.grantEncryptDecrypt(grantee) : key.grantDecrypt(grantee));
+    return grant;
   }
 
   private trust(role: iam.IRole): void {
@@ -377,6 +476,14 @@ export class SentinelTvm extends Construct {
       this.stsStatements.forEach((s) => this.executionRole.addToPrincipalPolicy(s));
     }
     this.stsStatements.forEach((s) => s.addResources(roleArn));
+    if (this.enforcerRole) {
+      // The enforcer may only touch its own policy, on this TVM's roles.
+      if (!this.enforcerStatement || this.enforcerStatement.resources.length >= ROLE_ARNS_PER_STATEMENT) {
+        this.enforcerStatement = new iam.PolicyStatement({ actions: ['iam:GetRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy'] });
+        this.enforcerRole.addToPrincipalPolicy(this.enforcerStatement);
+      }
+      this.enforcerStatement.addResources(roleArn);
+    }
   }
 
   private renderConfigItem(): Record<string, unknown> {
@@ -409,10 +516,19 @@ export class SentinelTvm extends Construct {
   }
 
   private acknowledgeNagFindings(): void {
-    acknowledgeNag(this.handler, [{
-      id: 'AwsSolutions-L1',
-      reason: 'The handler is bundled for and tested on nodejs22.x (esbuild target node22); its runtime moves with this library.',
-    }]);
+    for (const fn of [this.handler, this.enforcer]) {
+      if (!fn) continue;
+      acknowledgeNag(fn, [{
+        id: 'AwsSolutions-L1',
+        reason: 'The function is bundled for and tested on nodejs22.x (esbuild target node22); its runtime moves with this library.',
+      }]);
+    }
+    if (this.enforcerRole) {
+      acknowledgeNag(this.enforcerRole, [{
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'dynamodb:ListStreams, added by the stream event source, has no resource-level permissions.',
+      }]);
+    }
     // The provider is a stack-wide singleton named after this UUID (see lambda.SingletonFunction).
     const provider = Stack.of(this).node.tryFindChild(`AWS${cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace(/-/g, '')}`);
     if (provider) {

@@ -1,9 +1,35 @@
+import { randomBytes } from 'crypto';
 import {
-  ConditionalCheckFailedException, PutItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient,
+  ConditionalCheckFailedException, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { Attr, Status } from '../../src/shared/contract';
+import { Attr, Status, TOKEN_KEY_ATTR, TOKEN_KEY_ITEM_ID } from '../../src/shared/contract';
 
-type Item = Record<string, AttributeValue>;
+export type Item = Record<string, AttributeValue>;
+
+/** An end or a revocation of a session by its owner or an administrator. */
+export interface Transition {
+  readonly id: string;
+  readonly to: 'expired' | 'revoked';
+  readonly callerArn: string;
+  /** Administrators may act on any session; others only on their own. */
+  readonly admin: boolean;
+  readonly now: Date;
+  readonly reason?: string;
+}
+
+export type TransitionResult =
+  | { readonly ok: true; readonly item: Item }
+  | { readonly ok: false; readonly refusal: 'NOT_FOUND' | 'FORBIDDEN' | 'NOT_ACTIVE' };
+
+export interface SessionQuery {
+  readonly index: string;
+  readonly keyName: string;
+  readonly keyValue: string;
+  /** Attribute name → required value, applied as a filter. */
+  readonly filters: Record<string, string>;
+  readonly limit: number;
+  readonly startKey?: Item;
+}
 
 /** What a new session records (SPEC §4). */
 export interface NewSession {
@@ -138,6 +164,107 @@ export class SessionStore {
       if (err instanceof ConditionalCheckFailedException) return; // revoked meanwhile: terminal already
       throw new StoreError(err);
     }
+  }
+
+  /** Reads one item, strongly consistent. */
+  public async get(id: string): Promise<Item | undefined> {
+    try {
+      const out = await this.ddb.send(new GetItemCommand({ TableName: this.tableName, Key: { [Attr.ID]: { S: id } }, ConsistentRead: true }));
+      return out.Item;
+    } catch (err) {
+      throw new StoreError(err);
+    }
+  }
+
+  /**
+   * Ends or revokes a session in one conditional UpdateItem: it must be active and, unless the caller is an
+   * administrator, the caller's. On a failed condition, the old item tells why.
+   */
+  public async transition(t: Transition): Promise<TransitionResult> {
+    const names: Record<string, string> = { '#id': Attr.ID, '#status': Attr.STATUS, '#updated': Attr.UPDATED_AT };
+    const values: Item = { ':active': { S: Status.ACTIVE }, ':to': { S: t.to }, ':now': { S: iso(t.now) } };
+    let set = 'SET #status = :to, #updated = :now';
+    if (t.to === Status.REVOKED) {
+      Object.assign(names, { '#by': Attr.REVOKED_BY, '#reason': Attr.REVOKED_REASON, '#at': Attr.REVOKED_AT });
+      Object.assign(values, { ':by': { S: t.callerArn }, ':reason': { S: t.reason ?? '' } });
+      set += ', #by = :by, #reason = :reason, #at = :now';
+    } else {
+      Object.assign(names, { '#at': Attr.ENDED_AT, '#reason': Attr.ENDED_REASON });
+      values[':reason'] = { S: t.reason ?? '' };
+      set += ', #at = :now, #reason = :reason';
+    }
+    let condition = 'attribute_exists(#id) AND #status = :active';
+    if (!t.admin) {
+      names['#owner'] = Attr.PRINCIPAL_ARN;
+      values[':caller'] = { S: t.callerArn };
+      condition += ' AND #owner = :caller';
+    }
+    try {
+      const out = await this.ddb.send(new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: { [Attr.ID]: { S: t.id } },
+        UpdateExpression: set,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }));
+      return { ok: true, item: out.Attributes ?? {} };
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw new StoreError(err);
+      const old = err.Item;
+      if (!old || !old[Attr.ID]) return { ok: false, refusal: 'NOT_FOUND' };
+      if (!t.admin && old[Attr.PRINCIPAL_ARN]?.S !== t.callerArn) return { ok: false, refusal: 'FORBIDDEN' };
+      return { ok: false, refusal: 'NOT_ACTIVE' };
+    }
+  }
+
+  /** One page of a GSI, newest first. */
+  public async query(q: SessionQuery): Promise<{ items: Item[]; lastKey?: Item }> {
+    const names: Record<string, string> = { '#k': q.keyName };
+    const values: Item = { ':k': { S: q.keyValue } };
+    const filters = Object.entries(q.filters).map(([name, value], i) => {
+      names[`#f${i}`] = name;
+      values[`:f${i}`] = { S: value };
+      return `#f${i} = :f${i}`;
+    });
+    try {
+      const out = await this.ddb.send(new QueryCommand({
+        TableName: this.tableName,
+        IndexName: q.index,
+        KeyConditionExpression: '#k = :k',
+        FilterExpression: filters.length ? filters.join(' AND ') : undefined,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ScanIndexForward: false,
+        Limit: q.limit,
+        ExclusiveStartKey: q.startKey,
+      }));
+      return { items: out.Items ?? [], lastKey: out.LastEvaluatedKey };
+    } catch (err) {
+      throw new StoreError(err);
+    }
+  }
+
+  /** The key that signs page tokens: created once, at random, by the first container that needs it. */
+  public async tokenKey(): Promise<Buffer> {
+    const read = async () => (await this.get(TOKEN_KEY_ITEM_ID))?.[TOKEN_KEY_ATTR]?.B;
+    const existing = await read();
+    if (existing) return Buffer.from(existing);
+    try {
+      await this.ddb.send(new PutItemCommand({
+        TableName: this.tableName,
+        Item: { [Attr.ID]: { S: TOKEN_KEY_ITEM_ID }, [TOKEN_KEY_ATTR]: { B: randomBytes(32) } },
+        ConditionExpression: 'attribute_not_exists(#id)',
+        ExpressionAttributeNames: { '#id': Attr.ID },
+      }));
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw new StoreError(err);
+    }
+    const created = await read();
+    if (!created) throw new StoreError(new Error('token key missing after creation'));
+    return Buffer.from(created);
   }
 
   private async touch(c: ContinueSession, raiseCredentialsExpiry: boolean): Promise<ContinueResult> {

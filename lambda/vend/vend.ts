@@ -100,7 +100,7 @@ export async function vend(ctx: VendContext, req: VendRequest, facts: VendFacts)
     // Authorization data cannot fail open.
     throw new ApiError('STORE_UNAVAILABLE', 'The credential service is temporarily unavailable.');
   }
-  const profile = config.authorize(input.profile, req.caller.arn);
+  const profile = config.authorize(input.profile, req.caller);
   if (!profile) {
     throw new ApiError('POLICY_DENY', 'You are not allowed to use this profile.');
   }

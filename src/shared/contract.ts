@@ -187,3 +187,14 @@ export const Metrics = {
   STS_FAILURES: 'StsFailures',
   VEND_LATENCY: 'VendLatency',
 } as const;
+
+/** The item holding the random key that signs `nextToken`s of `GET /sessions` (created on first use). */
+export const TOKEN_KEY_ITEM_ID = '#sentinel-tvm-token-key';
+/** Attribute of {@link TOKEN_KEY_ITEM_ID} with the key, base64. */
+export const TOKEN_KEY_ATTR = 'key';
+
+/** Paging of `GET /sessions`. */
+export const Paging = {
+  DEFAULT_LIMIT: 50,
+  MAX_LIMIT: 100,
+} as const;

@@ -1,0 +1,184 @@
+import { PageTokens } from './paging';
+import { SessionStore, StoreError, type Item, type SessionQuery } from './store';
+import { Attr, Indexes, Limits, Paging, Patterns, Status } from '../../src/shared/contract';
+import { ApiError } from '../errors';
+import type { Caller } from '../identity';
+import type { TvmConfig } from '../profiles';
+
+/** What session management needs, injected like the vend context. */
+export interface ManageContext {
+  readonly store: SessionStore;
+  readonly config: () => Promise<TvmConfig>;
+  readonly now: () => Date;
+  readonly pageTokens: () => Promise<PageTokens>;
+}
+
+export interface ManageFacts {
+  sessionId?: string;
+  admin?: boolean;
+  action?: string;
+}
+
+const SESSION_ID = new RegExp(Patterns.SESSION_ID);
+const PROFILE = new RegExp(Patterns.PROFILE);
+const INDEX = Object.fromEntries(Indexes.map((i) => [i.partitionKey, i.name]));
+const UNAVAILABLE = () => new ApiError('STORE_UNAVAILABLE', 'The credential service is temporarily unavailable.');
+
+/** Attributes a session view shows: the record, never anything secret (the table holds no secret). */
+const VIEW_ATTRS = [
+  Attr.ID, Attr.USER, Attr.PRINCIPAL_ARN, Attr.ACCOUNT_ID, Attr.PROFILE, Attr.ROLE_ARN, Attr.STATUS, Attr.STARTED_AT,
+  Attr.LAST_ACCESS_AT, Attr.EXPIRES_AT, Attr.CREDENTIALS_EXPIRE_AT, Attr.REQUEST_COUNT, Attr.SOURCE_IDENTITY, Attr.DEVICE_ID,
+  Attr.SERVER_INSTANCE_ID, Attr.CREATED_AT, Attr.UPDATED_AT, Attr.REVOKED_BY, Attr.REVOKED_REASON, Attr.REVOKED_AT, Attr.ENDED_AT,
+  Attr.ENDED_REASON,
+] as const;
+
+/** A session as the API shows it, with `effective_status`: an active session past `expires_at` has ended. */
+export function sessionView(item: Item, now: Date): Record<string, string | number> {
+  const view: Record<string, string | number> = {};
+  for (const name of VIEW_ATTRS) {
+    const v = item[name];
+    if (v?.S !== undefined) view[name] = v.S;
+    else if (v?.N !== undefined) view[name] = Number(v.N);
+  }
+  const expired = view[Attr.STATUS] === Status.ACTIVE && String(view[Attr.EXPIRES_AT] ?? '') <= now.toISOString();
+  view.effective_status = expired ? Status.EXPIRED : String(view[Attr.STATUS] ?? '');
+  return view;
+}
+
+async function isAdmin(ctx: ManageContext, caller: Caller): Promise<boolean> {
+  try {
+    return (await ctx.config()).isAdmin(caller);
+  } catch {
+    throw UNAVAILABLE();
+  }
+}
+
+function sessionId(raw: string): string {
+  if (!SESSION_ID.test(raw)) {
+    throw new ApiError('INVALID_SESSION_ID', 'The session id must be 16 lowercase hexadecimal characters.');
+  }
+  return raw;
+}
+
+async function storeCall<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    if (err instanceof StoreError) throw UNAVAILABLE();
+    throw err;
+  }
+}
+
+/** GET /sessions/{id}: the owner or an administrator. */
+export async function getSession(ctx: ManageContext, caller: Caller, rawId: string, facts: ManageFacts) {
+  const id = sessionId(rawId);
+  facts.sessionId = id;
+  const admin = await isAdmin(ctx, caller);
+  facts.admin = admin;
+  const item = await storeCall(() => ctx.store.get(id));
+  if (!item) throw new ApiError('SESSION_NOT_FOUND', 'The session does not exist.');
+  if (!admin && item[Attr.PRINCIPAL_ARN]?.S !== caller.arn) {
+    throw new ApiError('SESSION_FORBIDDEN', 'The session belongs to another principal.');
+  }
+  return { Session: sessionView(item, ctx.now()) };
+}
+
+/** DELETE /sessions/{id} (owner or admin: active → expired) and POST /sessions/{id}/revoke (admin: active → revoked). */
+export async function changeSession(ctx: ManageContext, caller: Caller, rawId: string, revoke: boolean, body: string | undefined,
+  facts: ManageFacts) {
+  const id = sessionId(rawId);
+  facts.sessionId = id;
+  facts.action = revoke ? 'revoke' : 'end';
+  const admin = await isAdmin(ctx, caller);
+  facts.admin = admin;
+  let reason: string;
+  if (revoke) {
+    if (!admin) throw new ApiError('POLICY_DENY', 'Only administrators may revoke sessions.');
+    reason = revokeReason(body);
+  } else {
+    if (body !== undefined && body.trim() !== '') throw new ApiError('INVALID_REQUEST', 'This request takes no body.');
+    reason = admin ? `ended by ${caller.arn}` : 'ended by its owner';
+  }
+  const result = await storeCall(() => ctx.store.transition({
+    id, to: revoke ? Status.REVOKED : Status.EXPIRED, callerArn: caller.arn, admin, now: ctx.now(), reason,
+  }));
+  if (!result.ok) {
+    switch (result.refusal) {
+      case 'NOT_FOUND': throw new ApiError('SESSION_NOT_FOUND', 'The session does not exist.');
+      case 'FORBIDDEN': throw new ApiError('SESSION_FORBIDDEN', 'The session belongs to another principal.');
+      case 'NOT_ACTIVE': throw new ApiError('SESSION_NOT_ACTIVE', 'The session has already ended or been revoked.');
+    }
+  }
+  return { Session: sessionView(result.item, ctx.now()) };
+}
+
+function revokeReason(body: string | undefined): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body ?? '');
+  } catch {
+    throw new ApiError('INVALID_REQUEST', 'The body must be JSON: {"reason": "..."}.');
+  }
+  const obj = parsed as Record<string, unknown>;
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj) || Object.keys(obj).some((k) => k !== 'reason')) {
+    throw new ApiError('INVALID_REQUEST', 'The body must be JSON: {"reason": "..."}.');
+  }
+  const reason = obj.reason;
+  if (typeof reason !== 'string' || reason.trim().length === 0 || reason.length > Limits.MAX_REVOKE_REASON) {
+    throw new ApiError('INVALID_REQUEST', `The reason must be 1 to ${Limits.MAX_REVOKE_REASON} characters.`);
+  }
+  return reason;
+}
+
+const LIST_PARAMS = new Set(['status', 'user', 'profile', 'limit', 'nextToken']);
+const STATUSES = new Set<string>(Object.values(Status));
+
+/**
+ * GET /sessions, newest first. Callers see their own sessions (filters `status`, `profile`); administrators any
+ * (filters `status`, `user`, `profile`; without filters, the active sessions).
+ */
+export async function listSessions(ctx: ManageContext, caller: Caller, query: Record<string, string | undefined>, facts: ManageFacts) {
+  for (const key of Object.keys(query)) {
+    if (!LIST_PARAMS.has(key)) throw new ApiError('INVALID_REQUEST', 'Unknown query parameter: expected status, user, profile, limit, nextToken.');
+  }
+  const { status, user, profile, nextToken } = query;
+  if (status !== undefined && !STATUSES.has(status)) throw new ApiError('INVALID_REQUEST', 'status must be active, revoked or expired.');
+  if (profile !== undefined && !PROFILE.test(profile)) throw new ApiError('INVALID_PROFILE', `The profile name must match ${Patterns.PROFILE}.`);
+  if (user !== undefined && (user.length === 0 || user.length > 128)) throw new ApiError('INVALID_REQUEST', 'user must be 1 to 128 characters.');
+  const limit = query.limit === undefined ? Paging.DEFAULT_LIMIT : /^[0-9]{1,3}$/.test(query.limit) ? Number(query.limit) : NaN;
+  if (!(limit >= 1 && limit <= Paging.MAX_LIMIT)) throw new ApiError('INVALID_REQUEST', `limit must be 1 to ${Paging.MAX_LIMIT}.`);
+
+  const admin = await isAdmin(ctx, caller);
+  facts.admin = admin;
+  let q: Omit<SessionQuery, 'limit' | 'startKey'>;
+  const filters: Record<string, string> = {};
+  if (!admin) {
+    if (user !== undefined && user !== caller.user) {
+      throw new ApiError('SESSION_FORBIDDEN', 'Only administrators may list the sessions of other users.');
+    }
+    // `user` is a name, not unique across accounts or roles: the principal ARN decides ownership.
+    filters[Attr.PRINCIPAL_ARN] = caller.arn;
+    if (status) filters[Attr.STATUS] = status;
+    if (profile) filters[Attr.PROFILE] = profile;
+    q = { index: INDEX[Attr.USER], keyName: Attr.USER, keyValue: caller.user, filters };
+  } else if (user !== undefined) {
+    if (status) filters[Attr.STATUS] = status;
+    if (profile) filters[Attr.PROFILE] = profile;
+    q = { index: INDEX[Attr.USER], keyName: Attr.USER, keyValue: user, filters };
+  } else if (profile !== undefined) {
+    if (status) filters[Attr.STATUS] = status;
+    q = { index: INDEX[Attr.PROFILE], keyName: Attr.PROFILE, keyValue: profile, filters };
+  } else {
+    q = { index: INDEX[Attr.STATUS], keyName: Attr.STATUS, keyValue: status ?? Status.ACTIVE, filters };
+  }
+  // A token is valid only for the same query by the same caller.
+  const queryId = JSON.stringify([caller.arn, q.index, q.keyValue, q.filters]);
+  const tokens = await storeCall(() => ctx.pageTokens());
+  const startKey = nextToken === undefined ? undefined : tokens.decode(nextToken, queryId);
+  const page = await storeCall(() => ctx.store.query({ ...q, limit, startKey }));
+  const now = ctx.now();
+  return {
+    Sessions: page.items.map((item) => sessionView(item, now)),
+    ...(page.lastKey ? { NextToken: tokens.encode(page.lastKey, queryId) } : {}),
+  };
+}
