@@ -39,6 +39,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // Tests only: reads DynamoDB Local's stream to feed the enforcer (its newest release lags the other clients).
     '@aws-sdk/client-dynamodb-streams@3.1141.0',
     '@smithy/signature-v4@5.7.5',
+    '@smithy/hash-node@4.5.2',
+    '@smithy/protocol-http@5.6.2',
+    `@aws-sdk/credential-providers@${AWS_SDK}`,
     '@types/aws-lambda@^8.10.0',
     'cdk-nag@3.0.2',
     // AGPL-3.0: test-only, never bundled or shipped.
@@ -61,12 +64,12 @@ const project = new awscdk.AwsCdkConstructLibrary({
     },
   },
   tsconfigDev: {
-    include: ['../src/**/*.ts', '../lambda/**/*.ts', '../examples/**/*.ts'],
+    include: ['../src/**/*.ts', '../lambda/**/*.ts', '../cli/**/*.ts', '../examples/**/*.ts'],
     compilerOptions: {},
   },
   eslintOptions: {
     dirs: ['src'],
-    devdirs: ['test', 'lambda', 'examples', 'build-tools', 'projenrc'],
+    devdirs: ['test', 'lambda', 'cli', 'examples', 'build-tools', 'projenrc'],
   },
 });
 
@@ -85,8 +88,26 @@ for (const [entry, name] of [['vend', 'VendFunction'], ['enforcer', 'EnforcerFun
   });
 }
 
+// The `sentinel-tvm` command (client and local mode): one bundled file in the package, nothing to install.
+// It runs on the user's Node.js (20 or later), and loads the bundled vending handler for local mode.
+project.bundler.addBundle('cli/sentinel-tvm.ts', {
+  target: 'node20',
+  platform: 'node',
+  externals: [],
+  executable: true,
+  banner: '#!/usr/bin/env node',
+  minify: true,
+  watchTask: false,
+  tsconfigPath: 'test/tsconfig.json',
+});
+project.addBins({ 'sentinel-tvm': 'assets/cli/sentinel-tvm/index.js' });
+
 // lambda/ and examples/ are type-checked (and linted) as their own projects; lambda/ may use src/shared/ only.
-for (const [dir, include] of [['lambda', ['**/*.ts', '../src/shared/**/*.ts']], ['examples', ['**/*.ts', '../src/**/*.ts']]] as const) {
+for (const [dir, include] of [
+  ['lambda', ['**/*.ts', '../src/shared/**/*.ts']],
+  ['cli', ['**/*.ts', '../src/shared/**/*.ts', '../lambda/**/*.ts']],
+  ['examples', ['**/*.ts', '../src/**/*.ts']],
+] as const) {
   new JsonFile(project, `${dir}/tsconfig.json`, {
     obj: {
       extends: '../tsconfig.json',
@@ -100,6 +121,6 @@ for (const [dir, include] of [['lambda', ['**/*.ts', '../src/shared/**/*.ts']], 
 project.testTask.prependSpawn(project.tasks.tryFind('bundle')!);
 
 // The assets are built, not committed, but they are part of the package.
-project.npmignore?.addPatterns('!/assets/', '/examples/', '/lambda/', '/scripts/', '/.ci/');
+project.npmignore?.addPatterns('!/assets/', '/examples/', '/lambda/', '/cli/', '/scripts/', '/.ci/', '/.tmp/');
 
 project.synth();
