@@ -43,6 +43,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@smithy/protocol-http@5.6.2',
     `@aws-sdk/credential-providers@${AWS_SDK}`,
     '@types/aws-lambda@^8.10.0',
+    '@aws-lambda-powertools/logger@2.36.0',
+    '@aws-lambda-powertools/metrics@2.36.0',
+    '@aws-cdk/integ-runner@2.197.10',
+    'fast-check@4.10.2',
     'cdk-nag@3.0.2',
     // AGPL-3.0: test-only, never bundled or shipped.
     '@cloud-copilot/iam-simulate@0.1.173',
