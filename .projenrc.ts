@@ -80,7 +80,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
 // The vending handler and the revocation enforcer: bundled by esbuild at build time into assets/, shipped in the npm tarball.
 // Node.js 22, every dependency (the AWS SDK included) inlined and minified.
 const node22 = new awscdk.LambdaRuntime('nodejs22.x', 'node22', { defaultExternals: [] });
-const bundlingOptions = { externals: [], sourcemap: false, watchTask: false, minify: true } as awscdk.LambdaFunctionOptions['bundlingOptions'];
+// ESM entry points of the SDK tree-shake far better (about 30% smaller) than its CommonJS builds.
+const bundlingOptions = {
+  externals: [], sourcemap: false, watchTask: false, minify: true, mainFields: ['module', 'main'],
+} as awscdk.LambdaFunctionOptions['bundlingOptions'];
 for (const [entry, name] of [['vend', 'VendFunction'], ['enforcer', 'EnforcerFunction']]) {
   new awscdk.LambdaFunction(project, {
     entrypoint: `lambda/${entry}.lambda.ts`,

@@ -4,7 +4,11 @@ import { ErrorCode, ErrorCodes } from '../src/shared/contract';
 export class ApiError extends Error {
   public readonly status: number;
 
-  constructor(public readonly code: ErrorCode, message: string, public readonly headers: Record<string, string> = {}) {
+  /**
+   * @param detail for the decision log only (e.g. the name of a failed dependency's error), never for the caller
+   */
+  constructor(public readonly code: ErrorCode, message: string, public readonly headers: Record<string, string> = {},
+    public readonly detail?: string) {
     super(message);
     this.name = 'ApiError';
     this.status = ErrorCodes[code];

@@ -5,6 +5,7 @@ import type { APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
 import { ApiError } from './errors';
 import { errorResponse, json, type HttpResponse } from './http';
 import { callerFrom, type Caller } from './identity';
+import { powertoolsSink, type DecisionLog, type DecisionSink } from './observability';
 import { loadConfig, type TvmConfig } from './profiles';
 import { changeSession, getSession, listSessions, type ManageFacts } from './sessions/manage';
 import { PageTokens } from './sessions/paging';
@@ -22,23 +23,8 @@ export interface HandlerDeps {
   readonly sts: STSClient;
   readonly now?: () => Date;
   readonly newSessionId?: () => string;
-  /** Where decision log lines go. */
-  readonly log?: (line: string) => void;
-}
-
-/** One decision log line per request (SPEC §8): never a secret, a token or a signature. */
-interface DecisionLog extends VendFacts, ManageFacts {
-  level: 'INFO' | 'WARN' | 'ERROR';
-  message: 'decision';
-  requestId: string;
-  method: string;
-  path: string;
-  callerArn?: string;
-  decision: 'ALLOW' | 'DENY' | 'ERROR';
-  code?: string;
-  status: number;
-  latencyMs?: number;
-  error?: string;
+  /** Where each request's decision goes (log line and metrics); Powertools by default. */
+  readonly log?: DecisionSink;
 }
 
 type Route = 'vend' | 'profiles' | 'sessions';
@@ -54,7 +40,7 @@ const ROUTES: { pattern: RegExp; route: Route; methods: string[] }[] = [
 export function createHandler(deps: HandlerDeps): (event: TvmEvent) => Promise<HttpResponse> {
   const now = deps.now ?? (() => new Date());
   const newSessionId = deps.newSessionId ?? (() => randomBytes(8).toString('hex'));
-  const log = deps.log ?? ((line: string) => console.log(line));
+  const log = deps.log ?? powertoolsSink();
   const store = new SessionStore(deps.ddb, deps.settings.tableName);
   const serverInstanceId = randomBytes(8).toString('hex');
 
@@ -63,7 +49,7 @@ export function createHandler(deps: HandlerDeps): (event: TvmEvent) => Promise<H
   const config = () => {
     configPromise ??= loadConfig(deps.ddb, deps.settings.tableName).catch((err) => {
       configPromise = undefined;
-      throw err;
+      throw new ApiError('STORE_UNAVAILABLE', 'The credential service is temporarily unavailable.', {}, `config: ${describe(err)}`);
     });
     return configPromise;
   };
@@ -93,7 +79,10 @@ export function createHandler(deps: HandlerDeps): (event: TvmEvent) => Promise<H
       const apiError = err instanceof ApiError ? err : new ApiError('INTERNAL_ERROR', 'An internal error occurred.');
       if (!(err instanceof ApiError)) {
         entry.level = 'ERROR';
-        entry.error = (err as Error)?.name ?? 'Error';
+        entry.error = describe(err);
+      } else if (apiError.detail) {
+        entry.level = 'ERROR';
+        entry.error = apiError.detail;
       }
       entry.decision = apiError.status >= 500 ? 'ERROR' : 'DENY';
       entry.code = apiError.code;
@@ -103,7 +92,7 @@ export function createHandler(deps: HandlerDeps): (event: TvmEvent) => Promise<H
     if (facts.storeFailure || facts.stsError) entry.level = entry.level === 'ERROR' ? 'ERROR' : 'WARN';
     Object.assign(entry, facts);
     entry.latencyMs = Date.now() - started;
-    log(JSON.stringify(entry));
+    log(entry);
     return response;
   };
 
@@ -135,12 +124,7 @@ export function createHandler(deps: HandlerDeps): (event: TvmEvent) => Promise<H
         if (Object.keys(queryOf(event)).length > 0) {
           throw new ApiError('INVALID_REQUEST', 'This resource takes no query parameters.');
         }
-        let cfg: TvmConfig;
-        try {
-          cfg = await config();
-        } catch {
-          throw new ApiError('STORE_UNAVAILABLE', 'The credential service is temporarily unavailable.');
-        }
+        const cfg = await config();
         return json(200, {
           Profiles: cfg.profilesFor(caller).map((p) => ({ Name: p.name, MaxDurationSeconds: p.maxDurationSeconds })),
         });
@@ -156,6 +140,12 @@ export function createHandler(deps: HandlerDeps): (event: TvmEvent) => Promise<H
       }
     }
   }
+}
+
+/** An error's name and message for the log: SDK and configuration errors carry no secret. */
+function describe(err: unknown): string {
+  const e = err as Error | undefined;
+  return `${e?.name ?? 'Error'}: ${String(e?.message ?? err).slice(0, 300)}`;
 }
 
 /** `/sessions/` and `/sessions` are the same resource; the root stays `/`. */

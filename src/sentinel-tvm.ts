@@ -3,6 +3,8 @@ import { Annotations, Duration, Lazy, Names, RemovalPolicy, Stack, Token } from 
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -11,6 +13,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { EnforcerFunction } from './private/enforcer-function';
@@ -19,7 +22,7 @@ import { assumeStatements, trustStatements } from './private/trust';
 import { validateDuration, validatePrincipalPatterns, validateProfileName } from './private/validation';
 import { VendFunction } from './private/vend-function';
 import {
-  Attr, CONFIG_ITEM_ID, ConfigAttr, Env, Indexes, Limits, ProfileAttr, Routes, SESSION_TAG_KEY, Status,
+  Attr, CONFIG_ITEM_ID, ConfigAttr, Env, Indexes, Limits, Metrics, ProfileAttr, Routes, SESSION_TAG_KEY, Status,
   StoreFailureModes,
 } from './shared/contract';
 
@@ -36,6 +39,20 @@ export enum StoreFailureMode {
   FAIL_OPEN = 'FAIL_OPEN',
   /** Answer 503 `STORE_UNAVAILABLE`: no credentials without a session record. */
   FAIL_CLOSED = 'FAIL_CLOSED',
+}
+
+/**
+ * The least severe log level the TVM's functions write.
+ */
+export enum TvmLogLevel {
+  /** Everything, including debugging detail. */
+  DEBUG = 'DEBUG',
+  /** One decision line per request, and warnings and errors. */
+  INFO = 'INFO',
+  /** Only failed dependencies (fail-open vends, STS errors) and errors. */
+  WARN = 'WARN',
+  /** Only errors. */
+  ERROR = 'ERROR',
 }
 
 /**
@@ -122,6 +139,20 @@ export interface SentinelTvmProps {
   readonly logRetention?: logs.RetentionDays;
 
   /**
+   * Log level of the TVM's functions (`POWERTOOLS_LOG_LEVEL`). At `INFO`, every request writes one decision line.
+   *
+   * @default TvmLogLevel.INFO
+   */
+  readonly logLevel?: TvmLogLevel;
+
+  /**
+   * Active AWS X-Ray tracing of the TVM's functions.
+   *
+   * @default false
+   */
+  readonly tracing?: boolean;
+
+  /**
    * Steady-state request rate limit of the API, requests per second, for all callers together.
    *
    * @default 50
@@ -163,6 +194,53 @@ export interface ProfileOptions {
   readonly maxCredentialDuration?: Duration;
 }
 
+/**
+ * Options of {@link SentinelTvm.addAlarms}. Each alarm fires when its metric reaches the threshold in one period.
+ */
+export interface TvmAlarmOptions {
+  /**
+   * Topic notified when an alarm fires and when it recovers.
+   *
+   * @default - no notification
+   */
+  readonly topic?: sns.ITopic;
+
+  /**
+   * Period of every alarm.
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly period?: Duration;
+
+  /**
+   * STS failures (refused or failed AssumeRole) per period that fire the alarm.
+   *
+   * @default 1
+   */
+  readonly stsFailuresThreshold?: number;
+
+  /**
+   * Session store failures per period that fire the alarm (each one is a fail-open vend or a 503).
+   *
+   * @default 1
+   */
+  readonly storeFailuresThreshold?: number;
+
+  /**
+   * API 5xx answers per period that fire the alarm.
+   *
+   * @default 1
+   */
+  readonly serverErrorsThreshold?: number;
+
+  /**
+   * Throttled invocations of the vending function per period that fire the alarm.
+   *
+   * @default 1
+   */
+  readonly throttlesThreshold?: number;
+}
+
 interface Profile {
   readonly name: string;
   readonly roleArn: string;
@@ -195,6 +273,11 @@ export class SentinelTvm extends Construct {
   public readonly accessLogGroup: logs.LogGroup;
   /** The URL of the API's `$default` stage, ending with `/`. */
   public readonly url: string;
+  /**
+   * The service name of this TVM's logs and metrics: the `service` dimension of its `SentinelTvm` metrics,
+   * unique per TVM so that two TVMs in one account are told apart.
+   */
+  public readonly serviceName: string;
   /** The revocation enforcer, when `revokeIssuedCredentials` is on. */
   public readonly enforcer?: lambda.Function;
   /** The enforcer's role, when `revokeIssuedCredentials` is on. */
@@ -221,6 +304,13 @@ export class SentinelTvm extends Construct {
     const rateLimit = validatePositive('throttlingRateLimit', props.throttlingRateLimit) ?? 50;
     const burstLimit = validatePositive('throttlingBurstLimit', props.throttlingBurstLimit) ?? 100;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+
+    this.serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
+    const observability = {
+      POWERTOOLS_SERVICE_NAME: this.serviceName,
+      POWERTOOLS_LOG_LEVEL: props.logLevel ?? TvmLogLevel.INFO,
+    };
+    const tracing = props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED;
 
     this.table = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: Attr.ID, type: dynamodb.AttributeType.STRING },
@@ -287,7 +377,9 @@ export class SentinelTvm extends Construct {
         [Env.RETENTION_SECONDS]: String(retention),
         [Env.STORE_FAILURE_MODE]: (props.storeFailureMode ?? StoreFailureMode.FAIL_OPEN) === StoreFailureMode.FAIL_CLOSED
           ? StoreFailureModes.FAIL_CLOSED : StoreFailureModes.FAIL_OPEN,
+        ...observability,
       },
+      tracing,
     });
     // New code must not start before its configuration is in the table.
     this.handler.node.addDependency(config);
@@ -345,7 +437,9 @@ export class SentinelTvm extends Construct {
         environment: {
           [Env.TABLE_NAME]: this.table.tableName,
           [Env.CONFIG_VERSION]: Lazy.string({ produce: () => this.configVersion() }),
+          ...observability,
         },
+        tracing,
       });
       this.enforcer.node.addDependency(config);
       // Only changes into `revoked`: inserted as revoked (other tools), or active -> revoked.
@@ -434,6 +528,127 @@ export class SentinelTvm extends Construct {
   public grantRevokeSessions(grantee: iam.IGrantable): iam.Grant {
     this.grantReadSessions(grantee);
     return this.grantTable(grantee, ['dynamodb:UpdateItem'], true);
+  }
+
+  /**
+   * A metric of this TVM in the `SentinelTvm` namespace, with its `service` dimension.
+   *
+   * @param metricName one of Vends, Denials, Revocations, StoreFailures, StsFailures, VendLatency
+   * @default - Sum over 5 minutes
+   */
+  public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: Metrics.NAMESPACE,
+      metricName,
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.minutes(5),
+      ...props,
+      dimensionsMap: { ...props?.dimensionsMap, [Metrics.SERVICE_DIMENSION]: this.serviceName },
+    });
+  }
+
+  /** Credentials vended (new and continued sessions). Sum over 5 minutes. */
+  public metricVends(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(Metrics.VENDS, props);
+  }
+
+  /** Requests refused with a 4xx code, all codes together. Sum over 5 minutes. */
+  public metricDenials(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(Metrics.DENIALS, props);
+  }
+
+  /**
+   * Requests refused with one error code (e.g. `POLICY_DENY`, `SESSION_REVOKED`). Sum over 5 minutes.
+   */
+  public metricDenialsByCode(code: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(Metrics.DENIALS, { ...props, dimensionsMap: { ...props?.dimensionsMap, [Metrics.CODE_DIMENSION]: code } });
+  }
+
+  /** Sessions revoked through the API. Sum over 5 minutes. */
+  public metricRevocations(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(Metrics.REVOCATIONS, props);
+  }
+
+  /** Session store failures: fail-open vends and `STORE_UNAVAILABLE` answers. Sum over 5 minutes. */
+  public metricStoreFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(Metrics.STORE_FAILURES, props);
+  }
+
+  /** AssumeRole calls that STS refused or that failed. Sum over 5 minutes. */
+  public metricStsFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(Metrics.STS_FAILURES, props);
+  }
+
+  /** Time to answer a vend, in the handler, milliseconds. p99 over 5 minutes. */
+  public metricVendLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(Metrics.VEND_LATENCY, { statistic: cloudwatch.Stats.p(99), ...props });
+  }
+
+  /** Failed invocations of the vending function (crashes, timeouts; answered errors are not counted). Sum over 5 minutes. */
+  public metricErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.handler.metricErrors({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5), ...props });
+  }
+
+  /** Throttled invocations of the vending function. Sum over 5 minutes. */
+  public metricThrottles(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.handler.metricThrottles({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5), ...props });
+  }
+
+  /** API answers with a 4xx status (API Gateway's `4xx`). Sum over 5 minutes. */
+  public metricApiClientErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.api.metricClientError({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5), ...props });
+  }
+
+  /** API answers with a 5xx status (API Gateway's `5xx`). Sum over 5 minutes. */
+  public metricApiServerErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.api.metricServerError({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5), ...props });
+  }
+
+  /** End-to-end latency of the API (API Gateway's `Latency`), milliseconds. p99 over 5 minutes. */
+  public metricApiLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.api.metricLatency({ statistic: cloudwatch.Stats.p(99), period: Duration.minutes(5), ...props });
+  }
+
+  /**
+   * Creates the recommended alarms: STS failures, store failures, API 5xx, throttles of the vending function and,
+   * when revocation of issued credentials is on, enforcer errors. Nothing is created unless this is called.
+   *
+   * @returns the alarms created
+   */
+  public addAlarms(options: TvmAlarmOptions = {}): cloudwatch.Alarm[] {
+    const period = options.period ?? Duration.minutes(5);
+    const defs: Array<[string, cloudwatch.IMetric, number, string]> = [
+      ['StsFailuresAlarm', this.metricStsFailures({ period }), options.stsFailuresThreshold ?? 1,
+        'STS refused or failed AssumeRole: check the decision log (stsError) and the protected roles\' trust policies'],
+      ['StoreFailuresAlarm', this.metricStoreFailures({ period }), options.storeFailuresThreshold ?? 1,
+        'The session table failed: vends were made without a record (FAIL_OPEN) or refused (FAIL_CLOSED)'],
+      ['ServerErrorsAlarm', this.metricApiServerErrors({ period }), options.serverErrorsThreshold ?? 1,
+        'The TVM answered 5xx'],
+      ['ThrottlesAlarm', this.metricThrottles({ period }), options.throttlesThreshold ?? 1,
+        'The vending function was throttled'],
+    ];
+    if (this.enforcer) {
+      defs.push(['EnforcerErrorsAlarm', this.enforcer.metricErrors({ statistic: cloudwatch.Stats.SUM, period }), 1,
+        'The revocation enforcer failed: revoked sessions\' issued credentials may not be denied yet']);
+    }
+    return defs.map(([id, metric, threshold, description]) => {
+      if (!Number.isFinite(threshold) || threshold < 1) {
+        throw new Error(`addAlarms: the threshold of ${id} is ${threshold}: expected a number >= 1`);
+      }
+      const alarm = new cloudwatch.Alarm(this, id, {
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `Sentinel TVM ${this.node.path}: ${description}`,
+      });
+      if (options.topic) {
+        alarm.addAlarmAction(new cwActions.SnsAction(options.topic));
+        alarm.addOkAction(new cwActions.SnsAction(options.topic));
+      }
+      return alarm;
+    });
   }
 
   /** Names of the profiles defined so far. */

@@ -3,6 +3,7 @@
 import * as fs from 'fs';
 import { builtinModules } from 'module';
 import * as path from 'path';
+import { startBundle } from './support/bundle-process';
 import { endpoint } from './support/dynamodb-local';
 import { startLocalSts } from './support/local-sts';
 import { CREDENTIALS, createFixture, event, ROLE_ARNS, type Fixture } from './support/tvm-fixture';
@@ -11,14 +12,12 @@ const BUNDLE = path.join(__dirname, '..', 'assets', 'lambda', 'vend.lambda', 'in
 
 let fx: Fixture;
 let sts: Awaited<ReturnType<typeof startLocalSts>>;
-const saved = { ...process.env };
 
 beforeAll(async () => {
   fx = await createFixture();
   sts = await startLocalSts();
 });
 afterAll(async () => {
-  process.env = saved;
   await sts?.stop();
 });
 
@@ -30,36 +29,45 @@ test('the bundle inlines its dependencies: no require of the AWS SDK or any othe
 });
 
 test('the bundled handler vends through the real SDK clients, configured by the environment alone', async () => {
-  process.env = {
-    ...saved,
+  // A separate Node.js process, with only the environment Lambda would give it.
+  const bundle = await startBundle(BUNDLE, {
     ...fx.env,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
     AWS_ENDPOINT_URL_DYNAMODB: endpoint(),
     AWS_ENDPOINT_URL_STS: sts.endpoint,
-  };
-  let handler: (e: unknown) => Promise<any> = async () => undefined;
-  jest.isolateModules(() => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- load the artifact as Lambda does
-    handler = require(BUNDLE).handler;
   });
-  const logSpy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+  try {
+    const first = await bundle.invoke(event({ query: { profile: 'readonly' } }));
+    const id = JSON.parse(first.body).SessionId;
+    const second = await bundle.invoke(event({ query: { profile: 'readonly' }, headers: { 'x-sentinel-session-id': id } }));
+    const denied = await bundle.invoke(event({ query: { profile: 'deploy' } }));
 
-  const first = await handler(event({ query: { profile: 'readonly' } }));
-  const id = JSON.parse(first.body).SessionId;
-  const second = await handler(event({ query: { profile: 'readonly' }, headers: { 'x-sentinel-session-id': id } }));
-  const denied = await handler(event({ query: { profile: 'deploy' } }));
+    expect(first.statusCode).toBe(200);
+    expect(second.statusCode).toBe(200);
+    expect(JSON.parse(denied.body).Code).toBe('POLICY_DENY');
+    expect(sts.calls.map((c) => [c.roleArn, c.tags[0].Value])).toEqual([[ROLE_ARNS.ReadOnly, id], [ROLE_ARNS.ReadOnly, id]]);
+    const items = await fx.items();
+    expect(items.find((i) => i.id.S === id)?.request_count.N).toBe('2');
 
-  const logLines = logSpy.mock.calls.length;
-  logSpy.mockRestore();
-  expect(first.statusCode).toBe(200);
-  expect(second.statusCode).toBe(200);
-  expect(JSON.parse(denied.body).Code).toBe('POLICY_DENY');
-  expect(sts.calls.map((c) => [c.roleArn, c.tags[0].Value])).toEqual([[ROLE_ARNS.ReadOnly, id], [ROLE_ARNS.ReadOnly, id]]);
-  const items = await fx.items();
-  expect(items.find((i) => i.id.S === id)?.request_count.N).toBe('2');
-  expect(logLines).toBe(3);
+    // Powertools writes the decision lines and the EMF metrics to stdout.
+    const lines = bundle.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const decisions = lines.filter((l) => l.message === 'decision');
+    const emf = lines.filter((l) => l._aws);
+    expect(decisions.map((d) => [d.level, d.decision, d.code])).toEqual([
+      ['INFO', 'ALLOW', undefined], ['INFO', 'ALLOW', undefined], ['INFO', 'DENY', 'POLICY_DENY'],
+    ]);
+    expect(decisions[0]).toMatchObject({ service: fx.env.POWERTOOLS_SERVICE_NAME, correlation_id: expect.any(String), sessionId: id });
+    // EMF: two vends, one denial (total and by code), in the SentinelTvm namespace with the service dimension.
+    const dimensionsOf = (name: string) => emf.filter((m) => name in m).map((m) => m._aws.CloudWatchMetrics[0].Dimensions);
+    expect(dimensionsOf('Vends')).toHaveLength(2);
+    expect(dimensionsOf('Denials').map((d) => d[0].join(',')).sort()).toEqual(['service', 'service,Code']);
+    expect(emf.every((m) => m._aws.CloudWatchMetrics[0].Namespace === 'SentinelTvm' && m.service === fx.env.POWERTOOLS_SERVICE_NAME))
+      .toBe(true);
+  } finally {
+    await bundle.stop();
+  }
 });
 
 const NODE_BUILTINS = new Set(builtinModules);

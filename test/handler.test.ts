@@ -1,5 +1,7 @@
 // The vending handler against DynamoDB Local and a local STS endpoint (the real SDK serializes the real requests).
 import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { createHandler } from '../lambda/handler';
+import { readSettings } from '../lambda/settings';
 import { StoreFailureMode } from '../src';
 import { startPrivateDynamoDbLocal } from './support/dynamodb-local';
 import { startLocalSts } from './support/local-sts';
@@ -34,7 +36,7 @@ beforeEach(() => {
   logs = [];
   sts.calls.length = 0;
   sts.fail(undefined);
-  handle = fx.handler({ sts: stsClient(sts.endpoint), now: () => clock, log: (l) => logs.push(l) });
+  handle = fx.handler({ sts: stsClient(sts.endpoint), now: () => clock, log: (l) => logs.push(JSON.stringify(l)) });
 });
 
 describe('vending a new session', () => {
@@ -313,6 +315,58 @@ describe('decision logs', () => {
   });
 });
 
+describe('decision logs through Powertools', () => {
+  test('a vend, a denial, a store failure and an STS failure log their facts, and never a secret, token or signature', async () => {
+    // Fault injection only: writes fail as if the table were throttled, reads (the profile configuration) go through.
+    const real = fx.ddb;
+    const faulty = {
+      send: (command: any) => (command.constructor.name === 'GetItemCommand'
+        ? real.send(command)
+        : Promise.reject(Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), { name: 'ThrottlingException' }))),
+    } as unknown as DynamoDBClient;
+    // Powertools writes INFO to stdout and WARN/ERROR to stderr.
+    const out: string[] = [];
+    const capture = (chunk: any) => {
+      out.push(String(chunk));
+      return true;
+    };
+    const spies = [jest.spyOn(process.stdout, 'write').mockImplementation(capture), jest.spyOn(process.stderr, 'write').mockImplementation(capture)];
+    let vended: any;
+    try {
+      const h = fx.handler({ sts: stsClient(sts.endpoint), log: undefined });
+      vended = body(await h(event({ query: { profile: 'readonly' }, headers: { authorization: 'AWS4-HMAC-SHA256 Credential=AKIDX/…, Signature=abc123' } })));
+      await h(event({ userArn: BOB, query: { profile: 'readonly' } }));
+      sts.fail({ code: 'AccessDenied', message: 'not authorized to perform sts:AssumeRole', status: 403 });
+      await h(event({ query: { profile: 'readonly' } }));
+      sts.fail(undefined);
+      const failing = createFixtureHandler(faulty);
+      await failing(event({ query: { profile: 'readonly' } }));
+    } finally {
+      spies.forEach((spy) => spy.mockRestore());
+    }
+    const lines = out.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const decisions = lines.filter((l) => l.message === 'decision');
+    expect(decisions.map((d) => [d.level, d.decision, d.code ?? null, d.storeFailure ?? false, Boolean(d.stsError)])).toEqual([
+      ['INFO', 'ALLOW', null, false, false],
+      ['INFO', 'DENY', 'POLICY_DENY', false, false],
+      ['WARN', 'ERROR', 'CREDENTIAL_ERROR', false, true],
+      ['WARN', 'ALLOW', null, true, false],
+    ]);
+    expect(decisions[3].storeError).toMatch(/^ThrottlingException/);
+    const all = out.join('');
+    expect(all).not.toContain(vended.SecretAccessKey);
+    expect(all).not.toContain(vended.Token);
+    expect(all).not.toMatch(/Signature=|AWS4-HMAC-SHA256|SecretAccessKey|SessionToken/);
+    expect(lines.filter((l) => l._aws).flatMap((m) => m._aws.CloudWatchMetrics[0].Metrics.map((x: any) => x.Name)).sort())
+      .toEqual(['Denials', 'Denials', 'StoreFailures', 'StsFailures', 'VendLatency', 'VendLatency', 'VendLatency', 'VendLatency',
+        'Vends', 'Vends'].sort());
+  });
+
+  function createFixtureHandler(ddb: DynamoDBClient) {
+    return createHandler({ settings: readSettings(fx.env), ddb, sts: stsClient(sts.endpoint) });
+  }
+});
+
 describe('session store failures', () => {
   let store: Awaited<ReturnType<typeof startPrivateDynamoDbLocal>>;
 
@@ -320,7 +374,7 @@ describe('session store failures', () => {
     store = await startPrivateDynamoDbLocal();
     const ddb = new DynamoDBClient({ region: 'us-east-1', endpoint: store.endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'y' }, maxAttempts: 1 });
     const f = await createFixture({ storeFailureMode: mode }, ddb);
-    const h = f.handler({ sts: stsClient(sts.endpoint), now: () => clock, log: (l) => logs.push(l) });
+    const h = f.handler({ sts: stsClient(sts.endpoint), now: () => clock, log: (l) => logs.push(JSON.stringify(l)) });
     // The first vend loads the profiles (cached per container); then the store goes away.
     expect((await h(event({ query: { profile: 'readonly' } }))).statusCode).toBe(200);
     const id = sts.calls[0].tags[0].Value;

@@ -27,7 +27,7 @@ afterAll(async () => {
 beforeEach(() => {
   logs = [];
   clock = new Date('2036-03-01T10:00:00.000Z');
-  handle = fx.handler({ sts: stsClient(sts.endpoint), now: () => clock, log: (l) => logs.push(l) });
+  handle = fx.handler({ sts: stsClient(sts.endpoint), now: () => clock, log: (l) => logs.push(JSON.stringify(l)) });
 });
 
 async function vend(userArn = ALICE, profile = 'readonly'): Promise<string> {
@@ -203,7 +203,7 @@ describe('GET /sessions', () => {
   // A fresh table: the listing tests count exactly.
   beforeEach(async () => {
     fx = await createFixture();
-    handle = fx.handler({ sts: stsClient(sts.endpoint), now: () => clock, log: (l) => logs.push(l) });
+    handle = fx.handler({ sts: stsClient(sts.endpoint), now: () => clock, log: (l) => logs.push(JSON.stringify(l)) });
   });
 
   const list = async (userArn: string, query: Record<string, string> = {}) => {

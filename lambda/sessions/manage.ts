@@ -46,11 +46,7 @@ export function sessionView(item: Item, now: Date): Record<string, string | numb
 }
 
 async function isAdmin(ctx: ManageContext, caller: Caller): Promise<boolean> {
-  try {
-    return (await ctx.config()).isAdmin(caller);
-  } catch {
-    throw UNAVAILABLE();
-  }
+  return (await ctx.config()).isAdmin(caller);
 }
 
 function sessionId(raw: string): string {

@@ -34,6 +34,8 @@ export interface VendFacts {
   durationSeconds?: number;
   requestCount?: number;
   storeFailure?: boolean;
+  /** The store error's name and message (no secret). */
+  storeError?: string;
   stsError?: string;
 }
 
@@ -93,13 +95,8 @@ export async function vend(ctx: VendContext, req: VendRequest, facts: VendFacts)
   const input = parseVendInput(req.query, req.sessionHeader);
   facts.profile = input.profile;
 
-  let config: TvmConfig;
-  try {
-    config = await ctx.config();
-  } catch {
-    // Authorization data cannot fail open.
-    throw new ApiError('STORE_UNAVAILABLE', 'The credential service is temporarily unavailable.');
-  }
+  // Authorization data cannot fail open: an unreadable configuration is STORE_UNAVAILABLE whatever the mode.
+  const config = await ctx.config();
   const profile = config.authorize(input.profile, req.caller);
   if (!profile) {
     throw new ApiError('POLICY_DENY', 'You are not allowed to use this profile.');
@@ -196,6 +193,8 @@ export async function vend(ctx: VendContext, req: VendRequest, facts: VendFacts)
 function storeFailed(ctx: VendContext, err: unknown, facts: VendFacts): void {
   if (!(err instanceof StoreError)) throw err;
   facts.storeFailure = true;
+  const cause = err.cause as Error | undefined;
+  facts.storeError = `${cause?.name ?? 'Error'}: ${String(cause?.message ?? '').slice(0, 300)}`;
   if (!ctx.settings.failOpen) {
     throw new ApiError('STORE_UNAVAILABLE', 'The credential service is temporarily unavailable.');
   }

@@ -186,6 +186,10 @@ export const Metrics = {
   STORE_FAILURES: 'StoreFailures',
   STS_FAILURES: 'StsFailures',
   VEND_LATENCY: 'VendLatency',
+  /** Dimension every metric has: the TVM's service name (`POWERTOOLS_SERVICE_NAME`). */
+  SERVICE_DIMENSION: 'service',
+  /** Second dimension of `Denials`, besides the total. */
+  CODE_DIMENSION: 'Code',
 } as const;
 
 /** The item holding the random key that signs `nextToken`s of `GET /sessions` (created on first use). */
