@@ -28,6 +28,10 @@ test('the bundle inlines its dependencies: no require of the AWS SDK or any othe
   expect(external).toEqual([]);
 });
 
+test('the vending bundle stays within its 300 KB budget (minified, SDK included)', () => {
+  expect(fs.statSync(BUNDLE).size).toBeLessThanOrEqual(300 * 1024);
+});
+
 test('the bundled handler vends through the real SDK clients, configured by the environment alone', async () => {
   // A separate Node.js process, with only the environment Lambda would give it.
   const bundle = await startBundle(BUNDLE, {
