@@ -68,12 +68,12 @@ const project = new awscdk.AwsCdkConstructLibrary({
     },
   },
   tsconfigDev: {
-    include: ['../src/**/*.ts', '../lambda/**/*.ts', '../cli/**/*.ts', '../examples/**/*.ts'],
+    include: ['../src/**/*.ts', '../lambda/**/*.ts', '../cli/**/*.ts', '../examples/**/*.ts', '../bench/**/*.ts'],
     compilerOptions: {},
   },
   eslintOptions: {
     dirs: ['src'],
-    devdirs: ['test', 'lambda', 'cli', 'examples', 'build-tools', 'projenrc'],
+    devdirs: ['test', 'lambda', 'cli', 'examples', 'bench', 'build-tools', 'projenrc'],
   },
 });
 
@@ -116,6 +116,13 @@ project.bundler.addBundle('cli/sentinel-tvm.ts', {
 });
 project.addBins({ 'sentinel-tvm': 'assets/cli/sentinel-tvm/index.js' });
 
+// `npm run bench`: figures of the vending path against local backends (prints a table; asserts nothing).
+project.addTask('bench', {
+  description: 'Measures DynamoDB requests per vend, bundle sizes, cold init, handler overhead and local throughput',
+  steps: [{ spawn: 'bundle' }, { exec: 'ts-node -P test/tsconfig.json bench/bench.ts' }],
+  env: { TS_NODE_TRANSPILE_ONLY: 'true', NODE_OPTIONS: '--no-warnings' },
+});
+
 // lambda/ and examples/ are type-checked (and linted) as their own projects; lambda/ may use src/shared/ only.
 for (const [dir, include] of [
   ['lambda', ['**/*.ts', '../src/shared/**/*.ts']],
@@ -135,6 +142,6 @@ for (const [dir, include] of [
 project.testTask.prependSpawn(project.tasks.tryFind('bundle')!);
 
 // The assets are built, not committed, but they are part of the package.
-project.npmignore?.addPatterns('!/assets/', '/examples/', '/lambda/', '/cli/', '/scripts/', '/.ci/', '/.tmp/');
+project.npmignore?.addPatterns('!/assets/', '/examples/', '/lambda/', '/cli/', '/bench/', '/scripts/', '/.ci/', '/.tmp/');
 
 project.synth();

@@ -52,6 +52,7 @@ export async function startDynamoDbLocal(timeoutMs = 60_000): Promise<RunningDyn
   const stop = async () => {
     if (stopped || child.exitCode !== null) return;
     stopped = true;
+    child.ref(); // keep the event loop alive until the exit is seen
     const exited = new Promise((resolve) => child.once('exit', resolve));
     try { process.kill(-child.pid!, 'SIGKILL'); } catch { child.kill('SIGKILL'); }
     await exited;

@@ -1,0 +1,160 @@
+// `npm run bench`: figures of the vending path against local backends, measured in one run and printed as a table.
+// Not a test: nothing here asserts; compare ratios, this machine is noisy.
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as http from 'http';
+import type { AddressInfo } from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { STSClient } from '@aws-sdk/client-sts';
+import { ENDPOINT_VAR, startDynamoDbLocal } from '../test/support/dynamodb-local';
+import { startLocalSts } from '../test/support/local-sts';
+import { ALICE, CREDENTIALS, createFixture, event } from '../test/support/tvm-fixture';
+import { createHandler } from '../lambda/handler';
+import { readSettings } from '../lambda/settings';
+
+const ROOT = path.join(__dirname, '..');
+const ASSETS = path.join(ROOT, 'assets');
+const rows: [string, string, string][] = [];
+const row = (what: string, value: string, note = '') => {
+  rows.push([what, value, note]);
+  process.stderr.write(`  ${what}: ${value}\n`);
+};
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+const ms = (v: number) => `${v.toFixed(2)} ms`;
+
+/** An HTTP proxy in front of DynamoDB Local that counts requests by operation: the wire, not the SDK. */
+async function countingProxy(target: string) {
+  const counts = new Map<string, number>();
+  const upstream = new URL(target);
+  const server = http.createServer((req, res) => {
+    const op = String(req.headers['x-amz-target'] ?? 'unknown').split('.').pop()!;
+    counts.set(op, (counts.get(op) ?? 0) + 1);
+    const fwd = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    req.pipe(fwd);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    take: () => {
+      const snapshot = Object.fromEntries(counts);
+      counts.clear();
+      return snapshot;
+    },
+    close: () => new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
+}
+
+/** Median of N fresh Node.js processes timing `require` of the given modules. */
+function coldRequire(modules: string[], runs: number): number {
+  const script = `const t=process.hrtime.bigint();${modules.map((m) => `require(${JSON.stringify(m)});`).join('')}`
+    + 'process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))';
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    times.push(Number(execFileSync(process.execPath, ['-e', script], {
+      cwd: ROOT,
+      env: { ...process.env, AWS_REGION: 'us-east-1', SENTINEL_TABLE_NAME: 'bench', NODE_OPTIONS: '' },
+    }).toString()));
+  }
+  return percentile(times, 50);
+}
+
+async function main() {
+  process.stderr.write(`bench: ${os.cpus()[0]?.model ?? 'cpu'} x${os.cpus().length}, Node.js ${process.version}\n`);
+  const db = await startDynamoDbLocal();
+  process.env[ENDPOINT_VAR] = db.endpoint;
+  const sts = await startLocalSts();
+  const proxy = await countingProxy(db.endpoint);
+  try {
+    // 1. DynamoDB requests per vend, counted at the wire.
+    const fx = await createFixture();
+    const ddb = new DynamoDBClient({ region: 'us-east-1', endpoint: proxy.endpoint, credentials: CREDENTIALS });
+    const stsClient = new STSClient({ region: 'us-east-1', endpoint: sts.endpoint, credentials: CREDENTIALS });
+    const handler = createHandler({ settings: readSettings(fx.env), ddb, sts: stsClient, log: () => undefined });
+    proxy.take();
+    const first = JSON.parse((await handler(event({ query: { profile: 'readonly' } }))).body).SessionId;
+    const cold = proxy.take();
+    await handler(event({ query: { profile: 'readonly' } }));
+    const warmNew = proxy.take();
+    await handler(event({ query: { profile: 'readonly' }, headers: { 'x-sentinel-session-id': first } }));
+    const continued = proxy.take();
+    const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
+    const describe = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${v} ${k}`).join(', ');
+    row('DynamoDB requests, new session', String(total(warmNew)), `${describe(warmNew)} (target 1; Sentinel's Go TVM: 3)`);
+    row('DynamoDB requests, continued session', String(total(continued)), `${describe(continued)} (target 1)`);
+    row('DynamoDB requests, first vend of a container', String(total(cold)), `${describe(cold)}: the profile configuration, once`);
+
+    // 2. Bundle sizes and cold module initialisation.
+    for (const dir of fs.readdirSync(path.join(ASSETS, 'lambda'))) {
+      const size = fs.statSync(path.join(ASSETS, 'lambda', dir, 'index.js')).size;
+      row(`bundle ${dir}`, `${(size / 1024).toFixed(1)} KB`, dir.startsWith('vend') ? 'minified, SDK included (target <= 300 KB)' : 'minified');
+    }
+    const runs = 15;
+    const bundleInit = coldRequire([path.join(ASSETS, 'lambda', 'vend.lambda', 'index.js')], runs);
+    const naiveInit = coldRequire(['@aws-sdk/client-dynamodb', '@aws-sdk/client-sts'], runs);
+    row('cold init, vending bundle', ms(bundleInit), `median of ${runs} fresh processes`);
+    row('cold init, naive require of both SDK clients', ms(naiveInit), `median of ${runs} fresh processes`);
+    row('cold init ratio bundle / naive', (bundleInit / naiveInit).toFixed(2), 'target <= 0.6');
+    // The bundle also constructs its two clients at load (Lambda best practice); the like-for-like baseline does too.
+    const naiveWithClients = coldRequire(['./bench/naive-clients.js'], runs);
+    row('cold init, naive require + constructing both clients', ms(naiveWithClients), `median of ${runs} fresh processes`);
+    row('cold init ratio bundle / naive with clients', (bundleInit / naiveWithClients).toFixed(2), 'like for like');
+
+    // 3. Warm handler overhead: handler time minus time inside DynamoDB and STS calls.
+    let backend = 0;
+    const timed = <T extends { send: (...a: any[]) => Promise<any> }>(client: T): T => {
+      const send = client.send.bind(client);
+      (client as any).send = async (...args: any[]) => {
+        const t = performance.now();
+        try {
+          return await send(...args);
+        } finally {
+          backend += performance.now() - t;
+        }
+      };
+      return client;
+    };
+    const direct = timed(new DynamoDBClient({ region: 'us-east-1', endpoint: db.endpoint, credentials: CREDENTIALS }));
+    const warm = createHandler({ settings: readSettings(fx.env), ddb: direct, sts: timed(stsClient), log: () => undefined });
+    const id = JSON.parse((await warm(event({ query: { profile: 'readonly' } }))).body).SessionId;
+    const overhead: number[] = [];
+    const ratios: number[] = [];
+    const n = 2000;
+    for (let i = 0; i < n + 200; i++) {
+      backend = 0;
+      const t = performance.now();
+      const res = await warm(event({ userArn: ALICE, query: { profile: 'readonly' }, headers: { 'x-sentinel-session-id': id } }));
+      const elapsed = performance.now() - t;
+      if (res.statusCode !== 200) throw new Error(`vend failed: ${res.body}`);
+      if (i < 200) continue; // warm-up
+      overhead.push(elapsed - backend);
+      ratios.push(elapsed / backend);
+    }
+    row('warm handler overhead p50', ms(percentile(overhead, 50)), `continued vends, n=${n} (target p50 <= 1 ms)`);
+    row('warm handler overhead p99', ms(percentile(overhead, 99)), `n=${n}`);
+    row('end-to-end / backend calls, p50', percentile(ratios, 50).toFixed(3), 'handler latency over the sum of its DynamoDB and STS calls');
+  } finally {
+    await proxy.close();
+    await sts.stop();
+    await db.stop();
+  }
+
+  const width = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length))];
+  process.stdout.write(`\n| figure | value | note |\n|---|---|---|\n${rows.map(([a, b, c]) => `| ${a.padEnd(width[0])} | ${b.padEnd(width[1])} | ${c} |`).join('\n')}\n`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench failed: ${err?.stack ?? err}\n`);
+  process.exit(1);
+});
