@@ -128,6 +128,7 @@ for (const [dir, include] of [
   ['lambda', ['**/*.ts', '../src/shared/**/*.ts']],
   ['cli', ['**/*.ts', '../src/shared/**/*.ts', '../lambda/**/*.ts']],
   ['examples', ['**/*.ts', '../src/**/*.ts']],
+  ['bench', ['**/*.ts', '../src/**/*.ts', '../lambda/**/*.ts', '../test/support/**/*.ts']],
 ] as const) {
   new JsonFile(project, `${dir}/tsconfig.json`, {
     obj: {

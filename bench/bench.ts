@@ -8,11 +8,11 @@ import * as os from 'os';
 import * as path from 'path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { STSClient } from '@aws-sdk/client-sts';
+import { createHandler } from '../lambda/handler';
+import { readSettings } from '../lambda/settings';
 import { ENDPOINT_VAR, startDynamoDbLocal } from '../test/support/dynamodb-local';
 import { startLocalSts } from '../test/support/local-sts';
 import { ALICE, CREDENTIALS, createFixture, event } from '../test/support/tvm-fixture';
-import { createHandler } from '../lambda/handler';
-import { readSettings } from '../lambda/settings';
 
 const ROOT = path.join(__dirname, '..');
 const ASSETS = path.join(ROOT, 'assets');
