@@ -94,7 +94,7 @@ export async function startLocalSts(): Promise<LocalSts> {
       const account = call.roleArn.split(':')[4] ?? '000000000000';
       const roleName = call.roleArn.split('/').pop();
       const expiration = new Date(Date.now() + call.durationSeconds * 1000).toISOString();
-      answer(200, '<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>'
+      return answer(200, '<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>'
         + (call.sourceIdentity ? `<SourceIdentity>${xmlEscape(call.sourceIdentity)}</SourceIdentity>` : '')
         + `<AssumedRoleUser><AssumedRoleId>AROA${alnum(17)}:${xmlEscape(call.roleSessionName)}</AssumedRoleId>`
         + `<Arn>arn:aws:sts::${account}:assumed-role/${xmlEscape(roleName ?? '')}/${xmlEscape(call.roleSessionName)}</Arn></AssumedRoleUser>`
