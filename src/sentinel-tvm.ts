@@ -366,7 +366,8 @@ export class SentinelTvm extends Construct {
       description: 'Sentinel TVM: vends session-tagged credentials of protected roles',
       architecture: lambda.Architecture.ARM_64,
       memorySize: 512,
-      timeout: Duration.seconds(10),
+      // Above the worst case of the SDK clients' timeouts (lambda/clients.ts), below API Gateway's 30 s.
+      timeout: Duration.seconds(15),
       role: this.executionRole,
       logGroup: this.logGroup,
       environment: {
