@@ -1,9 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { ManageFacts } from './sessions/manage';
+import type { VendFacts } from './vend/vend';
 import { Metrics as MetricNames } from '../src/shared/contract';
 
 /** One decision per request (SPEC §8): the facts a security reviewer needs, never a secret, token or signature. */
-export interface DecisionLog {
+export interface DecisionLog extends VendFacts, ManageFacts {
   level: 'INFO' | 'WARN' | 'ERROR';
   message: 'decision';
   requestId: string;
@@ -15,17 +17,6 @@ export interface DecisionLog {
   status: number;
   latencyMs?: number;
   error?: string;
-  profile?: string;
-  sessionId?: string;
-  newSession?: boolean;
-  sourceIdentity?: string;
-  durationSeconds?: number;
-  requestCount?: number;
-  storeFailure?: boolean;
-  storeError?: string;
-  stsError?: string;
-  admin?: boolean;
-  action?: string;
 }
 
 /** Where a decision goes: the log line and its metrics. */
