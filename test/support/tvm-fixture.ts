@@ -86,7 +86,8 @@ export async function createFixture(props: SentinelTvmProps = {}, ddb: DynamoDBC
   if (call.service !== 'DynamoDB' || call.action !== 'putItem') throw new Error('unexpected config custom resource');
   await ddb.send(new PutItemCommand(call.parameters));
   const vendFunction = Object.values(template.Resources)
-    .find((r: any) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.[Env.TABLE_NAME]) as any;
+    // The enforcer has the table name too; only the vending function has a store failure mode.
+    .find((r: any) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.[Env.STORE_FAILURE_MODE]) as any;
   const env = resolveFragment(template, vendFunction.Properties.Environment.Variables, tableName);
   const items = async () => {
     const out = await ddb.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));

@@ -1,0 +1,16 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { IAMClient } from '@aws-sdk/client-iam';
+
+// Region, credentials and endpoints come from the standard SDK configuration (AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB,
+// AWS_ENDPOINT_URL_IAM, ...): that is how local mode and tests redirect them. The enforcer runs in the background
+// (60 s timeout, retried by the stream): more attempts than the vending path, each still bounded.
+const requestHandler = { connectionTimeout: 2_000, requestTimeout: 5_000 };
+
+export function enforcerDynamoClient(): DynamoDBClient {
+  return new DynamoDBClient({ maxAttempts: 3, requestHandler });
+}
+
+/** IAM's global endpoint of the function's partition; IAM throttles writes, so the SDK retries with backoff. */
+export function enforcerIamClient(): IAMClient {
+  return new IAMClient({ maxAttempts: 5, requestHandler });
+}
