@@ -61,10 +61,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
       testTimeout: 60_000,
-      reporters: [
-        'default',
-        ['<rootDir>/test/support/summary-reporter.js', {}] as any,
-      ],
+      // projen adds `default` and jest-junit; this one prints the closing `jest: N passed, N failed` line CI reads.
+      reporters: [['<rootDir>/test/support/summary-reporter.js', {}] as any],
     },
   },
   tsconfigDev: {
@@ -141,6 +139,22 @@ for (const [dir, include] of [
 
 // The bundle must exist before tests run (the tests synthesize stacks that reference it and run it).
 project.testTask.prependSpawn(project.tasks.tryFind('bundle')!);
+
+// The integration app's snapshot (test/integ/): synthesized and compared offline after jest, no AWS account needed.
+// `integ:update` rewrites it (synth only); test/integ/README.md deploys the app to a real account.
+const integRunner = 'integ-runner --directory test/integ --parallel-regions us-east-1';
+const integ = project.addTask('integ', {
+  description: 'Checks the integration snapshots in test/integ (synth only; exits 1 on a change)',
+  exec: integRunner,
+  env: { TS_NODE_TRANSPILE_ONLY: 'true' },
+});
+project.addTask('integ:update', {
+  description: 'Rewrites the integration snapshots in test/integ (synth only, nothing deployed)',
+  exec: `${integRunner} --dry-run --update-on-failed --force`,
+  env: { TS_NODE_TRANSPILE_ONLY: 'true' },
+});
+project.testTask.spawn(integ);
+project.gitignore.addPatterns('/test/integ/cdk-integ.out.*', '/test/integ/cdk.context.json');
 
 // The assets are built, not committed, but they are part of the package.
 project.npmignore?.addPatterns('!/assets/', '/examples/', '/lambda/', '/cli/', '/bench/', '/scripts/', '/.ci/', '/.tmp/');
