@@ -1,2 +1,69 @@
-// Placeholder until the client lands.
-process.stdout.write('sentinel-tvm: not implemented yet\n');
+// The `sentinel-tvm` command: client of a deployed TVM (credential_process, profiles, sessions) and local mode.
+// Bundled by esbuild into assets/cli/sentinel-tvm/index.js, the package's `bin`: nothing else to install.
+import { credentials, profiles, sessions, type Io } from './commands';
+import { CliError, ExitCode } from './errors';
+import { HELP } from './help';
+import { runLocal } from './local/run';
+
+const COMMANDS: Record<string, (argv: readonly string[], io: Io) => Promise<number>> = {
+  credentials,
+  profiles,
+  sessions,
+  local: runLocal,
+};
+
+export async function main(argv: readonly string[], io: Io): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h') {
+    (command === undefined ? io.err : io.out)(HELP.main);
+    return command === undefined ? ExitCode.USAGE : ExitCode.OK;
+  }
+  if (command === 'help') {
+    const topic = rest[0] ?? 'main';
+    if (!HELP[topic]) return usage(io, `no help on "${topic}": commands are ${Object.keys(COMMANDS).join(', ')}`);
+    io.out(HELP[topic]);
+    return ExitCode.OK;
+  }
+  const run = COMMANDS[command];
+  if (!run) return usage(io, `unknown command "${command}": expected ${Object.keys(COMMANDS).join(', ')} (see sentinel-tvm --help)`);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(HELP[command]);
+    return ExitCode.OK;
+  }
+  try {
+    return await run(rest, io);
+  } catch (err) {
+    if (err instanceof CliError) {
+      io.err(`sentinel-tvm: ${err.message}\n`);
+      return err.exitCode;
+    }
+    // Never a stack trace with request details: name and message only.
+    io.err(`sentinel-tvm: unexpected ${(err as Error)?.name ?? 'error'}: ${(err as Error)?.message ?? String(err)}\n`);
+    return ExitCode.LOCAL;
+  }
+}
+
+function usage(io: Io, message: string): number {
+  io.err(`sentinel-tvm: ${message}\n`);
+  return ExitCode.USAGE;
+}
+
+if (require.main === module) {
+  // The AWS SDK inside this bundle is pinned by the package: its Node.js support warning is not actionable by the
+  // user, and would only clutter credential_process output. An explicit setting is respected.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const io: Io = {
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+    env: process.env,
+    userAgent: 'sentinel-tvm',
+  };
+  main(process.argv.slice(2), io).then((code) => {
+    process.exitCode = code;
+    // Local mode has stopped what it started; SDK clients' idle sockets must not keep the process alive.
+    if (process.argv[2] === 'local') setImmediate(() => process.exit(code));
+  }, (err) => {
+    process.stderr.write(`sentinel-tvm: ${String(err)}\n`);
+    process.exitCode = ExitCode.LOCAL;
+  });
+}

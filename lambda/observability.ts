@@ -52,5 +52,6 @@ function emitMetrics(metrics: Metrics, e: DecisionLog): void {
   if (e.action === 'revoke' && e.decision === 'ALLOW') metrics.addMetric(MetricNames.REVOCATIONS, MetricUnit.Count, 1);
   if (e.storeFailure || e.code === 'STORE_UNAVAILABLE') metrics.addMetric(MetricNames.STORE_FAILURES, MetricUnit.Count, 1);
   if (e.stsError) metrics.addMetric(MetricNames.STS_FAILURES, MetricUnit.Count, 1);
-  metrics.publishStoredMetrics();
+  // Nothing to publish (e.g. an allowed GET /profiles): publishing would log Powertools' "No application metrics" warning.
+  if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
 }

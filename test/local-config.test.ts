@@ -1,0 +1,135 @@
+// Local mode writes the session table, the config item and the handler's environment itself. GIVEN the example
+// config, each must be exactly what the construct synthesizes from the same settings.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { newApp, removeOutdirs } from './support/synth';
+import { findResource, resolveFragment } from './support/tvm-fixture';
+import { configItem, handlerEnvironment, loadConfigFile, validateConfig, type LocalConfig } from '../cli/local/config';
+import { tableDefinition } from '../cli/local/dynamodb';
+import { SentinelTvm, StoreFailureMode } from '../src';
+import { Env } from '../src/shared/contract';
+
+const EXAMPLE = path.join(__dirname, '..', 'examples', 'local', 'config.json');
+const TABLE = 'local-sessions';
+const example = () => JSON.parse(fs.readFileSync(EXAMPLE, 'utf8'));
+
+/** The construct, given the same settings as the local config (roles imported by ARN, so they stay literal). */
+function synthesizeFrom(config: LocalConfig): any {
+  const app = newApp();
+  const stack = new Stack(app, 'Local', { env: { account: '111122223333', region: config.region } });
+  const tvm = new SentinelTvm(stack, 'Tvm', {
+    adminPrincipals: [...config.adminPrincipals],
+    sessionLifetime: Duration.seconds(config.sessionLifetimeSeconds),
+    defaultCredentialDuration: Duration.seconds(config.defaultCredentialDurationSeconds),
+    sessionRetention: Duration.seconds(config.sessionRetentionSeconds),
+    storeFailureMode: StoreFailureMode[config.storeFailureMode],
+  });
+  for (const p of config.profiles) {
+    tvm.addProfile(p.name, {
+      role: iam.Role.fromRoleArn(stack, `Role-${p.name}`, p.roleArn, { mutable: false }),
+      allowedPrincipals: [...p.allowedPrincipals],
+      maxCredentialDuration: Duration.seconds(p.maxDurationSeconds),
+    });
+  }
+  return app.synth().getStackByName('Local').template;
+}
+
+afterAll(removeOutdirs);
+
+describe('GIVEN examples/local/config.json and the construct synthesized from the same settings', () => {
+  let config: LocalConfig;
+  let template: any;
+  beforeAll(() => {
+    config = loadConfigFile(EXAMPLE);
+    template = synthesizeFrom(config);
+  });
+
+  test('THEN local mode writes exactly the config item the construct\'s custom resource writes', () => {
+    const call = JSON.parse(resolveFragment(template, findResource(template, 'Custom::AWS').Properties.Create, TABLE));
+    expect(call).toMatchObject({ service: 'DynamoDB', action: 'putItem', parameters: { TableName: TABLE } });
+    expect(configItem(config)).toEqual(call.parameters.Item);
+  });
+
+  test('THEN the handler gets the environment the construct gives the vending Lambda', () => {
+    const fn = Object.values(template.Resources)
+      .find((r: any) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.[Env.CONFIG_VERSION] && r.Properties.Handler) as any;
+    const synthesized = resolveFragment(template, fn.Properties.Environment.Variables, TABLE);
+    const contract = Object.fromEntries(Object.values(Env).filter((k) => k in synthesized).map((k) => [k, synthesized[k]]));
+    expect(Object.keys(contract).sort()).toEqual(Object.values(Env).sort());
+    expect(handlerEnvironment(config, TABLE)).toEqual(contract);
+  });
+
+  test('THEN the session table has the synthesized key, indexes, stream and TTL', () => {
+    const p = findResource(template, 'AWS::DynamoDB::Table').Properties;
+    const def = tableDefinition(TABLE);
+    const byName = (a: any, b: any) => String(a.AttributeName ?? a.IndexName).localeCompare(String(b.AttributeName ?? b.IndexName));
+    expect(def.KeySchema).toEqual(p.KeySchema);
+    expect([...def.AttributeDefinitions!].sort(byName)).toEqual([...p.AttributeDefinitions].sort(byName));
+    expect([...def.GlobalSecondaryIndexes!].sort(byName))
+      .toEqual(p.GlobalSecondaryIndexes.map((g: any) => ({ IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection })).sort(byName));
+    expect(def.StreamSpecification).toEqual({ StreamEnabled: true, StreamViewType: p.StreamSpecification.StreamViewType });
+    expect(p.TimeToLiveSpecification).toEqual({ AttributeName: 'ttl', Enabled: true });
+  });
+
+  test('THEN no access key id in it looks like a real one', () => {
+    expect(fs.readFileSync(EXAMPLE, 'utf8')).not.toMatch(/(AKIA|ASIA)[0-9A-Z]{16}/);
+  });
+});
+
+describe('config validation', () => {
+  test('defaults are the construct\'s defaults', () => {
+    const c = validateConfig({
+      principals: { AKIDLOCALX: { secretAccessKey: 'not-a-secret', arn: 'arn:aws:iam::111122223333:user/x' } },
+      profiles: [{ name: 'p', roleArn: 'arn:aws:iam::111122223333:role/R', allowedPrincipals: ['arn:aws:iam::111122223333:user/x'] }],
+    });
+    expect(c).toMatchObject({
+      region: 'us-east-1',
+      adminPrincipals: [],
+      sessionLifetimeSeconds: 43200,
+      defaultCredentialDurationSeconds: 900,
+      sessionRetentionSeconds: 30 * 24 * 3600,
+      storeFailureMode: 'FAIL_OPEN',
+      profiles: [{ maxDurationSeconds: 3600 }],
+    });
+  });
+
+  const set = (mutate: (c: any) => void) => {
+    const c = example();
+    mutate(c);
+    return c;
+  };
+  test.each<[string, (c: any) => void, RegExp]>([
+    ['a field is unknown', (c) => { c.profile = []; }, /^the config\.profile is not a known field: expected one of region, principals/],
+    ['a profile field is misspelt', (c) => { c.profiles[0].maxDuration = 900; }, /^profiles\[0\]\.maxDuration is not a known field/],
+    ['a duration is out of range', (c) => { c.profiles[1].maxCredentialDuration = 7200; },
+      /^profiles\[1\]\.maxCredentialDuration is 7200: expected whole seconds from 900 to 3600$/],
+    ['a duration is not a number', (c) => { c.sessionLifetime = '12h'; }, /^sessionLifetime is "12h": expected whole seconds/],
+    ['a profile name is invalid', (c) => { c.profiles[0].name = 'arn:aws:iam::1:role/x'; }, /^profiles\[0\]\.name is "arn:aws:iam::1:role\/x": expected a profile name/],
+    ['two profiles share a name', (c) => { c.profiles[1].name = 'prod-readonly'; }, /^profiles\[1\]\.name "prod-readonly" is defined twice/],
+    ['a role ARN is malformed', (c) => { c.profiles[0].roleArn = 'ReadOnly'; }, /^profiles\[0\]\.roleArn is "ReadOnly": expected a role ARN/],
+    ['allowedPrincipals is empty', (c) => { c.profiles[0].allowedPrincipals = []; }, /^profiles\[0\]\.allowedPrincipals is empty/],
+    ['a principal pattern is malformed', (c) => { c.profiles[0].allowedPrincipals = ['alice']; },
+      /^profiles\[0\]\.allowedPrincipals\[0\] is "alice": expected a principal ARN pattern/],
+    ['a pattern matches everyone', (c) => { c.adminPrincipals = ['arn:aws:iam::111122223333:*']; }, /^adminPrincipals\[0\] .* matches every principal/],
+    ['an access key id looks real', (c) => { c.principals.AKIAABCDEFGHIJKLMNOP = c.principals.AKIDLOCALALICE; },
+      /^principals key "AKIAABCDEFGHIJKLMNOP" looks like a real AWS access key id/],
+    ['a principal ARN is not a principal', (c) => { c.principals.AKIDLOCALALICE.arn = 'arn:aws:s3:::bucket'; },
+      /^principals\.AKIDLOCALALICE\.arn is "arn:aws:s3:::bucket": expected an IAM user, role/],
+    ['a secret is missing', (c) => { delete c.principals.AKIDLOCALBOB.secretAccessKey; }, /^principals\.AKIDLOCALBOB\.secretAccessKey must be a string/],
+    ['the store failure mode is unknown', (c) => { c.storeFailureMode = 'OPEN'; }, /^storeFailureMode is "OPEN": expected FAIL_OPEN or FAIL_CLOSED$/],
+    ['there are no profiles', (c) => { c.profiles = []; }, /^profiles is \[\]: expected a list of at least one profile$/],
+    ['the region is not a region', (c) => { c.region = 'local'; }, /^region is "local": expected an AWS region name/],
+  ])('fails when %s, naming the field', (_case, mutate, message) => {
+    expect(() => validateConfig(set(mutate))).toThrow(message);
+  });
+
+  test('fails when the file is not JSON, naming the file', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-')), 'bad.json');
+    fs.writeFileSync(file, '{ "profiles": [ }');
+    expect(() => loadConfigFile(file)).toThrow(new RegExp(`^config file ${file.replace(/[.\\/]/g, '\\$&')} is not JSON`));
+    fs.rmSync(path.dirname(file), { recursive: true });
+  });
+});
