@@ -10,6 +10,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { STSClient } from '@aws-sdk/client-sts';
 import { createHandler } from '../lambda/handler';
 import { readSettings } from '../lambda/settings';
+import { cleanEnv, EXAMPLE_CONFIG, KEYS, removeTempDirs, startLocal } from '../test/support/cli';
+import { sendRequest, signRequest } from '../test/support/cli-sign';
 import { ENDPOINT_VAR, startDynamoDbLocal } from '../test/support/dynamodb-local';
 import { startLocalSts } from '../test/support/local-sts';
 import { ALICE, CREDENTIALS, createFixture, event } from '../test/support/tvm-fixture';
@@ -144,14 +146,57 @@ async function main() {
     row('warm handler overhead p50', ms(percentile(overhead, 50)), `continued vends, n=${n} (target p50 <= 1 ms)`);
     row('warm handler overhead p99', ms(percentile(overhead, 99)), `n=${n}`);
     row('end-to-end / backend calls, p50', percentile(ratios, 50).toFixed(3), 'handler latency over the sum of its DynamoDB and STS calls');
+
+    // 4. Throughput of `sentinel-tvm local` (separate process): signed continued vends at several concurrencies.
+    await localThroughput(db.endpoint);
   } finally {
     await proxy.close();
     await sts.stop();
     await db.stop();
+    removeTempDirs();
   }
 
   const width = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length))];
   process.stdout.write(`\n| figure | value | note |\n|---|---|---|\n${rows.map(([a, b, c]) => `| ${a.padEnd(width[0])} | ${b.padEnd(width[1])} | ${c} |`).join('\n')}\n`);
+}
+
+async function localThroughput(dynamodbEndpoint: string): Promise<void> {
+  const local = await startLocal(['--config', EXAMPLE_CONFIG, '--dynamodb-endpoint', dynamodbEndpoint, '--table', `bench-${Date.now()}`,
+    '--log-level', 'WARN'], cleanEnv());
+  const alice = { accessKeyId: KEYS.alice.AWS_ACCESS_KEY_ID, secretAccessKey: KEYS.alice.AWS_SECRET_ACCESS_KEY };
+  const vend = async (sessionId?: string) => {
+    const signed = await signRequest(local.url, alice, {
+      query: { profile: 'prod-readonly' },
+      headers: sessionId ? { 'x-sentinel-session-id': sessionId } : {},
+    });
+    const res = await sendRequest(local.url, signed);
+    if (res.status !== 200) throw new Error(`local vend failed: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body.SessionId as string;
+  };
+  try {
+    for (const concurrency of [1, 8, 32]) {
+      const sessions = await Promise.all(Array.from({ length: concurrency }, () => vend()));
+      const perWorker = Math.ceil(1200 / concurrency);
+      const latencies: number[] = [];
+      const t0 = performance.now();
+      await Promise.all(sessions.map(async (id) => {
+        for (let i = 0; i < perWorker; i++) {
+          const t = performance.now();
+          await vend(id);
+          latencies.push(performance.now() - t);
+        }
+      }));
+      const seconds = (performance.now() - t0) / 1000;
+      row(`local mode, concurrency ${concurrency}`, `${(latencies.length / seconds).toFixed(0)} vends/s`,
+        `p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}, n=${latencies.length}, signed, continued sessions`);
+    }
+    const status = fs.readFileSync(`/proc/${local.process.pid}/status`, 'utf8');
+    const peak = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
+    row('local mode peak RSS', peak ? `${(Number(peak) / 1024).toFixed(0)} MB` : 'n/a',
+      'front door, handler and local STS in one Node.js process (VmHWM)');
+  } finally {
+    await local.stop();
+  }
 }
 
 main().catch((err) => {
