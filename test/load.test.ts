@@ -24,7 +24,7 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-async function call(credentials: typeof alice, spec: Parameters<typeof signRequest>[2]) {
+async function call(credentials: { accessKeyId: string; secretAccessKey: string }, spec: Parameters<typeof signRequest>[2]) {
   return sendRequest(local.url, await signRequest(local.url, credentials, spec));
 }
 

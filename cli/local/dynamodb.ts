@@ -63,10 +63,13 @@ export interface RunningDynamoDb {
 
 const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
 
-/** Starts DynamoDB Local on a free loopback port, its data in `dbPath` (a second run on it finds the same tables). */
-export async function startDynamoDbLocal(dbPath: string, timeoutMs = 60_000): Promise<RunningDynamoDb> {
+/**
+ * Starts DynamoDB Local on a free loopback port, its data in `dbPath` (a second run on it finds the same tables),
+ * or in memory when `dbPath` is undefined (the tests).
+ */
+export async function startDynamoDbLocal(dbPath: string | undefined, timeoutMs = 60_000): Promise<RunningDynamoDb> {
   const cwd = findJarDir();
-  fs.mkdirSync(dbPath, { recursive: true, mode: 0o700 });
+  if (dbPath !== undefined) fs.mkdirSync(dbPath, { recursive: true, mode: 0o700 });
   for (let attempt = 1; ; attempt++) {
     try {
       return await startOnce(cwd, dbPath, await freePort(), timeoutMs);
@@ -77,11 +80,11 @@ export async function startDynamoDbLocal(dbPath: string, timeoutMs = 60_000): Pr
   }
 }
 
-async function startOnce(cwd: string, dbPath: string, port: number, timeoutMs: number): Promise<RunningDynamoDb> {
+async function startOnce(cwd: string, dbPath: string | undefined, port: number, timeoutMs: number): Promise<RunningDynamoDb> {
   const child = spawn('java', [
     '-Xmx512m', `-Djava.library.path=${path.join(cwd, 'DynamoDBLocal_lib')}`, '-jar', JAR,
     // -sharedDb: one database whatever the credentials and region of the client.
-    '-sharedDb', '-dbPath', path.resolve(dbPath), '-port', String(port),
+    '-sharedDb', ...(dbPath === undefined ? ['-inMemory'] : ['-dbPath', path.resolve(dbPath)]), '-port', String(port),
   ], { cwd, stdio: ['ignore', 'ignore', 'pipe'], detached: true }); // own process group: stop() takes the whole JVM down
   let stderr = '';
   child.stderr?.on('data', (d) => { stderr = (stderr + String(d)).slice(-4000); });

