@@ -41,7 +41,8 @@ export function findJarDir(cwd: string = process.cwd(), self: string = __filenam
   return path.join(lib, dir);
 }
 
-function freePort(): Promise<number> {
+/** A port free on 127.0.0.1 now (another process may take it before it is bound: callers retry). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);

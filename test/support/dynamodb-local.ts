@@ -6,22 +6,13 @@ import {
   CreateTableCommand, DescribeTableCommand, DynamoDBClient, UpdateTimeToLiveCommand,
   type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { startDynamoDbLocal as startShipped } from '../../cli/local/dynamodb';
+import { freePort, startDynamoDbLocal as startShipped } from '../../cli/local/dynamodb';
+
+export { freePort };
 
 export const ENDPOINT_VAR = 'DYNAMODB_LOCAL_ENDPOINT';
 const FAKE_CREDENTIALS = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' };
 const JAR = 'DynamoDBLocal.jar';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface RunningDynamoDbLocal {
   readonly endpoint: string;
