@@ -121,6 +121,11 @@ project.addTask('bench', {
   env: { TS_NODE_TRANSPILE_ONLY: 'true', NODE_OPTIONS: '--no-warnings' },
 });
 
+// The README's two commands. Plain scripts, not projen tasks: on a fresh clone they run before anything is installed,
+// and install what they need themselves (scripts/setup.sh).
+project.package.setScript('demo', './scripts/demo');
+project.package.setScript('test:all', './scripts/test');
+
 // lambda/ and examples/ are type-checked (and linted) as their own projects; lambda/ may use src/shared/ only.
 for (const [dir, include] of [
   ['lambda', ['**/*.ts', '../src/shared/**/*.ts']],
