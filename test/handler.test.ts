@@ -394,8 +394,14 @@ describe('session store failures', () => {
 
     expect(fresh.statusCode).toBe(200);
     expect(continued.statusCode).toBe(200);
-    expect(sts.calls[2].tags).toEqual([{ Key: 'SentinelSessionID', Value: id }]);
+    // The presented session cannot be checked (it might be someone else's): a new, unrecorded id carries the tag.
+    const newId = body(continued).SessionId;
+    expect(newId).toMatch(/^[0-9a-f]{16}$/);
+    expect(newId).not.toBe(id);
+    expect(continued.headers['x-sentinel-session-id']).toBe(newId);
+    expect(sts.calls[2].tags).toEqual([{ Key: 'SentinelSessionID', Value: newId }]);
     expect(JSON.parse(logs[1])).toMatchObject({ storeFailure: true, decision: 'ALLOW', level: 'WARN' });
+    expect(JSON.parse(logs[2])).toMatchObject({ storeFailure: true, sessionId: newId, continuedSessionId: id, newSession: true });
   }, 120_000);
 
   test('FAIL_CLOSED answers 503 STORE_UNAVAILABLE and vends nothing', async () => {

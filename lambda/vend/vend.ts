@@ -36,6 +36,8 @@ export interface VendFacts {
   storeFailure?: boolean;
   /** The store error's name and message (no secret). */
   storeError?: string;
+  /** Under FAIL_OPEN, the session the caller asked to continue, which could not be checked. */
+  continuedSessionId?: string;
   stsError?: string;
 }
 
@@ -162,6 +164,12 @@ export async function vend(ctx: VendContext, req: VendRequest, facts: VendFacts)
     } catch (err) {
       if (err instanceof ApiError) throw err;
       storeFailed(ctx, err, facts);
+      // FAIL_OPEN: the presented session could not be checked, so it may not be the caller's. Vend under a new,
+      // unrecorded id instead: nobody can have credentials attributed to someone else's session, and revoking a
+      // session never stopped its principal from starting another one.
+      facts.continuedSessionId = sessionId;
+      sessionId = ctx.newSessionId();
+      facts.newSession = true;
     }
   }
   facts.sessionId = sessionId;
