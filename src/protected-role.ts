@@ -40,9 +40,9 @@ export interface ProtectedRoleProps {
   readonly permissionsBoundary?: iam.IManagedPolicy;
 
   /**
-   * Path of the role.
+   * Path of the role. Under the default, the TVM's policies cover the role through its path, without naming it.
    *
-   * @default /
+   * @default - the TVM's `protectedRolePath`, `/sentinel-tvm/<serviceName>/`
    */
   readonly path?: string;
 
@@ -65,6 +65,8 @@ export interface ProtectedRoleProps {
 export class ProtectedRole extends iam.Role {
   /** The TVM this role trusts. */
   public readonly tvm: SentinelTvm;
+  /** The IAM path of the role. */
+  public readonly path: string;
 
   constructor(scope: Construct, id: string, props: ProtectedRoleProps) {
     if (!props?.tvm) {
@@ -76,9 +78,10 @@ export class ProtectedRole extends iam.Role {
       managedPolicies: props.managedPolicies,
       inlinePolicies: props.inlinePolicies,
       permissionsBoundary: props.permissionsBoundary,
-      path: props.path,
+      path: props.path ?? props.tvm.protectedRolePath,
       maxSessionDuration: props.maxSessionDuration,
     });
     this.tvm = props.tvm;
+    this.path = props.path ?? props.tvm.protectedRolePath;
   }
 }

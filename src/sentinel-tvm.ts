@@ -278,6 +278,11 @@ export class SentinelTvm extends Construct {
    * unique per TVM so that two TVMs in one account are told apart.
    */
   public readonly serviceName: string;
+  /**
+   * The IAM path of this TVM's {@link ProtectedRole}s (`/sentinel-tvm/<serviceName>/`). The TVM's own policies
+   * name the path once instead of every role, so they stay small with hundreds of profiles.
+   */
+  public readonly protectedRolePath: string;
   /** The revocation enforcer, when `revokeIssuedCredentials` is on. */
   public readonly enforcer?: lambda.Function;
   /** The enforcer's role, when `revokeIssuedCredentials` is on. */
@@ -306,6 +311,7 @@ export class SentinelTvm extends Construct {
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
 
     this.serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
+    this.protectedRolePath = `/sentinel-tvm/${this.serviceName}/`;
     const observability = {
       POWERTOOLS_SERVICE_NAME: this.serviceName,
       POWERTOOLS_LOG_LEVEL: props.logLevel ?? TvmLogLevel.INFO,
@@ -500,7 +506,11 @@ export class SentinelTvm extends Construct {
       maxDurationSeconds,
     });
     this.trust(options.role);
-    this.grantAssume(options.role.roleArn);
+    // Roles under this TVM's path are covered by one wildcard; any other role is named.
+    const underPath = isProtectedRoleOf(options.role, this) && (options.role as iam.Role & { path?: string }).path === this.protectedRolePath;
+    this.grantAssume(underPath
+      ? Stack.of(this).formatArn({ service: 'iam', region: '', resource: 'role', resourceName: `${this.protectedRolePath.slice(1)}*` })
+      : options.role.roleArn);
   }
 
   /**
@@ -743,6 +753,17 @@ export class SentinelTvm extends Construct {
       acknowledgeNag(this.enforcerRole, [{
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason: 'dynamodb:ListStreams, added by the stream event source, has no resource-level permissions.',
+      }]);
+    }
+    // The wildcard is the TVM's own role path: it names this TVM's ProtectedRoles and nothing else.
+    const account = Token.isUnresolved(Stack.of(this).account) ? '<AWS::AccountId>' : Stack.of(this).account;
+    const pathFinding = `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::${account}:role${this.protectedRolePath}*]`;
+    for (const role of [this.executionRole, this.enforcerRole]) {
+      if (!role) continue;
+      acknowledgeNag(role, [{
+        id: pathFinding,
+        reason: 'The wildcard is this TVM\'s own IAM path: it covers its ProtectedRoles (which only this TVM trusts), and keeps the '
+          + 'policy within IAM\'s size limits with hundreds of profiles.',
       }]);
     }
     // The provider is a stack-wide singleton named after this UUID (see lambda.SingletonFunction).

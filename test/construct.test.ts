@@ -226,8 +226,12 @@ describe('GIVEN a TVM with a ProtectedRole, an owned iam.Role and an imported ro
           actionsByRole.set(resource, actions);
         }
       }
-      const expectedRoles = [resolver.arn(logicalIdOf(full.protectedRole)), resolver.arn(logicalIdOf(full.ownedRole)), IMPORTED_ROLE_ARN];
+      // ProtectedRoles live under the TVM's path, which the policy names once (hundreds of roles stay in one line).
+      const protectedRoles = `arn:aws:iam::${ACCOUNT}:role/sentinel-tvm/${full.tvm.serviceName}/*`;
+      const expectedRoles = [protectedRoles, resolver.arn(logicalIdOf(full.ownedRole)), IMPORTED_ROLE_ARN];
       expect([...actionsByRole.keys()].sort()).toEqual(expectedRoles.sort());
+      expect(resourceOf(template, full.protectedRole).Properties.Path).toBe(`/sentinel-tvm/${full.tvm.serviceName}/`);
+      expect(iamWildcardMatch(protectedRoles, `arn:aws:iam::${ACCOUNT}:role${full.protectedRole.path}Stack-ReadOnly-ABC123`)).toBe(true);
       for (const [roleArn, actions] of actionsByRole) {
         expect({ roleArn, actions: [...actions].sort() }).toEqual({ roleArn, actions: STS_ACTIONS });
       }

@@ -58,7 +58,8 @@ describe('GIVEN a TVM with revocation of issued credentials (the default)', () =
     expect(iamStatements).toHaveLength(1);
     expect(asArray(iamStatements[0].Action).sort()).toEqual(['iam:DeleteRolePolicy', 'iam:GetRolePolicy', 'iam:PutRolePolicy']);
     expect(asArray(iamStatements[0].Resource)).toEqual([
-      { 'Fn::GetAtt': [logicalIdOf(full.protectedRole), 'Arn'] },
+      // The TVM's ProtectedRoles, by their path.
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::111122223333:role/sentinel-tvm/${full.tvm.serviceName}/*`]] },
       { 'Fn::GetAtt': [logicalIdOf(full.ownedRole as iam.Role), 'Arn'] },
       IMPORTED_ROLE_ARN,
     ]);
