@@ -142,6 +142,9 @@ for (const [dir, include] of [
   });
 }
 
+// esbuild and ts-jest (isolatedModules) do not type-check: the whole tree is type-checked before the tests.
+project.testTask.prependExec('tsc --noEmit -p test/tsconfig.json');
+
 // The bundle must exist before tests run (the tests synthesize stacks that reference it and run it).
 project.testTask.prependSpawn(project.tasks.tryFind('bundle')!);
 
