@@ -1,10 +1,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IAMClient } from '@aws-sdk/client-iam';
+import { boundedRequestHandler } from '../clients';
 
 // Region, credentials and endpoints come from the standard SDK configuration (AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB,
 // AWS_ENDPOINT_URL_IAM, ...): that is how local mode and tests redirect them. The enforcer runs in the background
 // (60 s timeout, retried by the stream): more attempts than the vending path, each still bounded.
-const requestHandler = { connectionTimeout: 2_000, requestTimeout: 5_000 };
+const requestHandler = boundedRequestHandler(2_000, 5_000);
 
 export function enforcerDynamoClient(): DynamoDBClient {
   return new DynamoDBClient({ maxAttempts: 3, requestHandler });
