@@ -4,6 +4,7 @@ import { callerFrom } from '../../lambda/identity';
 import {
   Attr, CONFIG_ITEM_ID, ConfigAttr, Env, Limits, Patterns, ProfileAttr, StoreFailureModes, type ProfileConfig,
 } from '../../src/shared/contract';
+import { principalPatternProblem } from '../../src/shared/principal-patterns';
 import { CliError, ExitCode, usageError } from '../errors';
 
 /** A principal of local mode: whoever signs with this access key is this ARN (as IAM would establish it). */
@@ -31,7 +32,6 @@ const PRINCIPAL_KEYS = ['//', 'secretAccessKey', 'arn'];
 const PROFILE_KEYS = ['//', 'name', 'roleArn', 'allowedPrincipals', 'maxCredentialDuration'];
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 // The same syntax the construct accepts for principal patterns (src/private/validation.ts).
-const PRINCIPAL_ARN_PATTERN = /^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-[a-z]|aws-eusc|\*):(iam|sts|\*)::([0-9]{12}|[0-9*?]{1,12}):([\w+=,.@/*?-]+)$/;
 const ROLE_ARN = /^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-[a-z]|aws-eusc):iam::\d{12}:role\/([\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
 const ACCESS_KEY_ID = /^[A-Z0-9]{8,128}$/;
 /** Real AWS access key ids: local mode refuses them, so that nobody pastes a real secret into a local file. */
@@ -66,14 +66,8 @@ function patterns(value: unknown, where: string, allowEmpty: boolean): string[] 
   if (!Array.isArray(value)) return fail(where, `is ${show(value)}: expected a list of principal ARN patterns`);
   if (value.length === 0 && !allowEmpty) fail(where, 'is empty: expected at least one principal ARN pattern');
   value.forEach((p, i) => {
-    if (typeof p !== 'string' || !PRINCIPAL_ARN_PATTERN.test(p)) {
-      fail(`${where}[${i}]`, `is ${show(p)}: expected a principal ARN pattern like arn:aws:iam::111122223333:user/alice `
-        + 'or arn:aws:sts::111122223333:assumed-role/Role/*');
-    }
-    const account = p.split(':')[4];
-    const fixed = account.replace(/\*/g, '').length;
-    if (account.includes('*') ? fixed > 12 : fixed !== 12) fail(`${where}[${i}]`, `is ${show(p)}: its account matches no account`);
-    if (/^[*?/]*$/.test(p.split(':').slice(5).join(':'))) fail(`${where}[${i}]`, `is ${show(p)}: it matches every principal`);
+    const problem = principalPatternProblem(p);
+    if (problem) fail(`${where}[${i}]`, `is ${show(p)}: ${problem}`);
   });
   return value as string[];
 }

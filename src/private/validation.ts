@@ -1,9 +1,8 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import { Patterns } from '../shared/contract';
+import { principalPatternProblem } from '../shared/principal-patterns';
 
 const PROFILE_NAME = new RegExp(Patterns.PROFILE);
-// arn:<partition>:(iam|sts)::<account>:<resource>; IAM wildcards `*` and `?` are allowed in account and resource.
-const PRINCIPAL_ARN_PATTERN = /^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-[a-z]|aws-eusc|\*):(iam|sts|\*)::([0-9]{12}|[0-9*?]{1,12}):([\w+=,.@/*?-]+)$/;
 
 export function validateProfileName(prop: string, name: string): void {
   if (Token.isUnresolved(name)) {
@@ -22,20 +21,8 @@ export function validatePrincipalPatterns(prop: string, patterns: string[] | und
   }
   patterns.forEach((pattern, i) => {
     if (Token.isUnresolved(pattern)) return; // a deploy-time ARN, e.g. someRole.roleArn
-    if (typeof pattern !== 'string' || !PRINCIPAL_ARN_PATTERN.test(pattern)) {
-      throw new Error(
-        `${prop}[${i}] "${pattern}" is not a principal ARN pattern: expected arn:<partition>:iam|sts::<account>:<resource>, ` +
-        'e.g. arn:aws:iam::111122223333:user/alice or arn:aws:sts::111122223333:assumed-role/Role/*',
-      );
-    }
-    const account = pattern.split(':')[4];
-    const fixedLength = account.replace(/\*/g, '').length;
-    if (account.includes('*') ? fixedLength > 12 : fixedLength !== 12) {
-      throw new Error(`${prop}[${i}] "${pattern}" has account "${account}", which matches no account: expected 12 digits (IAM wildcards allowed)`);
-    }
-    if (/^[*?/]*$/.test(pattern.split(':').slice(5).join(':'))) {
-      throw new Error(`${prop}[${i}] "${pattern}" matches every principal: name users or roles instead`);
-    }
+    const problem = principalPatternProblem(pattern);
+    if (problem) throw new Error(`${prop}[${i}] "${pattern}": ${problem}`);
   });
 }
 
