@@ -1,11 +1,11 @@
 // The vending handler against DynamoDB Local and a local STS endpoint (the real SDK serializes the real requests).
-import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { createHandler } from '../lambda/handler';
 import { readSettings } from '../lambda/settings';
 import { StoreFailureMode } from '../src';
 import { startPrivateDynamoDbLocal } from './support/dynamodb-local';
 import { startLocalSts } from './support/local-sts';
-import { ACCOUNT, ADMIN, ALICE, BOB, createFixture, event, ROLE_ARNS, SSO_CAROL, stsClient, unmarshall, type Fixture } from './support/tvm-fixture';
+import { ACCOUNT, ADMIN, ALICE, BOB, createFixture, event, ROLE_ARNS, SSO_CAROL, stsClient, type Fixture } from './support/tvm-fixture';
 
 type Sts = Awaited<ReturnType<typeof startLocalSts>>;
 
@@ -18,10 +18,7 @@ let handle: (e: any) => Promise<any>;
 // In the future, so that DynamoDB Local's TTL deletion (which runs on real time) leaves the items alone.
 const T0 = new Date('2036-01-25T14:30:00.000Z');
 const body = (res: any) => JSON.parse(res.body);
-const session = async (id: string) => {
-  const out = await fx.ddb.send(new GetItemCommand({ TableName: fx.tableName, Key: { id: { S: id } }, ConsistentRead: true }));
-  return out.Item ? unmarshall(out.Item) : undefined;
-};
+const session = (id: string) => fx.item(id);
 const advance = (seconds: number) => { clock = new Date(clock.getTime() + seconds * 1000); };
 
 beforeAll(async () => {

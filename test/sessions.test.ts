@@ -1,7 +1,6 @@
 // Session management routes against DynamoDB Local: owner, administrator and stranger.
-import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { startLocalSts } from './support/local-sts';
-import { ACCOUNT, ADMIN, ALICE, BOB, createFixture, event, SSO_CAROL, stsClient, unmarshall, type Fixture } from './support/tvm-fixture';
+import { ACCOUNT, ADMIN, ALICE, BOB, createFixture, event, SSO_CAROL, stsClient, type Fixture } from './support/tvm-fixture';
 
 let fx: Fixture;
 let sts: Awaited<ReturnType<typeof startLocalSts>>;
@@ -12,10 +11,7 @@ let clock: Date;
 // An administrator calls through an SSO-like assumed role of the SecurityOps role named in adminPrincipals.
 const ADMIN_SESSION = `arn:aws:sts::${ACCOUNT}:assumed-role/SecurityOps/jane`;
 const body = (res: any) => JSON.parse(res.body);
-const item = async (id: string) => {
-  const out = await fx.ddb.send(new GetItemCommand({ TableName: fx.tableName, Key: { id: { S: id } }, ConsistentRead: true }));
-  return out.Item ? unmarshall(out.Item) : undefined;
-};
+const item = (id: string) => fx.item(id);
 
 beforeAll(async () => {
   fx = await createFixture();

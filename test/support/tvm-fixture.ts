@@ -1,6 +1,6 @@
 // A TVM synthesized by the real construct, with its table created in DynamoDB Local from the synthesized
 // template and its config item written from the synthesized custom resource: construct and runtime cannot drift.
-import { PutItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { STSClient } from '@aws-sdk/client-sts';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -76,6 +76,8 @@ export interface Fixture {
   handler(deps: Partial<HandlerDeps> & { sts: STSClient }): (event: TvmEvent) => Promise<any>;
   /** Every item of the table, sorted by id, for before/after comparisons. */
   items(): Promise<Record<string, any>[]>;
+  /** One item as plain values (strongly consistent read), or undefined. */
+  item(id: string): Promise<Record<string, any> | undefined>;
 }
 
 /** Creates the fixture's table in DynamoDB Local and writes the config item the deploy would write. */
@@ -100,6 +102,10 @@ export async function createFixture(props: SentinelTvmProps = {}, ddb: DynamoDBC
     env,
     handler: (deps) => createHandler({ settings: readSettings(env), ddb, log: () => undefined, ...deps }),
     items,
+    item: async (id) => {
+      const out = await ddb.send(new GetItemCommand({ TableName: tableName, Key: { id: { S: id } }, ConsistentRead: true }));
+      return out.Item ? unmarshall(out.Item) : undefined;
+    },
   };
 }
 
