@@ -75,7 +75,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
   },
 });
 
-// The vending handler and the revocation enforcer: bundled by esbuild at build time into assets/, shipped in the npm tarball.
+// The vending handler, the revocation enforcer and the configuration writer: bundled by esbuild at build time into assets/, shipped in the npm tarball.
 // Node.js 22, every dependency (the AWS SDK included) inlined and minified.
 const node22 = new awscdk.LambdaRuntime('nodejs22.x', 'node22', { defaultExternals: [] });
 // ESM entry points of the SDK tree-shake far better (about 30% smaller) than its CommonJS builds, and Lambda
@@ -89,7 +89,7 @@ const bundlingOptions = {
   mainFields: ['module', 'main'],
   esbuildArgs: { '--alias:@aws-sdk/credential-provider-node': './lambda/aws/env-credentials.ts' },
 } as awscdk.LambdaFunctionOptions['bundlingOptions'];
-for (const [entry, name] of [['vend', 'VendFunction'], ['enforcer', 'EnforcerFunction']]) {
+for (const [entry, name] of [['vend', 'VendFunction'], ['enforcer', 'EnforcerFunction'], ['config', 'ConfigFunction']]) {
   new awscdk.LambdaFunction(project, {
     entrypoint: `lambda/${entry}.lambda.ts`,
     constructFile: `src/private/${entry}-function.ts`,

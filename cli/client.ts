@@ -4,7 +4,9 @@ import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { HttpRequest } from '@smithy/protocol-http';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { CliError, ExitCode, usageError } from './errors';
+import { identityProof } from './proof';
 import { encodeRfc3986, signerFor } from './signing';
+import { IdentityProof } from '../src/shared/contract';
 
 /** `https://<api-id>.execute-api.<region>.amazonaws.com[.cn]`: the region is in the host name. */
 const EXECUTE_API_HOST = /^[a-z0-9]+\.execute-api\.([a-z]{2}(?:-[a-z]+)+-\d+)\.amazonaws\.com(?:\.cn)?$/;
@@ -100,6 +102,8 @@ export class TvmClient {
     const headers: Record<string, string> = {
       host: this.url.host,
       accept: 'application/json',
+      // Proves who signs, independently of API Gateway's context (the TVM sends it to STS); covered by the signature.
+      [IdentityProof.HEADER]: await identityProof(this.credentials, this.region, this.url.host),
       ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
       ...options.headers,
     };

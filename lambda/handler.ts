@@ -2,9 +2,10 @@ import { randomBytes } from 'crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { STSClient } from '@aws-sdk/client-sts';
 import type { APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
+import { IdentityVerifier } from './auth/proof';
 import { ApiError } from './errors';
 import { errorResponse, json, type HttpResponse } from './http';
-import { callerFrom, type Caller } from './identity';
+import { isVendedSession, verifiedCaller, type Caller } from './identity';
 import { powertoolsSink, type DecisionLog, type DecisionSink } from './observability';
 import { loadConfig, type TvmConfig } from './profiles';
 import { changeSession, getSession, listSessions, type ManageFacts } from './sessions/manage';
@@ -12,7 +13,7 @@ import { PageTokens } from './sessions/paging';
 import { SessionStore } from './sessions/store';
 import type { Settings } from './settings';
 import { vend, type VendFacts } from './vend/vend';
-import { SESSION_HEADER } from '../src/shared/contract';
+import { IdentityProof, SESSION_HEADER } from '../src/shared/contract';
 
 export type TvmEvent = APIGatewayProxyEventV2WithIAMAuthorizer;
 
@@ -25,6 +26,8 @@ export interface HandlerDeps {
   readonly newSessionId?: () => string;
   /** Where each request's decision goes (log line and metrics); Powertools by default. */
   readonly log?: DecisionSink;
+  /** Checks identity proofs; by default against STS in the settings' region (or its endpoint). */
+  readonly verifier?: IdentityVerifier;
 }
 
 type Route = 'vend' | 'profiles' | 'sessions';
@@ -41,13 +44,17 @@ export function createHandler(deps: HandlerDeps): (event: TvmEvent) => Promise<H
   const now = deps.now ?? (() => new Date());
   const newSessionId = deps.newSessionId ?? (() => randomBytes(8).toString('hex'));
   const log = deps.log ?? powertoolsSink();
-  const store = new SessionStore(deps.ddb, deps.settings.tableName);
+  const store = new SessionStore(deps.ddb, deps.settings.tableName, deps.settings.controlTableName);
   const serverInstanceId = randomBytes(8).toString('hex');
+  const verifier = deps.verifier ?? new IdentityVerifier({
+    audiences: deps.settings.audiences, region: deps.settings.region, endpoint: deps.settings.stsEndpoint, now,
+  });
 
-  // Read once per container; a failed read is retried by the next request.
+  // Read once per container (a changed configuration changes the digest in the environment, so new containers read
+  // it); a failed or refused read is retried by the next request.
   let configPromise: Promise<TvmConfig> | undefined;
   const config = () => {
-    configPromise ??= loadConfig(deps.ddb, deps.settings.tableName).catch((err) => {
+    configPromise ??= loadConfig(deps.ddb, deps.settings.controlTableName, deps.settings.configDigest).catch((err) => {
       configPromise = undefined;
       throw new ApiError('STORE_UNAVAILABLE', 'The credential service is temporarily unavailable.', {}, `config: ${describe(err)}`);
     });
@@ -72,8 +79,14 @@ export function createHandler(deps: HandlerDeps): (event: TvmEvent) => Promise<H
     const entry: DecisionLog = { level: 'INFO', message: 'decision', requestId, method, path, decision: 'ALLOW', status: 200 };
     let response: HttpResponse;
     try {
-      const caller = callerFrom(event?.requestContext?.authorizer?.iam);
+      // Identity is what STS says of the request's proof, never the event alone: a direct invocation of the function
+      // with a forged authorizer context proves nothing.
+      const identity = await verifier.verify(headerOf(event, IdentityProof.HEADER));
+      const caller = verifiedCaller(identity, event?.requestContext?.authorizer?.iam);
       entry.callerArn = caller.arn;
+      if (isVendedSession(caller, (await config()).roleArns)) {
+        throw new ApiError('POLICY_DENY', 'Credentials vended by a TVM cannot call the TVM.', {}, 'caller is a TVM-vended session');
+      }
       response = await route(caller, method, path, event, requestId, facts);
     } catch (err) {
       const apiError = err instanceof ApiError ? err : new ApiError('INTERNAL_ERROR', 'An internal error occurred.');

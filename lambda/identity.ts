@@ -1,3 +1,4 @@
+import type { VerifiedIdentity } from './auth/proof';
 import { ApiError } from './errors';
 import { Limits, SOURCE_IDENTITY_PREFIX } from '../src/shared/contract';
 
@@ -7,6 +8,8 @@ export interface Caller {
   readonly arn: string;
   readonly accountId: string;
   readonly principalOrgId?: string;
+  /** STS's unique id of the principal (`AIDA…`, `AROA…:<session>`), from the verified identity proof. */
+  readonly principalId?: string;
   /** Last segment of the ARN: IAM user name, role session name, federated user or `root`. */
   readonly user: string;
   /**
@@ -27,7 +30,43 @@ interface IamContext {
   readonly principalOrgId?: unknown;
 }
 
-/** Reads the caller from `requestContext.authorizer.iam`; headers never carry identity. */
+/**
+ * The caller of a request: the identity STS verified from the request's proof. When API Gateway's authorizer context is
+ * present (every request that came through the API), it must name the same principal: a proof borrowed from another
+ * request cannot be attached to someone else's signed call.
+ */
+export function verifiedCaller(identity: VerifiedIdentity, authorizer: IamContext | undefined | null): Caller {
+  const caller = callerFrom({ userArn: identity.arn, accountId: identity.account });
+  const seen = authorizer?.userArn;
+  if (seen !== undefined && seen !== null && seen !== '' && seen !== identity.arn) {
+    throw new ApiError('IAM_AUTH_REQUIRED', 'The identity proof was signed by another principal than the request.', {},
+      'identity proof: signer differs from the API Gateway caller');
+  }
+  if (authorizer?.accountId !== undefined && authorizer.accountId !== null && authorizer.accountId !== identity.account) {
+    throw new ApiError('INVALID_IDENTITY', 'The caller identity is inconsistent.');
+  }
+  return { ...caller, principalId: identity.userId };
+}
+
+/** Credentials a TVM vended: they must not buy a fresh session, whose id the revocation of theirs would not reach. */
+const TVM_SESSION_NAME = /^tvm-[0-9a-f]{16}-/;
+
+/**
+ * Whether the caller is a session of a role this TVM vends (or may chain into), or any TVM-vended session (its
+ * RoleSessionName `tvm-<sessionId>-…`): such credentials calling the TVM would launder a revocable session into a new one.
+ */
+export function isVendedSession(caller: Caller, roleArns: Iterable<string>): boolean {
+  const m = /^arn:([^:]+):sts::(\d{12}):assumed-role\/([^/]+)\/(.+)$/.exec(caller.arn);
+  if (!m) return false;
+  if (TVM_SESSION_NAME.test(m[4])) return true;
+  for (const roleArn of roleArns) {
+    const parts = roleArn.split(':');
+    if (parts[1] === m[1] && parts[4] === m[2] && roleArn.slice(roleArn.lastIndexOf('/') + 1) === m[3]) return true;
+  }
+  return false;
+}
+
+/** Reads a caller from an ARN and account (the verified identity, or in tests an authorizer context). */
 export function callerFrom(iam: IamContext | undefined | null): Caller {
   if (!iam || typeof iam !== 'object' || iam.userArn === undefined || iam.userArn === null || iam.userArn === '') {
     throw new ApiError('IAM_AUTH_REQUIRED', 'This API requires AWS SigV4 (IAM) authentication.');

@@ -1,7 +1,10 @@
-import { GetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConfigError, configDigest, parseConfig } from './config/document';
 import type { Caller } from './identity';
 import { PrincipalMatcher } from './match';
-import { Attr, CONFIG_ITEM_ID, ConfigAttr, type ProfileConfig, ProfileAttr } from '../src/shared/contract';
+import { Attr, CONFIG_ITEM_ID, ConfigAttr, type ProfileConfig } from '../src/shared/contract';
+
+export { ConfigError } from './config/document';
 
 /** A profile ready for authorization decisions. */
 export interface Profile extends ProfileConfig {
@@ -12,10 +15,13 @@ export interface Profile extends ProfileConfig {
 export class TvmConfig {
   public readonly profiles: ReadonlyMap<string, Profile>;
   public readonly admins: PrincipalMatcher;
+  /** Every role a session of this TVM can hold: the profiles' roles and the roles they may chain into. */
+  public readonly roleArns: ReadonlySet<string>;
 
-  constructor(public readonly version: string | undefined, profiles: ProfileConfig[], adminPrincipals: string[]) {
+  constructor(public readonly digest: string | undefined, profiles: ProfileConfig[], adminPrincipals: string[]) {
     this.profiles = new Map(profiles.map((p) => [p.name, { ...p, matcher: new PrincipalMatcher(p.allowedPrincipals) }]));
     this.admins = new PrincipalMatcher(adminPrincipals);
+    this.roleArns = new Set(profiles.flatMap((p) => [p.roleArn, ...(p.chainRoleArns ?? [])]));
   }
 
   /** The profile if it exists and the caller may use it; unknown and forbidden look the same to callers. */
@@ -33,45 +39,29 @@ export class TvmConfig {
   }
 }
 
-/** Thrown when the config item is missing or malformed: a deployment defect, not a caller error. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
+/**
+ * Reads the configuration the deployment wrote into the control table (strongly consistent) and trusts it only when
+ * its SHA-256 equals `expectedDigest`, the digest the deployment gave the function: a document written by anyone
+ * else (a table writer, a hand-made custom resource event) or left over from another deployment is refused.
+ */
+export async function loadConfig(ddb: DynamoDBClient, controlTableName: string, expectedDigest: string | undefined): Promise<TvmConfig> {
+  if (!expectedDigest) {
+    throw new ConfigError('no deployed configuration digest (SENTINEL_CONFIG_DIGEST): refusing to authorize from an unverified configuration');
   }
-}
-
-/** Reads the config item written by the construct at deploy time (strongly consistent). */
-export async function loadConfig(ddb: DynamoDBClient, tableName: string): Promise<TvmConfig> {
   const out = await ddb.send(new GetItemCommand({
-    TableName: tableName,
+    TableName: controlTableName,
     Key: { [Attr.ID]: { S: CONFIG_ITEM_ID } },
     ConsistentRead: true,
   }));
-  const item = out.Item;
-  if (!item) {
-    throw new ConfigError(`config item ${CONFIG_ITEM_ID} is missing from table ${tableName}`);
+  const document = out.Item?.[ConfigAttr.DOCUMENT]?.S;
+  if (document === undefined) {
+    throw new ConfigError(`config item ${CONFIG_ITEM_ID} is missing from table ${controlTableName}`);
   }
-  const profiles = (item[ConfigAttr.PROFILES]?.L ?? []).map((entry, i) => parseProfile(entry, i));
-  const admins = strings(item[ConfigAttr.ADMIN_PRINCIPALS], ConfigAttr.ADMIN_PRINCIPALS);
-  return new TvmConfig(item[ConfigAttr.VERSION]?.S, profiles, admins);
-}
-
-function parseProfile(entry: AttributeValue, index: number): ProfileConfig {
-  const m = entry.M;
-  const name = m?.[ProfileAttr.NAME]?.S;
-  const roleArn = m?.[ProfileAttr.ROLE_ARN]?.S;
-  const max = Number(m?.[ProfileAttr.MAX_DURATION_SECONDS]?.N);
-  if (!m || !name || !roleArn || !Number.isInteger(max)) {
-    throw new ConfigError(`config item: profile #${index} is malformed`);
+  const digest = configDigest(document);
+  if (digest !== expectedDigest) {
+    throw new ConfigError(`config item digest ${digest.slice(0, 16)}… is not the deployed ${expectedDigest.slice(0, 16)}…: `
+      + 'the item was changed outside the deployment, or a deployment is in progress');
   }
-  return { name, roleArn, maxDurationSeconds: max, allowedPrincipals: strings(m[ProfileAttr.ALLOWED_PRINCIPALS], `profile ${name}`) };
-}
-
-function strings(value: AttributeValue | undefined, what: string): string[] {
-  const list = value?.L ?? [];
-  return list.map((v) => {
-    if (typeof v.S !== 'string') throw new ConfigError(`config item: ${what} holds a non-string`);
-    return v.S;
-  });
+  const doc = parseConfig(document);
+  return new TvmConfig(digest, doc.profiles, doc.adminPrincipals);
 }

@@ -3,7 +3,16 @@ import { Env, Limits, StoreFailureModes } from '../src/shared/contract';
 /** The handler's settings, read once per container from the environment the construct sets. */
 export interface Settings {
   readonly tableName: string;
-  readonly configVersion: string | undefined;
+  /** The control table: configuration, page-token key, principal blocks. */
+  readonly controlTableName: string;
+  /** The deployed configuration's digest; the runtime refuses any other configuration. */
+  readonly configDigest: string | undefined;
+  /** Host names an identity proof may name (this TVM's API). */
+  readonly audiences: string[];
+  /** The function's region: identity proofs are sent to this region's STS. */
+  readonly region: string;
+  /** Where STS is reached (`AWS_ENDPOINT_URL_STS`: local mode and tests), else STS's regional endpoint. */
+  readonly stsEndpoint?: string;
   readonly sessionLifetimeSeconds: number;
   readonly defaultDurationSeconds: number;
   readonly retentionSeconds: number;
@@ -15,13 +24,27 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
   if (!tableName) {
     throw new Error(`environment variable ${Env.TABLE_NAME} is not set: it names the session table`);
   }
+  const controlTableName = env[Env.CONTROL_TABLE_NAME];
+  if (!controlTableName) {
+    throw new Error(`environment variable ${Env.CONTROL_TABLE_NAME} is not set: it names the control table`);
+  }
+  const audiences = (env[Env.AUDIENCES] ?? '').split(',').map((a) => a.trim()).filter(Boolean);
+  if (audiences.length === 0) {
+    throw new Error(`environment variable ${Env.AUDIENCES} is not set: it lists the API host names identity proofs must name`);
+  }
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  if (!region) throw new Error('environment variable AWS_REGION is not set');
   const mode = env[Env.STORE_FAILURE_MODE] ?? StoreFailureModes.FAIL_OPEN;
   if (mode !== StoreFailureModes.FAIL_OPEN && mode !== StoreFailureModes.FAIL_CLOSED) {
     throw new Error(`environment variable ${Env.STORE_FAILURE_MODE} is "${mode}": expected FAIL_OPEN or FAIL_CLOSED`);
   }
   return {
     tableName,
-    configVersion: env[Env.CONFIG_VERSION],
+    controlTableName,
+    configDigest: env[Env.CONFIG_DIGEST],
+    audiences,
+    region,
+    stsEndpoint: env.AWS_ENDPOINT_URL_STS || env.AWS_ENDPOINT_URL || undefined,
     sessionLifetimeSeconds: seconds(env, Env.SESSION_LIFETIME_SECONDS, Limits.DEFAULT_SESSION_LIFETIME_SECONDS),
     defaultDurationSeconds: seconds(env, Env.DEFAULT_DURATION_SECONDS, Limits.DEFAULT_CREDENTIAL_SECONDS),
     retentionSeconds: seconds(env, Env.RETENTION_SECONDS, Limits.DEFAULT_RETENTION_SECONDS),

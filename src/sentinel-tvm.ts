@@ -1,5 +1,4 @@
-import { createHash } from 'crypto';
-import { Annotations, Duration, Lazy, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, CustomResource, Duration, Lazy, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -14,16 +13,16 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { ConfigFunction } from './private/config-function';
 import { EnforcerFunction } from './private/enforcer-function';
 import { acknowledgeNag } from './private/nag';
 import { assumeStatements, trustStatements } from './private/trust';
 import { validateDuration, validatePrincipalPatterns, validateProfileName } from './private/validation';
 import { VendFunction } from './private/vend-function';
 import {
-  Attr, CONFIG_ITEM_ID, ConfigAttr, Env, Indexes, Limits, Metrics, ProfileAttr, Routes, SESSION_TAG_KEY, Status,
-  StoreFailureModes,
+  Attr, BLOCK_ITEM_PREFIX, CONFIG_ITEM_ID, Env, Indexes, Limits, Metrics, revokedSessionsPolicyName, Routes, SESSION_TAG_KEY, Status,
+  StoreFailureModes, TOKEN_KEY_ITEM_ID,
 } from './shared/contract';
 
 /**
@@ -33,8 +32,9 @@ export enum StoreFailureMode {
   /**
    * Vend anyway, with the session tag, and log and count the failure.
    *
-   * Availability first: issued credentials stay revocable at IAM level through their session tag.
-   * A session known to be revoked is always refused.
+   * Availability first. Such a vend has no record: its session id is only in the decision log, and an administrator
+   * revokes it by id with the profile's name (`POST /sessions/{id}/revoke` with `profile`), which records it as revoked
+   * so that the enforcer denies its credentials. Principal blocks are not checked while the table is down.
    */
   FAIL_OPEN = 'FAIL_OPEN',
   /** Answer 503 `STORE_UNAVAILABLE`: no credentials without a session record. */
@@ -153,18 +153,45 @@ export interface SentinelTvmProps {
   readonly tracing?: boolean;
 
   /**
-   * Steady-state request rate limit of the API, requests per second, for all callers together.
+   * Steady-state request rate limit of the vending routes (`GET|POST /` and `GET /profiles`), requests per second,
+   * for all their callers together. The session routes have their own limits, so a flood of vends cannot starve
+   * revocation.
    *
    * @default 50
    */
   readonly throttlingRateLimit?: number;
 
   /**
-   * Burst limit of the API, requests, for all callers together.
+   * Burst limit of the vending routes, requests, for all their callers together.
    *
    * @default 100
    */
   readonly throttlingBurstLimit?: number;
+
+  /**
+   * Steady-state request rate limit of each session route (`GET /sessions`, `GET|DELETE /sessions/{id}`, and
+   * `POST /sessions/{id}/revoke`, which only administrators may call), requests per second: each route has a bucket
+   * of its own, apart from the vending routes'.
+   *
+   * @default 10
+   */
+  readonly sessionsThrottlingRateLimit?: number;
+
+  /**
+   * Burst limit of each session route, requests.
+   *
+   * @default 20
+   */
+  readonly sessionsThrottlingBurstLimit?: number;
+
+  /**
+   * Accept principal patterns that pin only names a caller chooses: a wildcard partition, service or account, a
+   * federated user's name (chosen by whoever calls `GetFederationToken`), or an assumed-role session name under a
+   * wildcard role (chosen by whoever calls `AssumeRole`). Anyone able to mint such a name then matches.
+   *
+   * @default false
+   */
+  readonly allowCallerChosenPrincipalNames?: boolean;
 }
 
 /**
@@ -192,6 +219,16 @@ export interface ProfileOptions {
    * @default Duration.hours(1)
    */
   readonly maxCredentialDuration?: Duration;
+
+  /**
+   * Roles that sessions of this profile's role may assume (role chaining), in this TVM's account. The session tag is
+   * transitive, so the chained sessions carry it, and the enforcer writes the revoked-sessions deny on these roles
+   * too. Any other `sts:AssumeRole` is denied to the profile's role (for a role of this app; an imported role gets a
+   * synth warning instead): a revoked credential cannot escape into a role that carries no deny.
+   *
+   * @default - none: the profile's role may not assume any role
+   */
+  readonly allowRoleChainingTo?: iam.IRole[];
 }
 
 /**
@@ -246,10 +283,13 @@ interface Profile {
   readonly roleArn: string;
   readonly allowedPrincipals: string[];
   readonly maxDurationSeconds: number;
+  readonly chainRoleArns: string[];
 }
 
 /** ARNs per IAM statement, so that CDK can split a large policy across documents. */
 const ROLE_ARNS_PER_STATEMENT = 25;
+/** What the enforcer may do on a role: its own policy (IAM has no condition on a policy's name), and list the others to size it. */
+const ENFORCER_ROLE_ACTIONS = ['iam:GetRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy', 'iam:ListRolePolicies'];
 
 /**
  * A Token Vending Machine: an IAM-authenticated HTTP API whose Lambda vends short-lived credentials of
@@ -287,18 +327,32 @@ export class SentinelTvm extends Construct {
   public readonly enforcer?: lambda.Function;
   /** The enforcer's role, when `revokeIssuedCredentials` is on. */
   public readonly enforcerRole?: iam.Role;
+  /**
+   * The name of this TVM's revoked-sessions inline policy on its roles (`SentinelRevokedSessions-<serviceName>`): one
+   * per TVM, so that two TVMs vending the same role never overwrite or delete each other's deny.
+   */
+  public readonly revokedSessionsPolicyName: string;
+  /**
+   * Fires when the enforcer could not write a role's deny (its `EnforcementFailures` metric): revoked credentials may
+   * still work on that role. Created whenever revocation of issued credentials is on, without `addAlarms`.
+   */
+  public readonly enforcementFailuresAlarm?: cloudwatch.Alarm;
 
   private readonly profiles = new Map<string, Profile>();
   private readonly adminPrincipals: string[];
+  private readonly allowCallerChosenNames: boolean;
   private readonly trustedRoles = new Set<iam.IRole>();
   private readonly roleArnsGranted = new Set<string>();
+  private readonly deniedRoles = new Set<iam.IRole>();
+  private readonly controlTable: dynamodb.Table;
   private stsStatements?: iam.PolicyStatement[];
   private enforcerStatement?: iam.PolicyStatement;
 
   constructor(scope: Construct, id: string, props: SentinelTvmProps = {}) {
     super(scope, id);
 
-    validatePrincipalPatterns('adminPrincipals', props.adminPrincipals, true);
+    this.allowCallerChosenNames = props.allowCallerChosenPrincipalNames ?? false;
+    validatePrincipalPatterns('adminPrincipals', props.adminPrincipals, true, { allowCallerChosenNames: this.allowCallerChosenNames });
     this.adminPrincipals = [...(props.adminPrincipals ?? [])];
     const lifetime = validateDuration('sessionLifetime', props.sessionLifetime, Limits.MIN_CREDENTIAL_SECONDS,
       Limits.MAX_SESSION_LIFETIME_SECONDS) ?? Limits.DEFAULT_SESSION_LIFETIME_SECONDS;
@@ -308,22 +362,26 @@ export class SentinelTvm extends Construct {
       ?? Limits.DEFAULT_RETENTION_SECONDS;
     const rateLimit = validatePositive('throttlingRateLimit', props.throttlingRateLimit) ?? 50;
     const burstLimit = validatePositive('throttlingBurstLimit', props.throttlingBurstLimit) ?? 100;
+    const sessionsRateLimit = validatePositive('sessionsThrottlingRateLimit', props.sessionsThrottlingRateLimit) ?? 10;
+    const sessionsBurstLimit = validatePositive('sessionsThrottlingBurstLimit', props.sessionsThrottlingBurstLimit) ?? 20;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
 
     this.serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
     this.protectedRolePath = `/sentinel-tvm/${this.serviceName}/`;
+    this.revokedSessionsPolicyName = revokedSessionsPolicyName(this.serviceName);
     const observability = {
       POWERTOOLS_SERVICE_NAME: this.serviceName,
       POWERTOOLS_LOG_LEVEL: props.logLevel ?? TvmLogLevel.INFO,
     };
     const tracing = props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED;
+    const encryption = props.encryptionKey ? dynamodb.TableEncryption.CUSTOMER_MANAGED : dynamodb.TableEncryption.AWS_MANAGED;
 
     this.table = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: Attr.ID, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       timeToLiveAttribute: Attr.TTL,
       stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
-      encryption: props.encryptionKey ? dynamodb.TableEncryption.CUSTOMER_MANAGED : dynamodb.TableEncryption.AWS_MANAGED,
+      encryption,
       encryptionKey: props.encryptionKey,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: props.pointInTimeRecovery ?? true },
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
@@ -336,6 +394,17 @@ export class SentinelTvm extends Construct {
         projectionType: dynamodb.ProjectionType.ALL,
       });
     }
+    // What decides who may do what (the deployed configuration), the page-token key and principal blocks live apart
+    // from the sessions: no grant this construct hands out reaches this table.
+    this.controlTable = new dynamodb.Table(this, 'ControlTable', {
+      partitionKey: { name: Attr.ID, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: Attr.TTL,
+      encryption,
+      encryptionKey: props.encryptionKey,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: props.pointInTimeRecovery ?? true },
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
 
     this.executionRole = new iam.Role(this, 'ExecutionRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -348,25 +417,51 @@ export class SentinelTvm extends Construct {
       actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
       resources: [this.table.tableArn, ...Indexes.map((index) => `${this.table.tableArn}/index/${index.name}`)],
     }));
+    // The control table: read the configuration; write only the page-token key and principal blocks, never the
+    // configuration (a compromised function could then at most make itself refuse to serve: the digest would differ).
+    this.executionRole.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['dynamodb:GetItem', 'dynamodb:ConditionCheckItem'],
+      resources: [this.controlTable.tableArn],
+    }));
+    this.executionRole.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['dynamodb:PutItem'],
+      resources: [this.controlTable.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [TOKEN_KEY_ITEM_ID, `${BLOCK_ITEM_PREFIX}*`] } },
+    }));
     props.encryptionKey?.grantEncryptDecrypt(this.executionRole);
 
-    // Profiles and admins reach the Lambda through one item of the table, written at deploy time:
-    // they outgrow Lambda's 4 KB environment, and role ARNs are deploy-time values.
-    const configItem = Lazy.any({ produce: () => this.renderConfigItem() });
-    const config = new cr.AwsCustomResource(this, 'Config', {
-      onUpdate: {
-        service: 'DynamoDB',
-        action: 'putItem',
-        parameters: { TableName: this.table.tableName, Item: configItem },
-        physicalResourceId: cr.PhysicalResourceId.of(CONFIG_ITEM_ID),
-      },
-      policy: cr.AwsCustomResourcePolicy.fromStatements([
-        new iam.PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [this.table.tableArn] }),
-      ]),
-      installLatestAwsSdk: false,
-      logGroup: configProviderLogGroup(this, logRetention),
+    // The configuration (profiles, administrators) is written at deploy time by this TVM's own custom resource, which
+    // answers its SHA-256; the functions get that digest in their environment and trust no other configuration.
+    const configRole = new iam.Role(this, 'ConfigRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Sentinel TVM configuration writer: writes the deployed configuration item of its control table',
     });
-    props.encryptionKey?.grantEncryptDecrypt(config);
+    const configLogGroup = new logs.LogGroup(this, 'ConfigLogGroup', { retention: logRetention });
+    configLogGroup.grantWrite(configRole);
+    configRole.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['dynamodb:PutItem'],
+      resources: [this.controlTable.tableArn],
+      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [CONFIG_ITEM_ID] } },
+    }));
+    props.encryptionKey?.grantEncryptDecrypt(configRole);
+    const configFunction = new ConfigFunction(this, 'ConfigWriter', {
+      description: 'Sentinel TVM: writes the deployed configuration and answers its digest',
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.seconds(60),
+      role: configRole,
+      logGroup: configLogGroup,
+      environment: { [Env.CONTROL_TABLE_NAME]: this.controlTable.tableName },
+    });
+    const config = new CustomResource(this, 'Config', {
+      serviceToken: configFunction.functionArn,
+      resourceType: 'Custom::SentinelTvmConfig',
+      properties: {
+        AdminPrincipals: this.adminPrincipals,
+        Profiles: Lazy.any({ produce: () => this.renderProfiles() }),
+      },
+    });
+    const configDigest = config.getAttString('Digest');
 
     this.handler = new VendFunction(this, 'Handler', {
       description: 'Sentinel TVM: vends session-tagged credentials of protected roles',
@@ -378,7 +473,10 @@ export class SentinelTvm extends Construct {
       logGroup: this.logGroup,
       environment: {
         [Env.TABLE_NAME]: this.table.tableName,
-        [Env.CONFIG_VERSION]: Lazy.string({ produce: () => this.configVersion() }),
+        [Env.CONTROL_TABLE_NAME]: this.controlTable.tableName,
+        [Env.CONFIG_DIGEST]: configDigest,
+        // The API's own host name: identity proofs must name it. A lazy value: the API is created below.
+        [Env.AUDIENCES]: Lazy.string({ produce: () => `${this.api.apiId}.execute-api.${Stack.of(this).region}.${Stack.of(this).urlSuffix}` }),
         [Env.SESSION_LIFETIME_SECONDS]: String(lifetime),
         [Env.DEFAULT_DURATION_SECONDS]: String(defaultDuration),
         [Env.RETENTION_SECONDS]: String(retention),
@@ -388,8 +486,6 @@ export class SentinelTvm extends Construct {
       },
       tracing,
     });
-    // New code must not start before its configuration is in the table.
-    this.handler.node.addDependency(config);
 
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogGroup', { retention: logRetention });
     this.api = new apigwv2.HttpApi(this, 'Api', {
@@ -405,6 +501,12 @@ export class SentinelTvm extends Construct {
       throttle: { rateLimit, burstLimit },
       accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup) },
     });
+    // Each session route gets a bucket of its own: vend traffic (or a flood of it) never throttles revocation.
+    const routeSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
+    for (const route of Routes.filter((r) => r.path.startsWith('/sessions'))) {
+      routeSettings[`${route.method} ${route.path}`] = { ThrottlingRateLimit: sessionsRateLimit, ThrottlingBurstLimit: sessionsBurstLimit };
+    }
+    (stage.node.defaultChild as apigwv2.CfnStage).routeSettings = routeSettings;
     const integration = new HttpLambdaIntegration('Handler', this.handler, {
       payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
     });
@@ -431,6 +533,17 @@ export class SentinelTvm extends Construct {
         actions: ['dynamodb:GetItem', 'dynamodb:Query'],
         resources: [this.table.tableArn, `${this.table.tableArn}/index/${Indexes.find((i) => i.partitionKey === Attr.STATUS)!.name}`],
       }));
+      this.enforcerRole.addToPrincipalPolicy(new iam.PolicyStatement({
+        actions: ['dynamodb:GetItem'],
+        resources: [this.controlTable.tableArn],
+        conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [CONFIG_ITEM_ID] } },
+      }));
+      // Roles under this TVM's path stay writable after they leave the configuration (a replaced ProtectedRole's
+      // sessions may still hold live credentials).
+      this.enforcerRole.addToPrincipalPolicy(new iam.PolicyStatement({
+        actions: ENFORCER_ROLE_ACTIONS,
+        resources: [this.protectedRoleArnPattern()],
+      }));
       props.encryptionKey?.grantDecrypt(this.enforcerRole);
       this.enforcer = new EnforcerFunction(this, 'Enforcer', {
         description: 'Sentinel TVM: denies the credentials of revoked sessions on the protected roles',
@@ -443,12 +556,14 @@ export class SentinelTvm extends Construct {
         logGroup: enforcerLogGroup,
         environment: {
           [Env.TABLE_NAME]: this.table.tableName,
-          [Env.CONFIG_VERSION]: Lazy.string({ produce: () => this.configVersion() }),
+          [Env.CONTROL_TABLE_NAME]: this.controlTable.tableName,
+          [Env.CONFIG_DIGEST]: configDigest,
+          [Env.REVOKED_POLICY_NAME]: this.revokedSessionsPolicyName,
+          [Env.PROTECTED_ROLE_PATH]: this.protectedRolePath,
           ...observability,
         },
         tracing,
       });
-      this.enforcer.node.addDependency(config);
       // Only changes into `revoked`: inserted as revoked (other tools), or active -> revoked.
       const revoked = { status: { S: lambda.FilterRule.isEqual(Status.REVOKED) } };
       this.enforcer.addEventSource(new DynamoEventSource(this.table, {
@@ -471,6 +586,16 @@ export class SentinelTvm extends Construct {
         description: 'Sentinel TVM: recompute the revoked-sessions deny policies',
         schedule: events.Schedule.rate(Duration.minutes(5)),
         targets: [new targets.LambdaFunction(this.enforcer, { retryAttempts: 2 })],
+      });
+      // A role on which no deny can be written is loud whether or not anyone called addAlarms().
+      this.enforcementFailuresAlarm = new cloudwatch.Alarm(this, 'EnforcementFailuresAlarm', {
+        metric: this.metricEnforcementFailures(),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `Sentinel TVM ${this.node.path}: the enforcer could not write a revoked-sessions deny: `
+          + 'revoked credentials may still work on that role (see the enforcer log, and the metric by Role)',
       });
     }
 
@@ -495,50 +620,83 @@ export class SentinelTvm extends Construct {
     if (!options.role) {
       throw new Error(`${prop}: role is required`);
     }
-    validatePrincipalPatterns(`${prop}.allowedPrincipals`, options.allowedPrincipals, false);
+    validatePrincipalPatterns(`${prop}.allowedPrincipals`, options.allowedPrincipals, false,
+      { allowCallerChosenNames: this.allowCallerChosenNames });
     const maxDurationSeconds = validateDuration(`${prop}.maxCredentialDuration`, options.maxCredentialDuration,
       Limits.MIN_CREDENTIAL_SECONDS, Limits.MAX_CREDENTIAL_SECONDS) ?? Limits.MAX_CREDENTIAL_SECONDS;
+    const chainTargets = options.allowRoleChainingTo ?? [];
+    chainTargets.forEach((target, i) => this.checkSameAccount(`${prop}.allowRoleChainingTo[${i}]`, target));
 
     this.profiles.set(name, {
       name,
       roleArn: options.role.roleArn,
       allowedPrincipals: [...options.allowedPrincipals],
       maxDurationSeconds,
+      chainRoleArns: chainTargets.map((t) => t.roleArn),
     });
     this.trust(options.role);
+    this.confine(options.role, chainTargets);
     // Roles under this TVM's path are covered by one wildcard; any other role is named.
-    const underPath = isProtectedRoleOf(options.role, this) && (options.role as iam.Role & { path?: string }).path === this.protectedRolePath;
-    this.grantAssume(underPath
-      ? Stack.of(this).formatArn({ service: 'iam', region: '', resource: 'role', resourceName: `${this.protectedRolePath.slice(1)}*` })
-      : options.role.roleArn);
+    this.grantAssume(this.isUnderPath(options.role) ? this.protectedRoleArnPattern() : options.role.roleArn);
+    for (const target of chainTargets) {
+      if (!this.isUnderPath(target)) this.grantEnforce(target.roleArn);
+    }
   }
 
   /**
-   * Grants `execute-api:Invoke` on every route of the TVM: vend, list profiles, manage own sessions.
+   * Grants `execute-api:Invoke` on the routes every caller needs: vend (`GET|POST /`), `GET /profiles`, and the session
+   * routes for their own sessions (`GET /sessions`, `GET|DELETE /sessions/{id}`). Not the revoke route: see
+   * {@link grantRevokeSessions}.
    */
   public grantInvoke(grantee: iam.IGrantable): iam.Grant {
     return iam.Grant.addToPrincipal({
       grantee,
       actions: ['execute-api:Invoke'],
-      resourceArns: [this.api.arnForExecuteApi('*', '/*', '$default')],
+      resourceArns: [
+        this.api.arnForExecuteApi('GET', '/', '$default'),
+        this.api.arnForExecuteApi('POST', '/', '$default'),
+        this.api.arnForExecuteApi('GET', '/profiles', '$default'),
+        this.api.arnForExecuteApi('GET', '/sessions', '$default'),
+        this.api.arnForExecuteApi('GET', '/sessions/*', '$default'),
+        this.api.arnForExecuteApi('DELETE', '/sessions/*', '$default'),
+      ],
     });
   }
 
   /**
-   * Grants reading the session table (records and indexes) to tooling that works on the table directly.
+   * Grants reading the session table (records and indexes) to tooling that works on the table directly. The table
+   * holds no secret and nothing that decides access: the configuration and the page-token key live elsewhere.
    */
   public grantReadSessions(grantee: iam.IGrantable): iam.Grant {
-    return this.grantTable(grantee, ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:DescribeTable'], false);
+    const grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:DescribeTable'],
+      resourceArns: [this.table.tableArn, ...Indexes.map((index) => `${this.table.tableArn}/index/${index.name}`)],
+    });
+    this.table.encryptionKey?.grantDecrypt(grantee);
+    return grant;
   }
 
   /**
-   * Grants reading sessions and changing them (`UpdateItem`), for tooling that revokes sessions in the table directly.
-   * A revocation written this way (`status` = `revoked`, `revoked_by`, `revoked_reason`, `revoked_at`, `updated_at`)
-   * is enforced like one made through the API.
+   * Makes the grantee an administrator of this TVM's sessions through its API: it may list, read, end and revoke any
+   * session (`POST /sessions/{id}/revoke`, the `sentinel-tvm sessions revoke` command), as `adminPrincipals` may. The
+   * grantee must be an IAM role (every session of it) or user of this app. No table write is granted: a table writer
+   * could un-revoke a session or re-own it, an API caller cannot.
    */
   public grantRevokeSessions(grantee: iam.IGrantable): iam.Grant {
-    this.grantReadSessions(grantee);
-    return this.grantTable(grantee, ['dynamodb:UpdateItem'], true);
+    const principal = grantee.grantPrincipal as { roleArn?: string; userArn?: string };
+    const arn = principal.roleArn ?? principal.userArn;
+    if (arn === undefined) {
+      throw new Error(`grantRevokeSessions: the grantee ${Construct.isConstruct(grantee) ? grantee.node.path : String(grantee)} is `
+        + 'not an IAM role or user, whose ARN could name it an administrator');
+    }
+    this.adminPrincipals.push(arn);
+    this.grantInvoke(grantee);
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['execute-api:Invoke'],
+      resourceArns: [this.api.arnForExecuteApi('POST', '/sessions/*/revoke', '$default')],
+    });
   }
 
   /**
@@ -588,6 +746,14 @@ export class SentinelTvm extends Construct {
   /** AssumeRole calls that STS refused or that failed. Sum over 5 minutes. */
   public metricStsFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric(Metrics.STS_FAILURES, props);
+  }
+
+  /**
+   * Roles whose revoked-sessions deny the enforcer could not write in a run (after trying the smaller fallback). Sum
+   * over 5 minutes. `metricEnforcementFailures({ dimensionsMap: { Role: '<role name>' } })` is one role's.
+   */
+  public metricEnforcementFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(Metrics.ENFORCEMENT_FAILURES, props);
   }
 
   /** Time to answer a vend, in the handler, milliseconds. p99 over 5 minutes. */
@@ -667,24 +833,29 @@ export class SentinelTvm extends Construct {
     return [...this.profiles.keys()];
   }
 
-  private grantTable(grantee: iam.IGrantable, actions: string[], write: boolean): iam.Grant {
-    const grant = iam.Grant.addToPrincipal({
-      grantee,
-      actions,
-      resourceArns: [this.table.tableArn, ...Indexes.map((index) => `${this.table.tableArn}/index/${index.name}`)],
-    });
-    const key = this.table.encryptionKey;
-    if (key) (write ? key.grantEncryptDecrypt(grantee) : key.grantDecrypt(grantee));
-    return grant;
-  }
-
   private trust(role: iam.IRole): void {
     if (this.trustedRoles.has(role)) return;
     this.trustedRoles.add(role);
     const statements = trustStatements(this.executionRole.roleArn);
     if (isProtectedRoleOf(role, this)) return; // built with these statements already
     if (iam.Role.isRole(role) && role.assumeRolePolicy) {
-      role.assumeRolePolicy.addStatements(...statements);
+      const document = role.assumeRolePolicy;
+      document.addStatements(...statements);
+      // Anyone else the role trusts gets its credentials without a session record: say so (checked at synth, when
+      // every statement has been added).
+      this.node.addValidation({
+        validate: () => {
+          const json = Stack.of(this).resolve(document.toJSON()) as { Statement?: Array<{ Sid?: string }> };
+          const others = (json.Statement ?? []).filter((st) => !statements.some((ours) => ours.sid === st.Sid)).length;
+          if (others > 0) {
+            Annotations.of(role).addWarningV2('cdk-sentinel-tvm:roleTrustsOthers',
+              `Role ${role.node.path} is a profile's role but its trust policy has ${others} statement(s) besides the TVM's: whoever they `
+              + 'trust gets its credentials without a session record, and revocation cannot deny them. Use a ProtectedRole, or '
+              + 'remove the other statements.');
+          }
+          return [];
+        },
+      });
       return;
     }
     const rendered = JSON.stringify(statements.map((s) => s.toStatementJson()), (_k, v) =>
@@ -702,47 +873,90 @@ export class SentinelTvm extends Construct {
       this.stsStatements.forEach((s) => this.executionRole.addToPrincipalPolicy(s));
     }
     this.stsStatements.forEach((s) => s.addResources(roleArn));
-    if (this.enforcerRole) {
-      // The enforcer may only touch its own policy, on this TVM's roles.
-      if (!this.enforcerStatement || this.enforcerStatement.resources.length >= ROLE_ARNS_PER_STATEMENT) {
-        this.enforcerStatement = new iam.PolicyStatement({ actions: ['iam:GetRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy'] });
-        this.enforcerRole.addToPrincipalPolicy(this.enforcerStatement);
+    if (roleArn !== this.protectedRoleArnPattern()) this.grantEnforce(roleArn);
+  }
+
+  /** The enforcer may only read, write and delete role policies, on this TVM's roles (its path is granted already). */
+  private grantEnforce(roleArn: string): void {
+    if (!this.enforcerRole) return;
+    if (!this.enforcerStatement || this.enforcerStatement.resources.length >= ROLE_ARNS_PER_STATEMENT) {
+      this.enforcerStatement = new iam.PolicyStatement({ actions: ENFORCER_ROLE_ACTIONS });
+      this.enforcerRole.addToPrincipalPolicy(this.enforcerStatement);
+    }
+    if (!this.enforcerStatement.resources.includes(roleArn)) this.enforcerStatement.addResources(roleArn);
+  }
+
+  /**
+   * A profile's role may not call this TVM (a vended credential must not buy a fresh session) and may assume no role
+   * but the named chain targets (a revoked credential must not escape into a role without the deny). For a role of
+   * this app the denies are added to it; for an imported role, a warning prints them.
+   */
+  private confine(role: iam.IRole, chainTargets: iam.IRole[]): void {
+    const denies = [
+      new iam.PolicyStatement({
+        sid: 'SentinelTvmNoSelfVending',
+        effect: iam.Effect.DENY,
+        actions: ['execute-api:Invoke'],
+        resources: [this.api.arnForExecuteApi('*', '/*', '*')],
+      }),
+      new iam.PolicyStatement({
+        effect: iam.Effect.DENY,
+        actions: ['sts:AssumeRole'],
+        ...(chainTargets.length > 0 ? { notResources: chainTargets.map((t) => t.roleArn) } : { resources: ['*'] }),
+      }),
+    ];
+    if (iam.Role.isRole(role)) {
+      if (!this.deniedRoles.has(role)) {
+        this.deniedRoles.add(role);
+        role.addToPrincipalPolicy(denies[0]);
       }
-      this.enforcerStatement.addResources(roleArn);
+      // One statement per profile: a role several profiles use may chain only into the targets they all name.
+      role.addToPrincipalPolicy(denies[1]);
+      return;
+    }
+    const rendered = JSON.stringify(denies.map((d) => d.toStatementJson()), (_k, v) =>
+      typeof v === 'string' && Token.isUnresolved(v) ? '<deploy-time value>' : v);
+    Annotations.of(this).addWarningV2('cdk-sentinel-tvm:importedRoleConfinement',
+      `Role ${Token.isUnresolved(role.roleArn) ? role.node.path : role.roleArn} is not owned by this app: add these statements to its `
+      + `identity policies so that its sessions can neither call the TVM nor chain into roles without the revocation deny: ${rendered}`);
+  }
+
+  private checkSameAccount(prop: string, role: iam.IRole): void {
+    const account = Stack.of(this).account;
+    const roleAccount = role.roleArn.split(':')[4];
+    if (!Token.isUnresolved(role.roleArn) && !Token.isUnresolved(account) && roleAccount !== account) {
+      throw new Error(`${prop} is ${role.roleArn}, in account ${roleAccount}: the enforcer writes revocation denies only in this TVM's `
+        + `account (${account}), so a revoked session could keep working there`);
     }
   }
 
-  private renderConfigItem(): Record<string, unknown> {
+  private isUnderPath(role: iam.IRole): boolean {
+    return isProtectedRoleOf(role, this) && (role as iam.Role & { path?: string }).path === this.protectedRolePath;
+  }
+
+  private protectedRoleArnPattern(): string {
+    return Stack.of(this).formatArn({ service: 'iam', region: '', resource: 'role', resourceName: `${this.protectedRolePath.slice(1)}*` });
+  }
+
+  /** The profiles as the configuration writer takes them (CloudFormation resolves the role ARNs). */
+  private renderProfiles(): unknown[] {
     const profiles = [...this.profiles.values()].map((p) => ({
-      M: {
-        [ProfileAttr.NAME]: { S: p.name },
-        [ProfileAttr.ROLE_ARN]: { S: p.roleArn },
-        [ProfileAttr.ALLOWED_PRINCIPALS]: { L: p.allowedPrincipals.map((a) => ({ S: a })) },
-        [ProfileAttr.MAX_DURATION_SECONDS]: { N: String(p.maxDurationSeconds) },
-      },
+      name: p.name,
+      roleArn: p.roleArn,
+      allowedPrincipals: p.allowedPrincipals,
+      maxDurationSeconds: p.maxDurationSeconds,
+      chainRoleArns: p.chainRoleArns,
     }));
-    const item = {
-      id: { S: CONFIG_ITEM_ID },
-      [ConfigAttr.VERSION]: { S: this.configVersion() },
-      [ConfigAttr.ADMIN_PRINCIPALS]: { L: this.adminPrincipals.map((a) => ({ S: a })) },
-      [ConfigAttr.PROFILES]: { L: profiles },
-    };
-    const size = JSON.stringify(Stack.of(this).resolve(item)).length;
+    const size = JSON.stringify(Stack.of(this).resolve({ profiles, admins: this.adminPrincipals })).length;
     if (size > Limits.MAX_CONFIG_BYTES) {
-      throw new Error(`SentinelTvm profiles take ${size} bytes, over the ${Limits.MAX_CONFIG_BYTES} bytes one config item holds`);
+      throw new Error(`SentinelTvm profiles take ${size} bytes, over the ${Limits.MAX_CONFIG_BYTES} bytes one configuration holds`);
     }
-    return item;
-  }
-
-  /** A digest of the configuration as deployed (tokens as their CloudFormation expressions). */
-  private configVersion(): string {
-    const stack = Stack.of(this);
-    const doc = { admins: this.adminPrincipals, profiles: [...this.profiles.values()] };
-    return createHash('sha256').update(JSON.stringify(stack.resolve(doc))).digest('hex').slice(0, 16);
+    return profiles;
   }
 
   private acknowledgeNagFindings(): void {
-    for (const fn of [this.handler, this.enforcer]) {
+    const configWriter = this.node.findChild('ConfigWriter') as lambda.Function;
+    for (const fn of [this.handler, this.enforcer, configWriter]) {
       if (!fn) continue;
       acknowledgeNag(fn, [{
         id: 'AwsSolutions-L1',
@@ -766,28 +980,7 @@ export class SentinelTvm extends Construct {
           + 'policy within IAM\'s size limits with hundreds of profiles.',
       }]);
     }
-    // The provider is a stack-wide singleton named after this UUID (see lambda.SingletonFunction).
-    const provider = Stack.of(this).node.tryFindChild(`AWS${cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace(/-/g, '')}`);
-    if (provider) {
-      acknowledgeNag(provider, [
-        {
-          id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-          reason: 'CDK\'s shared AwsCustomResource provider uses AWSLambdaBasicExecutionRole to write its logs.',
-        },
-        { id: 'AwsSolutions-L1', reason: 'The runtime of CDK\'s shared AwsCustomResource provider is chosen by aws-cdk-lib.' },
-      ]);
-    }
   }
-}
-
-/**
- * CDK's AwsCustomResource provider is one function per stack, so its log group is one per stack too:
- * a second TVM in the stack reuses it instead of leaving an unused one behind.
- */
-function configProviderLogGroup(scope: Construct, retention: logs.RetentionDays): logs.ILogGroup {
-  const stack = Stack.of(scope);
-  const id = 'SentinelTvmConfigProviderLogs';
-  return (stack.node.tryFindChild(id) as logs.LogGroup | undefined) ?? new logs.LogGroup(stack, id, { retention });
 }
 
 function validatePositive(prop: string, value: number | undefined): number | undefined {

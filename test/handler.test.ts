@@ -65,6 +65,8 @@ describe('vending a new session', () => {
       id: b.SessionId,
       user: 'alice',
       principal_arn: ALICE,
+      // STS's unique id of the caller, from the identity proof the handler verified.
+      principal_id: expect.stringMatching(/^AIDA[0-9A-F]{12}$/),
       account_id: ACCOUNT,
       profile: 'readonly',
       role_arn: ROLE_ARNS.ReadOnly,
@@ -354,13 +356,15 @@ describe('decision logs through Powertools', () => {
     expect(all).not.toContain(vended.SecretAccessKey);
     expect(all).not.toContain(vended.Token);
     expect(all).not.toMatch(/Signature=|AWS4-HMAC-SHA256|SecretAccessKey|SessionToken/);
+    // Nor the identity proof (a signed STS request) in any form.
+    expect(all).not.toMatch(/x-sentinel-identity|eyJ2Ijox/);
     expect(lines.filter((l) => l._aws).flatMap((m) => m._aws.CloudWatchMetrics[0].Metrics.map((x: any) => x.Name)).sort())
       .toEqual(['Denials', 'Denials', 'StoreFailures', 'StsFailures', 'VendLatency', 'VendLatency', 'VendLatency', 'VendLatency',
         'Vends', 'Vends'].sort());
   });
 
   function createFixtureHandler(ddb: DynamoDBClient) {
-    return createHandler({ settings: readSettings(fx.env), ddb, sts: stsClient(sts.endpoint) });
+    return fx.handler({ ddb, sts: stsClient(sts.endpoint), log: undefined });
   }
 });
 

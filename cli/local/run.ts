@@ -8,12 +8,13 @@ import * as os from 'os';
 import * as path from 'path';
 import { integerOption, parseArgs } from '../args';
 import { CliError, ExitCode, usageError } from '../errors';
-import { configItem, handlerEnvironment, loadConfigFile, type LocalConfig } from './config';
-import { ensureTable, localDynamoClient, putConfigItem, startDynamoDbLocal, type RunningDynamoDb } from './dynamodb';
+import { configProperties, handlerEnvironment, loadConfigFile, type LocalConfig } from './config';
+import { ensureTable, freePort, localDynamoClient, startDynamoDbLocal, type RunningDynamoDb } from './dynamodb';
 import { startFrontDoor, type FrontDoor, type Handler } from './front-door';
 import { startLocalSts, type LocalSts } from './sts';
 import { protectedRoleTrustPolicy } from './trust';
 import type { KnownKey } from './verify';
+import { writeConfig } from '../../lambda/config/provider';
 
 export const READY_PREFIX = 'sentinel-tvm local: ready at ';
 const DEFAULT_TABLE = 'sentinel-tvm-local-sessions';
@@ -107,13 +108,17 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
     }
     checkSignal();
     const ddb = localDynamoClient(endpoint, config.region);
+    const controlTable = `${table}-control`;
+    let configDigest: string;
     try {
       const state = await ensureTable(ddb, table);
-      await putConfigItem(ddb, table, configItem(config));
-      say(`session table ${table} (${state}) at ${endpoint}`);
+      await ensureTable(ddb, controlTable, 'control');
+      // The configuration goes through the construct's own configuration writer, digest included.
+      configDigest = await writeConfig(ddb, controlTable, configProperties(config));
+      say(`session table ${table} (${state}) and control table ${controlTable} at ${endpoint}`);
     } catch (err) {
       if (err instanceof CliError) throw err;
-      throw new CliError(ExitCode.LOCAL, `cannot prepare the session table ${table} at ${endpoint}: ${(err as Error).name}: ${(err as Error).message}`);
+      throw new CliError(ExitCode.LOCAL, `cannot prepare the tables ${table}, ${controlTable} at ${endpoint}: ${(err as Error).name}: ${(err as Error).message}`);
     } finally {
       ddb.destroy();
     }
@@ -136,9 +141,13 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
     });
     started.push(sts);
 
+    // The front door's port is fixed first: identity proofs name its host, and the handler learns it at load time.
+    const doorPort = port || await freePort();
     // The handler reads its configuration once, at load time, from the environment, as in Lambda.
     Object.assign(process.env, {
-      ...handlerEnvironment(config, table),
+      ...handlerEnvironment(config, {
+        tableName: table, controlTableName: controlTable, configDigest, audiences: [`127.0.0.1:${doorPort}`, `localhost:${doorPort}`],
+      }),
       AWS_REGION: config.region,
       AWS_DEFAULT_REGION: config.region,
       AWS_ACCESS_KEY_ID: tvmKey.accessKeyId,
@@ -162,7 +171,7 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
     const door: FrontDoor = await startFrontDoor({
       region: config.region,
       accountId: account,
-      port,
+      port: doorPort,
       // Principals of the config file and credentials vended by the local STS may call, as IAM principals could.
       lookup: (id) => principalKeys.get(id) ?? sts.issued.get(id),
       handler,

@@ -7,6 +7,7 @@ import type { TvmConfig } from '../profiles';
 
 /** What session management needs, injected like the vend context. */
 export interface ManageContext {
+  readonly settings: { readonly retentionSeconds: number };
   readonly store: SessionStore;
   readonly config: () => Promise<TvmConfig>;
   readonly now: () => Date;
@@ -17,7 +18,16 @@ export interface ManageFacts {
   sessionId?: string;
   admin?: boolean;
   action?: string;
+  /** A revocation that created the record of an unrecorded (FAIL_OPEN) session. */
+  tombstone?: boolean;
+  /** Until when the session's principal is blocked from starting sessions. */
+  blockedUntil?: string;
+  /** Other active sessions of a blocked principal, revoked with it. */
+  alsoRevoked?: number;
 }
+
+/** Longest block of a principal an administrator can set with a revocation. */
+export const MAX_BLOCK_SECONDS = 7 * 24 * 3600;
 
 const SESSION_ID = new RegExp(Patterns.SESSION_ID);
 const PROFILE = new RegExp(Patterns.PROFILE);
@@ -79,36 +89,92 @@ export async function getSession(ctx: ManageContext, caller: Caller, rawId: stri
   return { Session: sessionView(item, ctx.now()) };
 }
 
-/** DELETE /sessions/{id} (owner or admin: active → expired) and POST /sessions/{id}/revoke (admin: active → revoked). */
+/**
+ * DELETE /sessions/{id} (owner or admin: active → expired) and POST /sessions/{id}/revoke (admin: active, or ended with
+ * credentials still live → revoked). A revocation may also name the `profile` of an id the table does not know (a vend
+ * made under FAIL_OPEN while the table was down: the id is in the decision log), which records it as revoked so that
+ * its credentials are denied; and `blockPrincipalSeconds`, which stops the session's principal from starting sessions
+ * for that long and revokes its other active sessions (the stolen-laptop case).
+ */
 export async function changeSession(ctx: ManageContext, caller: Caller, rawId: string, revoke: boolean, body: string | undefined,
   facts: ManageFacts) {
   const id = sessionId(rawId);
   facts.sessionId = id;
   facts.action = revoke ? 'revoke' : 'end';
-  const admin = await isAdmin(ctx, caller);
+  const config = await ctx.config();
+  const admin = config.isAdmin(caller);
   facts.admin = admin;
-  let reason: string;
+  let request: RevokeRequest;
   if (revoke) {
     if (!admin) throw new ApiError('POLICY_DENY', 'Only administrators may revoke sessions.');
-    reason = revokeReason(body);
+    request = revokeRequest(body);
   } else {
     if (body !== undefined && body.trim() !== '') throw new ApiError('INVALID_REQUEST', 'This request takes no body.');
-    reason = admin ? `ended by ${caller.arn}` : 'ended by its owner';
+    request = { reason: admin ? `ended by ${caller.arn}` : 'ended by its owner' };
   }
+  const tombstoneRole = request.profile === undefined ? undefined : config.profiles.get(request.profile)?.roleArn;
+  if (request.profile !== undefined && tombstoneRole === undefined) {
+    throw new ApiError('INVALID_PROFILE', 'No profile of that name: the profile of an unrecorded session names its role.');
+  }
+  const now = ctx.now();
   const result = await storeCall(() => ctx.store.transition({
-    id, to: revoke ? Status.REVOKED : Status.EXPIRED, callerArn: caller.arn, admin, now: ctx.now(), reason,
+    id, to: revoke ? Status.REVOKED : Status.EXPIRED, callerArn: caller.arn, admin, now, reason: request.reason,
   }));
-  if (!result.ok) {
+  let item: Item;
+  if (result.ok) {
+    item = result.item;
+  } else if (result.refusal === 'NOT_FOUND' && tombstoneRole !== undefined && request.profile !== undefined) {
+    if (request.blockPrincipalSeconds !== undefined) {
+      throw new ApiError('INVALID_REQUEST', 'An unrecorded session has no known principal to block.');
+    }
+    const credentialsExpireAt = new Date(now.getTime() + (Limits.MAX_CREDENTIAL_SECONDS + 60) * 1000);
+    const written = await storeCall(() => ctx.store.tombstone({
+      id, profile: request.profile!, roleArn: tombstoneRole, callerArn: caller.arn, reason: request.reason, now, credentialsExpireAt,
+      ttl: Math.floor(credentialsExpireAt.getTime() / 1000) + ctx.settings.retentionSeconds,
+    }));
+    // Written meanwhile by a late vend: revoke that record instead.
+    if (!written) return changeSession(ctx, caller, rawId, revoke, body, facts);
+    facts.tombstone = true;
+    item = written;
+  } else {
     switch (result.refusal) {
       case 'NOT_FOUND': throw new ApiError('SESSION_NOT_FOUND', 'The session does not exist.');
       case 'FORBIDDEN': throw new ApiError('SESSION_FORBIDDEN', 'The session belongs to another principal.');
       case 'NOT_ACTIVE': throw new ApiError('SESSION_NOT_ACTIVE', 'The session has already ended or been revoked.');
     }
   }
-  return { Session: sessionView(result.item, ctx.now()) };
+  const out: Record<string, unknown> = { Session: sessionView(item, now) };
+  if (request.blockPrincipalSeconds !== undefined) {
+    const principal = item[Attr.PRINCIPAL_ARN]?.S;
+    const user = item[Attr.USER]?.S;
+    if (!principal || !user) throw new ApiError('INVALID_REQUEST', 'The session has no known principal to block.');
+    const until = new Date(now.getTime() + request.blockPrincipalSeconds * 1000);
+    // Block first, then revoke: a session started in between is caught by the sweep, one started after by the block.
+    await storeCall(() => ctx.store.block({ principalArn: principal, until, callerArn: caller.arn, reason: request.reason, sessionId: id }));
+    const others = await storeCall(() => ctx.store.activeSessionsOf(user, principal, INDEX[Attr.USER]));
+    let revoked = 0;
+    for (const other of others) {
+      const r = await storeCall(() => ctx.store.transition({
+        id: other, to: Status.REVOKED, callerArn: caller.arn, admin: true, now, reason: `${request.reason} (principal blocked)`,
+      }));
+      if (r.ok) revoked += 1;
+    }
+    facts.blockedUntil = until.toISOString();
+    facts.alsoRevoked = revoked;
+    out.Blocked = { principal_arn: principal, until: until.toISOString(), revoked_sessions: revoked };
+  }
+  return out;
 }
 
-function revokeReason(body: string | undefined): string {
+interface RevokeRequest {
+  readonly reason: string;
+  readonly profile?: string;
+  readonly blockPrincipalSeconds?: number;
+}
+
+const REVOKE_KEYS = new Set(['reason', 'profile', 'blockPrincipalSeconds']);
+
+function revokeRequest(body: string | undefined): RevokeRequest {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body ?? '');
@@ -116,14 +182,22 @@ function revokeReason(body: string | undefined): string {
     throw new ApiError('INVALID_REQUEST', 'The body must be JSON: {"reason": "..."}.');
   }
   const obj = parsed as Record<string, unknown>;
-  if (!obj || typeof obj !== 'object' || Array.isArray(obj) || Object.keys(obj).some((k) => k !== 'reason')) {
-    throw new ApiError('INVALID_REQUEST', 'The body must be JSON: {"reason": "..."}.');
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj) || Object.keys(obj).some((k) => !REVOKE_KEYS.has(k))) {
+    throw new ApiError('INVALID_REQUEST', 'The body must be JSON: {"reason": "...", "profile"?: "...", "blockPrincipalSeconds"?: n}.');
   }
   const reason = obj.reason;
   if (typeof reason !== 'string' || reason.trim().length === 0 || reason.length > Limits.MAX_REVOKE_REASON) {
     throw new ApiError('INVALID_REQUEST', `The reason must be 1 to ${Limits.MAX_REVOKE_REASON} characters.`);
   }
-  return reason;
+  const profile = obj.profile;
+  if (profile !== undefined && (typeof profile !== 'string' || !PROFILE.test(profile))) {
+    throw new ApiError('INVALID_PROFILE', `The profile name must match ${Patterns.PROFILE}.`);
+  }
+  const block = obj.blockPrincipalSeconds;
+  if (block !== undefined && !(Number.isInteger(block) && (block as number) >= 60 && (block as number) <= MAX_BLOCK_SECONDS)) {
+    throw new ApiError('INVALID_REQUEST', `blockPrincipalSeconds must be whole seconds from 60 to ${MAX_BLOCK_SECONDS}.`);
+  }
+  return { reason, profile: profile as string | undefined, blockPrincipalSeconds: block as number | undefined };
 }
 
 const LIST_PARAMS = new Set(['status', 'user', 'profile', 'limit', 'nextToken']);

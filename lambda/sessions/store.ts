@@ -1,8 +1,9 @@
 import { randomBytes } from 'crypto';
 import {
-  ConditionalCheckFailedException, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient,
+  ConditionalCheckFailedException, GetItemCommand, PutItemCommand, QueryCommand, TransactionCanceledException, TransactWriteItemsCommand,
+  UpdateItemCommand, type AttributeValue, type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { Attr, Status, TOKEN_KEY_ATTR, TOKEN_KEY_ITEM_ID } from '../../src/shared/contract';
+import { Attr, BLOCK_ITEM_PREFIX, BlockAttr, Status, TOKEN_KEY_ATTR, TOKEN_KEY_ITEM_ID } from '../../src/shared/contract';
 
 export type Item = Record<string, AttributeValue>;
 
@@ -19,7 +20,29 @@ export interface Transition {
 
 export type TransitionResult =
   | { readonly ok: true; readonly item: Item }
-  | { readonly ok: false; readonly refusal: 'NOT_FOUND' | 'FORBIDDEN' | 'NOT_ACTIVE' };
+  | { readonly ok: false; readonly refusal: 'NOT_FOUND' | 'FORBIDDEN' | 'NOT_ACTIVE'; readonly item?: Item };
+
+/** A revoked record for a session id the table does not know (a FAIL_OPEN vend), so that the enforcer denies it. */
+export interface Tombstone {
+  readonly id: string;
+  readonly profile: string;
+  readonly roleArn: string;
+  readonly callerArn: string;
+  readonly reason: string;
+  readonly now: Date;
+  /** Until when credentials of that id may be live: the longest credential lifetime from now. */
+  readonly credentialsExpireAt: Date;
+  readonly ttl: number;
+}
+
+/** A principal barred from starting sessions until a time (the stolen-laptop case). */
+export interface Block {
+  readonly principalArn: string;
+  readonly until: Date;
+  readonly callerArn: string;
+  readonly reason: string;
+  readonly sessionId: string;
+}
 
 export interface SessionQuery {
   readonly index: string;
@@ -36,6 +59,8 @@ export interface NewSession {
   readonly id: string;
   readonly user: string;
   readonly principalArn: string;
+  /** STS's unique id of the caller (AIDA…, AROA…:session): ownership survives only the same principal, not a namesake. */
+  readonly principalId?: string;
   readonly accountId: string;
   readonly profile: string;
   readonly roleArn: string;
@@ -53,7 +78,10 @@ export interface NewSession {
 export interface ContinueSession {
   readonly id: string;
   readonly principalArn: string;
+  readonly principalId?: string;
   readonly profile: string;
+  /** The profile's role now: a session started on another role cannot continue on this one. */
+  readonly roleArn: string;
   readonly now: Date;
   /** The session must last at least until then (now + the shortest credential lifetime). */
   readonly mustLastUntil: Date;
@@ -77,12 +105,18 @@ export class StoreError extends Error {
 
 const iso = (d: Date) => d.toISOString();
 
+/** What became of a new session's write. */
+export type CreateResult = 'created' | 'blocked' | 'collision';
+
 /** Session records in DynamoDB: exactly one request per vend, every transition one conditional write. */
 export class SessionStore {
-  constructor(private readonly ddb: DynamoDBClient, private readonly tableName: string) {}
+  constructor(private readonly ddb: DynamoDBClient, private readonly tableName: string, private readonly controlTableName: string) {}
 
-  /** Writes a new active session; `attribute_not_exists(id)` guards against an id collision. */
-  public async create(s: NewSession): Promise<void> {
+  /**
+   * Writes a new active session in one transaction that also checks that its principal is not blocked (a block item
+   * in the control table): still one request per vend. `attribute_not_exists(id)` guards against an id collision.
+   */
+  public async create(s: NewSession): Promise<CreateResult> {
     const item: Item = {
       [Attr.ID]: { S: s.id },
       [Attr.USER]: { S: s.user },
@@ -103,6 +137,56 @@ export class SessionStore {
       [Attr.TTL]: { N: String(s.ttl) },
     };
     if (s.deviceId) item[Attr.DEVICE_ID] = { S: s.deviceId };
+    if (s.principalId) item[Attr.PRINCIPAL_ID] = { S: s.principalId };
+    try {
+      await this.ddb.send(new TransactWriteItemsCommand({
+        TransactItems: [
+          {
+            ConditionCheck: {
+              TableName: this.controlTableName,
+              Key: { [Attr.ID]: { S: blockId(s.principalArn) } },
+              ConditionExpression: 'attribute_not_exists(#id) OR #until <= :now',
+              ExpressionAttributeNames: { '#id': Attr.ID, '#until': BlockAttr.UNTIL },
+              ExpressionAttributeValues: { ':now': { S: iso(s.now) } },
+            },
+          },
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: item,
+              ConditionExpression: 'attribute_not_exists(#id)',
+              ExpressionAttributeNames: { '#id': Attr.ID },
+            },
+          },
+        ],
+      }));
+      return 'created';
+    } catch (err) {
+      if (err instanceof TransactionCanceledException) {
+        const [block, put] = (err.CancellationReasons ?? []).map((r) => r.Code);
+        if (block === 'ConditionalCheckFailed') return 'blocked';
+        if (put === 'ConditionalCheckFailed') return 'collision';
+      }
+      throw new StoreError(err);
+    }
+  }
+
+  /** Writes a revoked record for an id the table does not have; undefined when the id exists. */
+  public async tombstone(t: Tombstone): Promise<Item | undefined> {
+    const item: Item = {
+      [Attr.ID]: { S: t.id },
+      [Attr.PROFILE]: { S: t.profile },
+      [Attr.ROLE_ARN]: { S: t.roleArn },
+      [Attr.STATUS]: { S: Status.REVOKED },
+      [Attr.CREATED_AT]: { S: iso(t.now) },
+      [Attr.UPDATED_AT]: { S: iso(t.now) },
+      [Attr.REVOKED_AT]: { S: iso(t.now) },
+      [Attr.REVOKED_BY]: { S: t.callerArn },
+      [Attr.REVOKED_REASON]: { S: t.reason },
+      [Attr.CREDENTIALS_EXPIRE_AT]: { S: iso(t.credentialsExpireAt) },
+      [Attr.EXPIRES_AT]: { S: iso(t.credentialsExpireAt) },
+      [Attr.TTL]: { N: String(t.ttl) },
+    };
     try {
       await this.ddb.send(new PutItemCommand({
         TableName: this.tableName,
@@ -110,9 +194,49 @@ export class SessionStore {
         ConditionExpression: 'attribute_not_exists(#id)',
         ExpressionAttributeNames: { '#id': Attr.ID },
       }));
+      return item;
     } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return undefined;
       throw new StoreError(err);
     }
+  }
+
+  /** Blocks a principal from starting sessions until `until`; an existing longer block stands. */
+  public async block(b: Block): Promise<void> {
+    try {
+      await this.ddb.send(new PutItemCommand({
+        TableName: this.controlTableName,
+        Item: {
+          [Attr.ID]: { S: blockId(b.principalArn) },
+          [BlockAttr.UNTIL]: { S: iso(b.until) },
+          [BlockAttr.BY]: { S: b.callerArn },
+          [BlockAttr.REASON]: { S: b.reason },
+          [BlockAttr.SESSION]: { S: b.sessionId },
+          [BlockAttr.TTL]: { N: String(Math.ceil(b.until.getTime() / 1000) + 86_400) },
+        },
+        ConditionExpression: 'attribute_not_exists(#id) OR #until < :until',
+        ExpressionAttributeNames: { '#id': Attr.ID, '#until': BlockAttr.UNTIL },
+        ExpressionAttributeValues: { ':until': { S: iso(b.until) } },
+      }));
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return;
+      throw new StoreError(err);
+    }
+  }
+
+  /** The ids of a principal's active sessions (all pages of its user's index, filtered by the full ARN). */
+  public async activeSessionsOf(user: string, principalArn: string, index: string): Promise<string[]> {
+    const ids: string[] = [];
+    let startKey: Item | undefined;
+    do {
+      const page = await this.query({
+        index, keyName: Attr.USER, keyValue: user, filters: { [Attr.PRINCIPAL_ARN]: principalArn, [Attr.STATUS]: Status.ACTIVE },
+        limit: 100, startKey,
+      });
+      ids.push(...page.items.map((i) => i[Attr.ID]?.S).filter((id): id is string => id !== undefined));
+      startKey = page.lastKey;
+    } while (startKey);
+    return ids;
   }
 
   /**
@@ -166,10 +290,14 @@ export class SessionStore {
     }
   }
 
-  /** Reads one item, strongly consistent. */
+  /** Reads one session item, strongly consistent. */
   public async get(id: string): Promise<Item | undefined> {
+    return this.getFrom(this.tableName, id);
+  }
+
+  private async getFrom(tableName: string, id: string): Promise<Item | undefined> {
     try {
-      const out = await this.ddb.send(new GetItemCommand({ TableName: this.tableName, Key: { [Attr.ID]: { S: id } }, ConsistentRead: true }));
+      const out = await this.ddb.send(new GetItemCommand({ TableName: tableName, Key: { [Attr.ID]: { S: id } }, ConsistentRead: true }));
       return out.Item;
     } catch (err) {
       throw new StoreError(err);
@@ -194,6 +322,12 @@ export class SessionStore {
       set += ', #at = :now, #reason = :reason';
     }
     let condition = 'attribute_exists(#id) AND #status = :active';
+    if (t.to === Status.REVOKED) {
+      // An ended session whose credentials may still be live can be revoked too: its credentials are then denied.
+      names['#cexp'] = Attr.CREDENTIALS_EXPIRE_AT;
+      values[':expired'] = { S: Status.EXPIRED };
+      condition = 'attribute_exists(#id) AND (#status = :active OR (#status = :expired AND #cexp > :now))';
+    }
     if (!t.admin) {
       names['#owner'] = Attr.PRINCIPAL_ARN;
       values[':caller'] = { S: t.callerArn };
@@ -216,7 +350,7 @@ export class SessionStore {
       const old = err.Item;
       if (!old || !old[Attr.ID]) return { ok: false, refusal: 'NOT_FOUND' };
       if (!t.admin && old[Attr.PRINCIPAL_ARN]?.S !== t.callerArn) return { ok: false, refusal: 'FORBIDDEN' };
-      return { ok: false, refusal: 'NOT_ACTIVE' };
+      return { ok: false, refusal: 'NOT_ACTIVE', item: old };
     }
   }
 
@@ -249,12 +383,13 @@ export class SessionStore {
 
   /** The key that signs page tokens: created once, at random, by the first container that needs it. */
   public async tokenKey(): Promise<Buffer> {
-    const read = async () => (await this.get(TOKEN_KEY_ITEM_ID))?.[TOKEN_KEY_ATTR]?.B;
+    // In the control table: no grant of the construct reads it, so session readers cannot forge page tokens.
+    const read = async () => (await this.getFrom(this.controlTableName, TOKEN_KEY_ITEM_ID))?.[TOKEN_KEY_ATTR]?.B;
     const existing = await read();
     if (existing) return Buffer.from(existing);
     try {
       await this.ddb.send(new PutItemCommand({
-        TableName: this.tableName,
+        TableName: this.controlTableName,
         Item: { [Attr.ID]: { S: TOKEN_KEY_ITEM_ID }, [TOKEN_KEY_ATTR]: { B: randomBytes(32) } },
         ConditionExpression: 'attribute_not_exists(#id)',
         ExpressionAttributeNames: { '#id': Attr.ID },
@@ -277,17 +412,25 @@ export class SessionStore {
       '#last': Attr.LAST_ACCESS_AT,
       '#updated': Attr.UPDATED_AT,
       '#count': Attr.REQUEST_COUNT,
+      '#role': Attr.ROLE_ARN,
+      '#pid': Attr.PRINCIPAL_ID,
     };
     const values: Item = {
       ':active': { S: Status.ACTIVE },
       ':owner': { S: c.principalArn },
+      ':pid': { S: c.principalId ?? '' },
       ':profile': { S: c.profile },
+      ':role': { S: c.roleArn },
       ':until': { S: iso(c.mustLastUntil) },
       ':now': { S: iso(c.now) },
       ':one': { N: '1' },
     };
     let set = 'SET #last = :now, #updated = :now';
-    let condition = 'attribute_exists(#id) AND #status = :active AND #owner = :owner AND #profile = :profile AND #expires > :until';
+    // The same principal (its unique id, when recorded: a deleted and recreated namesake is another principal), the same
+    // profile, and the same role: a profile moved to another role starts new sessions, so that every credential of a
+    // session is of the role its record names, and revocation denies it where it lives.
+    let condition = 'attribute_exists(#id) AND #status = :active AND #owner = :owner AND (attribute_not_exists(#pid) OR #pid = :pid) '
+      + 'AND #profile = :profile AND #role = :role AND #expires > :until';
     if (raiseCredentialsExpiry) {
       names['#cexp'] = Attr.CREDENTIALS_EXPIRE_AT;
       values[':cexp'] = { S: iso(c.credentialsExpireAt) };
@@ -318,10 +461,16 @@ function classify(item: Item | undefined, c: ContinueSession): ContinueRefusal |
   if (!item || !item[Attr.ID]) return 'NOT_FOUND';
   // Ownership first: a stranger learns nothing about someone else's session.
   if (item[Attr.PRINCIPAL_ARN]?.S !== c.principalArn) return 'FORBIDDEN';
+  if (item[Attr.PRINCIPAL_ID]?.S !== undefined && item[Attr.PRINCIPAL_ID]?.S !== (c.principalId ?? '')) return 'FORBIDDEN';
   const status = item[Attr.STATUS]?.S;
   if (status === Status.REVOKED) return 'REVOKED';
   if (status !== Status.ACTIVE) return 'EXPIRED';
   if (item[Attr.PROFILE]?.S !== c.profile) return 'FORBIDDEN';
+  if (item[Attr.ROLE_ARN]?.S !== c.roleArn) return 'EXPIRED';
   if (!((item[Attr.EXPIRES_AT]?.S ?? '') > iso(c.mustLastUntil))) return 'EXPIRED';
   return undefined;
+}
+
+function blockId(principalArn: string): string {
+  return `${BLOCK_ITEM_PREFIX}${principalArn}`;
 }

@@ -120,24 +120,37 @@ export async function vend(ctx: VendContext, req: VendRequest, facts: VendFacts)
     const lifetime = ctx.settings.sessionLifetimeSeconds;
     duration = Math.min(wanted, lifetime);
     const expiresAt = new Date(now.getTime() + lifetime * 1000);
+    const newSession = (id: string) => ({
+      id,
+      user: req.caller.user,
+      principalArn: req.caller.arn,
+      principalId: req.caller.principalId,
+      accountId: req.caller.accountId,
+      profile: profile.name,
+      roleArn: profile.roleArn,
+      sourceIdentity,
+      deviceId: input.deviceId,
+      serverInstanceId: ctx.serverInstanceId,
+      now,
+      expiresAt,
+      credentialsExpireAt: new Date(now.getTime() + duration * 1000 + EXPIRY_MARGIN_MS),
+      ttl: Math.floor(expiresAt.getTime() / 1000) + ctx.settings.retentionSeconds,
+    });
     try {
-      await ctx.store.create({
-        id: sessionId,
-        user: req.caller.user,
-        principalArn: req.caller.arn,
-        accountId: req.caller.accountId,
-        profile: profile.name,
-        roleArn: profile.roleArn,
-        sourceIdentity,
-        deviceId: input.deviceId,
-        serverInstanceId: ctx.serverInstanceId,
-        now,
-        expiresAt,
-        credentialsExpireAt: new Date(now.getTime() + duration * 1000 + EXPIRY_MARGIN_MS),
-        ttl: Math.floor(expiresAt.getTime() / 1000) + ctx.settings.retentionSeconds,
-      });
+      let created = await ctx.store.create(newSession(sessionId));
+      // Two random 64-bit ids colliding is next to impossible; when it happens the new session gets another id, never
+      // the existing one (which is someone else's).
+      for (let retry = 0; created === 'collision' && retry < 2; retry++) {
+        sessionId = ctx.newSessionId();
+        created = await ctx.store.create(newSession(sessionId));
+      }
+      if (created === 'blocked') {
+        throw new ApiError('PRINCIPAL_BLOCKED', 'An administrator has blocked you from starting sessions for now.');
+      }
+      if (created === 'collision') throw new ApiError('INTERNAL_ERROR', 'An internal error occurred.', {}, 'session id collided 3 times');
       recordedNew = true;
     } catch (err) {
+      if (err instanceof ApiError) throw err;
       storeFailed(ctx, err, facts);
     }
   } else {
@@ -148,7 +161,9 @@ export async function vend(ctx: VendContext, req: VendRequest, facts: VendFacts)
       const result = await ctx.store.continue({
         id: sessionId,
         principalArn: req.caller.arn,
+        principalId: req.caller.principalId,
         profile: profile.name,
+        roleArn: profile.roleArn,
         now,
         mustLastUntil: new Date(now.getTime() + Limits.MIN_CREDENTIAL_SECONDS * 1000),
         credentialsExpireAt: new Date(now.getTime() + wanted * 1000 + EXPIRY_MARGIN_MS),

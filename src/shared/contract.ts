@@ -11,8 +11,16 @@ export const SESSION_TAG_KEY = 'SentinelSessionID';
 /** SourceIdentity prefix: `sentinel.<user>` (STS forbids `:` in SourceIdentity). */
 export const SOURCE_IDENTITY_PREFIX = 'sentinel.';
 
-/** Name of the inline policy that denies revoked sessions on each protected role (SPEC §7). */
+/** Prefix of the inline policy that denies revoked sessions on each protected role. */
 export const REVOKED_SESSIONS_POLICY_NAME = 'SentinelRevokedSessions';
+
+/**
+ * The revoked-sessions policy name of one TVM: the prefix and the TVM's service name, so that two TVMs that vend
+ * the same role each keep their own policy and never overwrite or delete the other's (IAM: 128 characters).
+ */
+export function revokedSessionsPolicyName(serviceName: string): string {
+  return `${REVOKED_SESSIONS_POLICY_NAME}-${serviceName}`.slice(0, 128);
+}
 
 /** Session item attribute names, shared with Sentinel's tooling (SPEC §4). */
 export const Attr = {
@@ -36,6 +44,8 @@ export const Attr = {
   ENDED_REASON: 'ended_reason',
   TTL: 'ttl',
   PRINCIPAL_ARN: 'principal_arn',
+  /** STS's unique id of the session's principal (AIDA…, AROA…:session), when the session was started with a verified identity. */
+  PRINCIPAL_ID: 'principal_id',
   ACCOUNT_ID: 'account_id',
   ROLE_ARN: 'role_arn',
   CREDENTIALS_EXPIRE_AT: 'credentials_expire_at',
@@ -66,20 +76,33 @@ export type SessionStatus = (typeof Status)[keyof typeof Status];
  */
 export const CONFIG_ITEM_ID = '#sentinel-tvm-config';
 
-/** Attributes of the config item. `profiles` is a list of maps with the {@link ProfileAttr} keys. */
+/**
+ * Attributes of the config item: `document`, the configuration as canonical JSON ({@link ConfigDocument}), and
+ * `digest`, its SHA-256 in hex. The runtime trusts the document only when its digest equals the deployed one.
+ */
 export const ConfigAttr = {
-  VERSION: 'config_version',
-  ADMIN_PRINCIPALS: 'admin_principals',
-  PROFILES: 'profiles',
+  DOCUMENT: 'document',
+  DIGEST: 'digest',
 } as const;
 
-/** Keys of one profile map in the config item. */
+/** Keys of one profile map in the pre-0.x config item (kept only until the enforcer tests move to the document). */
 export const ProfileAttr = {
   NAME: 'name',
   ROLE_ARN: 'role_arn',
   ALLOWED_PRINCIPALS: 'allowed_principals',
   MAX_DURATION_SECONDS: 'max_duration_seconds',
+  CHAIN_ROLE_ARNS: 'chain_role_arns',
 } as const;
+
+/** Version of {@link ConfigDocument}. */
+export const CONFIG_DOCUMENT_VERSION = 1;
+
+/** The configuration document: what the deployment decided, canonical JSON, keys in this order. */
+export interface ConfigDocument {
+  readonly version: number;
+  readonly adminPrincipals: string[];
+  readonly profiles: ProfileConfig[];
+}
 
 /** One profile as the runtime sees it. */
 export interface ProfileConfig {
@@ -90,17 +113,33 @@ export interface ProfileConfig {
   readonly allowedPrincipals: string[];
   /** Upper bound of credential lifetime, seconds (900..3600). */
   readonly maxDurationSeconds: number;
+  /**
+   * Roles that sessions of this profile's role may chain into (`sts:AssumeRole` from the vended credentials).
+   * The session tag is transitive, so the enforcer writes the revoked-sessions deny on these roles too.
+   */
+  readonly chainRoleArns?: string[];
 }
 
 /** Environment variables of the vending Lambda. */
 export const Env = {
   TABLE_NAME: 'SENTINEL_TABLE_NAME',
-  /** Changes whenever the profile configuration changes, so that warm containers are replaced. */
-  CONFIG_VERSION: 'SENTINEL_CONFIG_VERSION',
+  /** The control table: the deployed configuration, the page-token key and principal blocks; no grant reaches it. */
+  CONTROL_TABLE_NAME: 'SENTINEL_CONTROL_TABLE_NAME',
+  /**
+   * SHA-256 of the configuration document as the deployment wrote it (the config provider's `Digest`). The runtime
+   * refuses a configuration whose digest differs; a changed configuration changes it, which replaces warm containers.
+   */
+  CONFIG_DIGEST: 'SENTINEL_CONFIG_DIGEST',
+  /** Comma-separated audiences an identity proof may name: the API's host names. */
+  AUDIENCES: 'SENTINEL_AUDIENCES',
   SESSION_LIFETIME_SECONDS: 'SENTINEL_SESSION_LIFETIME_SECONDS',
   DEFAULT_DURATION_SECONDS: 'SENTINEL_DEFAULT_DURATION_SECONDS',
   RETENTION_SECONDS: 'SENTINEL_RETENTION_SECONDS',
   STORE_FAILURE_MODE: 'SENTINEL_STORE_FAILURE_MODE',
+  /** Enforcer: the name of this TVM's revoked-sessions inline policy (one per TVM, so two TVMs never undo each other). */
+  REVOKED_POLICY_NAME: 'SENTINEL_REVOKED_POLICY_NAME',
+  /** Enforcer: the IAM path of this TVM's ProtectedRoles, whose roles it may write even after they leave the configuration. */
+  PROTECTED_ROLE_PATH: 'SENTINEL_PROTECTED_ROLE_PATH',
 } as const;
 
 /** Values of {@link Env.STORE_FAILURE_MODE}. */
@@ -168,6 +207,7 @@ export const ErrorCodes = {
   SESSION_NOT_FOUND: 404,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  PRINCIPAL_BLOCKED: 403,
   SESSION_NOT_ACTIVE: 409,
   RATE_LIMITED: 429,
   INTERNAL_ERROR: 500,
@@ -186,14 +226,48 @@ export const Metrics = {
   STORE_FAILURES: 'StoreFailures',
   STS_FAILURES: 'StsFailures',
   VEND_LATENCY: 'VendLatency',
+  /** Enforcer: roles whose revoked-sessions deny could not be written in a run (dimension `service`, and `Role`). */
+  ENFORCEMENT_FAILURES: 'EnforcementFailures',
+  /** Dimension of {@link Metrics.ENFORCEMENT_FAILURES} naming the role. */
+  ROLE_DIMENSION: 'Role',
   /** Dimension every metric has: the TVM's service name (`POWERTOOLS_SERVICE_NAME`). */
   SERVICE_DIMENSION: 'service',
   /** Second dimension of `Denials`, besides the total. */
   CODE_DIMENSION: 'Code',
 } as const;
 
-/** The item holding the random key that signs `nextToken`s of `GET /sessions` (created on first use). */
+/** The control-table item holding the random key that signs `nextToken`s of `GET /sessions` (created on first use). */
 export const TOKEN_KEY_ITEM_ID = '#sentinel-tvm-token-key';
+
+/** Control-table items that block a principal from starting sessions: `block#<principal ARN>`, attribute `until`. */
+export const BLOCK_ITEM_PREFIX = 'block#';
+/** Attributes of a block item. */
+export const BlockAttr = {
+  UNTIL: 'until',
+  BY: 'blocked_by',
+  REASON: 'reason',
+  SESSION: 'session_id',
+  /** Epoch seconds: DynamoDB's TTL removes the item some time after it has lapsed. */
+  TTL: 'ttl',
+} as const;
+
+/**
+ * The identity proof every request carries (header {@link IDENTITY_PROOF_HEADER}): a SigV4-signed
+ * `sts:GetCallerIdentity` request that the handler sends to STS itself, so identity never depends on the event alone.
+ */
+export const IdentityProof = {
+  /** Request header: base64 of `{"v":1,"headers":{…}}`, the signed STS request's headers. */
+  HEADER: 'x-sentinel-identity',
+  /** Signed header of the STS request naming the TVM it is for (its API host), so a proof cannot be replayed elsewhere. */
+  AUDIENCE_HEADER: 'x-sentinel-tvm-audience',
+  /** The body of the signed STS request. */
+  BODY: 'Action=GetCallerIdentity&Version=2011-06-15',
+  CONTENT_TYPE: 'application/x-www-form-urlencoded; charset=utf-8',
+  /** How old (or far in the future) the proof's X-Amz-Date may be. */
+  MAX_AGE_SECONDS: 300,
+  /** Largest accepted header value, in characters. */
+  MAX_LENGTH: 8192,
+} as const;
 /** Attribute of {@link TOKEN_KEY_ITEM_ID} with the key, base64. */
 export const TOKEN_KEY_ATTR = 'key';
 

@@ -2,6 +2,7 @@
 import { createHash, randomBytes, randomUUID } from 'crypto';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
+import { verifySigV4, type KnownKey } from '../../cli/local/verify';
 
 export interface AssumeRoleCall {
   readonly roleArn: string;
@@ -39,10 +40,19 @@ export interface LocalSts {
   readonly endpoint: string;
   /** Every AssumeRole received, in order, including the ones answered with an error. */
   readonly calls: AssumeRoleCall[];
-  /** Makes every following call fail with this error, until cleared with undefined. */
+  /** Every GetCallerIdentity received (identity proofs the handler sends), with the principal it answered for, if any. */
+  readonly identityCalls: { readonly arn?: string; readonly status: number }[];
+  /** Makes every following AssumeRole fail with this error, until cleared with undefined. */
   fail(fault: StsFault | undefined): void;
-  /** Adds latency to every following answer. */
+  /** Makes every following GetCallerIdentity fail with this error, until cleared with undefined. */
+  failIdentity(fault: StsFault | undefined): void;
+  /** Adds latency to every following AssumeRole answer. */
   delay(ms: number): void;
+  /**
+   * Made-up credentials of a principal, known to this STS from now on: GetCallerIdentity signed with them answers this
+   * ARN (the signature is verified, as STS does).
+   */
+  principal(arn: string): { accessKeyId: string; secretAccessKey: string };
   stop(): Promise<void>;
 }
 
@@ -160,10 +170,37 @@ function successXml(call: AssumeRoleCall, requestId: string): string {
     + `</AssumeRoleResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></AssumeRoleResponse>`;
 }
 
+/** Running local STSes by endpoint, so that a fixture handed only an STS client can sign proofs this STS accepts. */
+const running = new Map<string, LocalSts>();
+
+export function localStsAt(endpoint: string): LocalSts | undefined {
+  return running.get(endpoint.replace(/\/$/, ''));
+}
+
 export async function startLocalSts(options: LocalStsOptions = {}): Promise<LocalSts> {
   const calls: AssumeRoleCall[] = [];
+  const identityCalls: { arn?: string; status: number }[] = [];
+  const keys = new Map<string, KnownKey>();
   let fault: StsFault | undefined;
+  let identityFault: StsFault | undefined;
   let latency = options.delayMs ?? 0;
+  const principal = (arn: string) => {
+    const h = createHash('sha256').update(arn).digest('hex').toUpperCase();
+    const creds = { accessKeyId: `AKIDTEST${h.slice(0, 12)}`, secretAccessKey: `secret-${h.slice(12, 40).toLowerCase()}` };
+    keys.set(creds.accessKeyId, { secretAccessKey: creds.secretAccessKey, arn });
+    return creds;
+  };
+  const callerIdentity = async (req: http.IncomingMessage, body: Buffer, requestId: string): Promise<[number, string]> => {
+    if (identityFault) return [identityFault.status ?? 400, errorXml(identityFault.code, identityFault.message, identityFault.status ?? 400, requestId)];
+    // The time window is the handler's to check (tests run on a fixed clock); the signature is checked here, as STS does.
+    const verified = await verifySigV4({ method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body },
+      { service: 'sts', region: 'us-east-1', lookup: (id) => keys.get(id), maxSkewMs: Number.MAX_SAFE_INTEGER });
+    if (!verified.ok) return [403, errorXml(verified.kind, verified.reason, 403, requestId)];
+    const arn = verified.key.arn;
+    return [200, `<GetCallerIdentityResponse xmlns="${NS}"><GetCallerIdentityResult><Arn>${xmlEscape(arn)}</Arn>`
+      + `<UserId>AIDA${verified.accessKeyId.slice(8)}</UserId><Account>${arn.split(':')[4]}</Account></GetCallerIdentityResult>`
+      + `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></GetCallerIdentityResponse>`];
+  };
 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -177,6 +214,14 @@ export async function startLocalSts(options: LocalStsOptions = {}): Promise<Loca
       const refuse = (f: StsFault) => answer(f.status ?? 400, errorXml(f.code, f.message, f.status ?? 400, requestId));
       const params = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
       const action = params.get('Action');
+      if (req.method === 'POST' && action === 'GetCallerIdentity') {
+        void callerIdentity(req, Buffer.concat(chunks), requestId).then(([status, xml]) => {
+          identityCalls.push({ arn: status === 200 ? /<Arn>([^<]*)<\/Arn>/.exec(xml)?.[1] : undefined, status });
+          res.writeHead(status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
+          res.end(xml);
+        });
+        return;
+      }
       if (req.method !== 'POST' || action !== 'AssumeRole') {
         return refuse({ code: 'InvalidAction', message: `Could not find operation ${action} for version ${params.get('Version')}` });
       }
@@ -193,15 +238,21 @@ export async function startLocalSts(options: LocalStsOptions = {}): Promise<Loca
     server.listen(0, '127.0.0.1', resolve);
   });
   const port = (server.address() as AddressInfo).port;
-  return {
+  const sts: LocalSts = {
     endpoint: `http://127.0.0.1:${port}`,
     calls,
+    identityCalls,
     fail: (f) => { fault = f; },
+    failIdentity: (f) => { identityFault = f; },
+    principal,
     delay: (ms) => { latency = ms; },
     stop: () => new Promise<void>((resolve) => {
+      running.delete(`http://127.0.0.1:${port}`);
       if (!server.listening) return resolve();
       server.close(() => resolve());
       server.closeAllConnections(); // the SDK keeps connections alive; close() alone would wait for them
     }),
   };
+  running.set(sts.endpoint, sts);
+  return sts;
 }

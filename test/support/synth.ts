@@ -114,6 +114,8 @@ export class CfnResolver {
       const [key, arg] = entries[0] as [string, any];
       if (key === 'Ref') return this.ref(arg);
       if (key === 'Fn::GetAtt') {
+        if (arg[1] === 'Digest') return `digest-of-${arg[0]}`;
+        if (arg[1] === 'StreamArn') return `${this.arn(arg[0])}/stream/2036-01-01T00:00:00.000`;
         if (arg[1] !== 'Arn') throw new Error(`CfnResolver: no fake value for Fn::GetAtt ${arg.join('.')}`);
         return this.arn(arg[0]);
       }

@@ -1,14 +1,18 @@
 // A TVM synthesized by the real construct, with its table created in DynamoDB Local from the synthesized
 // template and its config item written from the synthesized custom resource: construct and runtime cannot drift.
-import { GetItemCommand, PutItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { STSClient } from '@aws-sdk/client-sts';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { createTableFromTemplate, localDynamoClient, uniqueTableName } from './dynamodb-local';
+import { localStsAt } from './local-sts';
+import { identityProof } from '../../cli/proof';
+import { IdentityVerifier } from '../../lambda/auth/proof';
+import { writeConfig } from '../../lambda/config/provider';
 import { createHandler, type HandlerDeps, type TvmEvent } from '../../lambda/handler';
 import { readSettings } from '../../lambda/settings';
 import { ProtectedRole, SentinelTvm, type SentinelTvmProps } from '../../src';
-import { Env } from '../../src/shared/contract';
+import { Env, IdentityProof } from '../../src/shared/contract';
 
 export const ACCOUNT = '111122223333';
 export const ALICE = `arn:aws:iam::${ACCOUNT}:user/alice`;
@@ -16,6 +20,8 @@ export const BOB = `arn:aws:iam::${ACCOUNT}:user/bob`;
 export const SSO_CAROL = `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_ReadOnly_0123456789abcdef/carol@example.com`;
 export const ADMIN = `arn:aws:iam::${ACCOUNT}:role/SecurityOps`;
 export const CREDENTIALS = { accessKeyId: 'AKIDLOCALTEST', secretAccessKey: 'local-secret' };
+/** The API host the fixture's TVM answers on (its template's Api, resolved): identity proofs name it. */
+export const AUDIENCE = 'api123.execute-api.us-east-1.amazonaws.com';
 
 /** Physical ARNs the test gives the roles the template references by GetAtt. */
 export const ROLE_ARNS: Record<string, string> = {
@@ -38,12 +44,25 @@ export function synthTvm(props: SentinelTvmProps = {}): any {
   return app.synth().getStackByName('Fixture').template;
 }
 
+/** Physical values of the fixture's resources: table names, and the digest the configuration writer answered. */
+export interface Physical {
+  readonly tableName: string;
+  readonly controlTableName?: string;
+  readonly configDigest?: string;
+}
+
+const PSEUDO: Record<string, string> = { 'AWS::Region': 'us-east-1', 'AWS::URLSuffix': 'amazonaws.com', 'AWS::AccountId': ACCOUNT, 'AWS::Partition': 'aws' };
+
 /** Replaces Ref/GetAtt in a template fragment with the physical values the test chose. */
-export function resolveFragment(template: any, value: any, tableName: string): any {
+export function resolveFragment(template: any, value: any, names: string | Physical): any {
   const resources = template.Resources;
-  const physical = (logicalId: string): string => {
+  const p: Physical = typeof names === 'string' ? { tableName: names } : names;
+  const physical = (logicalId: string, attribute?: string): string => {
     const r = resources[logicalId];
-    if (r?.Type === 'AWS::DynamoDB::Table') return tableName;
+    if (logicalId in PSEUDO) return PSEUDO[logicalId];
+    if (r?.Type === 'AWS::DynamoDB::Table') return r.Properties?.StreamSpecification ? p.tableName : p.controlTableName ?? p.tableName;
+    if (r?.Type === 'Custom::SentinelTvmConfig' && attribute === 'Digest') return p.configDigest ?? 'no-digest';
+    if (r?.Type === 'AWS::ApiGatewayV2::Api') return 'api123';
     const role = Object.keys(ROLE_ARNS).find((k) => logicalId.startsWith(k));
     if (r?.Type === 'AWS::IAM::Role' && role) return ROLE_ARNS[role];
     return `arn:aws:iam::${ACCOUNT}:role/${logicalId}`;
@@ -52,7 +71,7 @@ export function resolveFragment(template: any, value: any, tableName: string): a
     if (Array.isArray(v)) return v.map(walk);
     if (v && typeof v === 'object') {
       if ('Ref' in v) return physical(v.Ref);
-      if ('Fn::GetAtt' in v) return physical(v['Fn::GetAtt'][0]);
+      if ('Fn::GetAtt' in v) return physical(v['Fn::GetAtt'][0], v['Fn::GetAtt'][1]);
       if ('Fn::Join' in v) return v['Fn::Join'][1].map(walk).join(v['Fn::Join'][0]);
       return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
     }
@@ -70,10 +89,17 @@ export function findResource(template: any, type: string): any {
 export interface Fixture {
   readonly template: any;
   readonly tableName: string;
+  readonly controlTableName: string;
+  /** The digest the configuration writer answered (the functions' SENTINEL_CONFIG_DIGEST). */
+  readonly configDigest: string;
   readonly ddb: DynamoDBClient;
   readonly env: Record<string, string>;
-  /** Builds a handler on the fixture's table, with the synthesized Lambda's own environment. */
-  handler(deps: Partial<HandlerDeps> & { sts: STSClient }): (event: TvmEvent) => Promise<any>;
+  /**
+   * Builds a handler on the fixture's tables, with the synthesized Lambda's own environment. Identity proofs are
+   * checked against the local STS behind `deps.sts`; unless `proofs` is false, each event gets a proof signed by its
+   * authorizer's principal (made-up keys that STS knows), as the sentinel-tvm client would send it.
+   */
+  handler(deps: Partial<HandlerDeps> & { sts: STSClient; proofs?: boolean }): (event: TvmEvent) => Promise<any>;
   /** Every item of the table, sorted by id, for before/after comparisons. */
   items(): Promise<Record<string, any>[]>;
   /** One item as plain values (strongly consistent read), or undefined. */
@@ -83,14 +109,25 @@ export interface Fixture {
 /** Creates the fixture's table in DynamoDB Local and writes the config item the deploy would write. */
 export async function createFixture(props: SentinelTvmProps = {}, ddb: DynamoDBClient = localDynamoClient()): Promise<Fixture> {
   const template = synthTvm(props);
-  const tableName = await createTableFromTemplate(template, uniqueTableName('tvm'), ddb);
-  const call = JSON.parse(resolveFragment(template, findResource(template, 'Custom::AWS').Properties.Create, tableName));
-  if (call.service !== 'DynamoDB' || call.action !== 'putItem') throw new Error('unexpected config custom resource');
-  await ddb.send(new PutItemCommand(call.parameters));
+  return createFixtureFrom(template, ddb);
+}
+
+/** The fixture of any synthesized template with one TVM. */
+export async function createFixtureFrom(template: any, ddb: DynamoDBClient = localDynamoClient()): Promise<Fixture> {
+  const tables = Object.entries(template.Resources).filter(([, r]: [string, any]) => r.Type === 'AWS::DynamoDB::Table') as [string, any][];
+  const sessionsId = tables.find(([, r]) => r.Properties?.StreamSpecification)![0];
+  const controlId = tables.find(([, r]) => !r.Properties?.StreamSpecification)![0];
+  const tableName = await createTableFromTemplate(template, uniqueTableName('tvm'), ddb, sessionsId);
+  const controlTableName = await createTableFromTemplate(template, uniqueTableName('tvmctl'), ddb, controlId);
+  // The deploy: the configuration writer's own code, on the properties CloudFormation would pass it.
+  const configProps = resolveFragment(template, findResource(template, 'Custom::SentinelTvmConfig').Properties, { tableName, controlTableName });
+  const configDigest = await writeConfig(ddb, controlTableName, configProps);
   const vendFunction = Object.values(template.Resources)
     // The enforcer has the table name too; only the vending function has a store failure mode.
     .find((r: any) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.[Env.STORE_FAILURE_MODE]) as any;
-  const env = resolveFragment(template, vendFunction.Properties.Environment.Variables, tableName);
+  // Lambda's runtime sets AWS_REGION; the template does not.
+  const env = { ...resolveFragment(template, vendFunction.Properties.Environment.Variables, { tableName, controlTableName, configDigest }),
+    AWS_REGION: 'us-east-1' };
   const items = async () => {
     const out = await ddb.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));
     return (out.Items ?? []).sort((a, b) => String(a.id.S).localeCompare(String(b.id.S)));
@@ -98,15 +135,44 @@ export async function createFixture(props: SentinelTvmProps = {}, ddb: DynamoDBC
   return {
     template,
     tableName,
+    controlTableName,
+    configDigest,
     ddb,
     env,
-    handler: (deps) => createHandler({ settings: readSettings(env), ddb, log: () => undefined, ...deps }),
+    handler: (deps) => withProofs(env, ddb, deps),
     items,
     item: async (id) => {
       const out = await ddb.send(new GetItemCommand({ TableName: tableName, Key: { id: { S: id } }, ConsistentRead: true }));
       return out.Item ? unmarshall(out.Item) : undefined;
     },
   };
+}
+
+/** A handler whose identity proofs go to the local STS behind `deps.sts`, and events that carry proofs. */
+function withProofs(env: Record<string, string>, ddb: DynamoDBClient, deps: Partial<HandlerDeps> & { sts: STSClient; proofs?: boolean }) {
+  const settings = readSettings(env);
+  const now = deps.now ?? (() => new Date());
+  let handler: ((event: TvmEvent) => Promise<any>) | undefined;
+  let endpoint: string | undefined;
+  return async (event: TvmEvent) => {
+    if (!handler) {
+      const e = await (deps.sts.config.endpoint as unknown as () => Promise<{ protocol: string; hostname: string; port?: number }>)();
+      endpoint = `${e.protocol}//${e.hostname}${e.port ? `:${e.port}` : ''}`;
+      const verifier = deps.verifier ?? new IdentityVerifier({ audiences: settings.audiences, region: settings.region, endpoint, now });
+      handler = createHandler({ settings, ddb, log: () => undefined, ...deps, verifier });
+    }
+    const arn = event?.requestContext?.authorizer?.iam?.userArn;
+    if (deps.proofs !== false && typeof arn === 'string' && !headerValue(event, IdentityProof.HEADER)) {
+      const sts = localStsAt(endpoint!);
+      if (!sts) throw new Error(`no local STS at ${endpoint}: start one with startLocalSts()`);
+      event = { ...event, headers: { ...event.headers, [IdentityProof.HEADER]: await identityProof(sts.principal(arn), 'us-east-1', AUDIENCE, now()) } };
+    }
+    return handler(event);
+  };
+}
+
+function headerValue(event: TvmEvent, name: string): string | undefined {
+  return Object.entries(event?.headers ?? {}).find(([k]) => k.toLowerCase() === name)?.[1];
 }
 
 export function stsClient(endpoint: string): STSClient {
