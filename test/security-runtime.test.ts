@@ -1,0 +1,223 @@
+// The runtime's side of the trust boundary (security review H2, M1, M2, M3, M6, M7, M10, L2), against DynamoDB Local
+// and a local STS: what a caller, an administrator or a table writer can and cannot make the TVM do.
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { configDigest } from '../lambda/config/document';
+import { writeConfig } from '../lambda/config/provider';
+import { readSettings } from '../lambda/settings';
+import { CONFIG_ITEM_ID, Env } from '../src/shared/contract';
+import { startLocalSts } from './support/local-sts';
+import { ACCOUNT, ADMIN, ALICE, BOB, SSO_CAROL, createFixture, event, resolveFragment, findResource, ROLE_ARNS, stsClient, type Fixture } from './support/tvm-fixture';
+
+let fx: Fixture;
+let sts: Awaited<ReturnType<typeof startLocalSts>>;
+let handle: (e: any) => Promise<any>;
+let logs: any[];
+let clock: Date;
+
+const ADMIN_SESSION = `arn:aws:sts::${ACCOUNT}:assumed-role/SecurityOps/jane`;
+const MALLORY = `arn:aws:iam::${ACCOUNT}:user/mallory`;
+const body = (res: any) => JSON.parse(res.body);
+
+beforeAll(async () => {
+  fx = await createFixture();
+  sts = await startLocalSts();
+});
+afterAll(async () => {
+  await sts?.stop();
+});
+beforeEach(async () => {
+  logs = [];
+  clock = new Date('2036-04-01T10:00:00.000Z');
+  sts.calls.length = 0;
+  // Every test starts from the deployed configuration.
+  await writeConfig(fx.ddb, fx.controlTableName, deployedProperties());
+  handle = handlerWith();
+});
+
+function deployedProperties(): any {
+  return resolveFragment(fx.template, findResource(fx.template, 'Custom::SentinelTvmConfig').Properties,
+    { tableName: fx.tableName, controlTableName: fx.controlTableName });
+}
+
+/** A fresh container (the configuration is read once per container), optionally with another deployed digest. */
+function handlerWith(env: Record<string, string> = {}, newSessionId?: () => string) {
+  return fx.handler({ sts: stsClient(sts.endpoint), now: () => clock, log: (l) => logs.push(l), settings: readSettings({ ...fx.env, ...env }),
+    ...(newSessionId ? { newSessionId } : {}) });
+}
+
+async function vend(userArn = ALICE, profile = 'readonly', h = handle): Promise<string> {
+  const res = await h(event({ userArn, query: { profile } }));
+  expect(res.statusCode).toBe(200);
+  return body(res).SessionId;
+}
+
+const revoke = (id: string, request: object, userArn = ADMIN_SESSION, h = handle) =>
+  h(event({ method: 'POST', path: `/sessions/${id}/revoke`, userArn, body: JSON.stringify(request) }));
+
+describe('the configuration cannot be rewritten (H2, M7)', () => {
+  test('fails with 503 when a table writer adds themselves as an administrator: the digest differs, and it is logged', async () => {
+    const props = deployedProperties();
+    const tampered = JSON.stringify({ version: 1, adminPrincipals: [ADMIN, MALLORY], profiles: [] });
+    await fx.ddb.send(new PutItemCommand({ TableName: fx.controlTableName, Item: {
+      id: { S: CONFIG_ITEM_ID }, document: { S: tampered }, digest: { S: configDigest(tampered) } } }));
+    const fresh = handlerWith();
+
+    const res = await fresh(event({ userArn: MALLORY, path: '/sessions', query: { status: 'active' } }));
+
+    expect(res.statusCode).toBe(503);
+    expect(body(res).Code).toBe('STORE_UNAVAILABLE');
+    expect(logs[0].error).toMatch(/config item digest .* is not the deployed/);
+    expect(props).toBeDefined();
+  });
+
+  test('fails with 503 when the writer is invoked by hand with another configuration (the functions keep the deployed digest)', async () => {
+    const props = deployedProperties();
+    await writeConfig(fx.ddb, fx.controlTableName, { ...props, AdminPrincipals: [MALLORY] });
+
+    const res = await handlerWith()(event({ userArn: MALLORY, path: '/sessions' }));
+
+    expect(body(res).Code).toBe('STORE_UNAVAILABLE');
+  });
+
+  test('a deployment that changes the configuration reaches new containers through the digest (token values included)', async () => {
+    const props = deployedProperties();
+    props.Profiles[0].allowedPrincipals = [BOB];
+    const digest = await writeConfig(fx.ddb, fx.controlTableName, props);
+    const stale = handlerWith();
+    const current = handlerWith({ [Env.CONFIG_DIGEST]: digest });
+
+    expect(body(await stale(event({ userArn: ALICE, query: { profile: props.Profiles[0].name } }))).Code).toBe('STORE_UNAVAILABLE');
+    expect((await current(event({ userArn: BOB, query: { profile: props.Profiles[0].name } }))).statusCode).toBe(200);
+  });
+
+  test('fails with 503 when the function has no digest at all', async () => {
+    const settings = readSettings({ ...fx.env, [Env.CONFIG_DIGEST]: '' });
+    const h = fx.handler({ sts: stsClient(sts.endpoint), now: () => clock, log: (l) => logs.push(l), settings });
+    expect(body(await h(event({ query: { profile: 'readonly' } }))).Code).toBe('STORE_UNAVAILABLE');
+  });
+});
+
+describe('a profile moved to another role (M1)', () => {
+  test('fails to continue a session of the old role: SESSION_EXPIRED, and a new session gets the new role', async () => {
+    const id = await vend();
+    const props = deployedProperties();
+    const readonly = props.Profiles.find((p: any) => p.name === 'readonly');
+    readonly.roleArn = `arn:aws:iam::${ACCOUNT}:role/tvm-test-ReadOnly-Replaced`;
+    const digest = await writeConfig(fx.ddb, fx.controlTableName, props);
+    const after = handlerWith({ [Env.CONFIG_DIGEST]: digest });
+
+    const continued = await after(event({ query: { profile: 'readonly' }, headers: { 'x-sentinel-session-id': id } }));
+    expect(body(continued).Code).toBe('SESSION_EXPIRED');
+    expect((await fx.item(id))?.role_arn).toBe(ROLE_ARNS.ReadOnly);
+    const fresh = await after(event({ query: { profile: 'readonly' } }));
+    expect((await fx.item(body(fresh).SessionId))?.role_arn).toBe(readonly.roleArn);
+    expect(sts.calls.map((c) => c.roleArn)).toEqual([ROLE_ARNS.ReadOnly, readonly.roleArn]);
+  });
+});
+
+describe('revoking an ended session whose credentials may live (M2)', () => {
+  test('an administrator revokes a session its owner ended: it is revoked, and its credentials expiry is kept for the enforcer', async () => {
+    const id = await vend();
+    expect((await handle(event({ method: 'DELETE', path: `/sessions/${id}` }))).statusCode).toBe(200);
+
+    const res = await revoke(id, { reason: 'credentials leaked into a build log' });
+
+    expect(res.statusCode).toBe(200);
+    const item = await fx.item(id);
+    expect(item).toMatchObject({ status: 'revoked', revoked_by: ADMIN_SESSION, credentials_expire_at: '2036-04-01T10:16:00.000Z' });
+  });
+
+  test('fails with 409 once the ended session\'s credentials have expired (nothing left to deny)', async () => {
+    const id = await vend();
+    await handle(event({ method: 'DELETE', path: `/sessions/${id}` }));
+    clock = new Date(clock.getTime() + 17 * 60 * 1000);
+    expect(body(await revoke(id, { reason: 'late' })).Code).toBe('SESSION_NOT_ACTIVE');
+    expect((await fx.item(id))?.status).toBe('expired');
+  });
+});
+
+describe('revoking an unrecorded session (M6)', () => {
+  const UNRECORDED = '0badc0ffee0ddf00';
+
+  test('an administrator names its profile: a revoked record is written for the enforcer, covering its longest credentials', async () => {
+    const res = await revoke(UNRECORDED, { reason: 'vended while the table was down', profile: 'readonly' });
+
+    expect(res.statusCode).toBe(200);
+    expect(await fx.item(UNRECORDED)).toMatchObject({
+      id: UNRECORDED, status: 'revoked', profile: 'readonly', role_arn: ROLE_ARNS.ReadOnly, revoked_by: ADMIN_SESSION,
+      credentials_expire_at: '2036-04-01T11:01:00.000Z',
+    });
+    expect(logs[0]).toMatchObject({ tombstone: true, sessionId: UNRECORDED });
+  });
+
+  test.each([
+    ['without a profile, 404 as before', {}, 'SESSION_NOT_FOUND'],
+    ['with an unknown profile, 400', { profile: 'nope' }, 'INVALID_PROFILE'],
+  ])('fails %s, and writes nothing', async (_what, extra, code) => {
+    const id = '0badc0ffee0ddf01';
+    expect(body(await revoke(id, { reason: 'x', ...extra })).Code).toBe(code);
+    expect(await fx.item(id)).toBeUndefined();
+  });
+
+  test('fails for a non-administrator, and writes nothing', async () => {
+    const id = '0badc0ffee0ddf02';
+    expect(body(await revoke(id, { reason: 'x', profile: 'readonly' }, ALICE)).Code).toBe('POLICY_DENY');
+    expect(await fx.item(id)).toBeUndefined();
+  });
+});
+
+describe('blocking the principal of a revoked session (M10)', () => {
+  test('its other active sessions are revoked and it cannot start a new one until the block lapses; others are unaffected', async () => {
+    const a = await vend(SSO_CAROL);
+    const b = await vend(SSO_CAROL);
+    const alices = await vend(ALICE);
+
+    const res = await revoke(a, { reason: 'laptop stolen', blockPrincipalSeconds: 3600 });
+
+    expect(res.statusCode).toBe(200);
+    expect(body(res).Blocked).toEqual({ principal_arn: SSO_CAROL, until: '2036-04-01T11:00:00.000Z', revoked_sessions: 1 });
+    expect((await fx.item(b))?.status).toBe('revoked');
+    expect((await fx.item(alices))?.status).toBe('active');
+    const refused = await handle(event({ userArn: SSO_CAROL, query: { profile: 'readonly' } }));
+    expect(refused.statusCode).toBe(403);
+    expect(body(refused).Code).toBe('PRINCIPAL_BLOCKED');
+    expect((await handle(event({ userArn: ALICE, query: { profile: 'readonly' } }))).statusCode).toBe(200);
+
+    clock = new Date(clock.getTime() + 3601 * 1000);
+    expect((await handle(event({ userArn: SSO_CAROL, query: { profile: 'readonly' } }))).statusCode).toBe(200);
+  });
+
+  test.each([[59], [7 * 24 * 3600 + 1], ['3600'], [1.5]])('fails for blockPrincipalSeconds %p, and revokes nothing', async (seconds) => {
+    const id = await vend(BOB, 'deploy');
+    expect(body(await revoke(id, { reason: 'x', blockPrincipalSeconds: seconds })).Code).toBe('INVALID_REQUEST');
+    expect((await fx.item(id))?.status).toBe('active');
+  });
+});
+
+describe('a TVM-vended credential calling the TVM (M3)', () => {
+  test.each([
+    ['a session of a role this TVM vends', `arn:aws:sts::${ACCOUNT}:assumed-role/tvm-test-ReadOnly/anything`],
+    ['any TVM session (its RoleSessionName)', `arn:aws:sts::${ACCOUNT}:assumed-role/SecurityOps/tvm-0123456789abcdef-AbCdEfGh`],
+  ])('fails for %s, on every route, even where its pattern matches (an admin role here)', async (_what, caller) => {
+    for (const e of [event({ userArn: caller, query: { profile: 'readonly' } }), event({ userArn: caller, path: '/sessions' })]) {
+      const res = await handle(e);
+      expect(res.statusCode).toBe(403);
+      expect(body(res).Code).toBe('POLICY_DENY');
+    }
+    expect(sts.calls).toHaveLength(0);
+  });
+});
+
+describe('a session id that collides (L2)', () => {
+  test('the new session gets another id; the existing session is untouched', async () => {
+    const existing = await vend(BOB, 'deploy');
+    const ids = [existing, 'feedfacecafebeef'];
+    const h = handlerWith({}, () => ids.shift()!);
+
+    const res = await h(event({ userArn: ALICE, query: { profile: 'readonly' } }));
+
+    expect(body(res)).toMatchObject({ SessionId: 'feedfacecafebeef' });
+    expect((await fx.item(existing))?.principal_arn).toBe(BOB);
+    expect((await fx.item('feedfacecafebeef'))?.principal_arn).toBe(ALICE);
+  });
+});
