@@ -25,15 +25,89 @@ export interface CachedSession {
   readonly updatedAt: string;
 }
 
+/** Why something about the cache is refused: exit 4, the path and the fix in one line. */
+const refused = (message: string) => new CliError(ExitCode.LOCAL, message);
+const octal = (mode: number) => `0${(mode % 0o1000).toString(8).padStart(3, '0')}`;
+/** Any permission for group or others (the low six bits of the mode). */
+const openToOthers = (st: fs.Stats) => st.mode % 0o100 !== 0;
+const errorText = (err: unknown) => (err as Error)?.message ?? String(err);
+
+// Whoever can write the cache directory or a cache file chooses the session the next refresh continues: a planted id
+// turns every refresh into SESSION_FORBIDDEN. So the directory and the files must be the user's own, closed to
+// everyone else, and never symbolic links (a link would lead the reads and checks somewhere else).
+// Without process.getuid (Windows) there are no POSIX owners or modes to check: only the symbolic-link checks apply.
+// A flag the platform lacks is 0 (O_NOFOLLOW on Windows: there the file is lstat'ed before it is opened).
+const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
+const O_NONBLOCK = fs.constants.O_NONBLOCK ?? 0; // a FIFO planted as a cache file must not hang the command
+
+/**
+ * Checks the cache directory before it is used: it must be a directory, not a symbolic link, owned by the user,
+ * with no permission for group or others. False if it does not exist yet; a CliError (exit 4) if it is refused.
+ */
+export function checkCacheDir(dir: string): boolean {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw refused(`cannot use the session cache directory ${dir}: ${errorText(err)}`);
+  }
+  if (st.isSymbolicLink()) {
+    throw refused(`the session cache directory ${dir} is a symbolic link, which is never followed: `
+      + 'set SENTINEL_TVM_CACHE_DIR to a directory of your own, not a link');
+  }
+  const yourOwn = 'set SENTINEL_TVM_CACHE_DIR to a directory of your own';
+  if (!st.isDirectory()) throw refused(`the session cache directory ${dir} is not a directory: ${yourOwn}`);
+  const uid = process.getuid?.();
+  if (uid === undefined) return true;
+  if (st.uid !== uid) {
+    throw refused(`the session cache directory ${dir} belongs to uid ${st.uid}, not to you (uid ${uid}): ${yourOwn}`);
+  }
+  if (openToOthers(st)) {
+    throw refused(`the session cache directory ${dir} is open to group or others (mode ${octal(st.mode)}), `
+      + `so its files may not be yours: \`chmod 700 ${dir}\``);
+  }
+  return true;
+}
+
+/** Refuses a cache file that is not a regular file of the user's, closed to group and others. */
+function checkCacheFile(file: string, st: fs.Stats): void {
+  const remove = `delete it (\`rm ${file}\`): the next call starts a new session`;
+  if (!st.isFile()) throw refused(`the session cache file ${file} is not a regular file: ${remove}`);
+  const uid = process.getuid?.();
+  if (uid === undefined) return;
+  if (st.uid !== uid) throw refused(`the session cache file ${file} belongs to uid ${st.uid}, not to you (uid ${uid}): ${remove}`);
+  if (openToOthers(st)) throw refused(`the session cache file ${file} is open to group or others (mode ${octal(st.mode)}): ${remove}`);
+}
+
 const SESSION_ID = new RegExp(Patterns.SESSION_ID);
 
-/** The cached session id, or undefined if there is none (a damaged file counts as none). */
+/**
+ * The cached session id, or undefined if there is none (a damaged file counts as none). A cache directory or file
+ * that someone else could have written is refused (CliError, exit 4), never read.
+ */
 export function readSession(file: string): string | undefined {
+  if (!checkCacheDir(path.dirname(file))) return undefined;
+  const symlink = () => refused(`the session cache file ${file} is a symbolic link, which is never followed: delete it (\`rm ${file}\`)`);
+  let fd: number;
+  try {
+    if (!O_NOFOLLOW && fs.lstatSync(file).isSymbolicLink()) throw symlink();
+    // eslint-disable-next-line no-bitwise -- open(2) flags are a bit set
+    fd = fs.openSync(file, fs.constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    // O_NOFOLLOW on a symbolic link: ELOOP (Linux, macOS), EMLINK (FreeBSD).
+    if (code === 'ELOOP' || code === 'EMLINK') throw symlink();
+    throw refused(`cannot read the session cache file ${file}: ${errorText(err)}`);
+  }
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
+    checkCacheFile(file, fs.fstatSync(fd));
+    text = fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
   }
   try {
     const id = (JSON.parse(text) as CachedSession).sessionId;
@@ -43,16 +117,27 @@ export function readSession(file: string): string | undefined {
   }
 }
 
-/** Writes the session id atomically, mode 0600 in a 0700 directory (session ids are not secrets, but they are the user's). */
+/**
+ * Writes the session id atomically, mode 0600 in a 0700 directory (session ids are not secrets, but they are the user's):
+ * a new temporary file (O_EXCL: never an existing file or link), then a rename over the old one (which replaces a link,
+ * never follows it). The directory is checked as {@link readSession} checks it.
+ */
 export function writeSession(file: string, entry: CachedSession): void {
   const dir = path.dirname(file);
+  if (!checkCacheDir(dir)) {
+    try {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw refused(`cannot write the session cache ${file}: ${errorText(err)}`);
+    }
+    checkCacheDir(dir);
+  }
   try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}`);
     fs.writeFileSync(tmp, `${JSON.stringify(entry)}\n`, { mode: 0o600, flag: 'wx' });
     fs.renameSync(tmp, file);
   } catch (err) {
-    throw new CliError(ExitCode.LOCAL, `cannot write the session cache ${file}: ${(err as Error).message}`);
+    throw refused(`cannot write the session cache ${file}: ${errorText(err)}`);
   }
 }
 

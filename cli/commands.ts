@@ -2,10 +2,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { integerOption, parseArgs, type OptionKinds, type ParsedArgs } from './args';
-import { cacheFile, readSession, writeSession } from './cache';
+import { cacheFile, checkCacheDir, readSession, writeSession } from './cache';
 import { failOn, refusalError, refusalOf, TvmClient, type TvmResponse } from './client';
 import { CliError, ExitCode, usageError } from './errors';
-import { humanSeconds, keyValues, table } from './format';
+import { humanSeconds, keyValues, printable, printableJson, table } from './format';
 import { Paging, Patterns, SESSION_HEADER, Limits, Status } from '../src/shared/contract';
 
 /** Where a command writes, and the environment it reads (injectable for tests). */
@@ -92,7 +92,26 @@ function sessionIdArg(raw: string): string {
 }
 
 function printJson(io: Io, value: unknown): void {
-  io.out(`${JSON.stringify(value, null, 2)}\n`);
+  io.out(`${printableJson(value, 2)}\n`);
+}
+
+/** The TVM's error code and message (or a peer's text in a network error) reach the terminal made printable. */
+function printableError(err: unknown): unknown {
+  return err instanceof CliError ? new CliError(err.exitCode, printable(err.message)) : err;
+}
+
+/** {@link TvmClient.request}, its error made printable. */
+function send(client: TvmClient, ...request: Parameters<TvmClient['request']>): Promise<TvmResponse> {
+  return client.request(...request).catch((err: unknown) => { throw printableError(err); });
+}
+
+/** {@link failOn}, its error made printable. */
+function check(res: TvmResponse): void {
+  try {
+    failOn(res);
+  } catch (err) {
+    throw printableError(err);
+  }
 }
 
 export async function credentials(argv: readonly string[], io: Io): Promise<number> {
@@ -117,8 +136,10 @@ export async function credentials(argv: readonly string[], io: Io): Promise<numb
   // Child processes of the credential chain (another credential_process) inherit it.
   process.env[CHAIN_VAR] = [...chain, chainKey].join(' ');
 
+  // Before anything is sent, even when --new-session will not read it: a cache others could write is refused (exit 4).
+  checkCacheDir(path.dirname(file));
   const cached = a.flags.has('new-session') ? undefined : readSession(file);
-  const vend = (sessionId: string | undefined): Promise<TvmResponse> => client.request('GET', '/', {
+  const vend = (sessionId: string | undefined): Promise<TvmResponse> => send(client, 'GET', '/', {
     query: { profile, duration: duration?.toString(), device_id: deviceId },
     headers: sessionId ? { [SESSION_HEADER]: sessionId } : {},
   });
@@ -130,10 +151,11 @@ export async function credentials(argv: readonly string[], io: Io): Promise<numb
       res = await vend(undefined);
     } else if (code === 'SESSION_REVOKED' || code === 'SESSION_FORBIDDEN') {
       const why = code === 'SESSION_REVOKED' ? `session ${cached} was revoked` : `session ${cached} belongs to another principal`;
-      throw new CliError(ExitCode.REFUSED, `${refusalError(refusalOf(res)).message}\nsentinel-tvm: ${why}; --new-session starts a new one`);
+      const refusal = printable(refusalError(refusalOf(res)).message);
+      throw new CliError(ExitCode.REFUSED, `${refusal}\nsentinel-tvm: ${why}; --new-session starts a new one`);
     }
   }
-  failOn(res);
+  check(res);
   const c = res.json;
   for (const field of ['AccessKeyId', 'SecretAccessKey', 'Token', 'Expiration', 'SessionId']) {
     if (typeof c[field] !== 'string' || c[field] === '') {
@@ -147,7 +169,7 @@ export async function credentials(argv: readonly string[], io: Io): Promise<numb
     // The credentials are good; only the next call cannot continue this session.
     io.err(`sentinel-tvm: warning: ${(err as Error).message}\n`);
   }
-  io.out(`${JSON.stringify({
+  io.out(`${printableJson({
     Version: 1,
     AccessKeyId: c.AccessKeyId,
     SecretAccessKey: c.SecretAccessKey,
@@ -159,8 +181,8 @@ export async function credentials(argv: readonly string[], io: Io): Promise<numb
 
 export async function profiles(argv: readonly string[], io: Io): Promise<number> {
   const a = parseArgs(argv, CLIENT_OPTIONS, [], 'sentinel-tvm profiles');
-  const res = await clientFor(a, io).request('GET', '/profiles');
-  failOn(res);
+  const res = await send(clientFor(a, io), 'GET', '/profiles');
+  check(res);
   if (a.flags.has('json')) {
     printJson(io, res.json);
     return ExitCode.OK;
@@ -201,10 +223,10 @@ async function listSessions(argv: readonly string[], io: Io): Promise<number> {
   const all: any[] = [];
   let nextToken = a.values['next-token'];
   for (;;) {
-    const res = await client.request('GET', '/sessions', {
+    const res = await send(client, 'GET', '/sessions', {
       query: { status, user: a.values.user, profile, limit: limit?.toString(), nextToken },
     });
-    failOn(res);
+    check(res);
     all.push(...(res.json.Sessions ?? []));
     nextToken = res.json.NextToken;
     if (!a.flags.has('all') || !nextToken) break;
@@ -218,7 +240,7 @@ async function listSessions(argv: readonly string[], io: Io): Promise<number> {
       s.id, s.user, s.profile, s.effective_status ?? s.status, s.request_count, s.started_at, s.last_access_at, s.expires_at,
     ])));
   }
-  if (nextToken) io.err(`sentinel-tvm: more sessions: add --all, or --next-token ${nextToken}\n`);
+  if (nextToken) io.err(`sentinel-tvm: more sessions: add --all, or --next-token ${printable(nextToken)}\n`);
   return ExitCode.OK;
 }
 
@@ -236,8 +258,8 @@ async function showSession(argv: readonly string[], io: Io, action: 'get' | 'end
   }
   const client = clientFor(a, io);
   const method = action === 'get' ? 'GET' : action === 'end' ? 'DELETE' : 'POST';
-  const res = await client.request(method, `/sessions/${id}${action === 'revoke' ? '/revoke' : ''}`, { body });
-  failOn(res);
+  const res = await send(client, method, `/sessions/${id}${action === 'revoke' ? '/revoke' : ''}`, { body });
+  check(res);
   if (a.flags.has('json')) {
     printJson(io, res.json);
     return ExitCode.OK;

@@ -1,9 +1,13 @@
 // Runs the bundled `sentinel-tvm` command (assets/cli/sentinel-tvm/index.js) as separate processes: the client
-// commands, and `local` mode as a long-running server the tests talk to over HTTP.
+// commands, and `local` mode as a long-running server the tests talk to over HTTP. And, in process, the client
+// commands against a stand-in TVM that answers whatever a test needs.
 import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
+import * as http from 'http';
+import type { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { main } from '../../cli/sentinel-tvm';
 
 export const ROOT = path.join(__dirname, '..', '..');
 export const CLI_BUNDLE = path.join(ROOT, 'assets', 'cli', 'sentinel-tvm', 'index.js');
@@ -128,4 +132,67 @@ export async function startLocal(args: readonly string[], env: Record<string, st
 /** The decision log lines local mode printed (the handler's JSON lines on stdout). */
 export function decisions(local: LocalMode): any[] {
   return local.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).filter((l) => l.message === 'decision');
+}
+
+/** A request a {@link FakeTvm} received. */
+export interface FakeRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: http.IncomingHttpHeaders;
+}
+
+/** What a {@link FakeTvm} answers: JSON, or raw text when `body` is a string. */
+export interface FakeAnswer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+/** A stand-in for the TVM's API on 127.0.0.1 (plain http is accepted there): any answer, including hostile ones. */
+export interface FakeTvm {
+  readonly url: string;
+  readonly requests: FakeRequest[];
+  close(): Promise<void>;
+}
+
+export async function startFakeTvm(answer: (req: FakeRequest) => FakeAnswer): Promise<FakeTvm> {
+  const requests: FakeRequest[] = [];
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const received = { method: req.method ?? '', path: req.url ?? '', headers: req.headers };
+      requests.push(received);
+      const { status, body } = answer(received);
+      const text = typeof body === 'string' ? body : JSON.stringify(body);
+      res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/html' : 'application/json' }).end(text);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    requests,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * Runs the command in this process (`main`, as the bundle does), signing with throwaway keys: its exit code and
+ * everything it wrote. The SDK's credential chain reads process.env, so the keys are set there for the run only.
+ */
+export async function runInProcess(args: readonly string[], env: Record<string, string> = cleanEnv()): Promise<CliResult> {
+  const saved = { ...process.env };
+  Object.assign(process.env, {
+    AWS_ACCESS_KEY_ID: 'AKIDTEST', AWS_SECRET_ACCESS_KEY: 'test-secret-not-a-real-key', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  });
+  delete process.env.AWS_SESSION_TOKEN;
+  let stdout = '';
+  let stderr = '';
+  try {
+    const code = await main(args, { env, out: (t) => { stdout += t; }, err: (t) => { stderr += t; } });
+    return { code, stdout, stderr };
+  } finally {
+    // `credentials` records itself in SENTINEL_TVM_CREDENTIAL_CHAIN: a second run in this process must not see it.
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  }
 }
