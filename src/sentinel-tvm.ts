@@ -788,7 +788,8 @@ export class SentinelTvm extends Construct {
 
   /**
    * Creates the recommended alarms: STS failures, store failures, API 5xx, throttles of the vending function and,
-   * when revocation of issued credentials is on, enforcer errors. Nothing is created unless this is called.
+   * when revocation of issued credentials is on, enforcer errors. The topic is also told of the enforcement-failures
+   * alarm, which exists without this call; nothing else is created unless this is called.
    *
    * @returns the alarms created
    */
@@ -808,7 +809,7 @@ export class SentinelTvm extends Construct {
       defs.push(['EnforcerErrorsAlarm', this.enforcer.metricErrors({ statistic: cloudwatch.Stats.SUM, period }), 1,
         'The revocation enforcer failed: revoked sessions\' issued credentials may not be denied yet']);
     }
-    return defs.map(([id, metric, threshold, description]) => {
+    const created = defs.map(([id, metric, threshold, description]) => {
       if (!Number.isFinite(threshold) || threshold < 1) {
         throw new Error(`addAlarms: the threshold of ${id} is ${threshold}: expected a number >= 1`);
       }
@@ -826,6 +827,12 @@ export class SentinelTvm extends Construct {
       }
       return alarm;
     });
+    // The enforcement alarm exists without addAlarms; the topic is told of it too.
+    if (options.topic && this.enforcementFailuresAlarm) {
+      this.enforcementFailuresAlarm.addAlarmAction(new cwActions.SnsAction(options.topic));
+      this.enforcementFailuresAlarm.addOkAction(new cwActions.SnsAction(options.topic));
+    }
+    return created;
   }
 
   /** Names of the profiles defined so far. */

@@ -6,12 +6,14 @@ import * as path from 'path';
 import { startBundle } from './support/bundle-process';
 import { endpoint } from './support/dynamodb-local';
 import { startLocalSts } from './support/local-sts';
-import { CREDENTIALS, createFixture, event, ROLE_ARNS, type Fixture } from './support/tvm-fixture';
+import { CREDENTIALS, createFixture, event, proven, ROLE_ARNS, type Fixture } from './support/tvm-fixture';
 
 const BUNDLE = path.join(__dirname, '..', 'assets', 'lambda', 'vend.lambda', 'index.js');
 
 let fx: Fixture;
 let sts: Awaited<ReturnType<typeof startLocalSts>>;
+/** An event as API Gateway would pass it, with the identity proof the client sends. */
+const provenEvent = (o: Parameters<typeof event>[0]) => proven(sts, event(o));
 
 beforeAll(async () => {
   fx = await createFixture();
@@ -28,8 +30,10 @@ test('the bundle inlines its dependencies: no require of the AWS SDK or any othe
   expect(external).toEqual([]);
 });
 
-test('the vending bundle stays within its 300 KB budget (minified, SDK included)', () => {
-  expect(fs.statSync(BUNDLE).size).toBeLessThanOrEqual(300 * 1024);
+// 300 KB until the trust-boundary work: the identity proof's verifier, the one-request transaction that also checks
+// principal blocks, and the configuration digest added about 12 KB. The budget moved once, by that, and holds again.
+test('the vending bundle stays within its 320 KB budget (minified, SDK included)', () => {
+  expect(fs.statSync(BUNDLE).size).toBeLessThanOrEqual(320 * 1024);
 });
 
 test('the bundled handler vends through the real SDK clients, configured by the environment alone', async () => {
@@ -43,10 +47,10 @@ test('the bundled handler vends through the real SDK clients, configured by the 
     AWS_ENDPOINT_URL_STS: sts.endpoint,
   });
   try {
-    const first = await bundle.invoke(event({ query: { profile: 'readonly' } }));
+    const first = await bundle.invoke(await provenEvent({ query: { profile: 'readonly' } }));
     const id = JSON.parse(first.body).SessionId;
-    const second = await bundle.invoke(event({ query: { profile: 'readonly' }, headers: { 'x-sentinel-session-id': id } }));
-    const denied = await bundle.invoke(event({ query: { profile: 'deploy' } }));
+    const second = await bundle.invoke(await provenEvent({ query: { profile: 'readonly' }, headers: { 'x-sentinel-session-id': id } }));
+    const denied = await bundle.invoke(await provenEvent({ query: { profile: 'deploy' } }));
 
     expect(first.statusCode).toBe(200);
     expect(second.statusCode).toBe(200);

@@ -55,9 +55,11 @@ describe('GIVEN a TVM with revocation of issued credentials (the default)', () =
   test('THEN its IAM permissions reach only the protected roles of this TVM', () => {
     const statements = identityStatementsOf(json, logicalIdOf(full.tvm.enforcerRole!));
     const iamStatements = statements.filter((s) => asArray<string>(s.Action).some((a) => a.startsWith('iam:')));
-    expect(iamStatements).toHaveLength(1);
-    expect(asArray(iamStatements[0].Action).sort()).toEqual(['iam:DeleteRolePolicy', 'iam:GetRolePolicy', 'iam:PutRolePolicy']);
-    expect(asArray(iamStatements[0].Resource)).toEqual([
+    for (const statement of iamStatements) {
+      // Its own policy, and the list of the role's others (to know how much room is left for the deny).
+      expect(asArray(statement.Action).sort()).toEqual(['iam:DeleteRolePolicy', 'iam:GetRolePolicy', 'iam:ListRolePolicies', 'iam:PutRolePolicy']);
+    }
+    expect(iamStatements.flatMap((st) => asArray(st.Resource))).toEqual([
       // The TVM's ProtectedRoles, by their path.
       { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::111122223333:role/sentinel-tvm/${full.tvm.serviceName}/*`]] },
       { 'Fn::GetAtt': [logicalIdOf(full.ownedRole as iam.Role), 'Arn'] },
@@ -86,7 +88,7 @@ describe('GIVEN revokeIssuedCredentials: false', () => {
 });
 
 describe('GIVEN tooling that works on the table directly', () => {
-  test('grantReadSessions reads the table and its indexes; grantRevokeSessions also updates items, and nothing more', () => {
+  test('grantReadSessions reads the session table and its indexes; grantRevokeSessions goes through the API, and nothing more', () => {
     const full = fullTvm();
     const reader = new iam.Role(full.stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
     const revoker = new iam.Role(full.stack, 'Revoker', { assumedBy: new iam.AccountRootPrincipal() });
@@ -95,7 +97,7 @@ describe('GIVEN tooling that works on the table directly', () => {
     const json = Template.fromStack(full.stack).toJSON();
     const actions = (role: iam.Role) => identityStatementsOf(json, logicalIdOf(role)).flatMap((s) => asArray<string>(s.Action)).sort();
     expect(actions(reader)).toEqual(['dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan']);
-    expect(actions(revoker)).toEqual(['dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:UpdateItem']);
+    expect([...new Set(actions(revoker))]).toEqual(['execute-api:Invoke']);
     const resources = identityStatementsOf(json, logicalIdOf(revoker)).flatMap((s) => asArray(s.Resource));
     expect(JSON.stringify(resources)).not.toContain('"*"');
   });

@@ -5,13 +5,15 @@ import { startBundle, type BundleProcess } from './support/bundle-process';
 import { startDelayProxy, type DelayProxy } from './support/delay-proxy';
 import { endpoint } from './support/dynamodb-local';
 import { startLocalSts } from './support/local-sts';
-import { CREDENTIALS, createFixture, event, type Fixture } from './support/tvm-fixture';
+import { CREDENTIALS, createFixture, event, proven, type Fixture } from './support/tvm-fixture';
 
 const BUNDLE = path.join(__dirname, '..', 'assets', 'lambda', 'vend.lambda', 'index.js');
 /** The function's timeout (src/sentinel-tvm.ts): every answer must come well before it. */
 const FUNCTION_TIMEOUT_MS = 15_000;
 
 let sts: Awaited<ReturnType<typeof startLocalSts>>;
+/** An event as API Gateway would pass it, with the identity proof the client sends. */
+const provenEvent = (o: Parameters<typeof event>[0]) => proven(sts, event(o));
 let ddbProxy: DelayProxy;
 const running: BundleProcess[] = [];
 
@@ -41,7 +43,7 @@ async function bundleFor(fx: Fixture): Promise<BundleProcess> {
   });
   running.push(b);
   // Warm: the profile configuration is read once per container.
-  expect((await b.invoke(event({ path: '/profiles' }))).statusCode).toBe(200);
+  expect((await b.invoke(await provenEvent({ path: '/profiles' }))).statusCode).toBe(200);
   return b;
 }
 
@@ -66,7 +68,7 @@ describe('GIVEN STS misbehaving', () => {
     const b = await bundleFor(fx);
     sts.fail({ code, message: `${code} from the test`, status: stsStatus });
 
-    const { res } = await timed(b, event({ query: { profile: 'readonly' } }));
+    const { res } = await timed(b, await provenEvent({ query: { profile: 'readonly' } }));
 
     expect(res.statusCode).toBe(status);
     expect(JSON.parse(res.body).Code).toBe(apiCode);
@@ -79,7 +81,7 @@ describe('GIVEN STS misbehaving', () => {
     const b = await bundleFor(fx);
     sts.delay(20_000);
 
-    const { res, ms } = await timed(b, event({ query: { profile: 'readonly' } }));
+    const { res, ms } = await timed(b, await provenEvent({ query: { profile: 'readonly' } }));
 
     expect(res.statusCode).toBe(502);
     expect(JSON.parse(res.body).Code).toBe('CREDENTIAL_ERROR');
@@ -94,7 +96,7 @@ describe('GIVEN a hanging session table', () => {
     const before = sts.calls.length;
     ddbProxy.delay(20_000);
 
-    const { res, ms } = await timed(b, event({ query: { profile: 'readonly' } }));
+    const { res, ms } = await timed(b, await provenEvent({ query: { profile: 'readonly' } }));
 
     expect(res.statusCode).toBe(503);
     expect(JSON.parse(res.body).Code).toBe('STORE_UNAVAILABLE');
@@ -107,7 +109,7 @@ describe('GIVEN a hanging session table', () => {
     const b = await bundleFor(fx);
     ddbProxy.delay(20_000);
 
-    const { res, ms } = await timed(b, event({ query: { profile: 'readonly' } }));
+    const { res, ms } = await timed(b, await provenEvent({ query: { profile: 'readonly' } }));
 
     expect(res.statusCode).toBe(200);
     const body = JSON.parse(res.body);

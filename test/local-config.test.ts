@@ -7,7 +7,8 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { newApp, removeOutdirs } from './support/synth';
 import { findResource, resolveFragment } from './support/tvm-fixture';
-import { configItem, handlerEnvironment, loadConfigFile, validateConfig, type LocalConfig } from '../cli/local/config';
+import { configProperties, handlerEnvironment, loadConfigFile, validateConfig, type LocalConfig } from '../cli/local/config';
+import { canonicalConfig } from '../lambda/config/document';
 import { tableDefinition } from '../cli/local/dynamodb';
 import { SentinelTvm, StoreFailureMode } from '../src';
 import { Env } from '../src/shared/contract';
@@ -50,23 +51,32 @@ describe('GIVEN examples/local/config.json and the construct synthesized from th
     template = synthesizeFrom(config);
   });
 
-  test('THEN local mode writes exactly the config item the construct\'s custom resource writes', () => {
-    const call = JSON.parse(resolveFragment(template, findResource(template, 'Custom::AWS').Properties.Create, TABLE));
-    expect(call).toMatchObject({ service: 'DynamoDB', action: 'putItem', parameters: { TableName: TABLE } });
-    expect(configItem(config)).toEqual(call.parameters.Item);
+  test('THEN local mode gives the configuration writer the properties the construct\'s custom resource gives it', () => {
+    const synthesized = resolveFragment(template, findResource(template, 'Custom::SentinelTvmConfig').Properties, TABLE);
+    const { ServiceToken, ...props } = synthesized;
+    expect(ServiceToken).toBeDefined();
+    // CloudFormation passes numbers to a custom resource as strings, as local mode does.
+    expect(configProperties(config)).toEqual({
+      ...props, Profiles: props.Profiles.map((p: any) => ({ ...p, maxDurationSeconds: String(p.maxDurationSeconds) })),
+    });
+    // And so the same document, digest included.
+    const doc = (p: any) => canonicalConfig({ adminPrincipals: p.AdminPrincipals, profiles: p.Profiles });
+    expect(doc(configProperties(config))).toBe(doc(props));
   });
 
   test('THEN the handler gets the environment the construct gives the vending Lambda', () => {
     const fn = Object.values(template.Resources)
-      .find((r: any) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.[Env.CONFIG_VERSION] && r.Properties.Handler) as any;
-    const synthesized = resolveFragment(template, fn.Properties.Environment.Variables, TABLE);
-    const contract = Object.fromEntries(Object.values(Env).filter((k) => k in synthesized).map((k) => [k, synthesized[k]]));
-    expect(Object.keys(contract).sort()).toEqual(Object.values(Env).sort());
-    expect(handlerEnvironment(config, TABLE)).toEqual(contract);
+      .find((r: any) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.[Env.STORE_FAILURE_MODE]) as any;
+    const physical = { tableName: TABLE, controlTableName: `${TABLE}-control`, configDigest: 'the-digest' };
+    const synthesized = resolveFragment(template, fn.Properties.Environment.Variables, physical);
+    const local = handlerEnvironment(config, { ...physical, audiences: ['api123.execute-api.us-east-1.amazonaws.com'] });
+    const contract = Object.fromEntries(Object.keys(local).map((k) => [k, synthesized[k]]));
+    expect(Object.keys(synthesized).filter((k) => k.startsWith('SENTINEL_')).sort()).toEqual(Object.keys(local).sort());
+    expect(local).toEqual(contract);
   });
 
   test('THEN the session table has the synthesized key, indexes, stream and TTL', () => {
-    const p = findResource(template, 'AWS::DynamoDB::Table').Properties;
+    const p = Object.values<any>(template.Resources).find((r) => r.Type === 'AWS::DynamoDB::Table' && r.Properties.StreamSpecification).Properties;
     const def = tableDefinition(TABLE);
     const byName = (a: any, b: any) => String(a.AttributeName ?? a.IndexName).localeCompare(String(b.AttributeName ?? b.IndexName));
     expect(def.KeySchema).toEqual(p.KeySchema);

@@ -270,6 +270,9 @@ describe('sentinel-tvm profiles and sessions', () => {
     const end = await cli('bob', ['sessions', 'end', id, '--url', local.url, '--json']);
     expect(end.code).toBe(0);
     expect(JSON.parse(end.stdout).Session).toMatchObject({ id, status: 'expired', ended_reason: 'ended by its owner' });
+    // An ended session whose credentials may still be live can be revoked (they are then denied); only once.
+    const revoked = await cli('admin', ['sessions', 'revoke', id, '--reason', 'leaked', '--url', local.url]);
+    expect([revoked.code, revoked.stderr]).toEqual([0, `sentinel-tvm: session ${id} revoked\n`]);
     const again = await cli('admin', ['sessions', 'revoke', id, '--reason', 'too late', '--url', local.url]);
     expect([again.code, again.stderr]).toEqual([1, expect.stringMatching(/^sentinel-tvm: SESSION_NOT_ACTIVE: /)]);
     const missing = await cli('bob', ['sessions', 'get', '0000000000000000', '--url', local.url]);

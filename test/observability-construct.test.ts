@@ -39,8 +39,8 @@ describe('GIVEN a TVM', () => {
     expect(other.serviceName).not.toBe(tvm.serviceName);
   });
 
-  test('THEN no alarm exists unless asked, and addAlarms creates one per failure mode, notifying the topic', () => {
-    Template.fromStack(fullTvm().stack).resourceCountIs('AWS::CloudWatch::Alarm', 0);
+  test('THEN only the enforcement alarm exists unless asked, and addAlarms creates one per failure mode, notifying the topic', () => {
+    Template.fromStack(fullTvm().stack).resourceCountIs('AWS::CloudWatch::Alarm', 1);
     const { tvm, stack } = fullTvm();
     const topic = new sns.Topic(stack, 'Pager');
 
@@ -48,7 +48,10 @@ describe('GIVEN a TVM', () => {
 
     expect(alarms).toHaveLength(5);
     const template = Template.fromStack(stack);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'EnforcementFailures', AlarmActions: [{ Ref: logicalIdOf(topic) }], OKActions: [{ Ref: logicalIdOf(topic) }],
+    });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'StsFailures',
       Namespace: 'SentinelTvm',

@@ -1,15 +1,12 @@
 // 200 profiles: what a real organisation has. The configuration must reach the Lambda, the TVM's policies must
 // stay within IAM's limits, and the handler must authorize the last profile like the first.
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { createTableFromTemplate, localDynamoClient, uniqueTableName } from './support/dynamodb-local';
 import { startLocalSts } from './support/local-sts';
-import { ACCOUNT, event, findResource, resolveFragment, stsClient } from './support/tvm-fixture';
-import { createHandler } from '../lambda/handler';
-import { readSettings } from '../lambda/settings';
+import { ACCOUNT, createFixtureFrom, event, stsClient } from './support/tvm-fixture';
 import { ProtectedRole, SentinelTvm } from '../src';
-import { Env } from '../src/shared/contract';
+import { CONFIG_ITEM_ID } from '../src/shared/contract';
 
 const PROFILES = 200;
 const user = (i: number) => `arn:aws:iam::${ACCOUNT}:user/user${i}`;
@@ -44,17 +41,13 @@ test('THEN the Lambda environment stays far below its 4 KB limit and the policie
 
 test('THEN the handler reads all 200 profiles from the config item and authorizes each only for its own callers', async () => {
   const { template } = synthesized;
-  const ddb = localDynamoClient();
-  const tableName = await createTableFromTemplate(template, uniqueTableName('scale'), ddb);
-  const call = JSON.parse(resolveFragment(template, findResource(template, 'Custom::AWS').Properties.Create, tableName));
-  await ddb.send(new PutItemCommand(call.parameters));
-  expect(call.parameters.Item.profiles.L).toHaveLength(PROFILES);
-  const vendFn = Object.values<any>(template.Resources)
-    .find((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.[Env.STORE_FAILURE_MODE]);
-  const env = resolveFragment(template, vendFn.Properties.Environment.Variables, tableName);
+  const fx = await createFixtureFrom(template);
+  const doc = JSON.parse(String((await fx.ddb.send(new GetItemCommand({ TableName: fx.controlTableName, Key: { id: { S: CONFIG_ITEM_ID } } })))
+    .Item?.document.S));
+  expect(doc.profiles).toHaveLength(PROFILES);
   const sts = await startLocalSts();
   try {
-    const handle = createHandler({ settings: readSettings(env), ddb, sts: stsClient(sts.endpoint), log: () => undefined });
+    const handle = fx.handler({ sts: stsClient(sts.endpoint), log: () => undefined });
     for (const i of [0, 137, PROFILES - 1]) {
       const ok = await handle(event({ userArn: user(i), query: { profile: `profile-${i}` } }));
       expect(ok.statusCode).toBe(200);

@@ -172,7 +172,10 @@ function xmlValue(body: string, tag: string): string | undefined {
   return m?.[1].replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
 }
 
-/** One POST to STS with the proof's own headers (their Host included), bounded by timeouts that fire. */
+/**
+ * One POST to STS with the proof's own headers (their Host included), bounded as the SDK clients are: a connection
+ * within 1 s, then an answer within 2 s.
+ */
 const httpSend: StsSend = ({ url, headers, body }) => new Promise((resolve, reject) => {
   const client = url.protocol === 'http:' ? http : https;
   const req = client.request({
@@ -184,16 +187,22 @@ const httpSend: StsSend = ({ url, headers, body }) => new Promise((resolve, reje
     headers,
     // The proof's Host is STS's own name; for an https endpoint, SNI and certificate checks use the URL's host.
     servername: url.hostname,
-    timeout: STS_TIMEOUTS.connectMs,
   }, (res) => {
     const chunks: Buffer[] = [];
     res.on('data', (c: Buffer) => chunks.push(c));
     res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8').slice(0, 65536) }));
     res.on('error', reject);
   });
-  const timer = setTimeout(() => req.destroy(new Error('STS request timed out')), STS_TIMEOUTS.requestMs);
+  let timer = setTimeout(() => req.destroy(new Error('STS connection timed out')), STS_TIMEOUTS.connectMs);
+  req.on('socket', (socket) => {
+    const answerWithin = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => req.destroy(new Error('STS request timed out')), STS_TIMEOUTS.requestMs);
+    };
+    if (!socket.connecting) answerWithin();
+    else socket.once('connect', answerWithin);
+  });
   req.on('close', () => clearTimeout(timer));
-  req.on('timeout', () => req.destroy(new Error('STS connection timed out')));
   req.on('error', reject);
   req.end(body);
 });

@@ -1,7 +1,9 @@
 // Hand-made SigV4 requests, to send exactly what a test wants (a replayed, tampered or badly signed request).
 import * as http from 'http';
 import { HttpRequest } from '@smithy/protocol-http';
+import { identityProof } from '../../cli/proof';
 import { encodeRfc3986, signerFor } from '../../cli/signing';
+import { IdentityProof } from '../../src/shared/contract';
 
 export interface Credentials {
   readonly accessKeyId: string;
@@ -23,6 +25,8 @@ export interface SignOptions {
   readonly region?: string;
   /** Add and sign x-amz-content-sha256 (as the AWS SDK for JavaScript does). @default true */
   readonly checksum?: boolean;
+  /** Add the identity proof the TVM requires, signed with the same credentials (as the sentinel-tvm client does). @default true */
+  readonly proof?: boolean;
 }
 
 /** A request to `baseUrl` signed for execute-api in us-east-1 (unless told otherwise). */
@@ -34,7 +38,13 @@ export async function signRequest(baseUrl: string, credentials: Credentials, r: 
     port: Number(url.port),
     path: r.path ?? '/',
     query: r.query ?? {},
-    headers: { host: url.host, ...(r.body ? { 'content-type': 'application/json' } : {}), ...r.headers },
+    headers: {
+      host: url.host,
+      ...(r.body ? { 'content-type': 'application/json' } : {}),
+      ...(o.proof ?? (o.service ?? 'execute-api') === 'execute-api'
+        ? { [IdentityProof.HEADER]: await identityProof(credentials, o.region ?? 'us-east-1', url.host, o.date ?? new Date()) } : {}),
+      ...r.headers,
+    },
     body: r.body,
   });
   return signerFor(o.service ?? 'execute-api', o.region ?? 'us-east-1', credentials, o.checksum ?? true)

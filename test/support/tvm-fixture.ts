@@ -171,6 +171,13 @@ function withProofs(env: Record<string, string>, ddb: DynamoDBClient, deps: Part
   };
 }
 
+/** The event with an identity proof signed by its authorizer's principal, for a handler whose STS is `sts` (shipped bundles). */
+export async function proven(sts: { principal(arn: string): { accessKeyId: string; secretAccessKey: string } }, e: TvmEvent,
+  at: Date = new Date()): Promise<TvmEvent> {
+  const arn = e.requestContext.authorizer.iam.userArn;
+  return { ...e, headers: { ...e.headers, [IdentityProof.HEADER]: await identityProof(sts.principal(arn), 'us-east-1', AUDIENCE, at) } };
+}
+
 function headerValue(event: TvmEvent, name: string): string | undefined {
   return Object.entries(event?.headers ?? {}).find(([k]) => k.toLowerCase() === name)?.[1];
 }
