@@ -245,7 +245,8 @@ async function listSessions(argv: readonly string[], io: Io): Promise<number> {
 }
 
 async function showSession(argv: readonly string[], io: Io, action: 'get' | 'end' | 'revoke'): Promise<number> {
-  const kinds: OptionKinds = action === 'revoke' ? { ...CLIENT_OPTIONS, reason: 'value' } : CLIENT_OPTIONS;
+  const kinds: OptionKinds = action === 'revoke'
+    ? { ...CLIENT_OPTIONS, 'reason': 'value', 'profile': 'value', 'block-principal-for': 'value' } : CLIENT_OPTIONS;
   const a = parseArgs(argv, kinds, ['id'], `sentinel-tvm sessions ${action}`);
   const id = sessionIdArg(a.positionals[0]);
   let body: unknown;
@@ -254,7 +255,10 @@ async function showSession(argv: readonly string[], io: Io, action: 'get' | 'end
     if (reason === undefined || reason.trim() === '' || reason.length > Limits.MAX_REVOKE_REASON) {
       throw usageError(`--reason is required: why the session is revoked, 1 to ${Limits.MAX_REVOKE_REASON} characters`);
     }
-    body = { reason };
+    const profile = a.values.profile;
+    if (profile !== undefined && !new RegExp(Patterns.PROFILE).test(profile)) throw usageError(`--profile "${profile}" is not a profile name`);
+    const block = integerOption('block-principal-for', a.values['block-principal-for'], 60, 7 * 24 * 3600);
+    body = { reason, ...(profile !== undefined ? { profile } : {}), ...(block !== undefined ? { blockPrincipalSeconds: block } : {}) };
   }
   const client = clientFor(a, io);
   const method = action === 'get' ? 'GET' : action === 'end' ? 'DELETE' : 'POST';
@@ -266,6 +270,11 @@ async function showSession(argv: readonly string[], io: Io, action: 'get' | 'end
   }
   const s = res.json.Session ?? {};
   if (action !== 'get') io.err(`sentinel-tvm: session ${id} ${action === 'end' ? 'ended' : 'revoked'}\n`);
+  const blocked = res.json.Blocked;
+  if (blocked) {
+    io.err(printable(`sentinel-tvm: ${blocked.principal_arn} may start no session until ${blocked.until} `
+      + `(${blocked.revoked_sessions} other active session(s) revoked)`) + '\n');
+  }
   io.out(keyValues(Object.entries(s).map(([k, v]) => [k, v])));
   return ExitCode.OK;
 }

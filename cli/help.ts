@@ -5,7 +5,8 @@ export const EXIT_CODES = `Exit codes:
   1  the TVM refused the request (HTTP 4xx: POLICY_DENY, SESSION_REVOKED, ...); its code and message are on stderr
   2  usage error: bad command line or local config file; nothing was sent
   3  the TVM failed (HTTP 5xx) or could not be reached
-  4  local problem: no AWS credentials to sign with, unwritable cache, local mode could not start`;
+  4  local problem: no AWS credentials to sign with, a cache that is not yours alone or cannot be written,
+     local mode could not start`;
 
 const COMMON = `Common options:
   --url URL          the TVM API URL (tvm.url), or set SENTINEL_TVM_URL
@@ -67,14 +68,19 @@ ${EXIT_CODES}
   sentinel-tvm sessions list [--status active|revoked|expired] [--user NAME] [--profile NAME] [--limit N] [--all] [--next-token T]
   sentinel-tvm sessions get ID
   sentinel-tvm sessions end ID
-  sentinel-tvm sessions revoke ID --reason TEXT
+  sentinel-tvm sessions revoke ID --reason TEXT [--block-principal-for SECONDS] [--profile NAME]
 
   list    sessions newest first: your own; administrators see anyone's (without filters: the active ones).
           --limit is the page size (1-100, default 50); --all follows every page; --next-token continues a page.
   get     one session record (owner or administrator); it never holds credentials.
   end     ends an active session (owner or administrator): its next vend is refused with SESSION_EXPIRED.
-  revoke  revokes an active session (administrators only), with a reason of 1-256 characters: its next vend is
-          refused with SESSION_REVOKED, and credentials already issued are denied by IAM.
+  revoke  revokes a session (administrators only), with a reason of 1-256 characters: its next vend is refused
+          with SESSION_REVOKED, and credentials already issued are denied by IAM. An ended session whose credentials
+          may still be live can be revoked too.
+          --block-principal-for S  also bars the session's principal from starting sessions for S seconds
+                                   (60-604800) and revokes its other active sessions (a stolen laptop, stolen keys).
+          --profile NAME           for an id the TVM has no record of (a vend made while its table was down, under
+                                   FAIL_OPEN; the id is in the decision log): records it as revoked on that profile's role.
 
 ${COMMON}
 

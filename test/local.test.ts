@@ -278,6 +278,24 @@ describe('sentinel-tvm profiles and sessions', () => {
     const missing = await cli('bob', ['sessions', 'get', '0000000000000000', '--url', local.url]);
     expect([missing.code, missing.stderr]).toEqual([1, expect.stringMatching(/^sentinel-tvm: SESSION_NOT_FOUND: /)]);
   });
+
+  test('sessions revoke --profile records an unrecorded id as revoked; --block-principal-for bars its principal', async () => {
+    const unrecorded = await cli('admin', ['sessions', 'revoke', 'abcdef0123456789', '--reason', 'vended while the table was down',
+      '--profile', 'prod-readonly', '--url', local.url, '--json']);
+    expect(unrecorded.code).toBe(0);
+    expect(JSON.parse(unrecorded.stdout).Session).toMatchObject({ id: 'abcdef0123456789', status: 'revoked', profile: 'prod-readonly' });
+
+    freshCache('bob');
+    await vend('bob', 'deploy');
+    const [id] = cachedIds('bob');
+    const blocked = await cli('admin', ['sessions', 'revoke', id, '--reason', 'laptop stolen', '--block-principal-for', '600', '--url', local.url]);
+    expect(blocked.code).toBe(0);
+    expect(blocked.stderr).toMatch(/user\/bob may start no session until \S+ \(\d+ other active session\(s\) revoked\)/);
+    const refused = await cli('bob', ['credentials', '--profile', 'deploy', '--new-session', '--url', local.url]);
+    expect([refused.code, refused.stderr]).toEqual([1, expect.stringMatching(/PRINCIPAL_BLOCKED/)]);
+    const usage = await cli('admin', ['sessions', 'revoke', id, '--reason', 'x', '--block-principal-for', '5', '--url', local.url]);
+    expect(usage.code).toBe(2);
+  });
 });
 
 describe('exit codes', () => {
