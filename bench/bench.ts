@@ -8,13 +8,15 @@ import * as os from 'os';
 import * as path from 'path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { STSClient } from '@aws-sdk/client-sts';
+import { IdentityVerifier, httpSend } from '../lambda/auth/proof';
 import { createHandler } from '../lambda/handler';
+import { PrincipalMatcher } from '../lambda/match';
 import { readSettings } from '../lambda/settings';
 import { cleanEnv, EXAMPLE_CONFIG, KEYS, removeTempDirs, startLocal } from '../test/support/cli';
 import { sendRequest, signRequest } from '../test/support/cli-sign';
 import { ENDPOINT_VAR, startDynamoDbLocal } from '../test/support/dynamodb-local';
 import { startLocalSts } from '../test/support/local-sts';
-import { ALICE, CREDENTIALS, createFixture, event } from '../test/support/tvm-fixture';
+import { ALICE, AUDIENCE, CREDENTIALS, createFixture, event, proven } from '../test/support/tvm-fixture';
 
 const ROOT = path.join(__dirname, '..');
 const ASSETS = path.join(ROOT, 'assets');
@@ -74,6 +76,8 @@ function coldRequire(modules: string[], runs: number): number {
 
 async function main() {
   process.stderr.write(`bench: ${os.cpus()[0]?.model ?? 'cpu'} x${os.cpus().length}, Node.js ${process.version}\n`);
+  // 0. Principal matching worst case (review L4), first: it needs no backend.
+  matchWorstCase();
   const db = await startDynamoDbLocal();
   process.env[ENDPOINT_VAR] = db.endpoint;
   const sts = await startLocalSts();
@@ -83,14 +87,28 @@ async function main() {
     const fx = await createFixture();
     const ddb = new DynamoDBClient({ region: 'us-east-1', endpoint: proxy.endpoint, credentials: CREDENTIALS });
     const stsClient = new STSClient({ region: 'us-east-1', endpoint: sts.endpoint, credentials: CREDENTIALS });
-    const handler = createHandler({ settings: readSettings(fx.env), ddb, sts: stsClient, log: () => undefined });
+    const settings = readSettings(fx.env);
+    const verifierFor = (send = httpSend) => new IdentityVerifier({ audiences: [AUDIENCE], region: 'us-east-1', endpoint: sts.endpoint, send });
+    const handler = createHandler({ settings, ddb, sts: stsClient, log: () => undefined, verifier: verifierFor() });
+    const vendEvent = (headers: Record<string, string> = {}) => proven(sts, event({ query: { profile: 'readonly' }, headers }));
     proxy.take();
-    const first = JSON.parse((await handler(event({ query: { profile: 'readonly' } }))).body).SessionId;
+    const stsBefore = { assume: sts.calls.length, identity: sts.identityCalls.length };
+    const first = JSON.parse((await handler(await vendEvent())).body).SessionId;
     const cold = proxy.take();
-    await handler(event({ query: { profile: 'readonly' } }));
+    await handler(await vendEvent());
     const warmNew = proxy.take();
-    await handler(event({ query: { profile: 'readonly' }, headers: { 'x-sentinel-session-id': first } }));
+    await handler(await vendEvent({ 'x-sentinel-session-id': first }));
     const continued = proxy.take();
+    const freshSts = { assume: sts.calls.length - stsBefore.assume, identity: sts.identityCalls.length - stsBefore.identity };
+    // The same proof twice (a client reusing its proof within 5 minutes): the second is answered from the verifier's cache.
+    const reused = await vendEvent({ 'x-sentinel-session-id': first });
+    await handler(reused);
+    const beforeReuse = { assume: sts.calls.length, identity: sts.identityCalls.length };
+    await handler(reused);
+    row('STS requests per vend, fresh identity proof', `${(freshSts.identity + freshSts.assume) / 3}`,
+      `${freshSts.identity / 3} GetCallerIdentity (the identity proof, review H1) + ${freshSts.assume / 3} AssumeRole`);
+    row('STS requests per vend, reused proof', `${sts.identityCalls.length - beforeReuse.identity + sts.calls.length - beforeReuse.assume}`,
+      'a proof is cached (per container) until it is 5 minutes old: only the AssumeRole');
     const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
     const describe = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${v} ${k}`).join(', ');
     row('DynamoDB requests, new session', String(total(warmNew)), `${describe(warmNew)} (target 1; Sentinel's Go TVM: 3)`);
@@ -100,7 +118,7 @@ async function main() {
     // 2. Bundle sizes and cold module initialisation.
     for (const dir of fs.readdirSync(path.join(ASSETS, 'lambda'))) {
       const size = fs.statSync(path.join(ASSETS, 'lambda', dir, 'index.js')).size;
-      row(`bundle ${dir}`, `${(size / 1024).toFixed(1)} KB`, dir.startsWith('vend') ? 'minified, SDK included (target <= 300 KB)' : 'minified');
+      row(`bundle ${dir}`, `${(size / 1024).toFixed(1)} KB`, dir.startsWith('vend') ? 'minified, SDK included (budget 320 KB)' : 'minified');
     }
     const runs = 15;
     const bundleInit = coldRequire([path.join(ASSETS, 'lambda', 'vend.lambda', 'index.js')], runs);
@@ -128,24 +146,53 @@ async function main() {
       return client;
     };
     const direct = timed(new DynamoDBClient({ region: 'us-east-1', endpoint: db.endpoint, credentials: CREDENTIALS }));
-    const warm = createHandler({ settings: readSettings(fx.env), ddb: direct, sts: timed(stsClient), log: () => undefined });
-    const id = JSON.parse((await warm(event({ query: { profile: 'readonly' } }))).body).SessionId;
+    let identityMs = 0;
+    const timedSend: typeof httpSend = async (r) => {
+      const t = performance.now();
+      try {
+        return await httpSend(r);
+      } finally {
+        identityMs += performance.now() - t;
+        backend += performance.now() - t;
+      }
+    };
+    const warm = createHandler({ settings, ddb: direct, sts: timed(stsClient), log: () => undefined, verifier: verifierFor(timedSend) });
+    const id = JSON.parse((await warm(await vendEvent())).body).SessionId;
     const overhead: number[] = [];
     const ratios: number[] = [];
+    const identity: number[] = [];
     const n = 2000;
+    // Each vend with a fresh proof, as from a new credential_process run; signing is the client's work, done beforehand.
+    const events = await Promise.all(Array.from({ length: n + 200 }, () =>
+      proven(sts, event({ userArn: ALICE, query: { profile: 'readonly' }, headers: { 'x-sentinel-session-id': id } }))));
     for (let i = 0; i < n + 200; i++) {
       backend = 0;
+      identityMs = 0;
       const t = performance.now();
-      const res = await warm(event({ userArn: ALICE, query: { profile: 'readonly' }, headers: { 'x-sentinel-session-id': id } }));
+      const res = await warm(events[i]);
       const elapsed = performance.now() - t;
       if (res.statusCode !== 200) throw new Error(`vend failed: ${res.body}`);
       if (i < 200) continue; // warm-up
       overhead.push(elapsed - backend);
       ratios.push(elapsed / backend);
+      identity.push(identityMs);
     }
     row('warm handler overhead p50', ms(percentile(overhead, 50)), `continued vends, n=${n} (target p50 <= 1 ms)`);
     row('warm handler overhead p99', ms(percentile(overhead, 99)), `n=${n}`);
     row('end-to-end / backend calls, p50', percentile(ratios, 50).toFixed(3), 'handler latency over the sum of its DynamoDB and STS calls');
+    row('identity proof round trip p50 / p99', `${ms(percentile(identity, 50))} / ${ms(percentile(identity, 99))}`,
+      'the GetCallerIdentity the handler sends per fresh proof (to the local STS: in AWS, an STS round trip in-region)');
+    const verifier = verifierFor();
+    const cachedProof = (await proven(sts, event({ userArn: ALICE }))).headers['x-sentinel-identity']!;
+    await verifier.verify(cachedProof);
+    const lookups: number[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const t = performance.now();
+      await verifier.verify(cachedProof);
+      lookups.push(performance.now() - t);
+    }
+    row('identity proof, cached, p50', `${(percentile(lookups, 50) * 1000).toFixed(1)} µs`,
+      'a proof seen before in this container (parse, checks, SHA-256 lookup), n=5000');
 
     // 4. Throughput of `sentinel-tvm local` (separate process): signed continued vends at several concurrencies.
     await localThroughput(db.endpoint);
@@ -197,6 +244,20 @@ async function localThroughput(dynamodbEndpoint: string): Promise<void> {
   } finally {
     await local.stop();
   }
+}
+
+function matchWorstCase(): void {
+  const matcher = new PrincipalMatcher(['arn:aws:iam::111122223333:user/*/*/*/*/*/*/alice']);
+  const arn = `arn:aws:iam::111122223333:user/${'a/'.repeat(250)}bob`;
+  const runs = 20000;
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    if (matcher.matches(arn)) throw new Error('the L4 pattern matched bob');
+    times.push(performance.now() - t);
+  }
+  row('principal match, L4 worst case', `${(percentile(times, 50) * 1000).toFixed(1)} µs`,
+    `user/*/*/*/*/*/*/alice against a ${arn.length}-character user ARN, median of ${runs} (the old regexes took seconds, review L4)`);
 }
 
 main().catch((err) => {

@@ -1,4 +1,4 @@
-import { Annotations, CustomResource, Duration, Lazy, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, CustomResource, Duration, Lazy, Names, RemovalPolicy, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -22,7 +22,7 @@ import { validateDuration, validatePrincipalPatterns, validateProfileName } from
 import { VendFunction } from './private/vend-function';
 import {
   Attr, BLOCK_ITEM_PREFIX, CONFIG_ITEM_ID, Env, Indexes, Limits, Metrics, revokedSessionsPolicyName, Routes, SESSION_TAG_KEY, Status,
-  StoreFailureModes, TOKEN_KEY_ITEM_ID,
+  StoreFailureModes, TOKEN_KEY_ITEM_ID, TvmTags,
 } from './shared/contract';
 
 /**
@@ -599,6 +599,11 @@ export class SentinelTvm extends Construct {
       });
     }
 
+    // Every resource of this TVM is marked, and its functions' roles are told apart, for the account's guardrail SCP.
+    Tags.of(this).add(TvmTags.SERVICE, this.serviceName);
+    for (const role of [this.executionRole, configRole, this.enforcerRole]) {
+      if (role) Tags.of(role).add(TvmTags.RUNTIME, this.serviceName);
+    }
     this.acknowledgeNagFindings();
   }
 
@@ -636,6 +641,7 @@ export class SentinelTvm extends Construct {
     });
     this.trust(options.role);
     this.confine(options.role, chainTargets);
+    if (iam.Role.isRole(options.role)) Tags.of(options.role).add(TvmTags.SERVICE, this.serviceName);
     // Roles under this TVM's path are covered by one wildcard; any other role is named.
     this.grantAssume(this.isUnderPath(options.role) ? this.protectedRoleArnPattern() : options.role.roleArn);
     for (const target of chainTargets) {

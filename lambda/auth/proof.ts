@@ -176,7 +176,7 @@ function xmlValue(body: string, tag: string): string | undefined {
  * One POST to STS with the proof's own headers (their Host included), bounded as the SDK clients are: a connection
  * within 1 s, then an answer within 2 s.
  */
-const httpSend: StsSend = ({ url, headers, body }) => new Promise((resolve, reject) => {
+export const httpSend: StsSend = ({ url, headers, body }) => new Promise((resolve, reject) => {
   const client = url.protocol === 'http:' ? http : https;
   const req = client.request({
     protocol: url.protocol,

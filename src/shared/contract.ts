@@ -22,6 +22,16 @@ export function revokedSessionsPolicyName(serviceName: string): string {
   return `${REVOKED_SESSIONS_POLICY_NAME}-${serviceName}`.slice(0, 128);
 }
 
+/**
+ * Tags the construct puts on its resources, so that a service control policy can protect them
+ * (docs/guardrails/tvm-account-scp.json): every resource of a TVM, its profiles' roles included, carries
+ * {@link TvmTags.SERVICE}; only the TVM's own function roles carry {@link TvmTags.RUNTIME}, which exempts them.
+ */
+export const TvmTags = {
+  SERVICE: 'sentinel-tvm:service',
+  RUNTIME: 'sentinel-tvm:runtime',
+} as const;
+
 /** Session item attribute names, shared with Sentinel's tooling (SPEC §4). */
 export const Attr = {
   ID: 'id',
