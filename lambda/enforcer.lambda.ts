@@ -1,20 +1,25 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { enforcerDynamoClient, enforcerIamClient } from './enforcer/clients';
 import { createEnforcer } from './enforcer/enforce';
-import { Env } from '../src/shared/contract';
+import { powertoolsEnforcerMetrics } from './enforcer/metrics';
+import { readEnforcerSettings } from './enforcer/settings';
+import { loadConfig } from './profiles';
 
 // The revocation enforcer (SPEC §7): stream records of revocations and a schedule invoke it.
-// Built once per container: table name, SDK clients, logger (POWERTOOLS_SERVICE_NAME, POWERTOOLS_LOG_LEVEL).
-const tableName = process.env[Env.TABLE_NAME];
-if (!tableName) {
-  throw new Error(`environment variable ${Env.TABLE_NAME} is not set: it names the session table`);
-}
+// Built once per container: settings, SDK clients, logger and metrics (POWERTOOLS_SERVICE_NAME, POWERTOOLS_LOG_LEVEL).
+const settings = readEnforcerSettings(process.env);
 const logger = new Logger({ logRecordOrder: ['level', 'message', 'timestamp', 'service'] });
+const ddb = enforcerDynamoClient();
 
 export const handler = createEnforcer({
-  tableName,
-  ddb: enforcerDynamoClient(),
+  tableName: settings.tableName,
+  ddb,
   iam: enforcerIamClient(),
+  policyName: settings.policyName,
+  protectedRolePath: settings.protectedRolePath,
+  // Read on every run, not cached: a role replaced in the configuration must be followed at once.
+  loadConfig: () => loadConfig(ddb, settings.controlTableName, settings.configDigest),
+  metrics: powertoolsEnforcerMetrics(),
   log: (level, message, fields) => {
     if (level === 'ERROR') logger.error(message, fields);
     else if (level === 'WARN') logger.warn(message, fields);

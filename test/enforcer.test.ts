@@ -1,6 +1,8 @@
 // The revocation enforcer (SPEC §7): the bundled Lambda fed by DynamoDB Local's real stream, the policy it writes
-// evaluated by an IAM policy simulator, and its logic (pruning, other tools' items, size fallback, isolation,
-// failures) against DynamoDB Local and a local IAM endpoint spoken to by the real @aws-sdk/client-iam.
+// evaluated by an IAM policy simulator, and its logic (pruning, other tools' items, the role's real inline-policy
+// budget and fallback, one policy per TVM, roles left from the configuration, chain roles, isolation, failures and their
+// metric) against DynamoDB Local and a local IAM endpoint (IAM's per-role quota included) spoken to by the real
+// @aws-sdk/client-iam.
 import * as fs from 'fs';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
@@ -11,23 +13,30 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { startBundle, type BundleProcess } from './support/bundle-process';
-import { endpoint } from './support/dynamodb-local';
+import { createTableFromTemplate, endpoint, uniqueTableName } from './support/dynamodb-local';
 import { startLocalIam, type IamCall, type LocalIam } from './support/local-iam';
 import { startLocalSts, type LocalSts } from './support/local-sts';
 import { eventSourceFilter, openTableStream, type TableStream } from './support/streams';
 import {
   ACCOUNT, ADMIN, BOB, createFixture, CREDENTIALS, event, findResource, resolveFragment, ROLE_ARNS, stsClient, type Fixture,
 } from './support/tvm-fixture';
-import { enforce, EnforcementError, FALLBACK_LIVE_MS, triggerOf, type EnforcerDeps } from '../lambda/enforcer/enforce';
 import {
-  fallbackPolicy, IAM_ROLE_INLINE_POLICIES_LIMIT, isoSeconds, listedIds, listPolicy, MAX_LISTED_IDS, POLICY_BUDGET_CHARS,
+  enforce, EnforcementError, FALLBACK_LIVE_MS, triggerOf, type EnforcerConfig, type EnforcerDeps,
+} from '../lambda/enforcer/enforce';
+import { powertoolsEnforcerMetrics } from '../lambda/enforcer/metrics';
+import {
+  BUDGET_SAFETY_MARGIN_CHARS, fallbackPolicy, IAM_ROLE_INLINE_POLICIES_LIMIT, isoSeconds, listedIds, listPolicy, MAX_LISTED_IDS,
+  POLICY_BUDGET_CHARS, policySize, roleBudget, VEND_IN_FLIGHT_MS,
 } from '../lambda/enforcer/policy';
-import { CONFIG_ITEM_ID, Env, REVOKED_SESSIONS_POLICY_NAME } from '../src/shared/contract';
+import { CONFIG_ITEM_ID, Env, type ProfileConfig, revokedSessionsPolicyName } from '../src/shared/contract';
 
 const BUNDLE = path.join(__dirname, '..', 'assets', 'lambda', 'enforcer.lambda', 'index.js');
-const POLICY = REVOKED_SESSIONS_POLICY_NAME;
+/** This TVM's policy name (the unbundled enforcer's; the bundled one reads it from the synthesized environment). */
+const POLICY = revokedSessionsPolicyName('test');
 const READONLY = ROLE_ARNS.ReadOnly;
 const DEPLOY = ROLE_ARNS.Deploy;
+/** The IAM path of this TVM's ProtectedRoles. */
+const PROTECTED_PATH = '/sentinel-tvm/test/';
 /** A role of the account that is not one of this TVM's profiles. */
 const OTHER_ROLE = `arn:aws:iam::${ACCOUNT}:role/SomeoneElsesRole`;
 /** In the future, so that DynamoDB Local's TTL (real time) never interferes; the items written at T carry no ttl. */
@@ -43,6 +52,8 @@ let passesFilter: (r: DynamoDBRecord) => boolean;
 /** The enforcer function's environment, from the synthesized template. */
 let enforcerEnv: Record<string, string>;
 let logs: { level: string; message: string; [k: string]: unknown }[];
+/** What each run reported to the metrics: the names of its failed roles. */
+let failures: string[][];
 
 const ms = (d: Date, minutes: number) => new Date(d.getTime() + minutes * 60_000);
 const iso = (d: Date) => d.toISOString();
@@ -55,15 +66,53 @@ function iamClient(): IAMClient {
   return new IAMClient({ region: 'us-east-1', endpoint: iam.endpoint, credentials: CREDENTIALS, maxAttempts: 1 });
 }
 
+/** A configuration of profiles (name → role, and the roles it may chain into). */
+function configOf(profiles: Record<string, string | { role: string; chain: string[] }>): EnforcerConfig {
+  const profile = (name: string, p: string | { role: string; chain: string[] }): ProfileConfig => ({
+    name,
+    roleArn: typeof p === 'string' ? p : p.role,
+    allowedPrincipals: [ADMIN],
+    maxDurationSeconds: 3600,
+    ...(typeof p === 'string' ? {} : { chainRoleArns: p.chain }),
+  });
+  return { profiles: new Map(Object.entries(profiles).map(([name, p]) => [name, profile(name, p)])) };
+}
+
+/** The fixture's profiles, as the deployment configures them. */
+const CONFIG = configOf({ readonly: READONLY, deploy: DEPLOY });
+
 function deps(now: Date | (() => Date), more: Partial<EnforcerDeps> = {}): EnforcerDeps {
   return {
     tableName: fx.tableName,
     ddb: fx.ddb,
     iam: iamClient(),
+    policyName: POLICY,
+    protectedRolePath: PROTECTED_PATH,
+    account: ACCOUNT,
+    loadConfig: async () => CONFIG,
+    metrics: (roles) => failures.push([...roles]),
     now: typeof now === 'function' ? now : () => now,
     log: (level, message, fields) => logs.push({ level, message, ...fields }),
     ...more,
   };
+}
+
+/** An IAM client that calls `before` with each command before sending it (to change IAM's state in between, or fail). */
+function iamClientWith(before: (command: any) => void | Promise<void>): IAMClient {
+  const client = iamClient();
+  const send = client.send.bind(client);
+  (client as any).send = async (command: any) => {
+    await before(command);
+    return send(command);
+  };
+  return client;
+}
+
+/** An inline policy of the role's own that takes exactly `chars` characters as IAM counts them; `pretty` adds whitespace. */
+function ownPolicyOf(chars: number, pretty = false): string {
+  const doc = (sid: string) => ({ Version: '2012-10-17', Statement: [{ Sid: sid, Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }] });
+  const document = doc('x'.repeat(chars - JSON.stringify(doc('')).length));
+  return pretty ? JSON.stringify(document, null, 2) : JSON.stringify(document);
 }
 
 /** A revoked session as this TVM records it (role_arn, credentials_expire_at, revoked_at). */
@@ -158,11 +207,14 @@ beforeAll(async () => {
   fx = await createFixture();
   sts = await startLocalSts();
   iam = await startLocalIam({ roles: [READONLY, DEPLOY, OTHER_ROLE] });
+  // DynamoDB Local refuses (TrimmedDataAccessException) the iterator it handed out at the end of a shard that had no
+  // record yet, and the session table starts empty: one item first (clearSessions removes it).
+  await fx.ddb.send(new PutItemCommand({ TableName: fx.tableName, Item: { id: { S: 'stream-primer' } } }));
   stream = await openTableStream(fx.ddb, fx.tableName);
   const mapping = findResource(fx.template, 'AWS::Lambda::EventSourceMapping');
   passesFilter = eventSourceFilter(mapping.Properties.FilterCriteria.Filters);
   const enforcerFn = fx.template.Resources[mapping.Properties.FunctionName.Ref];
-  enforcerEnv = resolveFragment(fx.template, enforcerFn.Properties.Environment.Variables, fx.tableName);
+  enforcerEnv = resolveFragment(fx.template, enforcerFn.Properties.Environment.Variables, fx);
 });
 afterAll(async () => {
   stream?.close();
@@ -171,6 +223,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   logs = [];
+  failures = [];
   await clearSessions();
   await stream.skip();
   iam.fail(undefined);
@@ -236,12 +289,19 @@ describe('GIVEN the bundled enforcer, fed by the real stream of DynamoDB Local',
   afterAll(async () => {
     await bundle?.stop();
   });
-  const runLines = () => bundle.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l))
-    .filter((l) => l.message === 'revoked-sessions enforcement');
+  const stdoutLines = () => bundle.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const runLines = () => stdoutLines().filter((l) => l.message === 'revoked-sessions enforcement');
+  /** EMF documents of EnforcementFailures: [value, dimension names, Role]. */
+  const failureMetrics = () => stdoutLines().filter((l) => 'EnforcementFailures' in l)
+    .map((m) => [m.EnforcementFailures, m._aws.CloudWatchMetrics[0].Dimensions[0].join(','), m.Role]);
+  /** The bundled enforcer's policy: the name the construct gives it. */
+  const bundlePolicyOf = (role: string) => iam.policy(role, enforcerEnv[Env.REVOKED_POLICY_NAME]);
 
-  test('THEN it was built from the enforcer entry point and reads its table from the synthesized environment', () => {
-    expect(fs.readFileSync(BUNDLE, 'utf8')).toContain(POLICY);
+  test('THEN it was built from the enforcer entry point and reads its table and policy name from the synthesized environment', () => {
+    expect(fs.readFileSync(BUNDLE, 'utf8')).toContain(Env.REVOKED_POLICY_NAME);
     expect(enforcerEnv[Env.TABLE_NAME]).toBe(fx.tableName);
+    expect(enforcerEnv[Env.REVOKED_POLICY_NAME]).toBe(revokedSessionsPolicyName(enforcerEnv.POWERTOOLS_SERVICE_NAME));
+    expect(enforcerEnv[Env.PROTECTED_ROLE_PATH]).toBe(`/sentinel-tvm/${enforcerEnv.POWERTOOLS_SERVICE_NAME}/`);
   });
 
   test('WHEN a vended session is revoked by a conditional UpdateItem THEN PutRolePolicy denies exactly that id on its role', async () => {
@@ -258,11 +318,14 @@ describe('GIVEN the bundled enforcer, fed by the real stream of DynamoDB Local',
 
     // Only the revocation passes the construct's filter (the three vends were INSERTs of active sessions).
     expect(streamed.Records.map((r) => [r.eventName, r.dynamodb?.NewImage?.id.S])).toEqual([['MODIFY', revoked]]);
-    expect(summarize(iam.calls)).toEqual([['GetRolePolicy', 'tvm-test-ReadOnly'], ['PutRolePolicy', 'tvm-test-ReadOnly']]);
-    expect(listedIds(policyOf(READONLY))).toEqual([revoked]);
-    expect(policyOf(READONLY)).toBe(listPolicy([revoked]));
-    expect(listedIds(policyOf(READONLY))).not.toContain(kept);
-    expect(policyOf(DEPLOY)).toBeUndefined();
+    // Its own policy read, the role's inline policies listed (the budget), the list written.
+    expect(summarize(iam.calls)).toEqual([
+      ['GetRolePolicy', 'tvm-test-ReadOnly'], ['ListRolePolicies', 'tvm-test-ReadOnly'], ['PutRolePolicy', 'tvm-test-ReadOnly'],
+    ]);
+    expect(listedIds(bundlePolicyOf(READONLY))).toEqual([revoked]);
+    expect(bundlePolicyOf(READONLY)).toBe(listPolicy([revoked]));
+    expect(listedIds(bundlePolicyOf(READONLY))).not.toContain(kept);
+    expect(bundlePolicyOf(DEPLOY)).toBeUndefined();
     expect(deploySession).toMatch(/^[0-9a-f]{16}$/);
     expect(firstWrite!.authorization).toMatch(/^AWS4-HMAC-SHA256 /);
     const run = runLines().slice(runsBefore);
@@ -270,6 +333,10 @@ describe('GIVEN the bundled enforcer, fed by the real stream of DynamoDB Local',
     expect(run[0]).toMatchObject({ level: 'INFO', trigger: 'stream', records: 1, roles: [{ role: READONLY, ids: 1, mode: 'list' }] });
     expect(run[0].service).toBe(enforcerEnv.POWERTOOLS_SERVICE_NAME);
     expect(bundle.stdout()).not.toMatch(/ASIA|SecretAccessKey|SessionToken|local-secret/);
+    // Every run reports its failed roles, 0 included, in the SentinelTvm namespace with the service dimension.
+    expect(failureMetrics()).toContainEqual([0, 'service', undefined]);
+    expect(stdoutLines().filter((l) => 'EnforcementFailures' in l).every((m) => m._aws.CloudWatchMetrics[0].Namespace === 'SentinelTvm'
+      && m.service === enforcerEnv.POWERTOOLS_SERVICE_NAME)).toBe(true);
 
     // A second revocation, the container warm.
     iam.calls.length = 0;
@@ -278,7 +345,7 @@ describe('GIVEN the bundled enforcer, fed by the real stream of DynamoDB Local',
     const readMs2 = performance.now() - revokeAt2;
     await bundle.invoke(streamed2);
     const warmMs = iam.calls.find((c) => c.action === 'PutRolePolicy')!.at - revokeAt2;
-    expect(listedIds(policyOf(READONLY))).toEqual([revoked, kept].sort());
+    expect(listedIds(bundlePolicyOf(READONLY))).toEqual([revoked, kept].sort());
     console.log('revoke UpdateItem -> PutRolePolicy received by local IAM (stream read by the test + bundled enforcer): '
       + `first invocation ${coldMs.toFixed(1)} ms (of which UpdateItem + stream read ${readMs.toFixed(1)} ms), `
       + `second ${warmMs.toFixed(1)} ms (${readMs2.toFixed(1)} ms)`);
@@ -316,8 +383,10 @@ describe('GIVEN the bundled enforcer, fed by the real stream of DynamoDB Local',
     await revoke(session);
     iam.fail({ code: 'AccessDenied', message: 'not authorized to perform iam:PutRolePolicy', status: 403, actions: ['PutRolePolicy'] });
 
+    const metricsBefore = failureMetrics().length;
     await expect(bundle.invoke(await streamEvent())).rejects.toThrow(/tvm-test-ReadOnly.*AccessDenied/s);
-    expect(policyOf(READONLY)).toBeUndefined();
+    expect(bundlePolicyOf(READONLY)).toBeUndefined();
+    expect(failureMetrics().slice(metricsBefore)).toEqual([[1, 'service', undefined], [1, 'service,Role', 'tvm-test-ReadOnly']]);
     // (Powertools writes WARN and ERROR lines to stderr; the ERROR summary line is checked on the unbundled enforcer below.)
   });
 });
@@ -357,22 +426,38 @@ describe('GIVEN the policy the enforcer wrote, evaluated by an IAM policy simula
     expect(await decide(policy, '0000000000000001')).toBe('Allowed');
   });
 
-  test('WHEN the fallback is in place THEN credentials issued before the latest revocation are denied, later ones allowed', async () => {
+  test('WHEN the fallback is in place THEN credentials issued before the latest revocation (+15 s) are denied, later ones allowed', async () => {
     const items = Array.from({ length: MAX_LISTED_IDS + 1 }, (_, i) => revokedItem(id(i), { revokedAt: ms(T, -(i % 10)) }));
     await put(...items);
     await enforce(deps(T), SCHEDULE);
     const policy = policyOf(READONLY)!;
 
     expect(JSON.parse(policy).Statement[0].Condition).toEqual({
-      DateLessThan: { 'aws:TokenIssueTime': '2036-01-25T14:30:00Z' },
+      DateLessThan: { 'aws:TokenIssueTime': '2036-01-25T14:30:15Z' },
       Null: { 'aws:PrincipalTag/SentinelSessionID': 'false' },
     });
     expect(await decide(policy, id(1), { 'aws:TokenIssueTime': '2036-01-25T14:29:59Z' })).toBe('ExplicitlyDenied');
     // Over-revokes: a session that was never revoked, issued before the revocation, is denied too.
     expect(await decide(policy, 'ffffffffffffffff', { 'aws:TokenIssueTime': '2036-01-25T14:00:00Z' })).toBe('ExplicitlyDenied');
-    expect(await decide(policy, 'ffffffffffffffff', { 'aws:TokenIssueTime': '2036-01-25T14:30:01Z' })).toBe('Allowed');
+    expect(await decide(policy, 'ffffffffffffffff', { 'aws:TokenIssueTime': '2036-01-25T14:30:15Z' })).toBe('Allowed');
     // Credentials the TVM did not vend (no session tag) are left alone, whenever they were issued.
     expect(await decide(policy, undefined, { 'aws:TokenIssueTime': '2036-01-25T14:00:00Z' })).toBe('Allowed');
+  });
+
+  test('WHEN the fallback is written THEN the credentials of a vend in flight at the revocation (STS called seconds later) are denied', async () => {
+    // The vend passed its session check just before the revocation at T; its STS call, within the vending function's
+    // 15 s timeout, issued the credentials at T + 14 s.
+    const items = Array.from({ length: MAX_LISTED_IDS + 1 }, (_, i) => revokedItem(id(i), { revokedAt: ms(T, -(i % 10)) }));
+    await put(...items);
+
+    const summary = await enforce(deps(ms(T, 1)), SCHEDULE);
+    const policy = policyOf(READONLY)!;
+
+    expect(VEND_IN_FLIGHT_MS).toBe(15_000);
+    expect(summary.roles.find((r) => r.role === READONLY)).toMatchObject({ mode: 'fallback', issuedBefore: '2036-01-25T14:30:15Z' });
+    expect(await decide(policy, id(0), { 'aws:TokenIssueTime': '2036-01-25T14:30:14Z' })).toBe('ExplicitlyDenied');
+    // A vend that started after the in-flight window is allowed.
+    expect(await decide(policy, 'ffffffffffffffff', { 'aws:TokenIssueTime': '2036-01-25T14:30:16Z' })).toBe('Allowed');
   });
 });
 
@@ -517,12 +602,8 @@ describe('GIVEN a revocation written by Sentinel\'s own tooling (profile = the r
 });
 
 describe('GIVEN many revoked sessions with live credentials on one role', () => {
-  /** An inline policy of the role's own, exactly as large as the budget leaves room for (2,048 characters). */
-  const ownPolicy = (() => {
-    const statement = (sid: string) => ({ Sid: sid, Effect: 'Allow', Action: 's3:GetObject', Resource: '*' });
-    const doc = (sid: string) => JSON.stringify({ Version: '2012-10-17', Statement: [statement(sid)] });
-    return doc('x'.repeat(IAM_ROLE_INLINE_POLICIES_LIMIT - POLICY_BUDGET_CHARS - doc('').length));
-  })();
+  /** An inline policy of the role's own, as large as it can be with the whole budget left (1,948 characters). */
+  const ownPolicy = ownPolicyOf(IAM_ROLE_INLINE_POLICIES_LIMIT - POLICY_BUDGET_CHARS - BUDGET_SAFETY_MARGIN_CHARS);
 
   test('WHEN there are 2,000 THEN the role gets the DateLessThan fallback within the budget, and a WARN says so', async () => {
     iam.roles.get('tvm-test-ReadOnly')!.set('OwnPolicy', ownPolicy);
@@ -535,14 +616,15 @@ describe('GIVEN many revoked sessions with live credentials on one role', () => 
     const summary = await enforce(deps(ms(T, 1), { pageSize: 500 }), SCHEDULE);
 
     const policy = policyOf(READONLY)!;
-    expect(policy).toBe(fallbackPolicy(new Date(T.getTime() + 400)));
-    expect(JSON.parse(policy).Statement[0].Condition.DateLessThan['aws:TokenIssueTime']).toBe('2036-01-25T14:30:01Z');
+    // The latest revocation (T + 0.4 s) and the in-flight window (15 s), rounded up to the whole second.
+    expect(policy).toBe(fallbackPolicy(new Date(T.getTime() + 400 + VEND_IN_FLIGHT_MS)));
+    expect(JSON.parse(policy).Statement[0].Condition.DateLessThan['aws:TokenIssueTime']).toBe('2036-01-25T14:30:16Z');
     expect(policy.length).toBeLessThanOrEqual(POLICY_BUDGET_CHARS);
-    expect(ownPolicy.length).toBe(IAM_ROLE_INLINE_POLICIES_LIMIT - POLICY_BUDGET_CHARS);
+    expect(ownPolicy.length).toBe(1948);
     expect(ownPolicy.length + policy.length).toBeLessThanOrEqual(IAM_ROLE_INLINE_POLICIES_LIMIT);
     expect(summary.roles).toEqual([
       { role: DEPLOY, ids: 1, mode: 'list', policy: 'list' },
-      { role: READONLY, ids: 2000, mode: 'fallback', policy: 'fallback', issuedBefore: '2036-01-25T14:30:01Z' },
+      { role: READONLY, ids: 2000, mode: 'fallback', policy: 'fallback', issuedBefore: '2036-01-25T14:30:16Z' },
     ]);
     expect(logs.filter((l) => l.level === 'WARN')).toEqual([expect.objectContaining({
       message: expect.stringMatching(/budget.*issued before the latest revocation/),
@@ -559,6 +641,7 @@ describe('GIVEN many revoked sessions with live credentials on one role', () => 
     [MAX_LISTED_IDS, 'list'],
     [MAX_LISTED_IDS + 1, 'fallback'],
   ])('WHEN there are %i THEN the policy is a %s within the budget (IAM accepts it beside the role\'s own)', async (n, kind) => {
+    expect(roleBudget(policySize(ownPolicy))).toBe(POLICY_BUDGET_CHARS);
     iam.roles.get('tvm-test-ReadOnly')!.set('OwnPolicy', ownPolicy);
     const ids = Array.from({ length: n }, (_, i) => id(i * 7919));
     await put(...ids.map((i) => revokedItem(i)));
@@ -580,7 +663,7 @@ describe('GIVEN revocations on several roles, inside and outside this TVM', () =
 
     await enforce(deps(() => new Date()), await streamEvent());
 
-    expect(iam.calls.map((c) => c.roleName)).toEqual(['tvm-test-Deploy', 'tvm-test-Deploy']);
+    expect(iam.calls.map((c) => c.roleName)).toEqual(['tvm-test-Deploy', 'tvm-test-Deploy', 'tvm-test-Deploy']);
     expect(listedIds(policyOf(DEPLOY))).toEqual([deploySession]);
     expect(policyOf(READONLY)).toBeUndefined();
   });
@@ -630,6 +713,19 @@ describe('GIVEN failures of IAM or of the table', () => {
     expect(error.message).toMatch(/tvm-test-ReadOnly.*Throttling/);
     expect(listedIds(policyOf(DEPLOY))).toEqual(['6666666666666666']);
     expect(logs.pop()).toMatchObject({ level: 'ERROR', message: 'revoked-sessions enforcement' });
+    expect(failures).toEqual([['tvm-test-ReadOnly']]);
+  });
+
+  test('fails when one role cannot even be read: the other role is still written', async () => {
+    await put(revokedItem('5555555555555555'), revokedItem('6666666666666666', { role: DEPLOY }));
+    iam.fail({ code: 'AccessDenied', message: 'denied', status: 403, roleName: 'tvm-test-ReadOnly' });
+
+    const error = (await enforce(deps(T), SCHEDULE).catch((e) => e)) as EnforcementError;
+
+    expect(error).toBeInstanceOf(EnforcementError);
+    expect(error.summary.roles.map((r) => [r.role, r.mode])).toEqual([[DEPLOY, 'list'], [READONLY, 'failed']]);
+    expect(listedIds(policyOf(DEPLOY))).toEqual(['6666666666666666']);
+    expect(failures).toEqual([['tvm-test-ReadOnly']]);
   });
 
   test('fails when IAM cannot be read (GetRolePolicy AccessDenied): nothing is written blind', async () => {
@@ -648,8 +744,273 @@ describe('GIVEN failures of IAM or of the table', () => {
     expect(policyOf(READONLY)).toBe(listPolicy(['8888888888888888']));
   });
 
-  test('fails when the session table (or its config item) cannot be read', async () => {
+  test('fails when the session table (or the configuration) cannot be read', async () => {
     await expect(enforce(deps(T, { tableName: 'no-such-table' }), SCHEDULE)).rejects.toThrow(/ResourceNotFound|non-existent table/);
+    const refused = async () => { throw new Error('ConfigError: config item digest is not the deployed one'); };
+    await expect(enforce(deps(T, { loadConfig: refused }), SCHEDULE)).rejects.toThrow(/ConfigError/);
     expect(iam.calls).toEqual([]);
+  });
+});
+
+describe('GIVEN a role whose other inline policies leave less room than the list needs (IAM: 10,240 characters per role)', () => {
+  const ids = (n: number) => Array.from({ length: n }, (_, i) => id(i));
+  const refusedWrites = () => iam.calls.filter((c) => c.action === 'PutRolePolicy' && c.status !== 200);
+
+  test.each<[string, number, 'list' | 'fallback', string[]]>([
+    ['one of 2,066 characters', MAX_LISTED_IDS, 'fallback', [ownPolicyOf(2066)]],
+    ['one of 6,018 characters', 250, 'fallback', [ownPolicyOf(6018)]],
+    ['one of 9,518 characters', 40, 'fallback', [ownPolicyOf(9518)]],
+    ['two of 5,000 and 4,518 characters', 40, 'fallback', [ownPolicyOf(5000), ownPolicyOf(4518)]],
+    ['one of 9,518 characters', 1, 'list', [ownPolicyOf(9518)]],
+    ['one of 9,518 characters with whitespace (IAM does not count it)', 1, 'list', [ownPolicyOf(9518, true)]],
+  ])('WHEN the role has %s and %i revoked sessions THEN the %s is written beside them, first time', async (_name, n, kind, own) => {
+    own.forEach((doc, i) => iam.roles.get('tvm-test-ReadOnly')!.set(`OwnPolicy${i}`, doc));
+    await put(...ids(n).map((i) => revokedItem(i)));
+
+    const summary = await enforce(deps(T), SCHEDULE);
+
+    expect(summary.roles.find((r) => r.role === READONLY)).toMatchObject({ ids: n, mode: kind, policy: kind });
+    const policy = policyOf(READONLY)!;
+    expect(listedIds(policy)).toEqual(kind === 'list' ? ids(n) : []);
+    // The role's own policies are untouched, and all of them together are within IAM's limit.
+    own.forEach((doc, i) => expect(iam.policy(READONLY, `OwnPolicy${i}`)).toBe(doc));
+    expect([...own, policy].reduce((sum, doc) => sum + policySize(doc), 0)).toBeLessThanOrEqual(IAM_ROLE_INLINE_POLICIES_LIMIT);
+    // The budget was measured, so IAM never had to refuse a write.
+    expect(iam.calls.filter((c) => c.action === 'ListRolePolicies').map((c) => c.roleName)).toEqual(['tvm-test-ReadOnly']);
+    expect(iam.calls.filter((c) => c.action === 'GetRolePolicy' && c.policyName !== POLICY).map((c) => c.policyName))
+      .toEqual(own.map((_, i) => `OwnPolicy${i}`));
+    expect(refusedWrites()).toEqual([]);
+    expect(failures).toEqual([[]]);
+  });
+
+  test('WHEN another inline policy grows between the measurement and the write THEN IAM\'s LimitExceeded is answered with the fallback', async () => {
+    iam.roles.get('tvm-test-ReadOnly')!.set('OwnPolicy', ownPolicyOf(1000));
+    await put(...ids(40).map((i) => revokedItem(i)));
+    // A deployment adds grants to the role's own policy just before the enforcer writes.
+    const growing = iamClientWith((command) => {
+      if (command.constructor.name === 'PutRolePolicyCommand') iam.roles.get('tvm-test-ReadOnly')!.set('OwnPolicy', ownPolicyOf(9518));
+    });
+
+    const summary = await enforce(deps(T, { iam: growing }), SCHEDULE);
+
+    expect(refusedWrites().map((c) => [c.status, listedIds(c.policyDocument).length])).toEqual([[409, 40]]);
+    expect(summary.roles.find((r) => r.role === READONLY)).toEqual({
+      role: READONLY, ids: 40, mode: 'fallback', policy: 'fallback', issuedBefore: '2036-01-25T14:30:15Z',
+    });
+    expect(policyOf(READONLY)).toBe(fallbackPolicy(new Date(T.getTime() + VEND_IN_FLIGHT_MS)));
+    expect(logs.find((l) => l.level === 'WARN')).toMatchObject({
+      message: expect.stringMatching(/IAM refused the list.*fallback/), role: READONLY, error: expect.stringMatching(/^LimitExceeded/),
+    });
+    expect(failures).toEqual([[]]);
+
+    // The next run measures the grown policy, and leaves the fallback in place.
+    iam.calls.length = 0;
+    const next = await enforce(deps(T), SCHEDULE);
+    expect(writes()).toEqual([]);
+    expect(next.roles.find((r) => r.role === READONLY)).toMatchObject({ mode: 'unchanged', policy: 'fallback' });
+  });
+
+  test.each(['LimitExceeded', 'LimitExceededException'])('WHEN IAM refuses the list with an error named %s THEN the fallback follows', async (n) => {
+    await put(...ids(3).map((i) => revokedItem(i)));
+    let refused = 0;
+    const refusing = iamClientWith((command) => {
+      if (command.constructor.name === 'PutRolePolicyCommand' && refused++ === 0) {
+        throw Object.assign(new Error('Maximum policy size of 10240 bytes exceeded'), { name: n });
+      }
+    });
+
+    const summary = await enforce(deps(T, { iam: refusing }), SCHEDULE);
+
+    expect(refused).toBe(2);
+    expect(summary.roles.find((r) => r.role === READONLY)).toMatchObject({ mode: 'fallback' });
+    expect(policyOf(READONLY)).toBe(fallbackPolicy(new Date(T.getTime() + VEND_IN_FLIGHT_MS)));
+  });
+
+  test('fails when not even the fallback fits: that role is failed and counted by EnforcementFailures, the other role is written', async () => {
+    iam.roles.get('tvm-test-ReadOnly')!.set('OwnPolicy', ownPolicyOf(10_100));
+    await put(revokedItem('5555555555555555'), revokedItem('6666666666666666', { role: DEPLOY }));
+
+    const error = (await enforce(deps(T), SCHEDULE).catch((e) => e)) as EnforcementError;
+
+    expect(error).toBeInstanceOf(EnforcementError);
+    expect(error.summary.roles).toEqual([
+      { role: DEPLOY, ids: 1, mode: 'list', policy: 'list' },
+      { role: READONLY, ids: 1, mode: 'failed', error: expect.stringMatching(/^LimitExceeded.*10240/) },
+    ]);
+    expect(refusedWrites().map((c) => [c.roleName, c.status])).toEqual([['tvm-test-ReadOnly', 409]]);
+    expect(policyOf(READONLY)).toBeUndefined();
+    expect(listedIds(policyOf(DEPLOY))).toEqual(['6666666666666666']);
+    expect(failures).toEqual([['tvm-test-ReadOnly']]);
+    expect(logs.pop()).toMatchObject({ level: 'ERROR', message: 'revoked-sessions enforcement' });
+  });
+
+  test('WHEN reported to Powertools THEN EnforcementFailures is an EMF metric: every run\'s count, 0 included, and 1 per failed role', async () => {
+    iam.roles.get('tvm-test-ReadOnly')!.set('OwnPolicy', ownPolicyOf(10_100));
+    const out: string[] = [];
+    const capture = (chunk: any) => { out.push(String(chunk)); return true; };
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation(capture);
+    try {
+      const metrics = powertoolsEnforcerMetrics({ serviceName: 'sentinel-test' });
+      await enforce(deps(T, { metrics }), SCHEDULE);
+      await put(revokedItem('5555555555555555'));
+      await enforce(deps(T, { metrics }), SCHEDULE).catch(() => undefined);
+    } finally {
+      spy.mockRestore();
+    }
+
+    const emf = out.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((l) => l._aws);
+    expect(emf.map((m) => [m.EnforcementFailures, m._aws.CloudWatchMetrics[0].Dimensions, m.service, m.Role])).toEqual([
+      [0, [['service']], 'sentinel-test', undefined],
+      [1, [['service']], 'sentinel-test', undefined],
+      [1, [['service', 'Role']], 'sentinel-test', 'tvm-test-ReadOnly'],
+    ]);
+    expect(emf.every((m) => m._aws.CloudWatchMetrics[0].Namespace === 'SentinelTvm'
+      && m._aws.CloudWatchMetrics[0].Metrics[0].Name === 'EnforcementFailures')).toBe(true);
+  });
+});
+
+describe('GIVEN two TVMs whose profiles share a role (one revoked-sessions policy each)', () => {
+  const OTHER_POLICY = revokedSessionsPolicyName('other-tvm');
+  let otherTable: string;
+  beforeAll(async () => {
+    // A second session table of the same schema: the session table of the template (the one with the status index).
+    const resources = fx.template.Resources;
+    const sessionTable = Object.keys(resources).find((k) => resources[k].Type === 'AWS::DynamoDB::Table'
+      && resources[k].Properties.GlobalSecondaryIndexes?.some((i: any) => i.IndexName === 'gsi-status'));
+    otherTable = await createTableFromTemplate(fx.template, uniqueTableName('tvm-other'), fx.ddb, sessionTable);
+  });
+  const other = (now: Date) => deps(now, { tableName: otherTable, policyName: OTHER_POLICY });
+
+  test('WHEN each revokes and prunes its own sessions THEN neither rewrites nor deletes the other\'s deny', async () => {
+    const A = 'aaaaaaaaaaaaaaaa';
+    const B = 'bbbbbbbbbbbbbbbb';
+    await put(revokedItem(A, { credentialsExpireAt: ms(T, 10) }));
+
+    // This TVM denies A; the other, with nothing revoked, leaves that deny alone.
+    await enforce(deps(T), SCHEDULE);
+    const otherRun = await enforce(other(T), SCHEDULE);
+    expect(listedIds(policyOf(READONLY))).toEqual([A]);
+    expect(otherRun.roles.find((r) => r.role === READONLY)).toMatchObject({ mode: 'unchanged', policy: 'none' });
+
+    // The other TVM revokes B on the same role: its own policy, counting this TVM's in the role's budget.
+    await fx.ddb.send(new PutItemCommand({ TableName: otherTable, Item: revokedItem(B, { credentialsExpireAt: ms(T, 30) }) }));
+    await enforce(other(T), SCHEDULE);
+    expect(listedIds(iam.policy(READONLY, OTHER_POLICY))).toEqual([B]);
+    expect(listedIds(policyOf(READONLY))).toEqual([A]);
+
+    // A's credentials expire: this TVM deletes its policy only; B stays denied.
+    await enforce(deps(ms(T, 20)), SCHEDULE);
+    await enforce(other(ms(T, 20)), SCHEDULE);
+    expect(policyOf(READONLY)).toBeUndefined();
+    expect(listedIds(iam.policy(READONLY, OTHER_POLICY))).toEqual([B]);
+
+    // Every write and delete named the writer's own policy: this TVM's calls never named the other's, and vice versa.
+    const written = writes().map((c) => [c.action, c.policyName]);
+    expect(written).toEqual([['PutRolePolicy', POLICY], ['PutRolePolicy', OTHER_POLICY], ['DeleteRolePolicy', POLICY]]);
+  });
+});
+
+describe('GIVEN a revoked session whose role left the configuration (replaced, or its profile removed)', () => {
+  /** The replaced role: under this TVM's protected role path, no longer a role of any profile. */
+  const OLD_ROLE = `arn:aws:iam::${ACCOUNT}:role${PROTECTED_PATH}tvm-test-OldReadOnly`;
+  /** A replaced role that has since been deleted. */
+  const DELETED_ROLE = `arn:aws:iam::${ACCOUNT}:role${PROTECTED_PATH}tvm-test-Deleted`;
+  /** Roles outside the path: a look-alike path, and the same path in another account. */
+  const NEAR_ROLE = `arn:aws:iam::${ACCOUNT}:role/sentinel-tvm/test-other/tvm-test-NearMiss`;
+  const FOREIGN_ROLE = `arn:aws:iam::999999999999:role${PROTECTED_PATH}tvm-test-Foreign`;
+  beforeAll(() => [OLD_ROLE, NEAR_ROLE, FOREIGN_ROLE].forEach((r) => iam.createRole(r)));
+  const record = (item: Record<string, AttributeValue>) => ({ eventName: 'MODIFY', dynamodb: { NewImage: item } });
+
+  test('WHEN the role lies under this TVM\'s protected role path THEN it is denied there, on the stream and the schedule, and pruned', async () => {
+    const item = revokedItem('0123456789abcdef', { role: OLD_ROLE });
+    await put(item);
+
+    const onStream = await enforce(deps(T), { Records: [record(item)] });
+    expect(onStream.roles).toEqual([{ role: OLD_ROLE, ids: 1, mode: 'list', policy: 'list' }]);
+    expect(listedIds(policyOf(OLD_ROLE))).toEqual(['0123456789abcdef']);
+
+    iam.roles.get('tvm-test-OldReadOnly')!.clear();
+    const scheduled = await enforce(deps(T), SCHEDULE);
+    expect(scheduled.roles.find((r) => r.role === OLD_ROLE)).toMatchObject({ mode: 'list' });
+    expect(scheduled.skipped.otherRoles).toBe(0);
+
+    // Its credentials expire: the schedule still visits the role, and removes the deny.
+    const pruned = await enforce(deps(ms(T, 15)), SCHEDULE);
+    expect(pruned.roles.find((r) => r.role === OLD_ROLE)).toMatchObject({ ids: 0, mode: 'deleted' });
+    expect(policyOf(OLD_ROLE)).toBeUndefined();
+  });
+
+  test('WHEN that role no longer exists THEN its outcome is gone, not a failure', async () => {
+    const item = revokedItem('0123456789abcdef', { role: DELETED_ROLE });
+    await put(item);
+
+    const onStream = await enforce(deps(T), { Records: [record(item)] });
+    const scheduled = await enforce(deps(T), SCHEDULE);
+
+    expect(onStream.roles).toEqual([{ role: DELETED_ROLE, ids: 1, mode: 'gone', policy: 'none' }]);
+    expect(scheduled.roles.find((r) => r.role === DELETED_ROLE)).toMatchObject({ mode: 'gone' });
+    expect(failures).toEqual([[], []]);
+  });
+
+  test('WHEN the role lies outside the path, or in another account, THEN no call names it', async () => {
+    const items = [revokedItem('1111111111111111', { role: NEAR_ROLE }), revokedItem('2222222222222222', { role: FOREIGN_ROLE })];
+    await put(...items);
+
+    const onStream = await enforce(deps(T), { Records: items.map(record) });
+    const scheduled = await enforce(deps(T), SCHEDULE);
+
+    expect(iam.calls.filter((c) => c.roleName === 'tvm-test-NearMiss' || c.roleName === 'tvm-test-Foreign')).toEqual([]);
+    expect(onStream).toMatchObject({ roles: [], ignoredRecords: 2 });
+    expect(scheduled.skipped.otherRoles).toBe(2);
+    // Without a protected role path, a role left from the configuration is not followed at all.
+    await put(revokedItem('3333333333333333', { role: OLD_ROLE }));
+    const noPath = await enforce(deps(T, { protectedRolePath: undefined }), SCHEDULE);
+    expect(noPath.skipped.otherRoles).toBe(3);
+    expect(policyOf(OLD_ROLE)).toBeUndefined();
+  });
+
+  test('fails when a role of the configuration does not exist (it may be another account\'s, out of reach): loud, not gone', async () => {
+    const GHOST = `arn:aws:iam::${ACCOUNT}:role/tvm-test-Ghost`;
+    const config = configOf({ readonly: READONLY, deploy: DEPLOY, ghost: GHOST });
+    await put({ ...revokedItem('4444444444444444', { role: GHOST }), profile: { S: 'ghost' } });
+
+    const error = (await enforce(deps(T, { loadConfig: async () => config }), SCHEDULE).catch((e) => e)) as EnforcementError;
+
+    expect(error.summary.roles.find((r) => r.role === GHOST)).toMatchObject({ mode: 'failed', error: expect.stringMatching(/^NoSuchEntity/) });
+    expect(failures).toEqual([['tvm-test-Ghost']]);
+  });
+});
+
+describe('GIVEN profiles whose role may chain into other roles (the session tag is transitive)', () => {
+  const SHARED_CHAIN = `arn:aws:iam::${ACCOUNT}:role/tvm-test-ChainShared`;
+  const DEPLOY_CHAIN = `arn:aws:iam::${ACCOUNT}:role/tvm-test-ChainDeploy`;
+  const config = configOf({
+    readonly: { role: READONLY, chain: [SHARED_CHAIN] },
+    deploy: { role: DEPLOY, chain: [SHARED_CHAIN, DEPLOY_CHAIN] },
+  });
+  beforeAll(() => [SHARED_CHAIN, DEPLOY_CHAIN].forEach((r) => iam.createRole(r)));
+  const chained = (now: Date) => deps(now, { loadConfig: async () => config });
+
+  test('WHEN a session is revoked THEN it is denied on its role and on every chain role of the profiles using that role, then pruned', async () => {
+    const R = 'aaaaaaaaaaaaaaaa';
+    const D = 'dddddddddddddddd';
+    await put(revokedItem(R, { credentialsExpireAt: ms(T, 10) }), revokedItem(D, { role: DEPLOY, credentialsExpireAt: ms(T, 30) }));
+
+    const onStream = await enforce(chained(T), { Records: [{ eventName: 'MODIFY', dynamodb: { NewImage: revokedItem(R) } }] });
+    expect(onStream.roles.map((r) => [r.role, r.mode])).toEqual([[SHARED_CHAIN, 'list'], [READONLY, 'list']]);
+    // The table decides: the shared chain role also gets the deploy session revoked earlier.
+    expect(listedIds(policyOf(SHARED_CHAIN))).toEqual([R, D]);
+    expect(listedIds(policyOf(READONLY))).toEqual([R]);
+
+    await enforce(chained(T), SCHEDULE);
+    expect(listedIds(policyOf(DEPLOY))).toEqual([D]);
+    expect(listedIds(policyOf(DEPLOY_CHAIN))).toEqual([D]);
+    expect(listedIds(policyOf(READONLY))).toEqual([R]);
+
+    // R's credentials expire: it leaves every policy that named it.
+    await enforce(chained(ms(T, 20)), SCHEDULE);
+    expect(policyOf(READONLY)).toBeUndefined();
+    expect(listedIds(policyOf(SHARED_CHAIN))).toEqual([D]);
+    expect(listedIds(policyOf(DEPLOY_CHAIN))).toEqual([D]);
   });
 });

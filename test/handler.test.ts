@@ -1,7 +1,5 @@
 // The vending handler against DynamoDB Local and a local STS endpoint (the real SDK serializes the real requests).
 import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { createHandler } from '../lambda/handler';
-import { readSettings } from '../lambda/settings';
 import { StoreFailureMode } from '../src';
 import { startPrivateDynamoDbLocal } from './support/dynamodb-local';
 import { startLocalSts } from './support/local-sts';

@@ -1,24 +1,54 @@
 import { GetItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteRolePolicyCommand, GetRolePolicyCommand, PutRolePolicyCommand, type IAMClient } from '@aws-sdk/client-iam';
 import {
-  canonical, desiredPolicy, isSafeSessionId, listedIds, MAX_LISTED_IDS, POLICY_BUDGET_CHARS, type PolicyKind,
+  DeleteRolePolicyCommand, GetRolePolicyCommand, ListRolePoliciesCommand, PutRolePolicyCommand, type IAMClient,
+} from '@aws-sdk/client-iam';
+import type { EnforcerMetrics } from './metrics';
+import {
+  canonical, desiredPolicy, fallbackFor, isSafeSessionId, listedIds, listPolicy, MAX_LISTED_IDS, policySize, roleBudget,
+  type DesiredPolicy, type PolicyKind,
 } from './policy';
-import { Attr, Indexes, REVOKED_SESSIONS_POLICY_NAME, Status } from '../../src/shared/contract';
-import { loadConfig } from '../profiles';
+import { Attr, Indexes, Status, type ProfileConfig } from '../../src/shared/contract';
+import type { TvmConfig } from '../profiles';
 
 /**
  * The revocation enforcer (SPEC §7): for each affected protected role, recomputes from the session table the
- * revoked sessions whose credentials may still be live, and writes the role's `SentinelRevokedSessions` inline
- * policy denying them, idempotently.
+ * revoked sessions whose credentials may still be live, and writes this TVM's revoked-sessions inline policy on the
+ * role denying them, idempotently: a list of ids when it fits the role's remaining inline-policy room, else a fallback.
  */
 
 export type LogLevel = 'INFO' | 'WARN' | 'ERROR';
 export type EnforcerLog = (level: LogLevel, message: string, fields: Record<string, unknown>) => void;
 
+/** What the enforcer needs of the configuration ({@link TvmConfig} is one): the profiles' roles and the roles they chain into. */
+export interface EnforcerConfig {
+  readonly profiles: ReadonlyMap<string, ProfileConfig>;
+}
+
 export interface EnforcerDeps {
   readonly tableName: string;
   readonly ddb: DynamoDBClient;
   readonly iam: IAMClient;
+  /**
+   * This TVM's revoked-sessions policy name (`revokedSessionsPolicyName(serviceName)`): the only inline policy it reads
+   * as its own, writes or deletes, so that two TVMs sharing a role never undo each other's deny. The role's other inline
+   * policies are only read for their size.
+   */
+  readonly policyName: string;
+  /**
+   * The IAM path of this TVM's ProtectedRoles (`/sentinel-tvm/<serviceName>/`). A revoked session whose role is no
+   * longer in the configuration (replaced, or its profile removed) is still denied on that role when it lies under this
+   * path in {@link account}: its credentials may live. @default - only the configuration's roles
+   */
+  readonly protectedRolePath?: string;
+  /**
+   * The account the enforcer runs in: the IAM client names roles without their account, so a role left from the
+   * configuration is only followed here. @default - the account of the Lambda context's function ARN
+   */
+  readonly account?: string;
+  /** This TVM's configuration, read on every run so that a changed role is seen (the entry point verifies it). */
+  readonly loadConfig: () => Promise<EnforcerConfig>;
+  /** Receives each run's failed roles (EMF metrics in Lambda). @default - nowhere */
+  readonly metrics?: EnforcerMetrics;
   readonly now?: () => Date;
   readonly log?: EnforcerLog;
   /** Query page size (DynamoDB's 1 MB pages by default); tests make it small to cross pages. */
@@ -27,8 +57,11 @@ export interface EnforcerDeps {
   readonly concurrency?: number;
 }
 
-/** What happened to one role's policy: written as a list, written as the fallback, deleted, left as it was, or failed. */
-export type RoleMode = PolicyKind | 'deleted' | 'unchanged' | 'failed';
+/**
+ * What happened to one role's policy: written as a list, written as the fallback, deleted, left as it was, failed, or
+ * `gone`: a role no longer in the configuration that IAM no longer has (its credentials no longer work either).
+ */
+export type RoleMode = PolicyKind | 'deleted' | 'unchanged' | 'gone' | 'failed';
 
 export interface RoleOutcome {
   readonly role: string;
@@ -57,7 +90,7 @@ export interface EnforcementSummary {
   readonly skipped: {
     /** Ids that are not safe tag values. */
     readonly invalidIds: number;
-    /** Revoked sessions of roles outside this TVM's configuration. */
+    /** Revoked sessions of roles neither in this TVM's configuration nor under its protected role path (in its account). */
     readonly otherRoles: number;
     /** Revoked sessions whose role cannot be told. */
     readonly unknownRole: number;
@@ -80,7 +113,7 @@ export class EnforcementError extends Error {
 export const FALLBACK_LIVE_MS = 12 * 3600 * 1000;
 
 const STATUS_INDEX = Indexes.find((i) => i.partitionKey === Attr.STATUS)!.name;
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::(\d{12}):role\/[\w+=,.@/-]+$/;
 const MAX_LOGGED_INVALID_IDS = 10;
 const SKIP_COUNTER = { invalidId: 'invalidIds', otherRole: 'otherRoles', unknownRole: 'unknownRole', expired: 'expired' } as const;
 
@@ -91,6 +124,31 @@ const parse = (value: string | undefined): number => (value === undefined ? NaN 
 /** The role name IAM's APIs take: the last segment of the role ARN (after its path). */
 export function roleNameOf(roleArn: string): string {
   return roleArn.slice(roleArn.lastIndexOf('/') + 1);
+}
+
+/**
+ * Whether a role ARN lies in `account` under the IAM path `path` (`/a/b/` covers `role/a/b/Name` and `role/a/b/c/Name`,
+ * not `role/a/bc/Name`).
+ */
+export function isUnderPath(roleArn: string, path: string | undefined, account: string | undefined): boolean {
+  const m = ROLE_ARN.exec(roleArn);
+  if (!path || !m || m[1] !== account) return false;
+  const rolePath = roleArn.slice(roleArn.indexOf(':role/') + ':role'.length, roleArn.lastIndexOf('/') + 1);
+  return rolePath.startsWith(path);
+}
+
+/**
+ * The roles a revoked session of each configured role is denied on: the role, and every role the profiles using it may
+ * chain into (the session tag is transitive, so chained credentials carry the revoked id).
+ */
+export function denyTargets(profiles: Iterable<ProfileConfig>): Map<string, string[]> {
+  const targets = new Map<string, Set<string>>();
+  for (const p of profiles) {
+    const roles = targets.get(p.roleArn) ?? new Set([p.roleArn]);
+    (p.chainRoleArns ?? []).forEach((chain) => roles.add(chain));
+    targets.set(p.roleArn, roles);
+  }
+  return new Map([...targets].map(([role, roles]) => [role, [...roles]]));
 }
 
 /**
@@ -147,17 +205,23 @@ interface LiveSession {
   readonly revokedAt: number;
 }
 
+type LiveVerdict = { readonly kind: 'live'; readonly id: string; readonly role: string; readonly session: LiveSession };
 type Verdict =
-  | { readonly kind: 'live'; readonly id: string; readonly role: string; readonly session: LiveSession }
-  | { readonly kind: 'invalidId' | 'otherRole' | 'unknownRole' | 'expired' | 'notRevoked'; readonly id?: string };
+  | LiveVerdict
+  | { readonly kind: 'expired'; readonly id: string; readonly role: string }
+  | { readonly kind: 'invalidId' | 'otherRole' | 'unknownRole' | 'notRevoked'; readonly id?: string };
 
 export async function enforce(deps: EnforcerDeps, event: unknown): Promise<EnforcementSummary> {
   const now = (deps.now ?? (() => new Date()))();
   const log = deps.log ?? (() => undefined);
   const started = Date.now();
-  const config = await loadConfig(deps.ddb, deps.tableName);
+  const config = await deps.loadConfig();
   const profileRoles = new Map([...config.profiles.values()].map((p) => [p.name, p.roleArn]));
   const tvmRoles = new Set(profileRoles.values());
+  const targets = denyTargets(config.profiles.values());
+  /** Where a session of this role is denied; a role outside the configuration (under the path) only on itself. */
+  const targetsOf = (role: string): readonly string[] => targets.get(role) ?? [role];
+  const configuredRoles = new Set([...targets.values()].flat());
   const skipped = { invalidIds: 0, otherRoles: 0, unknownRole: 0, expired: 0 };
   const invalidIds: string[] = [];
 
@@ -167,9 +231,10 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
     if (id === undefined || !isSafeSessionId(id)) return { kind: 'invalidId', id };
     const role = roleOfSession(item, profileRoles);
     if (!role) return { kind: 'unknownRole', id };
-    if (!tvmRoles.has(role)) return { kind: 'otherRole', id };
+    // A role that left the configuration may still have live credentials; it is ours to write only under our path.
+    if (!tvmRoles.has(role) && !isUnderPath(role, deps.protectedRolePath, deps.account)) return { kind: 'otherRole', id };
     const until = liveUntil(item);
-    if (until <= now.getTime()) return { kind: 'expired', id };
+    if (until <= now.getTime()) return { kind: 'expired', id, role };
     return { kind: 'live', id, role, session: { id, liveUntil: until, revokedAt: revokedAtOf(item) } };
   };
   const count = (v: Verdict) => {
@@ -178,9 +243,10 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
     if (v.kind === 'invalidId' && invalidIds.length < MAX_LOGGED_INVALID_IDS) invalidIds.push(String(v.id).slice(0, 80));
   };
 
-  // Which roles: those of the records' revoked sessions, or all of this TVM's roles.
+  // Which roles: those of the records' revoked sessions, or all of this TVM's roles (and, below, those left from the config).
   const { trigger, records } = triggerOf(event);
   const affected = new Set<string>();
+  const affect = (role: string) => targetsOf(role).forEach((r) => affected.add(r));
   /** Revoked sessions named by the records: confirmed from the table if the (eventually consistent) index lags. */
   const recordIds = new Set<string>();
   let ignoredRecords = 0;
@@ -189,31 +255,30 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
       const image = r.dynamodb?.NewImage;
       const v: Verdict = r.eventName === 'REMOVE' || !image ? { kind: 'notRevoked' } : judge(image);
       if (v.kind === 'live' || v.kind === 'expired') {
-        affected.add(roleOfSession(image!, profileRoles)!);
-        recordIds.add(str(image!, Attr.ID)!);
+        affect(v.role);
+        recordIds.add(v.id);
       } else {
         ignoredRecords += 1;
       }
     }
   } else {
-    tvmRoles.forEach((r) => affected.add(r));
+    tvmRoles.forEach(affect);
   }
 
   // The table decides, never the record: every revoked session, all pages of the status index.
-  const byRole = new Map<string, Map<string, LiveSession>>();
-  const add = (role: string, s: LiveSession) => {
-    if (!byRole.has(role)) byRole.set(role, new Map());
-    byRole.get(role)!.set(s.id, s);
-  };
+  const live: LiveVerdict[] = [];
   let revokedItems = 0;
   const seen = new Set<string>();
-  if (affected.size > 0) {
+  if (affected.size > 0 || !records) {
     for await (const item of revokedSessions(deps)) {
       revokedItems += 1;
       const v = judge(item);
       if (v.id !== undefined) seen.add(v.id);
       count(v);
-      if (v.kind === 'live' && affected.has(v.role)) add(v.role, v.session);
+      // The schedule also visits roles left from the configuration that revoked sessions name, expired ones included,
+      // so that their deny is pruned once the credentials have expired.
+      if (!records && (v.kind === 'live' || v.kind === 'expired')) affect(v.role);
+      if (v.kind === 'live') live.push(v);
     }
   }
   const confirm = async (id: string): Promise<Verdict> => {
@@ -224,52 +289,93 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
     if (seen.has(id)) continue;
     const v = await confirm(id);
     count(v);
-    if (v.kind === 'live' && affected.has(v.role)) add(v.role, v.session);
+    if (v.kind === 'live') live.push(v);
+  }
+  const byRole = new Map<string, Map<string, LiveSession>>();
+  for (const v of live) {
+    for (const role of targetsOf(v.role)) {
+      if (!affected.has(role)) continue;
+      if (!byRole.has(role)) byRole.set(role, new Map());
+      byRole.get(role)!.set(v.id, v.session);
+    }
   }
 
   const enforceRole = async (role: string): Promise<RoleOutcome> => {
     const sessions = byRole.get(role) ?? new Map<string, LiveSession>();
+    const { policyName } = deps;
     try {
-      const current = await getPolicy(deps.iam, role);
+      const current = await getPolicy(deps.iam, role, policyName);
       // An id leaving the policy is confirmed from the table first: the index may not show a revocation yet.
       for (const id of listedIds(current)) {
         if (sessions.has(id)) continue;
         const v = await confirm(id);
-        if (v.kind === 'live' && v.role === role) sessions.set(id, v.session);
+        if (v.kind === 'live' && targetsOf(v.role).includes(role)) sessions.set(id, v.session);
       }
-      const live = [...sessions.values()];
-      // The latest revocation; unknown for any of them → now (denies more, never less).
-      const revokedAt = live.reduce((latest, s) => Math.max(latest, Number.isNaN(s.revokedAt) ? now.getTime() : s.revokedAt), 0);
-      const desired = desiredPolicy(live.map((s) => s.id), new Date(revokedAt));
-      const base = { role, ids: live.length };
-      if (!desired) {
+      const liveSessions = [...sessions.values()];
+      const base = { role, ids: liveSessions.length };
+      const outcome = (mode: RoleMode, p: DesiredPolicy): RoleOutcome =>
+        ({ ...base, mode, policy: p.kind, ...(p.issuedBefore ? { issuedBefore: p.issuedBefore } : {}) });
+      const inPlace = (p: DesiredPolicy) => current !== undefined && canonical(current) === canonical(p.document);
+      if (liveSessions.length === 0) {
         if (current === undefined) return { ...base, mode: 'unchanged', policy: 'none' };
-        await deletePolicy(deps.iam, role);
+        await deletePolicy(deps.iam, role, policyName);
         return { ...base, mode: 'deleted', policy: 'none' };
       }
-      const fallback = desired.kind === 'fallback' ? { issuedBefore: desired.issuedBefore } : {};
-      if (current !== undefined && canonical(current) === canonical(desired.document)) {
-        return { ...base, mode: 'unchanged', policy: desired.kind, ...fallback };
-      }
+      const ids = liveSessions.map((s) => s.id);
+      // The list already in place was accepted by IAM beside the role's other policies: nothing to measure or write.
+      const list: DesiredPolicy = { kind: 'list', document: listPolicy(ids) };
+      if (inPlace(list)) return outcome('unchanged', list);
+
+      // The room IAM leaves this policy: its limit minus what the role's other inline policies take.
+      const otherChars = await otherPoliciesSize(deps.iam, role, policyName);
+      if (otherChars === undefined) return gone(role, base);
+      const budgetChars = roleBudget(otherChars);
+      // The latest revocation; unknown for any of them → now (denies more, never less).
+      const revokedAt = new Date(liveSessions.reduce((latest, s) => Math.max(latest, Number.isNaN(s.revokedAt) ? now.getTime() : s.revokedAt), 0));
+      const desired = desiredPolicy(ids, revokedAt, budgetChars)!;
+      if (inPlace(desired)) return outcome('unchanged', desired);
       if (desired.kind === 'fallback') {
         log('WARN', 'revoked sessions exceed the policy budget: denying every credential of the role issued before the latest revocation', {
           role,
-          ids: live.length,
+          ids: liveSessions.length,
           issuedBefore: desired.issuedBefore,
-          budgetChars: POLICY_BUDGET_CHARS,
+          budgetChars,
+          otherPoliciesChars: otherChars,
           maxListedIds: MAX_LISTED_IDS,
         });
       }
-      await deps.iam.send(new PutRolePolicyCommand({
-        RoleName: roleNameOf(role),
-        PolicyName: REVOKED_SESSIONS_POLICY_NAME,
-        PolicyDocument: desired.document,
-      }));
-      return { ...base, mode: desired.kind, policy: desired.kind, ...fallback };
+      try {
+        if (!await putPolicy(deps.iam, role, policyName, desired.document)) return gone(role, base);
+        return outcome(desired.kind, desired);
+      } catch (err) {
+        // Another inline policy of the role grew since it was measured (or IAM counts differently): the fallback is small.
+        if (desired.kind !== 'list' || !isLimitExceeded(err)) throw err;
+        const fallback = fallbackFor(revokedAt);
+        log('WARN', 'IAM refused the list of revoked sessions (inline policies of the role over its limit): writing the fallback', {
+          role,
+          ids: liveSessions.length,
+          issuedBefore: fallback.issuedBefore,
+          budgetChars,
+          otherPoliciesChars: otherChars,
+          error: describe(err),
+        });
+        if (inPlace(fallback)) return outcome('unchanged', fallback);
+        if (!await putPolicy(deps.iam, role, policyName, fallback.document)) return gone(role, base);
+        return outcome('fallback', fallback);
+      }
     } catch (err) {
       return { role, ids: sessions.size, mode: 'failed', error: describe(err) };
     }
   };
+  /**
+   * The role does not exist. A role left from the configuration is then gone with its credentials; a configured role
+   * (or chain role) must exist, and may be a role of another account that this IAM client cannot reach: loud.
+   */
+  const gone = (role: string, base: { role: string; ids: number }): RoleOutcome => {
+    if (!configuredRoles.has(role)) return { ...base, mode: 'gone', policy: 'none' };
+    return { ...base, mode: 'failed', error: `NoSuchEntity: the role ${roleNameOf(role)} of the configuration does not exist in this account` };
+  };
+  // Each role on its own: one that fails never stops the others from being written.
   const outcomes = await mapLimited([...affected].sort(), deps.concurrency ?? 4, enforceRole);
 
   if (invalidIds.length > 0) {
@@ -283,17 +389,20 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
     skipped,
     durationMs: Date.now() - started,
   };
-  const failed = outcomes.some((o) => o.mode === 'failed');
-  log(failed ? 'ERROR' : 'INFO', 'revoked-sessions enforcement', { ...summary });
-  if (failed) throw new EnforcementError(summary);
+  const failed = outcomes.filter((o) => o.mode === 'failed');
+  // Every run reports its count, 0 included, so that an alarm on it has data rather than a gap.
+  deps.metrics?.(failed.map((o) => roleNameOf(o.role)));
+  log(failed.length > 0 ? 'ERROR' : 'INFO', 'revoked-sessions enforcement', { ...summary });
+  if (failed.length > 0) throw new EnforcementError(summary);
   return summary;
 }
 
 /** The handler of the enforcer Lambda: one enforcement per invocation; rejects when any role failed. */
-export function createEnforcer(deps: EnforcerDeps): (event: unknown) => Promise<EnforcementSummary> {
-  return async (event) => {
+export function createEnforcer(deps: EnforcerDeps): (event: unknown, context?: { invokedFunctionArn?: string }) => Promise<EnforcementSummary> {
+  return async (event, context) => {
+    const account = deps.account ?? context?.invokedFunctionArn?.split(':')[4];
     try {
-      return await enforce(deps, event);
+      return await enforce(account ? { ...deps, account } : deps, event);
     } catch (err) {
       // Role failures were logged with the summary; anything else (config, table) is logged here.
       if (!(err instanceof EnforcementError)) deps.log?.('ERROR', 'revoked-sessions enforcement failed', { error: describe(err) });
@@ -329,10 +438,10 @@ async function* revokedSessions(deps: EnforcerDeps): AsyncGenerator<Item> {
   } while (startKey);
 }
 
-/** The role's revoked-sessions policy as IAM holds it (URL-decoded), undefined when there is none. */
-async function getPolicy(iam: IAMClient, role: string): Promise<string | undefined> {
+/** An inline policy of the role as IAM holds it (URL-decoded), undefined when there is none. */
+async function getPolicy(iam: IAMClient, role: string, policyName: string): Promise<string | undefined> {
   try {
-    const out = await iam.send(new GetRolePolicyCommand({ RoleName: roleNameOf(role), PolicyName: REVOKED_SESSIONS_POLICY_NAME }));
+    const out = await iam.send(new GetRolePolicyCommand({ RoleName: roleNameOf(role), PolicyName: policyName }));
     return out.PolicyDocument === undefined ? undefined : decodeURIComponent(out.PolicyDocument);
   } catch (err) {
     if (isNoSuchEntity(err)) return undefined;
@@ -340,15 +449,53 @@ async function getPolicy(iam: IAMClient, role: string): Promise<string | undefin
   }
 }
 
-async function deletePolicy(iam: IAMClient, role: string): Promise<void> {
+/** Writes the policy; false when the role does not exist. */
+async function putPolicy(iam: IAMClient, role: string, policyName: string, document: string): Promise<boolean> {
   try {
-    await iam.send(new DeleteRolePolicyCommand({ RoleName: roleNameOf(role), PolicyName: REVOKED_SESSIONS_POLICY_NAME }));
+    await iam.send(new PutRolePolicyCommand({ RoleName: roleNameOf(role), PolicyName: policyName, PolicyDocument: document }));
+    return true;
+  } catch (err) {
+    if (isNoSuchEntity(err)) return false;
+    throw err;
+  }
+}
+
+async function deletePolicy(iam: IAMClient, role: string, policyName: string): Promise<void> {
+  try {
+    await iam.send(new DeleteRolePolicyCommand({ RoleName: roleNameOf(role), PolicyName: policyName }));
   } catch (err) {
     if (!isNoSuchEntity(err)) throw err; // deleted meanwhile: the outcome wanted
   }
 }
 
+/**
+ * What the role's other inline policies take of IAM's per-role limit (whitespace not counted), undefined when the role
+ * does not exist. Other policies, other TVMs' revoked-sessions policies included, are read for their size only.
+ */
+async function otherPoliciesSize(iam: IAMClient, role: string, policyName: string): Promise<number | undefined> {
+  const names: string[] = [];
+  let marker: string | undefined;
+  try {
+    do {
+      const out = await iam.send(new ListRolePoliciesCommand({ RoleName: roleNameOf(role), Marker: marker }));
+      names.push(...(out.PolicyNames ?? []));
+      marker = out.IsTruncated ? out.Marker : undefined;
+    } while (marker);
+  } catch (err) {
+    if (isNoSuchEntity(err)) return undefined;
+    throw err;
+  }
+  let size = 0;
+  for (const name of names.filter((n) => n !== policyName)) {
+    const document = await getPolicy(iam, role, name); // undefined: deleted since listed
+    size += document === undefined ? 0 : policySize(document);
+  }
+  return size;
+}
+
 const isNoSuchEntity = (err: unknown) => (err as Error)?.name === 'NoSuchEntityException' || (err as Error)?.name === 'NoSuchEntity';
+/** IAM's per-role inline policy quota: the SDK names the error `LimitExceededException`, the wire code is `LimitExceeded`. */
+const isLimitExceeded = (err: unknown) => (err as Error)?.name === 'LimitExceededException' || (err as Error)?.name === 'LimitExceeded';
 
 function describe(err: unknown): string {
   const e = err as Error;

@@ -4,10 +4,34 @@ import { SESSION_TAG_KEY } from '../../src/shared/contract';
 export const IAM_ROLE_INLINE_POLICIES_LIMIT = 10_240;
 
 /**
- * What the revoked-sessions policy may use of {@link IAM_ROLE_INLINE_POLICIES_LIMIT}: the rest (2,048 characters)
- * stays for the role's own inline policies. Past it, the role gets the fallback policy.
+ * The most a list policy may take of {@link IAM_ROLE_INLINE_POLICIES_LIMIT}, even on a role with room for more: the rest
+ * (2,048 characters) stays free for the role's own inline policies to grow, so that a deployment adding a grant is not
+ * refused because of revocations. Past it (or past the role's real budget, {@link roleBudget}), the role gets the fallback.
  */
 export const POLICY_BUDGET_CHARS = 8_192;
+
+/**
+ * Kept free below IAM's limit when the budget is computed from the role's other inline policies: IAM may count a
+ * document slightly differently from how it returns it (encoding, normalization). A list refused anyway falls back.
+ */
+export const BUDGET_SAFETY_MARGIN_CHARS = 100;
+
+/**
+ * How long after a revocation a vend that had already passed its session check may still call STS: the vending
+ * function's timeout (15 s, set by the construct; keep them equal). Its credentials' `aws:TokenIssueTime` can fall that late, so the fallback denies
+ * credentials issued up to this long after the latest revocation (over-revoking by as much), never fewer.
+ */
+export const VEND_IN_FLIGHT_MS = 15_000;
+
+/** A policy's size as IAM counts it against {@link IAM_ROLE_INLINE_POLICIES_LIMIT}: whitespace not counted (UTF-8 bytes). */
+export function policySize(document: string): number {
+  return Buffer.byteLength(document.replace(/\s/g, ''), 'utf8');
+}
+
+/** What the revoked-sessions policy may take on a role whose other inline policies take `otherChars`. */
+export function roleBudget(otherChars: number): number {
+  return Math.min(POLICY_BUDGET_CHARS, IAM_ROLE_INLINE_POLICIES_LIMIT - otherChars - BUDGET_SAFETY_MARGIN_CHARS);
+}
 
 /** Sid of the statement denying listed session ids. */
 export const LIST_SID = 'SentinelRevokedSessions';
@@ -68,7 +92,7 @@ export function isoSeconds(d: Date): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** How many 16-character session ids fit in a list policy within {@link POLICY_BUDGET_CHARS}. */
+/** How many 16-character session ids fit in a list policy within {@link POLICY_BUDGET_CHARS}: the most any role lists. */
 export const MAX_LISTED_IDS = ((): number => {
   const id = (i: number) => i.toString(16).padStart(16, '0');
   const empty = listPolicy([]).length;
@@ -92,14 +116,22 @@ export interface DesiredPolicy {
 }
 
 /**
- * The policy for a role's live revoked sessions, or undefined when there are none.
+ * The policy for a role's live revoked sessions, or undefined when there are none: the list when it fits `budgetChars`,
+ * else the fallback.
  * @param revokedAt the latest revocation time among them (used only by the fallback)
+ * @param budgetChars what the policy may take on the role ({@link roleBudget})
  */
-export function desiredPolicy(ids: readonly string[], revokedAt: Date): DesiredPolicy | undefined {
+export function desiredPolicy(ids: readonly string[], revokedAt: Date, budgetChars = POLICY_BUDGET_CHARS): DesiredPolicy | undefined {
   if (ids.length === 0) return undefined;
   const list = listPolicy(ids);
-  if (list.length <= POLICY_BUDGET_CHARS) return { kind: 'list', document: list };
-  return { kind: 'fallback', document: fallbackPolicy(revokedAt), issuedBefore: isoSeconds(revokedAt) };
+  if (policySize(list) <= Math.min(budgetChars, POLICY_BUDGET_CHARS)) return { kind: 'list', document: list };
+  return fallbackFor(revokedAt);
+}
+
+/** The fallback for sessions revoked at the latest at `revokedAt`: it also covers vends in flight ({@link VEND_IN_FLIGHT_MS}). */
+export function fallbackFor(revokedAt: Date): DesiredPolicy {
+  const issuedBefore = new Date(revokedAt.getTime() + VEND_IN_FLIGHT_MS);
+  return { kind: 'fallback', document: fallbackPolicy(issuedBefore), issuedBefore: isoSeconds(issuedBefore) };
 }
 
 /** A document in a form that ignores key order and whitespace, to compare what IAM holds with what is wanted. */

@@ -1,0 +1,47 @@
+import { Env } from '../../src/shared/contract';
+
+/** The enforcer's settings, read once per container from the environment the construct sets. */
+export interface EnforcerSettings {
+  readonly tableName: string;
+  /** The control table holding the deployed configuration. */
+  readonly controlTableName: string;
+  /** The deployed configuration's digest: any other configuration is refused. */
+  readonly configDigest: string;
+  /** This TVM's revoked-sessions policy name. */
+  readonly policyName: string;
+  /** The IAM path of this TVM's ProtectedRoles, when it has one. */
+  readonly protectedRolePath?: string;
+}
+
+/** IAM's policy names. */
+const POLICY_NAME = /^[\w+=,.@-]{1,128}$/;
+/** IAM's paths, the root excepted: under `/` every role of the account would count as this TVM's. */
+const ROLE_PATH = /^\/[\u0021-\u007e]+\/$/;
+
+/** Throws an error naming the variable when one is missing or malformed: a deployment defect, found at cold start. */
+export function readEnforcerSettings(env: NodeJS.ProcessEnv): EnforcerSettings {
+  const required = (name: string, what: string): string => {
+    const value = env[name];
+    if (!value) throw new Error(`environment variable ${name} is not set: it names ${what}`);
+    return value;
+  };
+  const tableName = required(Env.TABLE_NAME, 'the session table');
+  const controlTableName = required(Env.CONTROL_TABLE_NAME, 'the control table');
+  const configDigest = required(Env.CONFIG_DIGEST, 'the deployed configuration\'s digest');
+  const policyName = required(Env.REVOKED_POLICY_NAME, 'this TVM\'s revoked-sessions inline policy');
+  if (!POLICY_NAME.test(policyName)) {
+    throw new Error(`environment variable ${Env.REVOKED_POLICY_NAME} is "${policyName}": expected an IAM policy name ([\\w+=,.@-]{1,128})`);
+  }
+  const protectedRolePath = env[Env.PROTECTED_ROLE_PATH] || undefined;
+  if (protectedRolePath !== undefined && (protectedRolePath.length > 512 || !ROLE_PATH.test(protectedRolePath))) {
+    throw new Error(`environment variable ${Env.PROTECTED_ROLE_PATH} is "${protectedRolePath}": expected an IAM path such as /sentinel-tvm/MyTvm/ `
+      + '(not the root path /)');
+  }
+  return {
+    tableName,
+    controlTableName,
+    configDigest,
+    policyName,
+    ...(protectedRolePath ? { protectedRolePath } : {}),
+  };
+}
