@@ -1,10 +1,7 @@
-import { createHash } from 'crypto';
 import * as fs from 'fs';
 import { callerFrom } from '../../lambda/identity';
-import {
-  Attr, CONFIG_ITEM_ID, ConfigAttr, Env, Limits, Patterns, ProfileAttr, StoreFailureModes, type ProfileConfig,
-} from '../../src/shared/contract';
-import { principalPatternProblem } from '../../src/shared/principal-patterns';
+import { Env, Limits, Patterns, StoreFailureModes, type ProfileConfig } from '../../src/shared/contract';
+import { principalPatternProblem, type PrincipalPatternOptions } from '../../src/shared/principal-patterns';
 import { CliError, ExitCode, usageError } from '../errors';
 
 /** A principal of local mode: whoever signs with this access key is this ARN (as IAM would establish it). */
@@ -27,7 +24,7 @@ export interface LocalConfig {
 }
 
 const TOP_KEYS = ['//', 'region', 'principals', 'adminPrincipals', 'profiles', 'sessionLifetime', 'defaultCredentialDuration',
-  'sessionRetention', 'storeFailureMode'];
+  'sessionRetention', 'storeFailureMode', 'allowCallerChosenPrincipalNames'];
 const PRINCIPAL_KEYS = ['//', 'secretAccessKey', 'arn'];
 const PROFILE_KEYS = ['//', 'name', 'roleArn', 'allowedPrincipals', 'maxCredentialDuration'];
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
@@ -61,12 +58,12 @@ function seconds(value: unknown, where: string, min: number, max: number, fallba
   return value as number;
 }
 
-function patterns(value: unknown, where: string, allowEmpty: boolean): string[] {
+function patterns(value: unknown, where: string, allowEmpty: boolean, options: PrincipalPatternOptions): string[] {
   if (value === undefined && allowEmpty) return [];
   if (!Array.isArray(value)) return fail(where, `is ${show(value)}: expected a list of principal ARN patterns`);
   if (value.length === 0 && !allowEmpty) fail(where, 'is empty: expected at least one principal ARN pattern');
   value.forEach((p, i) => {
-    const problem = principalPatternProblem(p);
+    const problem = principalPatternProblem(p, options);
     if (problem) fail(`${where}[${i}]`, `is ${show(p)}: ${problem}`);
   });
   return value as string[];
@@ -99,7 +96,10 @@ export function validateConfig(raw: unknown): LocalConfig {
   });
   if (principals.length === 0) fail('principals', 'is empty: expected at least one access key id → {secretAccessKey, arn}');
 
-  const adminPrincipals = patterns(top.adminPrincipals, 'adminPrincipals', true);
+  const optIn = top.allowCallerChosenPrincipalNames ?? false;
+  if (typeof optIn !== 'boolean') fail('allowCallerChosenPrincipalNames', `is ${show(optIn)}: expected true or false`);
+  const patternOptions: PrincipalPatternOptions = { allowCallerChosenNames: optIn as boolean };
+  const adminPrincipals = patterns(top.adminPrincipals, 'adminPrincipals', true, patternOptions);
   if (!Array.isArray(top.profiles) || top.profiles.length === 0) fail('profiles', `is ${show(top.profiles)}: expected a list of at least one profile`);
   const rawProfiles = top.profiles as unknown[];
   if (rawProfiles.length > Limits.MAX_PROFILES) fail('profiles', `has ${rawProfiles.length} profiles: at most ${Limits.MAX_PROFILES}`);
@@ -119,7 +119,7 @@ export function validateConfig(raw: unknown): LocalConfig {
     return {
       name,
       roleArn: p.roleArn as string,
-      allowedPrincipals: patterns(p.allowedPrincipals, `${where}.allowedPrincipals`, false),
+      allowedPrincipals: patterns(p.allowedPrincipals, `${where}.allowedPrincipals`, false, patternOptions),
       maxDurationSeconds: seconds(p.maxCredentialDuration, `${where}.maxCredentialDuration`, Limits.MIN_CREDENTIAL_SECONDS,
         Limits.MAX_CREDENTIAL_SECONDS, Limits.MAX_CREDENTIAL_SECONDS),
     };
@@ -165,44 +165,37 @@ export function loadConfigFile(file: string): LocalConfig {
   }
 }
 
-/** The configuration digest, computed as the construct computes it (so a changed config replaces nothing silently). */
-export function configVersion(config: LocalConfig): string {
-  const doc = {
-    admins: config.adminPrincipals,
-    profiles: config.profiles.map((p) => ({
+/** The configuration writer's input, as the construct's custom resource passes it (CloudFormation's view). */
+export function configProperties(config: LocalConfig): { AdminPrincipals: string[]; Profiles: unknown[] } {
+  return {
+    AdminPrincipals: [...config.adminPrincipals],
+    Profiles: config.profiles.map((p) => ({
       name: p.name,
       roleArn: p.roleArn,
       allowedPrincipals: p.allowedPrincipals,
-      maxDurationSeconds: p.maxDurationSeconds,
+      maxDurationSeconds: String(p.maxDurationSeconds),
+      chainRoleArns: p.chainRoleArns ?? [],
     })),
   };
-  return createHash('sha256').update(JSON.stringify(doc)).digest('hex').slice(0, 16);
 }
 
-/** The config item, in exactly the format the construct's custom resource writes at deploy time. */
-export function configItem(config: LocalConfig): Record<string, any> {
-  return {
-    [Attr.ID]: { S: CONFIG_ITEM_ID },
-    [ConfigAttr.VERSION]: { S: configVersion(config) },
-    [ConfigAttr.ADMIN_PRINCIPALS]: { L: config.adminPrincipals.map((a) => ({ S: a })) },
-    [ConfigAttr.PROFILES]: {
-      L: config.profiles.map((p) => ({
-        M: {
-          [ProfileAttr.NAME]: { S: p.name },
-          [ProfileAttr.ROLE_ARN]: { S: p.roleArn },
-          [ProfileAttr.ALLOWED_PRINCIPALS]: { L: p.allowedPrincipals.map((a) => ({ S: a })) },
-          [ProfileAttr.MAX_DURATION_SECONDS]: { N: String(p.maxDurationSeconds) },
-        },
-      })),
-    },
-  };
+/** Where the local TVM's tables are and how it is reached. */
+export interface LocalDeployment {
+  readonly tableName: string;
+  readonly controlTableName: string;
+  /** The configuration digest the configuration writer answered. */
+  readonly configDigest: string;
+  /** The front door's host names (`127.0.0.1:PORT`, `localhost:PORT`): identity proofs must name one. */
+  readonly audiences: readonly string[];
 }
 
 /** The vending Lambda's environment, as the construct sets it. */
-export function handlerEnvironment(config: LocalConfig, tableName: string): Record<string, string> {
+export function handlerEnvironment(config: LocalConfig, d: LocalDeployment): Record<string, string> {
   return {
-    [Env.TABLE_NAME]: tableName,
-    [Env.CONFIG_VERSION]: configVersion(config),
+    [Env.TABLE_NAME]: d.tableName,
+    [Env.CONTROL_TABLE_NAME]: d.controlTableName,
+    [Env.CONFIG_DIGEST]: d.configDigest,
+    [Env.AUDIENCES]: d.audiences.join(','),
     [Env.SESSION_LIFETIME_SECONDS]: String(config.sessionLifetimeSeconds),
     [Env.DEFAULT_DURATION_SECONDS]: String(config.defaultCredentialDurationSeconds),
     [Env.RETENTION_SECONDS]: String(config.sessionRetentionSeconds),

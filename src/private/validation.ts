@@ -1,6 +1,6 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import { Patterns } from '../shared/contract';
-import { principalPatternProblem } from '../shared/principal-patterns';
+import { principalPatternProblem, type PrincipalPatternOptions } from '../shared/principal-patterns';
 
 const PROFILE_NAME = new RegExp(Patterns.PROFILE);
 
@@ -13,15 +13,19 @@ export function validateProfileName(prop: string, name: string): void {
   }
 }
 
-/** Checks IAM-style ARN patterns of callers (users, roles, assumed roles, federated users). */
-export function validatePrincipalPatterns(prop: string, patterns: string[] | undefined, allowEmpty: boolean): void {
+/**
+ * Checks IAM-style ARN patterns of callers (users, roles, assumed roles, federated users); `options` says whether
+ * patterns that can match caller-chosen names are accepted (`allowCallerChosenPrincipalNames`).
+ */
+export function validatePrincipalPatterns(prop: string, patterns: string[] | undefined, allowEmpty: boolean,
+  options: PrincipalPatternOptions = {}): void {
   if (patterns === undefined || patterns.length === 0) {
     if (allowEmpty) return;
     throw new Error(`${prop} must name at least one principal ARN pattern, got none`);
   }
   patterns.forEach((pattern, i) => {
     if (Token.isUnresolved(pattern)) return; // a deploy-time ARN, e.g. someRole.roleArn
-    const problem = principalPatternProblem(pattern);
+    const problem = principalPatternProblem(pattern, options);
     if (problem) throw new Error(`${prop}[${i}] "${pattern}": ${problem}`);
   });
 }
