@@ -5,7 +5,7 @@ import { powertoolsEnforcerMetrics } from './enforcer/metrics';
 import { readEnforcerSettings } from './enforcer/settings';
 import { loadConfig } from './profiles';
 
-// The revocation enforcer (SPEC §7): stream records of revocations and a schedule invoke it.
+// The revocation enforcer: stream records of revocations and a schedule invoke it.
 // Built once per container: settings, SDK clients, logger and metrics (POWERTOOLS_SERVICE_NAME, POWERTOOLS_LOG_LEVEL).
 const settings = readEnforcerSettings(process.env);
 const logger = new Logger({ logRecordOrder: ['level', 'message', 'timestamp', 'service'] });

@@ -4,7 +4,7 @@ import type { ManageFacts } from './sessions/manage';
 import type { VendFacts } from './vend/vend';
 import { Metrics as MetricNames } from '../src/shared/contract';
 
-/** One decision per request (SPEC §8): the facts a security reviewer needs, never a secret, token or signature. */
+/** One decision per request: the facts a security reviewer needs, never a secret, token or signature. */
 export interface DecisionLog extends VendFacts, ManageFacts {
   level: 'INFO' | 'WARN' | 'ERROR';
   message: 'decision';

@@ -15,7 +15,7 @@ import { CONFIG_ITEM_ID, Env, Indexes, Routes } from '../src/shared/contract';
 
 const BUNDLE = path.join(__dirname, '..', 'assets', 'lambda', 'vend.lambda', 'index.js');
 
-/** The trust statements of SPEC §6, written out literally so that the contract module cannot drift from the spec. */
+/** The trust statements of the README (security model), written out literally so that the contract module cannot drift from them. */
 function specTrustStatements(principal: unknown): any[] {
   return [
     {
@@ -285,7 +285,7 @@ describe('GIVEN a TVM with a ProtectedRole, an owned iam.Role and an imported ro
     const EXEC = `arn:aws:iam::${ACCOUNT}:role/TvmExecutionRole`;
     const bySid = (a: any, b: any): number => String(a.Sid).localeCompare(String(b.Sid));
 
-    test('the ProtectedRole trusts exactly the three statements of SPEC §6, for the execution role', () => {
+    test('the ProtectedRole trusts exactly the three statements of the README's security model, for the execution role', () => {
       const doc = resourceOf(template, full.protectedRole).Properties.AssumeRolePolicyDocument;
       expect(doc.Statement.slice().sort(bySid))
         .toEqual(specTrustStatements({ 'Fn::GetAtt': [logicalIdOf(full.tvm.executionRole), 'Arn'] }).sort(bySid));

@@ -1,4 +1,4 @@
-// The revocation enforcer (SPEC §7): the bundled Lambda fed by DynamoDB Local's real stream, the policy it writes
+// The revocation enforcer: the bundled Lambda fed by DynamoDB Local's real stream, the policy it writes
 // evaluated by an IAM policy simulator, and its logic (pruning, other tools' items, the role's real inline-policy
 // budget and fallback, one policy per TVM, roles left from the configuration, chain roles, isolation, failures and their
 // metric) against DynamoDB Local and a local IAM endpoint (IAM's per-role quota included) spoken to by the real

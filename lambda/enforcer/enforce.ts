@@ -11,7 +11,7 @@ import { Attr, Indexes, Status, type ProfileConfig } from '../../src/shared/cont
 import type { TvmConfig } from '../profiles';
 
 /**
- * The revocation enforcer (SPEC §7): for each affected protected role, recomputes from the session table the
+ * The revocation enforcer: for each affected protected role, recomputes from the session table the
  * revoked sessions whose credentials may still be live, and writes this TVM's revoked-sessions inline policy on the
  * role denying them, idempotently: a list of ids when it fits the role's remaining inline-policy room, else a fallback.
  */

@@ -54,7 +54,7 @@ export interface SessionQuery {
   readonly startKey?: Item;
 }
 
-/** What a new session records (SPEC §4). */
+/** What a new session records. */
 export interface NewSession {
   readonly id: string;
   readonly user: string;

@@ -92,7 +92,7 @@ export function parseVendInput(query: Record<string, string | undefined>, sessio
   return { profile, duration, deviceId, sessionId: sessionHeader };
 }
 
-/** SPEC §4 steps 2–6: validate, authorize, record the session, AssumeRole. */
+/** The steps of a vend (README, HTTP API): validate, authorize, record the session, AssumeRole. */
 export async function vend(ctx: VendContext, req: VendRequest, facts: VendFacts): Promise<VendResult> {
   const input = parseVendInput(req.query, req.sessionHeader);
   facts.profile = input.profile;

@@ -7,7 +7,7 @@ const ONLY_THE_SESSION_TAG = { 'ForAllValues:StringEquals': { 'aws:TagKeys': [SE
 
 /**
  * One grant per STS action, because IAM only evaluates the condition keys that exist for each action;
- * a single combined statement denies all three (SPEC §6).
+ * a single combined statement denies all three.
  */
 const SESSION_GRANTS = [
   {
@@ -30,7 +30,7 @@ const SESSION_GRANTS = [
   },
 ];
 
-/** The trust statements of a protected role (SPEC §6). */
+/** The trust statements of a protected role. */
 export function trustStatements(tvmRoleArn: string): iam.PolicyStatement[] {
   return SESSION_GRANTS.map((g) => new iam.PolicyStatement({
     sid: g.sid, principals: [new iam.ArnPrincipal(tvmRoleArn)], actions: [g.action], conditions: structuredClone(g.conditions),

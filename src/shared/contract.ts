@@ -32,7 +32,7 @@ export const TvmTags = {
   RUNTIME: 'sentinel-tvm:runtime',
 } as const;
 
-/** Session item attribute names, shared with Sentinel's tooling (SPEC §4). */
+/** Session item attribute names, shared with Sentinel's tooling. */
 export const Attr = {
   ID: 'id',
   USER: 'user',
@@ -172,7 +172,7 @@ export const Routes = [
 /** Request header that continues a session; also set on every vend response. */
 export const SESSION_HEADER = 'x-sentinel-session-id';
 
-/** Limits and input syntax (SPEC §3–§5). */
+/** Limits and input syntax. */
 export const Limits = {
   /** STS refuses shorter credentials. */
   MIN_CREDENTIAL_SECONDS: 900,
@@ -200,7 +200,7 @@ export const Patterns = {
   STS_NAME_CHARS: '[\\w+=,.@-]',
 } as const;
 
-/** Error codes of the HTTP API and their HTTP status (SPEC §3). */
+/** Error codes of the HTTP API and their HTTP status. */
 export const ErrorCodes = {
   MISSING_PROFILE: 400,
   INVALID_PROFILE: 400,
