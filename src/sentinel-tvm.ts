@@ -1,4 +1,5 @@
 import { Annotations, CustomResource, Duration, Lazy, Names, RemovalPolicy, Stack, Tags, Token } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -286,6 +287,23 @@ interface Profile {
   readonly chainRoleArns: string[];
 }
 
+/** One JSON line per request in the API's access log. */
+const ACCESS_LOG_FORMAT = JSON.stringify({
+  requestId: '$context.requestId',
+  requestTime: '$context.requestTime',
+  routeKey: '$context.routeKey',
+  path: '$context.path',
+  status: '$context.status',
+  callerArn: '$context.identity.userArn',
+  accountId: '$context.identity.accountId',
+  sourceIp: '$context.identity.sourceIp',
+  userAgent: '$context.identity.userAgent',
+  authError: '$context.authorizer.error',
+  error: '$context.error.message',
+  integrationError: '$context.integrationErrorMessage',
+  latencyMs: '$context.responseLatency',
+});
+
 /** ARNs per IAM statement, so that CDK can split a large policy across documents. */
 const ROLE_ARNS_PER_STATEMENT = 25;
 /** What the enforcer may do on a role: its own policy (IAM has no condition on a policy's name), and list the others to size it. */
@@ -499,7 +517,8 @@ export class SentinelTvm extends Construct {
       stageName: '$default',
       autoDeploy: true,
       throttle: { rateLimit, burstLimit },
-      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup) },
+      // Who called which route, and why API Gateway refused: forensics that do not rely on the function's own log.
+      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup), format: AccessLogFormat.custom(ACCESS_LOG_FORMAT) },
     });
     // Each session route gets a bucket of its own: vend traffic (or a flood of it) never throttles revocation.
     const routeSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};

@@ -201,7 +201,9 @@ describe('GIVEN a TVM with a ProtectedRole, an owned iam.Role and an imported ro
       expect(stage.AutoDeploy).toBe(true);
       expect(stage.ApiId).toEqual({ Ref: logicalIdOf(full.tvm.api) });
       expect(stage.AccessLogSettings.DestinationArn).toEqual({ 'Fn::GetAtt': [logicalIdOf(full.tvm.accessLogGroup), 'Arn'] });
-      expect(stage.AccessLogSettings.Format).toEqual(expect.stringContaining('$context.requestId'));
+      const format = JSON.parse(stage.AccessLogSettings.Format);
+      expect(format).toMatchObject({ requestId: '$context.requestId', routeKey: '$context.routeKey', path: '$context.path',
+        callerArn: '$context.identity.userArn', authError: '$context.authorizer.error', status: '$context.status' });
       expect(resourceOf(template, full.tvm.accessLogGroup).Properties.RetentionInDays).toBe(365);
       expect(stage.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
     });
@@ -285,7 +287,7 @@ describe('GIVEN a TVM with a ProtectedRole, an owned iam.Role and an imported ro
     const EXEC = `arn:aws:iam::${ACCOUNT}:role/TvmExecutionRole`;
     const bySid = (a: any, b: any): number => String(a.Sid).localeCompare(String(b.Sid));
 
-    test('the ProtectedRole trusts exactly the three statements of the README's security model, for the execution role', () => {
+    test('the ProtectedRole trusts exactly the three statements of the README security model, for the execution role', () => {
       const doc = resourceOf(template, full.protectedRole).Properties.AssumeRolePolicyDocument;
       expect(doc.Statement.slice().sort(bySid))
         .toEqual(specTrustStatements({ 'Fn::GetAtt': [logicalIdOf(full.tvm.executionRole), 'Arn'] }).sort(bySid));
