@@ -1,9 +1,11 @@
 // The local front door stands in for API Gateway's AWS_IAM authorization: a request reaches the handler only with a
 // valid SigV4 signature of a known principal, over the body it carries, made within 5 minutes of the server's clock.
+import * as http from 'http';
 import { HttpRequest } from '@smithy/protocol-http';
 import { sendRequest, signRequest, type Credentials, type RequestSpec, type SendOverrides, type SignOptions } from './support/cli-sign';
 import { startFrontDoor, type FrontDoor } from '../cli/local/front-door';
-import type { KnownKey } from '../cli/local/verify';
+import { verifySigV4, type KnownKey } from '../cli/local/verify';
+import { signerFor } from '../cli/signing';
 
 const ALICE = { accessKeyId: 'AKIDLOCALALICE', secretAccessKey: 'local-alice-secret-not-real' };
 const TEMP = { accessKeyId: 'ASIALOCALTEMP0001', secretAccessKey: 'temp-secret-not-real', sessionToken: 'token-not-real+/=' };
@@ -38,6 +40,19 @@ beforeEach(() => {
 
 const sign = (r: RequestSpec, o: SignOptions & { credentials?: Credentials } = {}) => signRequest(door.url, o.credentials ?? ALICE, r, o);
 const send = (signed: HttpRequest, o: SendOverrides = {}) => sendRequest(door.url, signed, o);
+
+/** Sends a signed request's method, headers and body to a request target written byte for byte, as a relay could. */
+function sendRaw(target: string, signed: HttpRequest, headers: Record<string, string> = signed.headers): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: door.port, method: signed.method, path: target, headers }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += String(d); });
+      res.on('end', () => resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined }));
+    });
+    req.on('error', reject);
+    req.end(signed.body);
+  });
+}
 
 describe('GIVEN a request signed with SigV4 by a principal of the config', () => {
   test('THEN the handler gets the payload 2.0 event with the IAM context API Gateway would add', async () => {
@@ -121,5 +136,69 @@ describe('fails with 403 IAM_AUTH_REQUIRED, and the handler is never called, whe
     expect(res.status).toBe(403);
     expect(res.body).toEqual({ Code: 'IAM_AUTH_REQUIRED', Message: expect.stringMatching(message), RequestId: expect.any(String) });
     expect(events).toEqual([]);
+  });
+});
+
+describe('GIVEN a request target the signature and the handler could read differently (rewritten on the way, or not in normal form)', () => {
+  const signedRepeated = async () => signerFor('execute-api', 'us-east-1', ALICE).sign(new HttpRequest({
+    method: 'GET', hostname: '127.0.0.1', port: door.port, path: '/sessions', query: { user: ['a', 'b'] }, headers: { host: new URL(door.url).host },
+  })) as Promise<HttpRequest>;
+  test.each<[string, () => Promise<HttpRequest>, () => string, number, RegExp]>([
+    // SigV4 reads a raw "+" as a plus, form decoding as a space: the signature for "a+b" must not let the handler see "a b".
+    ['a "+" sent for the "%2B" that was signed', () => sign({ path: '/sessions', query: { user: 'a+b' } }), () => '/sessions?user=a+b', 400,
+      /"\+".*send %2B or %20/],
+    // The signer drops dot and empty segments before signing, so these would verify with the signature for /sessions.
+    ['/x/../sessions for the signed /sessions', () => sign({ path: '/sessions' }), () => '/x/../sessions', 400, /"\." or "\.\." segment/],
+    ['//sessions for the signed /sessions', () => sign({ path: '/sessions' }), () => '//sessions', 400, /empty segment/],
+    ['/sessions/. for the signed /sessions', () => sign({ path: '/sessions' }), () => '/sessions/.', 400, /"\." or "\.\." segment/],
+    ['an encoded dot segment, even signed as sent', () => sign({ path: '/x/%2E%2E/sessions' }), () => '/x/%2E%2E/sessions', 400,
+      /"\." or "\.\." segment/],
+    ['an encoded slash inside a segment, even signed as sent', () => sign({ path: '/sessions%2F0123456789abcdef' }),
+      () => '/sessions%2F0123456789abcdef', 400, /encoded "\/"/],
+    // Repeated values are signed sorted but would reach the handler joined in the order received.
+    ['a repeated parameter, reordered', signedRepeated, () => '/sessions?user=b&user=a', 400, /"user" is repeated/],
+    // The signer leaves X-Amz-Signature out of the canonical query string.
+    ['X-Amz-Signature added to the query', () => sign({ path: '/sessions' }), () => '/sessions?X-Amz-Signature=0', 403, /X-Amz-Signature/],
+    ['a full URL as the request target', () => sign({ path: '/sessions' }), () => `${door.url}sessions`, 400, /not a full URL/],
+  ])('%s: refused, and the handler is never called', async (_case, signed, target, status, message) => {
+    const res = await sendRaw(target(), await signed());
+
+    expect(res.status).toBe(status);
+    expect(res.body.message ?? res.body.Message).toMatch(message);
+    expect(events).toEqual([]);
+  });
+
+  test('a "+" and a space sent percent-encoded, as signed, reach the handler as "+" and " "', async () => {
+    const signed = await sign({ path: '/sessions', query: { user: 'a+b c' } });
+
+    const res = await sendRaw('/sessions?user=a%2Bb%20c', signed);
+
+    expect(res.status).toBe(200);
+    expect(events[0]).toMatchObject({ rawPath: '/sessions', rawQueryString: 'user=a%2Bb%20c', queryStringParameters: { user: 'a+b c' } });
+  });
+
+  test('a signed header gets to the handler with the value the signature covers, not extra whitespace added on the way', async () => {
+    const signed = await sign({ path: '/sessions', headers: { 'x-sentinel-session-id': 'a b' } });
+
+    const res = await sendRaw('/sessions', signed, { ...signed.headers, 'x-sentinel-session-id': 'a \t  b' });
+
+    expect(res.status).toBe(200);
+    expect(events[0].headers['x-sentinel-session-id']).toBe('a b');
+  });
+});
+
+describe('verifySigV4 on a raw target (as the local STS calls it)', () => {
+  test('fails with MalformedQueryString when the query string has a "+", and verifies the same request sent with %2B', async () => {
+    const host = '127.0.0.1:1';
+    const now = new Date();
+    const signed = await signerFor('sts', 'us-east-1', ALICE).sign(new HttpRequest({
+      method: 'GET', hostname: '127.0.0.1', port: 1, path: '/', query: { Action: 'GetCallerIdentity', x: 'a+b' }, headers: { host },
+    }), { signingDate: now }) as HttpRequest;
+    const check = (url: string) => verifySigV4({ method: 'GET', url, headers: signed.headers, body: Buffer.alloc(0) },
+      { service: 'sts', region: 'us-east-1', lookup: (id) => KEYS.get(id), now: () => now });
+
+    expect(await check('/?Action=GetCallerIdentity&x=a+b')).toMatchObject({ ok: false, kind: 'MalformedQueryString' });
+    expect(await check('/?Action=GetCallerIdentity&x=a%2Bb'))
+      .toMatchObject({ ok: true, target: { query: { Action: 'GetCallerIdentity', x: 'a+b' } } });
   });
 });

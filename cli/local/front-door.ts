@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from 'crypto';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
-import { verifySigV4, type KnownKey } from './verify';
+import { parseTarget, verifySigV4, type KnownKey, type RequestTarget } from './verify';
 import { Routes } from '../../src/shared/contract';
 
 export type Handler = (event: unknown, context: unknown) => Promise<any>;
@@ -53,20 +53,29 @@ function json(res: http.ServerResponse, status: number, body: unknown, id: strin
   res.end(JSON.stringify(body));
 }
 
-/** The payload 2.0 event API Gateway would send for this verified request. */
-export function buildEvent(req: { method: string; url: string; headers: http.IncomingHttpHeaders; body: Buffer; sourceIp: string },
-  iam: { accessKeyId: string; userArn: string }, id: string, apiAccount: string, now: Date): Record<string, unknown> {
-  const [rawPath, rawQueryString = ''] = req.url.split(/\?(.*)/s, 2);
-  const path = decodeURIComponent(rawPath);
+/** A request as its signature was verified. */
+export interface VerifiedRequest {
+  readonly method: string;
+  readonly target: RequestTarget;
+  /** All headers as received. */
+  readonly headers: http.IncomingHttpHeaders;
+  /** The signed ones, with the values the signature covers. */
+  readonly signedHeaders: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+  readonly sourceIp: string;
+}
+
+/**
+ * The payload 2.0 event API Gateway would send for this verified request, built from what the signature was checked
+ * against: the parsed target, and the signed headers with the values the signature covers. Unsigned headers pass
+ * through as received, as API Gateway passes them.
+ */
+export function buildEvent(req: VerifiedRequest, iam: { accessKeyId: string; userArn: string }, id: string, apiAccount: string,
+  now: Date): Record<string, unknown> {
+  const { rawPath, path, rawQueryString, query } = req.target;
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
-  const query: Record<string, string> = {};
-  for (const pair of rawQueryString.split('&').filter(Boolean)) {
-    const eq = pair.indexOf('=');
-    const k = decodeURIComponent((eq < 0 ? pair : pair.slice(0, eq)).replace(/\+/g, ' '));
-    const v = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1).replace(/\+/g, ' '));
-    query[k] = k in query ? `${query[k]},${v}` : v; // API Gateway joins repeated parameters with commas
-  }
+  Object.assign(headers, req.signedHeaders);
   const route = ROUTES.find((r) => r.method === req.method && r.pattern.test(path));
   const pathParameters = route ? route.pattern.exec(path)?.groups : undefined;
   const text = !headers['content-type'] || /json|text|x-www-form-urlencoded|xml/i.test(headers['content-type']);
@@ -79,7 +88,7 @@ export function buildEvent(req: { method: string; url: string; headers: http.Inc
     rawQueryString,
     ...(headers.cookie ? { cookies: headers.cookie.split(/;\s*/) } : {}),
     headers,
-    ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
+    ...(Object.keys(query).length ? { queryStringParameters: { ...query } } : {}),
     ...(pathParameters && Object.keys(pathParameters).length ? { pathParameters: { ...pathParameters } } : {}),
     requestContext: {
       accountId: apiAccount,
@@ -120,7 +129,14 @@ export async function startFrontDoor(options: FrontDoorOptions): Promise<FrontDo
     });
     req.on('end', () => void (async () => {
       if (size > MAX_BODY) return json(res, 413, { message: 'Request Entity Too Large' }, id);
-      const received = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks) };
+      const url = req.url ?? '/';
+      // Parsed once: the signature is checked against this target and the handler gets this target, nothing re-read.
+      const parsed = parseTarget(url);
+      if (!parsed.ok) {
+        options.log?.(`400 ${req.method} ${url.split('?')[0].slice(0, 200)}: ${parsed.reason}`);
+        return json(res, 400, { message: `Bad Request: ${parsed.reason}` }, id);
+      }
+      const received = { method: req.method ?? 'GET', url, target: parsed.target, headers: req.headers, body: Buffer.concat(chunks) };
       // As API Gateway serves only its own domain: a request signed for another host is not for this API.
       const port = (server.address() as AddressInfo).port;
       const host = String(req.headers.host ?? '').toLowerCase();
@@ -133,8 +149,9 @@ export async function startFrontDoor(options: FrontDoorOptions): Promise<FrontDo
       }
       let event: Record<string, unknown>;
       try {
-        event = buildEvent({ ...received, sourceIp: req.socket.remoteAddress ?? '127.0.0.1' },
-          { accessKeyId: verified.accessKeyId, userArn: verified.key.arn }, id, options.accountId, now());
+        event = buildEvent({
+          ...received, target: verified.target, signedHeaders: verified.signedHeaders, sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        }, { accessKeyId: verified.accessKeyId, userArn: verified.key.arn }, id, options.accountId, now());
       } catch {
         return json(res, 400, { message: 'Bad Request' }, id);
       }

@@ -1,4 +1,4 @@
-// The protected roles' trust policy (SPEC §6) and a small IAM evaluator for it: enough of IAM's policy logic for
+// The protected roles' trust policy and a small IAM evaluator for it: enough of IAM's policy logic for
 // trust policies (principals, actions, string and Null conditions with set operators), checked against an IAM
 // simulator on the statements the construct synthesizes (test/local-trust.test.ts).
 import { SESSION_TAG_KEY, SOURCE_IDENTITY_PREFIX } from '../../src/shared/contract';

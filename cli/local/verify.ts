@@ -20,9 +20,28 @@ export interface ReceivedRequest {
   readonly method: string;
   /** The request target as received: path and query string, still encoded. */
   readonly url: string;
+  /** `url` already parsed with {@link parseTarget}, so that the caller acts on exactly what was verified. */
+  readonly target?: RequestTarget;
   readonly headers: IncomingHttpHeaders;
   readonly body: Buffer;
 }
+
+/**
+ * A request target in the one reading both the signature check and whoever acts on the request use. Only targets
+ * that SigV4 canonicalization maps back to one request are accepted: see {@link parseTarget}.
+ */
+export interface RequestTarget {
+  /** The path as received, still percent-encoded: what the signature covers, and the payload 2.0 event's rawPath. */
+  readonly rawPath: string;
+  /** rawPath decoded (requestContext.http.path). */
+  readonly path: string;
+  /** The query string as received, without `?`. */
+  readonly rawQueryString: string;
+  /** The decoded query parameters, each name once; an own property even for a name like `__proto__`. */
+  readonly query: Readonly<Record<string, string>>;
+}
+
+export type ParsedTarget = { readonly ok: true; readonly target: RequestTarget } | { readonly ok: false; readonly reason: string };
 
 export interface VerifyOptions {
   readonly service: string;
@@ -34,11 +53,23 @@ export interface VerifyOptions {
 }
 
 export type Verified =
-  | { readonly ok: true; readonly accessKeyId: string; readonly key: KnownKey }
+  | {
+    readonly ok: true;
+    readonly accessKeyId: string;
+    readonly key: KnownKey;
+    /** The target the signature was checked against. */
+    readonly target: RequestTarget;
+    /** Each signed header (lower-case name) with the value the signature covers: trimmed, inner whitespace runs as one space. */
+    readonly signedHeaders: Readonly<Record<string, string>>;
+  }
   | { readonly ok: false; readonly reason: string; readonly kind: RefusalKind };
 
-/** Why a signature was refused, for the STS error codes: missing, unknown or expired key, bad signature, stale time. */
-export type RefusalKind = 'MissingAuthenticationToken' | 'InvalidClientTokenId' | 'ExpiredToken' | 'SignatureDoesNotMatch' | 'IncompleteSignature';
+/**
+ * Why a signature was refused, for the STS error codes: missing, unknown or expired key, bad signature, stale time,
+ * or a path or query string that could be read two ways.
+ */
+export type RefusalKind = 'MissingAuthenticationToken' | 'InvalidClientTokenId' | 'ExpiredToken' | 'SignatureDoesNotMatch' | 'IncompleteSignature'
+  | 'MalformedQueryString';
 
 const AUTHORIZATION = /^AWS4-HMAC-SHA256 Credential=([^/\s,]+)\/(\d{8})\/([^/\s,]+)\/([^/\s,]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/;
 const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
@@ -56,25 +87,59 @@ function constantTimeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** Splits `a=1&b=2&a=3` into decoded keys and values (no `+` as space: SigV4 signs RFC 3986 encodings). */
-export function parseQuery(search: string): Record<string, string | string[]> {
-  const query: Record<string, string | string[]> = {};
-  if (!search) return query;
-  for (const pair of search.split('&')) {
+const badTarget = (reason: string): ParsedTarget => ({ ok: false, reason });
+
+function decode(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Parses a request target once, for the signature check and for the handler alike, and refuses what SigV4 would
+ * read differently from the handler. The signer canonicalizes the path with empty, `.` and `..` segments removed,
+ * so `//sessions` and `/x/../sessions` would verify with the signature for `/sessions`; `+` is a plus to SigV4 but a
+ * space to form decoding (and to API Gateway, by some accounts); a repeated name is signed sorted but joined in the
+ * order received. Clients that sign with the AWS SDKs send none of these.
+ */
+export function parseTarget(url: string): ParsedTarget {
+  if (!url.startsWith('/')) return badTarget('The request target must be a path starting with "/", not a full URL.');
+  const q = url.indexOf('?');
+  const rawPath = q < 0 ? url : url.slice(0, q);
+  const rawQueryString = q < 0 ? '' : url.slice(q + 1);
+  const path = decode(rawPath);
+  if (path === undefined) return badTarget('The path is not validly percent-encoded.');
+  if (rawPath.includes('//')) return badTarget('The path has an empty segment ("//"); send it in normal form.');
+  for (const segment of rawPath.split('/')) {
+    const decoded = decode(segment) ?? '';
+    if (decoded === '.' || decoded === '..') return badTarget('The path has a "." or ".." segment; send it in normal form.');
+    if (decoded.includes('/')) return badTarget('The path has an encoded "/" (%2F) inside a segment.');
+  }
+  if (rawQueryString.includes('+')) {
+    return badTarget('The query string has a "+", which is read as a plus by SigV4 and as a space by form decoding: send %2B or %20.');
+  }
+  const query = new Map<string, string>();
+  for (const pair of rawQueryString.split('&')) {
     if (!pair) continue;
     const eq = pair.indexOf('=');
-    const k = decodeURIComponent(eq < 0 ? pair : pair.slice(0, eq));
-    const v = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1));
-    const prev = query[k];
-    query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+    const name = decode(eq < 0 ? pair : pair.slice(0, eq));
+    const value = eq < 0 ? '' : decode(pair.slice(eq + 1));
+    if (name === undefined || value === undefined) return badTarget('The query string is not validly percent-encoded.');
+    if (query.has(name)) return badTarget(`The query parameter "${name.slice(0, 50)}" is repeated.`);
+    query.set(name, value);
   }
-  return query;
+  return { ok: true, target: { rawPath, path, rawQueryString, query: Object.fromEntries(query) } };
 }
+
+/** A header value as SigV4 canonicalizes it. */
+const canonicalValue = (value: string) => value.trim().replace(/\s+/g, ' ');
 
 /** Checks a SigV4 (Authorization header) signature; the reasons are safe to show to the caller. */
 export async function verifySigV4(req: ReceivedRequest, options: VerifyOptions): Promise<Verified> {
   const authorization = header(req.headers, 'authorization');
-  const [path, search = ''] = req.url.split(/\?(.*)/s, 2);
+  const search = req.url.split(/\?(.*)/s, 2)[1] ?? '';
   if (!authorization) {
     if (/(^|&)X-Amz-Signature=/i.test(search)) {
       return refuse('Query-string (presigned) signatures are not supported here: sign the Authorization header.', 'IncompleteSignature');
@@ -119,11 +184,12 @@ export async function verifySigV4(req: ReceivedRequest, options: VerifyOptions):
   if (claimed !== undefined && claimed !== bodyHash) {
     return refuse('The provided x-amz-content-sha256 header does not match the hash of the body.');
   }
-  let query: Record<string, string | string[]>;
-  try {
-    query = parseQuery(search);
-  } catch {
-    return refuse('The query string is not validly percent-encoded.', 'IncompleteSignature');
+  const parsed: ParsedTarget = req.target ? { ok: true, target: req.target } : parseTarget(req.url);
+  if (!parsed.ok) return refuse(parsed.reason, 'MalformedQueryString');
+  const { target } = parsed;
+  // The signer leaves X-Amz-Signature out of the canonical query: it could be added to a signed request unnoticed.
+  if (Object.keys(target.query).some((name) => name.toLowerCase() === 'x-amz-signature')) {
+    return refuse('A request signed in the Authorization header must not carry X-Amz-Signature in its query string.', 'IncompleteSignature');
   }
   const signedOnly: Record<string, string> = {};
   for (const h of signedHeaders) signedOnly[h] = header(req.headers, h)!;
@@ -134,8 +200,8 @@ export async function verifySigV4(req: ReceivedRequest, options: VerifyOptions):
   }, false).sign(new HttpRequest({
     method: req.method,
     hostname: signedOnly.host,
-    path,
-    query,
+    path: target.rawPath,
+    query: { ...target.query },
     headers: signedOnly,
     body: req.body.length > 0 ? req.body : undefined,
   }), { signingDate, signableHeaders: new Set(signedHeaders) }) as HttpRequest;
@@ -143,5 +209,7 @@ export async function verifySigV4(req: ReceivedRequest, options: VerifyOptions):
   if (!again || again[5] !== signedHeaderList || !constantTimeEqual(again[6], signature)) {
     return refuse('The request signature we calculated does not match the signature you provided.');
   }
-  return { ok: true, accessKeyId, key };
+  const canonical: Record<string, string> = {};
+  for (const h of signedHeaders) canonical[h] = canonicalValue(signedOnly[h]);
+  return { ok: true, accessKeyId, key, target, signedHeaders: canonical };
 }
