@@ -68,8 +68,14 @@ function coldRequire(modules: string[], runs: number): number {
   for (let i = 0; i < runs; i++) {
     times.push(Number(execFileSync(process.execPath, ['-e', script], {
       cwd: ROOT,
-      env: { ...process.env, AWS_REGION: 'us-east-1', SENTINEL_TABLE_NAME: 'bench', SENTINEL_CONTROL_TABLE_NAME: 'bench-control',
-        SENTINEL_AUDIENCES: 'bench.example', NODE_OPTIONS: '' },
+      env: {
+        ...process.env,
+        AWS_REGION: 'us-east-1',
+        SENTINEL_TABLE_NAME: 'bench',
+        SENTINEL_CONTROL_TABLE_NAME: 'bench-control',
+        SENTINEL_AUDIENCES: 'bench.example',
+        NODE_OPTIONS: '',
+      },
     }).toString()));
   }
   return percentile(times, 50);

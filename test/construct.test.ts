@@ -202,8 +202,14 @@ describe('GIVEN a TVM with a ProtectedRole, an owned iam.Role and an imported ro
       expect(stage.ApiId).toEqual({ Ref: logicalIdOf(full.tvm.api) });
       expect(stage.AccessLogSettings.DestinationArn).toEqual({ 'Fn::GetAtt': [logicalIdOf(full.tvm.accessLogGroup), 'Arn'] });
       const format = JSON.parse(stage.AccessLogSettings.Format);
-      expect(format).toMatchObject({ requestId: '$context.requestId', routeKey: '$context.routeKey', path: '$context.path',
-        callerArn: '$context.identity.userArn', authError: '$context.authorizer.error', status: '$context.status' });
+      expect(format).toMatchObject({
+        requestId: '$context.requestId',
+        routeKey: '$context.routeKey',
+        path: '$context.path',
+        callerArn: '$context.identity.userArn',
+        authError: '$context.authorizer.error',
+        status: '$context.status',
+      });
       expect(resourceOf(template, full.tvm.accessLogGroup).Properties.RetentionInDays).toBe(365);
       expect(stage.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
     });

@@ -4,8 +4,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { Template } from 'aws-cdk-lib/assertions';
-import { TvmTags } from '../src/shared/contract';
 import { ACCOUNT, fullTvm, logicalIdOf, removeOutdirs } from './support/synth';
+import { TvmTags } from '../src/shared/contract';
 
 afterAll(removeOutdirs);
 
@@ -104,9 +104,16 @@ describe('GIVEN the guardrail SCP in the TVM\'s account', () => {
 
   test('nobody but the deployment role may hand themselves the exempting tag', async () => {
     const result = await runSimulation({
-      request: { principal: ADMIN, action: 'iam:TagRole', resource: { resource: `arn:aws:iam::${ACCOUNT}:role/Mine`, accountId: ACCOUNT },
-        contextVariables: { 'aws:TagKeys': [TvmTags.RUNTIME], [`aws:RequestTag/${TvmTags.RUNTIME}`]: serviceName,
-          'aws:PrincipalArn': `arn:aws:iam::${ACCOUNT}:role/AWSReservedSSO_AdministratorAccess_0123` } },
+      request: {
+        principal: ADMIN,
+        action: 'iam:TagRole',
+        resource: { resource: `arn:aws:iam::${ACCOUNT}:role/Mine`, accountId: ACCOUNT },
+        contextVariables: {
+          'aws:TagKeys': [TvmTags.RUNTIME],
+          [`aws:RequestTag/${TvmTags.RUNTIME}`]: serviceName,
+          'aws:PrincipalArn': `arn:aws:iam::${ACCOUNT}:role/AWSReservedSSO_AdministratorAccess_0123`,
+        },
+      },
       identityPolicies: [{ name: 'full', policy: FULL_ACCESS }],
       serviceControlPolicies: [{ orgIdentifier: 'r-root', policies: [{ name: 'full', policy: FULL_ACCESS }, { name: 'tvm', policy: scp }] }],
       resourceControlPolicies: [],

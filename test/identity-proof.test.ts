@@ -1,10 +1,10 @@
 // H1: identity comes from a proof the handler verifies with STS itself, never from the event alone. Someone who can
 // invoke the function directly, with any requestContext they like, still cannot act as anyone but themselves.
 import { identityProof } from '../cli/proof';
-import { IdentityVerifier, parseProof } from '../lambda/auth/proof';
-import { IdentityProof } from '../src/shared/contract';
 import { startLocalSts } from './support/local-sts';
 import { ADMIN, ALICE, AUDIENCE, BOB, createFixture, event, stsClient, type Fixture } from './support/tvm-fixture';
+import { IdentityVerifier, parseProof } from '../lambda/auth/proof';
+import { IdentityProof } from '../src/shared/contract';
 
 type Sts = Awaited<ReturnType<typeof startLocalSts>>;
 

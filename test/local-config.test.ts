@@ -8,8 +8,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { newApp, removeOutdirs } from './support/synth';
 import { findResource, resolveFragment } from './support/tvm-fixture';
 import { configProperties, handlerEnvironment, loadConfigFile, validateConfig, type LocalConfig } from '../cli/local/config';
-import { canonicalConfig } from '../lambda/config/document';
 import { tableDefinition } from '../cli/local/dynamodb';
+import { canonicalConfig } from '../lambda/config/document';
 import { SentinelTvm, StoreFailureMode } from '../src';
 import { Env } from '../src/shared/contract';
 

@@ -3,9 +3,9 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { ProtectedRole, SentinelTvm } from '../src';
 import { startLocalSts } from './support/local-sts';
 import { ACCOUNT, createFixtureFrom, event, stsClient } from './support/tvm-fixture';
-import { ProtectedRole, SentinelTvm } from '../src';
 import { CONFIG_ITEM_ID } from '../src/shared/contract';
 
 const PROFILES = 200;

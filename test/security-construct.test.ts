@@ -16,8 +16,12 @@ const ALLOW_ALL = { Effect: 'Allow', Action: '*', Resource: '*' };
 /** IAM's decision on one request of a principal whose identity policies are `statements` (plus AdministratorAccess). */
 async function decide(statements: unknown[], action: string, resource: string, resourcePolicy?: unknown): Promise<string> {
   const result = await runSimulation({
-    request: { principal: `arn:aws:sts::${ACCOUNT}:assumed-role/Vended/tvm-0123456789abcdef-req`, action, resource: { resource, accountId: ACCOUNT },
-      contextVariables: {} },
+    request: {
+      principal: `arn:aws:sts::${ACCOUNT}:assumed-role/Vended/tvm-0123456789abcdef-req`,
+      action,
+      resource: { resource, accountId: ACCOUNT },
+      contextVariables: {},
+    },
     identityPolicies: [{ name: 'admin', policy: { Version: '2012-10-17', Statement: [ALLOW_ALL] } },
       { name: 'role', policy: { Version: '2012-10-17', Statement: statements } }],
     serviceControlPolicies: [],
@@ -80,8 +84,11 @@ describe('GIVEN a profile\'s role with one allowed chain target (M3)', () => {
     const stack = new Stack(newApp(), 'Other', { env: { account: ACCOUNT, region: REGION } });
     const other = new SentinelTvm(stack, 'Tvm');
     const elsewhere = iam.Role.fromRoleArn(stack, 'Elsewhere', 'arn:aws:iam::444455556666:role/Workload');
-    expect(() => other.addProfile('x', { role: new ProtectedRole(stack, 'R', { tvm: other }), allowedPrincipals: [ALICE],
-      allowRoleChainingTo: [elsewhere] })).toThrow(/allowRoleChainingTo\[0\] is arn:aws:iam::444455556666:role\/Workload, in account 444455556666/);
+    expect(() => other.addProfile('x', {
+      role: new ProtectedRole(stack, 'R', { tvm: other }),
+      allowedPrincipals: [ALICE],
+      allowRoleChainingTo: [elsewhere],
+    })).toThrow(/allowRoleChainingTo\[0\] is arn:aws:iam::444455556666:role\/Workload, in account 444455556666/);
   });
 });
 
@@ -177,8 +184,12 @@ describe('GIVEN the default TVM', () => {
   test('THEN an alarm on enforcement failures exists without addAlarms (H3)', () => {
     const alarms = Object.values<any>(template.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
     expect(alarms.map((a) => a.Properties.MetricName)).toEqual(['EnforcementFailures']);
-    expect(alarms[0].Properties).toMatchObject({ Namespace: 'SentinelTvm', Threshold: 1, Statistic: 'Sum',
-      Dimensions: [{ Name: 'service', Value: full.tvm.serviceName }] });
+    expect(alarms[0].Properties).toMatchObject({
+      Namespace: 'SentinelTvm',
+      Threshold: 1,
+      Statistic: 'Sum',
+      Dimensions: [{ Name: 'service', Value: full.tvm.serviceName }],
+    });
     expect(full.tvm.enforcementFailuresAlarm).toBeDefined();
   });
 

@@ -4,9 +4,9 @@ import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { configDigest } from '../lambda/config/document';
 import { writeConfig } from '../lambda/config/provider';
 import { readSettings } from '../lambda/settings';
-import { CONFIG_ITEM_ID, Env } from '../src/shared/contract';
 import { startLocalSts } from './support/local-sts';
 import { ACCOUNT, ADMIN, ALICE, BOB, SSO_CAROL, createFixture, event, resolveFragment, findResource, ROLE_ARNS, stsClient, type Fixture } from './support/tvm-fixture';
+import { CONFIG_ITEM_ID, Env } from '../src/shared/contract';
 
 let fx: Fixture;
 let sts: Awaited<ReturnType<typeof startLocalSts>>;
@@ -41,8 +41,13 @@ function deployedProperties(): any {
 
 /** A fresh container (the configuration is read once per container), optionally with another deployed digest. */
 function handlerWith(env: Record<string, string> = {}, newSessionId?: () => string) {
-  return fx.handler({ sts: stsClient(sts.endpoint), now: () => clock, log: (l) => logs.push(l), settings: readSettings({ ...fx.env, ...env }),
-    ...(newSessionId ? { newSessionId } : {}) });
+  return fx.handler({
+    sts: stsClient(sts.endpoint),
+    now: () => clock,
+    log: (l) => logs.push(l),
+    settings: readSettings({ ...fx.env, ...env }),
+    ...(newSessionId ? { newSessionId } : {}),
+  });
 }
 
 async function vend(userArn = ALICE, profile = 'readonly', h = handle): Promise<string> {
@@ -58,8 +63,10 @@ describe('the configuration cannot be rewritten (H2, M7)', () => {
   test('fails with 503 when a table writer adds themselves as an administrator: the digest differs, and it is logged', async () => {
     const props = deployedProperties();
     const tampered = JSON.stringify({ version: 1, adminPrincipals: [ADMIN, MALLORY], profiles: [] });
-    await fx.ddb.send(new PutItemCommand({ TableName: fx.controlTableName, Item: {
-      id: { S: CONFIG_ITEM_ID }, document: { S: tampered }, digest: { S: configDigest(tampered) } } }));
+    await fx.ddb.send(new PutItemCommand({
+      TableName: fx.controlTableName,
+      Item: { id: { S: CONFIG_ITEM_ID }, document: { S: tampered }, digest: { S: configDigest(tampered) } },
+    }));
     const fresh = handlerWith();
 
     const res = await fresh(event({ userArn: MALLORY, path: '/sessions', query: { status: 'active' } }));
@@ -144,7 +151,11 @@ describe('revoking an unrecorded session (M6)', () => {
 
     expect(res.statusCode).toBe(200);
     expect(await fx.item(UNRECORDED)).toMatchObject({
-      id: UNRECORDED, status: 'revoked', profile: 'readonly', role_arn: ROLE_ARNS.ReadOnly, revoked_by: ADMIN_SESSION,
+      id: UNRECORDED,
+      status: 'revoked',
+      profile: 'readonly',
+      role_arn: ROLE_ARNS.ReadOnly,
+      revoked_by: ADMIN_SESSION,
       credentials_expire_at: '2036-04-01T11:01:00.000Z',
     });
     expect(logs[0]).toMatchObject({ tombstone: true, sessionId: UNRECORDED });

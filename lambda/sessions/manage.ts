@@ -129,7 +129,13 @@ export async function changeSession(ctx: ManageContext, caller: Caller, rawId: s
     }
     const credentialsExpireAt = new Date(now.getTime() + (Limits.MAX_CREDENTIAL_SECONDS + 60) * 1000);
     const written = await storeCall(() => ctx.store.tombstone({
-      id, profile: request.profile!, roleArn: tombstoneRole, callerArn: caller.arn, reason: request.reason, now, credentialsExpireAt,
+      id,
+      profile: request.profile!,
+      roleArn: tombstoneRole,
+      callerArn: caller.arn,
+      reason: request.reason,
+      now,
+      credentialsExpireAt,
       ttl: Math.floor(credentialsExpireAt.getTime() / 1000) + ctx.settings.retentionSeconds,
     }));
     // Written meanwhile by a late vend: revoke that record instead.

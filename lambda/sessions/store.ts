@@ -230,8 +230,12 @@ export class SessionStore {
     let startKey: Item | undefined;
     do {
       const page = await this.query({
-        index, keyName: Attr.USER, keyValue: user, filters: { [Attr.PRINCIPAL_ARN]: principalArn, [Attr.STATUS]: Status.ACTIVE },
-        limit: 100, startKey,
+        index,
+        keyName: Attr.USER,
+        keyValue: user,
+        filters: { [Attr.PRINCIPAL_ARN]: principalArn, [Attr.STATUS]: Status.ACTIVE },
+        limit: 100,
+        startKey,
       });
       ids.push(...page.items.map((i) => i[Attr.ID]?.S).filter((id): id is string => id !== undefined));
       startKey = page.lastKey;

@@ -191,7 +191,10 @@ export async function startLocalSts(options: LocalStsOptions = {}): Promise<Loca
     return creds;
   };
   const callerIdentity = async (req: http.IncomingMessage, body: Buffer, requestId: string): Promise<[number, string]> => {
-    if (identityFault) return [identityFault.status ?? 400, errorXml(identityFault.code, identityFault.message, identityFault.status ?? 400, requestId)];
+    if (identityFault) {
+      const status = identityFault.status ?? 400;
+      return [status, errorXml(identityFault.code, identityFault.message, status, requestId)];
+    }
     // The time window is the handler's to check (tests run on a fixed clock); the signature is checked here, as STS does.
     const verified = await verifySigV4({ method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body },
       { service: 'sts', region: 'us-east-1', lookup: (id) => keys.get(id), maxSkewMs: Number.MAX_SAFE_INTEGER });

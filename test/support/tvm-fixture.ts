@@ -126,8 +126,10 @@ export async function createFixtureFrom(template: any, ddb: DynamoDBClient = loc
     // The enforcer has the table name too; only the vending function has a store failure mode.
     .find((r: any) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.[Env.STORE_FAILURE_MODE]) as any;
   // Lambda's runtime sets AWS_REGION; the template does not.
-  const env = { ...resolveFragment(template, vendFunction.Properties.Environment.Variables, { tableName, controlTableName, configDigest }),
-    AWS_REGION: 'us-east-1' };
+  const env = {
+    ...resolveFragment(template, vendFunction.Properties.Environment.Variables, { tableName, controlTableName, configDigest }),
+    AWS_REGION: 'us-east-1',
+  };
   const items = async () => {
     const out = await ddb.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));
     return (out.Items ?? []).sort((a, b) => String(a.id.S).localeCompare(String(b.id.S)));
@@ -152,22 +154,23 @@ export async function createFixtureFrom(template: any, ddb: DynamoDBClient = loc
 function withProofs(env: Record<string, string>, ddb: DynamoDBClient, deps: Partial<HandlerDeps> & { sts: STSClient; proofs?: boolean }) {
   const settings = readSettings(env);
   const now = deps.now ?? (() => new Date());
-  let handler: ((event: TvmEvent) => Promise<any>) | undefined;
+  let handler: ((e: TvmEvent) => Promise<any>) | undefined;
   let endpoint: string | undefined;
-  return async (event: TvmEvent) => {
+  return async (incoming: TvmEvent) => {
+    let proofed = incoming;
     if (!handler) {
       const e = await (deps.sts.config.endpoint as unknown as () => Promise<{ protocol: string; hostname: string; port?: number }>)();
       endpoint = `${e.protocol}//${e.hostname}${e.port ? `:${e.port}` : ''}`;
       const verifier = deps.verifier ?? new IdentityVerifier({ audiences: settings.audiences, region: settings.region, endpoint, now });
       handler = createHandler({ settings, ddb, log: () => undefined, ...deps, verifier });
     }
-    const arn = event?.requestContext?.authorizer?.iam?.userArn;
-    if (deps.proofs !== false && typeof arn === 'string' && !headerValue(event, IdentityProof.HEADER)) {
+    const arn = incoming?.requestContext?.authorizer?.iam?.userArn;
+    if (deps.proofs !== false && typeof arn === 'string' && !headerValue(incoming, IdentityProof.HEADER)) {
       const sts = localStsAt(endpoint!);
       if (!sts) throw new Error(`no local STS at ${endpoint}: start one with startLocalSts()`);
-      event = { ...event, headers: { ...event.headers, [IdentityProof.HEADER]: await identityProof(sts.principal(arn), 'us-east-1', AUDIENCE, now()) } };
+      proofed = { ...incoming, headers: { ...incoming.headers, [IdentityProof.HEADER]: await identityProof(sts.principal(arn), 'us-east-1', AUDIENCE, now()) } };
     }
-    return handler(event);
+    return handler(proofed);
   };
 }
 
@@ -178,8 +181,8 @@ export async function proven(sts: { principal(arn: string): { accessKeyId: strin
   return { ...e, headers: { ...e.headers, [IdentityProof.HEADER]: await identityProof(sts.principal(arn), 'us-east-1', AUDIENCE, at) } };
 }
 
-function headerValue(event: TvmEvent, name: string): string | undefined {
-  return Object.entries(event?.headers ?? {}).find(([k]) => k.toLowerCase() === name)?.[1];
+function headerValue(e: TvmEvent, name: string): string | undefined {
+  return Object.entries(e?.headers ?? {}).find(([k]) => k.toLowerCase() === name)?.[1];
 }
 
 export function stsClient(endpoint: string): STSClient {
