@@ -18,7 +18,7 @@ import { Construct } from 'constructs';
 import { ConfigFunction } from './private/config-function';
 import { EnforcerFunction } from './private/enforcer-function';
 import { acknowledgeNag } from './private/nag';
-import { assumeStatements, trustStatements } from './private/trust';
+import { assumeStatements, onlyFromFunction, trustStatements } from './private/trust';
 import { validateDuration, validatePrincipalPatterns, validateProfileName } from './private/validation';
 import { VendFunction } from './private/vend-function';
 import {
@@ -341,13 +341,20 @@ export class SentinelTvm extends Construct {
    * name the path once instead of every role, so they stay small with hundreds of profiles.
    */
   public readonly protectedRolePath: string;
+  /**
+   * The IAM path of this TVM's own function roles (`/sentinel-tvm-runtime/<serviceName>/`): the vending function's, the
+   * enforcer's and the configuration writer's. The guardrail SCP exempts this path and lets no one else create or pass
+   * roles under it.
+   */
+  public readonly runtimeRolePath: string;
   /** The revocation enforcer, when `revokeIssuedCredentials` is on. */
   public readonly enforcer?: lambda.Function;
   /** The enforcer's role, when `revokeIssuedCredentials` is on. */
   public readonly enforcerRole?: iam.Role;
   /**
-   * The name of this TVM's revoked-sessions inline policy on its roles (`SentinelRevokedSessions-<serviceName>`): one
-   * per TVM, so that two TVMs vending the same role never overwrite or delete each other's deny.
+   * The name of this TVM's revoked-sessions inline policy on its roles (`SentinelRevokedSessions-<serviceName>-<region>`):
+   * one per TVM, so that two TVMs vending the same role (IAM is global: the same app in two regions too) never overwrite
+   * or delete each other's deny.
    */
   public readonly revokedSessionsPolicyName: string;
   /**
@@ -364,6 +371,7 @@ export class SentinelTvm extends Construct {
   private readonly deniedRoles = new Set<iam.IRole>();
   private readonly controlTable: dynamodb.Table;
   private stsStatements?: iam.PolicyStatement[];
+  private readonly assumePolicy: iam.Policy;
   private enforcerStatement?: iam.PolicyStatement;
 
   constructor(scope: Construct, id: string, props: SentinelTvmProps = {}) {
@@ -386,7 +394,7 @@ export class SentinelTvm extends Construct {
 
     this.serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
     this.protectedRolePath = `/sentinel-tvm/${this.serviceName}/`;
-    this.revokedSessionsPolicyName = revokedSessionsPolicyName(this.serviceName);
+    this.revokedSessionsPolicyName = revokedSessionsPolicyName(this.serviceName, Stack.of(this).region);
     const observability = {
       POWERTOOLS_SERVICE_NAME: this.serviceName,
       POWERTOOLS_LOG_LEVEL: props.logLevel ?? TvmLogLevel.INFO,
@@ -424,7 +432,10 @@ export class SentinelTvm extends Construct {
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
 
+    // The TVM's own function roles live under a path of their own: the guardrail SCP exempts exactly that path.
+    this.runtimeRolePath = `/sentinel-tvm-runtime/${this.serviceName}/`;
     this.executionRole = new iam.Role(this, 'ExecutionRole', {
+      path: this.runtimeRolePath,
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'Sentinel TVM vending function: the only principal its protected roles trust',
     });
@@ -451,6 +462,7 @@ export class SentinelTvm extends Construct {
     // The configuration (profiles, administrators) is written at deploy time by this TVM's own custom resource, which
     // answers its SHA-256; the functions get that digest in their environment and trust no other configuration.
     const configRole = new iam.Role(this, 'ConfigRole', {
+      path: this.runtimeRolePath,
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'Sentinel TVM configuration writer: writes the deployed configuration item of its control table',
     });
@@ -505,6 +517,18 @@ export class SentinelTvm extends Construct {
       tracing,
     });
 
+    // The execution role may assume profile roles only from the vending function's own code: a function someone else
+    // runs as this role (iam:PassRole) cannot mint credentials. A policy of its own: the function depends on the role's
+    // default policy, and this one names the function.
+    this.assumePolicy = new iam.Policy(this, 'AssumePolicy', {
+      roles: [this.executionRole],
+      statements: [onlyFromFunction(this.handler.functionArn, ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'])],
+    });
+    new iam.Policy(this, 'ConfigWriterOnly', {
+      roles: [configRole],
+      statements: [onlyFromFunction(configFunction.functionArn, ['dynamodb:PutItem'])],
+    });
+
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogGroup', { retention: logRetention });
     this.api = new apigwv2.HttpApi(this, 'Api', {
       apiName: Names.uniqueResourceName(this, { maxLength: 128 }),
@@ -543,6 +567,7 @@ export class SentinelTvm extends Construct {
 
     if (props.revokeIssuedCredentials ?? true) {
       this.enforcerRole = new iam.Role(this, 'EnforcerRole', {
+        path: this.runtimeRolePath,
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
         description: 'Sentinel TVM revocation enforcer: writes the revoked-sessions deny policy of its protected roles',
       });
@@ -606,6 +631,10 @@ export class SentinelTvm extends Construct {
         schedule: events.Schedule.rate(Duration.minutes(5)),
         targets: [new targets.LambdaFunction(this.enforcer, { retryAttempts: 2 })],
       });
+      new iam.Policy(this, 'EnforcerOnly', {
+        roles: [this.enforcerRole],
+        statements: [onlyFromFunction(this.enforcer.functionArn, ENFORCER_ROLE_ACTIONS)],
+      });
       // A role on which no deny can be written is loud whether or not anyone called addAlarms().
       this.enforcementFailuresAlarm = new cloudwatch.Alarm(this, 'EnforcementFailuresAlarm', {
         metric: this.metricEnforcementFailures(),
@@ -618,11 +647,8 @@ export class SentinelTvm extends Construct {
       });
     }
 
-    // Every resource of this TVM is marked, and its functions' roles are told apart, for the account's guardrail SCP.
+    // Every resource of this TVM is marked for the account's guardrail SCP.
     Tags.of(this).add(TvmTags.SERVICE, this.serviceName);
-    for (const role of [this.executionRole, configRole, this.enforcerRole]) {
-      if (role) Tags.of(role).add(TvmTags.RUNTIME, this.serviceName);
-    }
     this.acknowledgeNagFindings();
   }
 
@@ -665,6 +691,9 @@ export class SentinelTvm extends Construct {
     this.grantAssume(this.isUnderPath(options.role) ? this.protectedRoleArnPattern() : options.role.roleArn);
     for (const target of chainTargets) {
       if (!this.isUnderPath(target)) this.grantEnforce(target.roleArn);
+      // A chain target is a second hop: it may not chain further, and it is marked for the guardrail SCP.
+      this.confine(target, []);
+      if (iam.Role.isRole(target)) Tags.of(target).add(TvmTags.SERVICE, this.serviceName);
     }
   }
 
@@ -902,7 +931,7 @@ export class SentinelTvm extends Construct {
     this.roleArnsGranted.add(roleArn);
     if (!this.stsStatements || this.stsStatements[0].resources.length >= ROLE_ARNS_PER_STATEMENT) {
       this.stsStatements = assumeStatements();
-      this.stsStatements.forEach((s) => this.executionRole.addToPrincipalPolicy(s));
+      this.assumePolicy.addStatements(...this.stsStatements);
     }
     this.stsStatements.forEach((s) => s.addResources(roleArn));
     if (roleArn !== this.protectedRoleArnPattern()) this.grantEnforce(roleArn);
@@ -1004,7 +1033,7 @@ export class SentinelTvm extends Construct {
     // The wildcard is the TVM's own role path: it names this TVM's ProtectedRoles and nothing else.
     const account = Token.isUnresolved(Stack.of(this).account) ? '<AWS::AccountId>' : Stack.of(this).account;
     const pathFinding = `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::${account}:role${this.protectedRolePath}*]`;
-    for (const role of [this.executionRole, this.enforcerRole]) {
+    for (const role of [this.assumePolicy, this.enforcerRole]) {
       if (!role) continue;
       acknowledgeNag(role, [{
         id: pathFinding,

@@ -232,7 +232,7 @@ describe('GIVEN a TVM with a ProtectedRole, an owned iam.Role and an imported ro
 
     test('may assume, tag and set the source identity of exactly the three profile roles, never `*`', () => {
       const statements = identityStatementsOf(template, logicalIdOf(full.tvm.executionRole))
-        .filter((s) => asArray<string>(s.Action).some((a) => a.startsWith('sts:')));
+        .filter((s) => s.Effect === 'Allow' && asArray<string>(s.Action).some((a) => a.startsWith('sts:')));
       const actionsByRole = new Map<string, Set<string>>();
       for (const statement of statements) {
         expect(statement.Effect).toBe('Allow');
@@ -283,9 +283,13 @@ describe('GIVEN a TVM with a ProtectedRole, an owned iam.Role and an imported ro
       expect(iamWildcardMatch('block#*', CONFIG_ITEM_ID)).toBe(false);
     });
 
-    test('has no statement on resource `*`', () => {
+    test('has no Allow on resource `*`; its only `*` denies STS to any code but the vending function\'s', () => {
       const statements = identityStatementsOf(template, logicalIdOf(full.tvm.executionRole));
-      expect(statements.filter((s) => asArray(s.Resource).includes('*'))).toEqual([]);
+      expect(statements.filter((s) => s.Effect === 'Allow' && asArray(s.Resource).includes('*'))).toEqual([]);
+      expect(statements.filter((s) => s.Effect === 'Deny')).toEqual([{
+        Sid: 'OnlyFromItsOwnFunction', Effect: 'Deny', Action: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'], Resource: '*',
+        Condition: { ArnNotEquals: { 'lambda:SourceFunctionArn': { 'Fn::GetAtt': [logicalIdOf(full.tvm.handler), 'Arn'] } } },
+      }]);
     });
   });
 
@@ -342,7 +346,8 @@ describe('GIVEN a TVM with a ProtectedRole, an owned iam.Role and an imported ro
       const writer = template.Resources[resource.Properties.ServiceToken['Fn::GetAtt'][0]];
       const roleId = writer.Properties.Role['Fn::GetAtt'][0];
       const [controlId] = resourcesOf(template, 'AWS::DynamoDB::Table').find(([id]) => id.startsWith('TvmControlTable'))!;
-      const dynamo = identityStatementsOf(template, roleId).filter((st) => asArray<string>(st.Action).some((a) => a.startsWith('dynamodb:')));
+      const dynamo = identityStatementsOf(template, roleId)
+        .filter((st) => st.Effect === 'Allow' && asArray<string>(st.Action).some((a) => a.startsWith('dynamodb:')));
       expect(dynamo).toEqual([{
         Action: 'dynamodb:PutItem',
         Effect: 'Allow',

@@ -54,7 +54,11 @@ describe('GIVEN a TVM with revocation of issued credentials (the default)', () =
 
   test('THEN its IAM permissions reach only the protected roles of this TVM', () => {
     const statements = identityStatementsOf(json, logicalIdOf(full.tvm.enforcerRole!));
-    const iamStatements = statements.filter((s) => asArray<string>(s.Action).some((a) => a.startsWith('iam:')));
+    const iamStatements = statements.filter((s) => s.Effect === 'Allow' && asArray<string>(s.Action).some((a) => a.startsWith('iam:')));
+    // And only from the enforcer's own code (lambda:SourceFunctionArn): a function someone else runs as this role cannot.
+    expect(statements.filter((s) => s.Effect === 'Deny').map((s) => [s.Action, s.Condition.ArnNotEquals['lambda:SourceFunctionArn']]))
+      .toEqual([[['iam:GetRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy', 'iam:ListRolePolicies'],
+        { 'Fn::GetAtt': [logicalIdOf(full.tvm.enforcer!), 'Arn'] }]]);
     for (const statement of iamStatements) {
       // Its own policy, and the list of the role's others (to know how much room is left for the deny).
       expect(asArray(statement.Action).sort()).toEqual(['iam:DeleteRolePolicy', 'iam:GetRolePolicy', 'iam:ListRolePolicies', 'iam:PutRolePolicy']);
@@ -66,7 +70,7 @@ describe('GIVEN a TVM with revocation of issued credentials (the default)', () =
       IMPORTED_ROLE_ARN,
     ]);
     // Nothing else may write IAM, and the only `*` is dynamodb:ListStreams, which has no resource-level permissions.
-    const wildcards = statements.filter((s) => asArray(s.Resource).includes('*'));
+    const wildcards = statements.filter((s) => s.Effect === 'Allow' && asArray(s.Resource).includes('*'));
     expect(wildcards.flatMap((s) => asArray(s.Action))).toEqual(['dynamodb:ListStreams']);
   });
 

@@ -7,7 +7,7 @@ const ENV = {
   [Env.TABLE_NAME]: 'sessions',
   [Env.CONTROL_TABLE_NAME]: 'control',
   [Env.CONFIG_DIGEST]: 'a'.repeat(64),
-  [Env.REVOKED_POLICY_NAME]: revokedSessionsPolicyName('MyTvm'),
+  [Env.REVOKED_POLICY_NAME]: revokedSessionsPolicyName('MyTvm', 'us-east-1'),
   [Env.PROTECTED_ROLE_PATH]: '/sentinel-tvm/MyTvm/',
 };
 

@@ -32,7 +32,7 @@ import { CONFIG_ITEM_ID, Env, type ProfileConfig, revokedSessionsPolicyName } fr
 
 const BUNDLE = path.join(__dirname, '..', 'assets', 'lambda', 'enforcer.lambda', 'index.js');
 /** This TVM's policy name (the unbundled enforcer's; the bundled one reads it from the synthesized environment). */
-const POLICY = revokedSessionsPolicyName('test');
+const POLICY = revokedSessionsPolicyName('test', 'us-east-1');
 const READONLY = ROLE_ARNS.ReadOnly;
 const DEPLOY = ROLE_ARNS.Deploy;
 /** The IAM path of this TVM's ProtectedRoles. */
@@ -300,7 +300,7 @@ describe('GIVEN the bundled enforcer, fed by the real stream of DynamoDB Local',
   test('THEN it was built from the enforcer entry point and reads its table and policy name from the synthesized environment', () => {
     expect(fs.readFileSync(BUNDLE, 'utf8')).toContain(Env.REVOKED_POLICY_NAME);
     expect(enforcerEnv[Env.TABLE_NAME]).toBe(fx.tableName);
-    expect(enforcerEnv[Env.REVOKED_POLICY_NAME]).toBe(revokedSessionsPolicyName(enforcerEnv.POWERTOOLS_SERVICE_NAME));
+    expect(enforcerEnv[Env.REVOKED_POLICY_NAME]).toBe(revokedSessionsPolicyName(enforcerEnv.POWERTOOLS_SERVICE_NAME, 'us-east-1'));
     expect(enforcerEnv[Env.PROTECTED_ROLE_PATH]).toBe(`/sentinel-tvm/${enforcerEnv.POWERTOOLS_SERVICE_NAME}/`);
   });
 
@@ -870,7 +870,7 @@ describe('GIVEN a role whose other inline policies leave less room than the list
 });
 
 describe('GIVEN two TVMs whose profiles share a role (one revoked-sessions policy each)', () => {
-  const OTHER_POLICY = revokedSessionsPolicyName('other-tvm');
+  const OTHER_POLICY = revokedSessionsPolicyName('other-tvm', 'us-east-1');
   let otherTable: string;
   beforeAll(async () => {
     // A second session table of the same schema: the session table of the template (the one with the status index).

@@ -16,6 +16,7 @@ const FULL_ACCESS = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Acti
 let serviceName: string;
 let scp: unknown;
 let tagsOf: (logicalId: string) => Record<string, string>;
+let pathOf: (logicalId: string) => string | undefined;
 let ids: Record<string, string>;
 
 beforeAll(() => {
@@ -23,6 +24,7 @@ beforeAll(() => {
   serviceName = full.tvm.serviceName;
   const template = Template.fromStack(full.stack).toJSON();
   tagsOf = (id) => Object.fromEntries((template.Resources[id].Properties.Tags ?? []).map((t: any) => [t.Key, t.Value]));
+  pathOf = (id) => template.Resources[id].Properties.Path;
   ids = {
     handler: logicalIdOf(full.tvm.handler),
     table: logicalIdOf(full.tvm.table),
@@ -38,12 +40,17 @@ const RESOURCES = {
   handler: `arn:aws:lambda:eu-west-1:${ACCOUNT}:function:TvmStack-TvmHandler`,
   table: `arn:aws:dynamodb:eu-west-1:${ACCOUNT}:table/TvmStack-TvmTable`,
   protectedRole: `arn:aws:iam::${ACCOUNT}:role/sentinel-tvm/svc/ReadOnly`,
+  executionRole: `arn:aws:iam::${ACCOUNT}:role/sentinel-tvm-runtime/svc/TvmExecutionRole`,
 };
 
-/** The decision on one request by a principal with full access, under the SCP; tags as the template sets them. */
-async function decide(principal: string, principalTags: Record<string, string>, action: string, resource: string,
+/**
+ * The decision on one request by a role session with full access, under the SCP; resource tags as the template sets
+ * them. `roleArn` is the session's role with its path (IAM's aws:PrincipalArn), `tags` the role's tags (aws:PrincipalTag).
+ */
+async function decide(roleArn: string, principalTags: Record<string, string>, action: string, resource: string,
   resourceTags: Record<string, string>): Promise<string> {
-  const context: Record<string, string> = { 'aws:PrincipalArn': principal.replace(/:sts::(\d+):assumed-role\/([^/]+)\/.*/, ':iam::$1:role/$2') };
+  const principal = roleArn.replace(/:iam::(\d+):role\/(?:.*\/)?([^/]+)$/, ':sts::$1:assumed-role/$2/session');
+  const context: Record<string, string> = { 'aws:PrincipalArn': roleArn };
   for (const [k, v] of Object.entries(principalTags)) context[`aws:PrincipalTag/${k}`] = v;
   for (const [k, v] of Object.entries(resourceTags)) context[`aws:ResourceTag/${k}`] = v;
   const result = await runSimulation({
@@ -61,16 +68,17 @@ describe('GIVEN the construct\'s tags', () => {
     for (const id of Object.values(ids)) expect({ id, tag: tagsOf(id)[TvmTags.SERVICE] }).toEqual({ id, tag: serviceName });
   });
 
-  test('THEN only the TVM\'s own function roles carry the runtime tag: a profile\'s role is not exempt', () => {
-    expect(tagsOf(ids.executionRole)[TvmTags.RUNTIME]).toBe(serviceName);
-    expect(tagsOf(ids.enforcerRole)[TvmTags.RUNTIME]).toBe(serviceName);
-    expect(tagsOf(ids.protectedRole)[TvmTags.RUNTIME]).toBeUndefined();
-    expect(tagsOf(ids.ownedRole)[TvmTags.RUNTIME]).toBeUndefined();
+  test('THEN only the TVM\'s own function roles live under the runtime path the SCP exempts; a profile\'s role does not', () => {
+    expect(pathOf(ids.executionRole)).toBe(`/sentinel-tvm-runtime/${serviceName}/`);
+    expect(pathOf(ids.enforcerRole)).toBe(`/sentinel-tvm-runtime/${serviceName}/`);
+    expect(pathOf(ids.protectedRole)).toBe(`/sentinel-tvm/${serviceName}/`);
+    expect(pathOf(ids.ownedRole)).toBeUndefined();
   });
 });
 
 describe('GIVEN the guardrail SCP in the TVM\'s account', () => {
-  const ADMIN = `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_AdministratorAccess_0123/jane`;
+  const ADMIN = `arn:aws:iam::${ACCOUNT}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_AdministratorAccess_0123`;
+  const runtime = (name: string) => `arn:aws:iam::${ACCOUNT}:role/sentinel-tvm-runtime/${serviceName}/${name}`;
 
   test.each([
     ['invoke the vending function directly', 'lambda:InvokeFunction', 'handler'],
@@ -79,45 +87,41 @@ describe('GIVEN the guardrail SCP in the TVM\'s account', () => {
     ['untag it to escape the guardrail', 'lambda:UntagResource', 'handler'],
     ['un-revoke a session in the table', 'dynamodb:UpdateItem', 'table'],
     ['write the table', 'dynamodb:PutItem', 'table'],
+    ['open the table to another account with a resource policy', 'dynamodb:PutResourcePolicy', 'table'],
     ['delete the revoked-sessions deny of a protected role', 'iam:DeleteRolePolicy', 'protectedRole'],
     ['rewrite a protected role\'s trust', 'iam:UpdateAssumeRolePolicy', 'protectedRole'],
+    ['pass a TVM role to a function of their own', 'iam:PassRole', 'executionRole'],
   ] as const)('an administrator of the account cannot %s', async (_what, action, resource) => {
-    const tags = tagsOf(ids[resource]);
-    expect(await decide(ADMIN, {}, action, RESOURCES[resource], tags)).toBe('ExplicitlyDenied');
+    expect(await decide(ADMIN, {}, action, RESOURCES[resource], tagsOf(ids[resource]))).toBe('ExplicitlyDenied');
+  });
+
+  test('nobody but the deployment role may create a role under the TVM\'s paths (to be exempt, or to be trusted)', async () => {
+    for (const path of [`sentinel-tvm-runtime/${serviceName}/Mine`, `sentinel-tvm/${serviceName}/Mine`]) {
+      expect(await decide(ADMIN, {}, 'iam:CreateRole', `arn:aws:iam::${ACCOUNT}:role/${path}`, {})).toBe('ExplicitlyDenied');
+    }
+  });
+
+  test('a principal tag cannot exempt anyone: the exemption is the runtime path (tag keys compare without case)', async () => {
+    const tagged = { 'sentinel-tvm:service': serviceName, 'SENTINEL-TVM:RUNTIME': serviceName, 'sentinel-tvm:runtime': serviceName };
+    expect(await decide(ADMIN, tagged, 'lambda:UpdateFunctionCode', RESOURCES.handler, tagsOf(ids.handler))).toBe('ExplicitlyDenied');
   });
 
   test('a protected role\'s own session (a stolen vended credential) cannot either, though the role carries the service tag', async () => {
-    const stolen = `arn:aws:sts::${ACCOUNT}:assumed-role/ReadOnly/tvm-0123456789abcdef-req`;
+    const stolen = `arn:aws:iam::${ACCOUNT}:role/sentinel-tvm/${serviceName}/ReadOnly`;
     expect(await decide(stolen, tagsOf(ids.protectedRole), 'iam:DeleteRolePolicy', RESOURCES.protectedRole, tagsOf(ids.protectedRole)))
       .toBe('ExplicitlyDenied');
   });
 
   test('the deployment role and the TVM\'s own roles still do their work', async () => {
-    expect(await decide(`${DEPLOY_ROLE.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/')}/cfn`, {}, 'lambda:UpdateFunctionCode',
-      RESOURCES.handler, tagsOf(ids.handler))).toBe('Allowed');
-    const enforcer = `arn:aws:sts::${ACCOUNT}:assumed-role/TvmEnforcerRole/TvmStack-TvmEnforcer`;
-    expect(await decide(enforcer, tagsOf(ids.enforcerRole), 'iam:PutRolePolicy', RESOURCES.protectedRole, tagsOf(ids.protectedRole)))
+    expect(await decide(DEPLOY_ROLE, {}, 'lambda:UpdateFunctionCode', RESOURCES.handler, tagsOf(ids.handler))).toBe('Allowed');
+    expect(await decide(DEPLOY_ROLE, {}, 'iam:PassRole', RESOURCES.executionRole, tagsOf(ids.executionRole))).toBe('Allowed');
+    expect(await decide(runtime('TvmEnforcerRole'), {}, 'iam:PutRolePolicy', RESOURCES.protectedRole, tagsOf(ids.protectedRole)))
       .toBe('Allowed');
-    const vending = `arn:aws:sts::${ACCOUNT}:assumed-role/TvmExecutionRole/TvmStack-TvmHandler`;
-    expect(await decide(vending, tagsOf(ids.executionRole), 'dynamodb:UpdateItem', RESOURCES.table, tagsOf(ids.table))).toBe('Allowed');
+    expect(await decide(runtime('TvmExecutionRole'), {}, 'dynamodb:UpdateItem', RESOURCES.table, tagsOf(ids.table))).toBe('Allowed');
   });
 
-  test('nobody but the deployment role may hand themselves the exempting tag', async () => {
-    const result = await runSimulation({
-      request: {
-        principal: ADMIN,
-        action: 'iam:TagRole',
-        resource: { resource: `arn:aws:iam::${ACCOUNT}:role/Mine`, accountId: ACCOUNT },
-        contextVariables: {
-          'aws:TagKeys': [TvmTags.RUNTIME],
-          [`aws:RequestTag/${TvmTags.RUNTIME}`]: serviceName,
-          'aws:PrincipalArn': `arn:aws:iam::${ACCOUNT}:role/AWSReservedSSO_AdministratorAccess_0123`,
-        },
-      },
-      identityPolicies: [{ name: 'full', policy: FULL_ACCESS }],
-      serviceControlPolicies: [{ orgIdentifier: 'r-root', policies: [{ name: 'full', policy: FULL_ACCESS }, { name: 'tvm', policy: scp }] }],
-      resourceControlPolicies: [],
-    }, {});
-    expect(result.resultType === 'error' ? result.errors : result.overallResult).toBe('ExplicitlyDenied');
+  test('another TVM\'s runtime roles are not exempt from this one\'s guardrail', async () => {
+    const other = `arn:aws:iam::${ACCOUNT}:role/sentinel-tvm-runtime/OtherTvm/TvmEnforcerRole`;
+    expect(await decide(other, {}, 'iam:DeleteRolePolicy', RESOURCES.protectedRole, tagsOf(ids.protectedRole))).toBe('ExplicitlyDenied');
   });
 });

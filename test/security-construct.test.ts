@@ -72,6 +72,13 @@ describe('GIVEN a profile\'s role with one allowed chain target (M3)', () => {
     expect(await decide(statements, 'sts:AssumeRole', `arn:aws:iam::${ACCOUNT}:role/AnyOtherRole`, TRUSTS_ACCOUNT)).toBe('ExplicitlyDenied');
   });
 
+  test('THEN the target is a last hop: its own sessions can assume no role, and it is marked for the guardrail SCP', async () => {
+    const targetStatements = resolver.resolve(identityStatementsOf(template, logicalIdOf(target)));
+    expect(await decide(targetStatements, 'sts:AssumeRole', `arn:aws:iam::${ACCOUNT}:role/AnyOtherRole`, TRUSTS_ACCOUNT)).toBe('ExplicitlyDenied');
+    const tags = template.Resources[logicalIdOf(target)].Properties.Tags;
+    expect(tags).toContainEqual({ Key: 'sentinel-tvm:service', Value: tvm.serviceName });
+  });
+
   test('THEN the target is in the configuration, and the enforcer may write its deny', () => {
     const [, config] = Object.entries<any>(template.Resources).find(([, r]) => r.Type === 'Custom::SentinelTvmConfig')!;
     expect(resolver.resolve(config.Properties.Profiles)[0].chainRoleArns).toEqual([resolver.arn(logicalIdOf(target))]);
@@ -196,7 +203,7 @@ describe('GIVEN the default TVM', () => {
   test('THEN the enforcer is told its own policy name, distinct per TVM (M9)', () => {
     const fn = Object.values<any>(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function'
       && r.Properties.Environment?.Variables?.SENTINEL_REVOKED_POLICY_NAME);
-    expect(fn.Properties.Environment.Variables.SENTINEL_REVOKED_POLICY_NAME).toBe(`SentinelRevokedSessions-${full.tvm.serviceName}`);
-    expect(full.tvm.revokedSessionsPolicyName).toBe(`SentinelRevokedSessions-${full.tvm.serviceName}`);
+    expect(fn.Properties.Environment.Variables.SENTINEL_REVOKED_POLICY_NAME).toBe(`SentinelRevokedSessions-${full.tvm.serviceName}-eu-west-1`);
+    expect(full.tvm.revokedSessionsPolicyName).toBe(`SentinelRevokedSessions-${full.tvm.serviceName}-eu-west-1`);
   });
 });

@@ -28,6 +28,8 @@ let protectedRole: Role;
 let ownedRole: Role;
 /** The execution role's identity policy as synthesized (it must allow the call too). */
 let executionRolePolicy: unknown;
+/** The vending function: Lambda sets `lambda:SourceFunctionArn` to it on calls made by its code with its role. */
+let handlerArn: string;
 
 beforeAll(() => {
   const full = fullTvm();
@@ -41,6 +43,7 @@ beforeAll(() => {
   protectedRole = roleOf(logicalIdOf(full.protectedRole));
   ownedRole = roleOf(logicalIdOf(full.ownedRole));
   executionRolePolicy = { Version: '2012-10-17', Statement: resolver.resolve(identityStatementsOf(template, executionRoleId)) };
+  handlerArn = resolver.arn(logicalIdOf(full.tvm.handler));
 });
 
 afterAll(removeOutdirs);
@@ -53,18 +56,22 @@ interface Request {
   readonly role?: Role;
   /** The caller's identity policy. @default the synthesized execution role policy for the TVM, ALLOW_ALL for anyone else */
   readonly identityPolicy?: unknown;
+  /** With the execution role's policy: the call comes from another function run as the role, not the vending function. */
+  readonly fromAnotherFunction?: boolean;
 }
 
 /** The decision IAM makes on one STS action against a role: 'Allowed', 'ImplicitlyDenied' or 'ExplicitlyDenied'. */
 async function decide(request: Request): Promise<string> {
   const role = request.role ?? protectedRole;
   const identityPolicy = request.identityPolicy ?? (request.principal === TVM ? executionRolePolicy : ALLOW_ALL);
+  const fromFunction = identityPolicy === executionRolePolicy
+    ? { 'lambda:SourceFunctionArn': request.fromAnotherFunction ? handlerArn.replace(/[^:]+$/, 'someone-elses-function') : handlerArn } : {};
   const result = await runSimulation({
     request: {
       principal: request.principal,
       action: request.action,
       resource: { resource: role.arn, accountId: ACCOUNT },
-      contextVariables: request.context,
+      contextVariables: { ...fromFunction, ...request.context },
     },
     identityPolicies: [{ name: 'identity', policy: identityPolicy }],
     serviceControlPolicies: [],
@@ -104,6 +111,14 @@ describe('GIVEN the ProtectedRole\'s trust policy from the synthesized template'
       const context = { ...TAG, ...SOURCE_IDENTITY };
       expect(await decide({ principal: EXECUTION_ROLE, action: 'sts:AssumeRole', context, identityPolicy: executionRolePolicy })).toBe('Allowed');
     });
+  });
+
+  describe('WHEN another function runs as the execution role (someone with iam:PassRole made it) and asks exactly as the TVM does', () => {
+    test.each(['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'])('THEN %s is explicitly denied, though the trust names the role',
+      async (action) => {
+        const context = { ...TAG, ...SOURCE_IDENTITY };
+        expect(await decide({ principal: TVM, action, context, fromAnotherFunction: true })).toBe('ExplicitlyDenied');
+      });
   });
 
   describe('WHEN the TVM\'s execution role, even with every permission of its own, asks without what the trust policy requires', () => {

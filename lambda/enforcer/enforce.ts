@@ -29,7 +29,7 @@ export interface EnforcerDeps {
   readonly ddb: DynamoDBClient;
   readonly iam: IAMClient;
   /**
-   * This TVM's revoked-sessions policy name (`revokedSessionsPolicyName(serviceName)`): the only inline policy it reads
+   * This TVM's revoked-sessions policy name (`revokedSessionsPolicyName(serviceName, region)`): the only inline policy it reads
    * as its own, writes or deletes, so that two TVMs sharing a role never undo each other's deny. The role's other inline
    * policies are only read for their size.
    */

@@ -46,6 +46,22 @@ export function assumeStatements(): iam.PolicyStatement[] {
 }
 
 /**
+ * Denies a function role these actions unless the call comes from that function's own code: Lambda sets
+ * `lambda:SourceFunctionArn` on its execution role's credentials. A function someone else runs as this role (with
+ * `iam:PassRole`) then cannot use them, even where a resource policy names the role (a protected role's trust does:
+ * in one account, that alone would allow the call, so an Allow with a condition would not be enough).
+ */
+export function onlyFromFunction(functionArn: string, actions: string[]): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid: 'OnlyFromItsOwnFunction',
+    effect: iam.Effect.DENY,
+    actions,
+    resources: ['*'],
+    conditions: { ArnNotEquals: { 'lambda:SourceFunctionArn': functionArn } },
+  });
+}
+
+/**
  * A principal whose trust policy is exactly the three TVM statements. `iam.Role` lets an
  * `IAssumeRolePrincipal` write its own statements, which avoids the default unconditioned `sts:AssumeRole`.
  */

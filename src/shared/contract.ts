@@ -15,21 +15,22 @@ export const SOURCE_IDENTITY_PREFIX = 'sentinel.';
 export const REVOKED_SESSIONS_POLICY_NAME = 'SentinelRevokedSessions';
 
 /**
- * The revoked-sessions policy name of one TVM: the prefix and the TVM's service name, so that two TVMs that vend
- * the same role each keep their own policy and never overwrite or delete the other's (IAM: 128 characters).
+ * The revoked-sessions policy name of one TVM: the prefix, the TVM's service name and its region, so that two TVMs that
+ * vend the same role (IAM is global: one app deployed to two regions has the same service name) each keep their own
+ * policy and never overwrite or delete the other's. At most 64 + 24 + 1 + 1 + 16 characters (IAM allows 128).
  */
-export function revokedSessionsPolicyName(serviceName: string): string {
-  return `${REVOKED_SESSIONS_POLICY_NAME}-${serviceName}`.slice(0, 128);
+export function revokedSessionsPolicyName(serviceName: string, region: string): string {
+  return `${REVOKED_SESSIONS_POLICY_NAME}-${serviceName}-${region}`;
 }
 
 /**
  * Tags the construct puts on its resources, so that a service control policy can protect them
- * (docs/guardrails/tvm-account-scp.json): every resource of a TVM, its profiles' roles included, carries
- * {@link TvmTags.SERVICE}; only the TVM's own function roles carry {@link TvmTags.RUNTIME}, which exempts them.
+ * (docs/guardrails/tvm-account-scp.json): every resource of a TVM, its profiles' roles and chain targets included,
+ * carries {@link TvmTags.SERVICE}. Nothing is exempted by a tag (tag keys compare without case in conditions, and a
+ * principal's tags can be chosen): the SCP exempts the TVM's own roles by their IAM path.
  */
 export const TvmTags = {
   SERVICE: 'sentinel-tvm:service',
-  RUNTIME: 'sentinel-tvm:runtime',
 } as const;
 
 /** Session item attribute names, shared with Sentinel's tooling. */
