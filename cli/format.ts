@@ -4,14 +4,22 @@
  * an error message) never reach the terminal with one of them.
  */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+/**
+ * Invisible format characters (Unicode category Cf: bidirectional overrides and isolates, zero-width characters): they
+ * do not move the cursor but reorder or hide what the terminal shows, so a reason could read as something else.
+ */
+const FORMAT = /\p{Cf}/gu;
 /** JSON.stringify already escapes C0 (and quotes and backslashes); DEL and C1 it writes as they are. */
 const JSON_UNESCAPED_CONTROL = /[\u007f-\u009f]/g;
 
 const hex = (c: string, digits: number) => c.charCodeAt(0).toString(16).padStart(digits, '0');
 
-/** A value as text that is safe to print: each control character becomes a visible `\xHH` (ESC → `\x1b`). */
+/**
+ * A value as text that is safe to print: each control character becomes a visible `\xHH` (ESC → `\x1b`), each invisible
+ * format character a visible `\u{HHHH}` (RIGHT-TO-LEFT OVERRIDE → `\u{202e}`).
+ */
 export function printable(value: unknown): string {
-  return String(value).replace(CONTROL, (c) => `\\x${hex(c, 2)}`);
+  return String(value).replace(CONTROL, (c) => `\\x${hex(c, 2)}`).replace(FORMAT, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
 }
 
 /** JSON text that is safe to print and parses to the same value: DEL and C1 escaped as `\u00HH`, as C0 already is. */

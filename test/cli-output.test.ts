@@ -23,6 +23,10 @@ describe('values are made printable', () => {
     expect(printable(42)).toBe('42');
   });
 
+  test('invisible format characters (bidi overrides, zero-width) become visible too: a reason cannot read as something else', () => {
+    expect(printable('ok\u202egnirts\u2066x\u2069\u200by')).toBe('ok\\u{202e}gnirts\\u{2066}x\\u{2069}\\u{200b}y');
+  });
+
   test('tables and key: value lines escape every cell and key, and align on the escaped text', () => {
     expect(table(['A', 'B'], [[HOSTILE, 1]])).toBe(`A${' '.repeat(SHOWN.length + 1)}B\n${SHOWN}  1\n`);
     const kv = keyValues([['revoked_reason', HOSTILE], ['k\u001b[1m', 'v']]);

@@ -21,7 +21,7 @@ import {
   ACCOUNT, ADMIN, BOB, createFixture, CREDENTIALS, event, findResource, resolveFragment, ROLE_ARNS, stsClient, type Fixture,
 } from './support/tvm-fixture';
 import {
-  enforce, EnforcementError, FALLBACK_LIVE_MS, triggerOf, type EnforcerConfig, type EnforcerDeps,
+  ALL_ROLES, createEnforcer, enforce, EnforcementError, FALLBACK_LIVE_MS, triggerOf, type EnforcerConfig, type EnforcerDeps,
 } from '../lambda/enforcer/enforce';
 import { powertoolsEnforcerMetrics } from '../lambda/enforcer/metrics';
 import {
@@ -1012,5 +1012,16 @@ describe('GIVEN profiles whose role may chain into other roles (the session tag 
     expect(policyOf(READONLY)).toBeUndefined();
     expect(listedIds(policyOf(SHARED_CHAIN))).toEqual([D]);
     expect(listedIds(policyOf(DEPLOY_CHAIN))).toEqual([D]);
+  });
+});
+
+describe('GIVEN a configuration the enforcer refuses (tampered with, or missing)', () => {
+  test('WHEN it runs THEN it fails, and EnforcementFailures counts every role (the alarm cannot read the silence as health)', async () => {
+    const run = createEnforcer(deps(T, { loadConfig: async () => { throw new Error('config item digest 0123… is not the deployed 4567…'); } }));
+
+    await expect(run(SCHEDULE)).rejects.toThrow(/not the deployed/);
+
+    expect(failures).toEqual([[ALL_ROLES]]);
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'revoked-sessions enforcement failed' }));
   });
 });

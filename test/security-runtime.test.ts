@@ -1,6 +1,6 @@
 // The runtime's side of the trust boundary (security review H2, M1, M2, M3, M6, M7, M10, L2), against DynamoDB Local
 // and a local STS: what a caller, an administrator or a table writer can and cannot make the TVM do.
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, TransactionCanceledException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { configDigest } from '../lambda/config/document';
 import { writeConfig } from '../lambda/config/provider';
 import { readSettings } from '../lambda/settings';
@@ -16,6 +16,8 @@ let clock: Date;
 
 const ADMIN_SESSION = `arn:aws:sts::${ACCOUNT}:assumed-role/SecurityOps/jane`;
 const MALLORY = `arn:aws:iam::${ACCOUNT}:user/mallory`;
+const SSO_DAVE = `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_ReadOnly_0123456789abcdef/dave@example.com`;
+const SSO_ERIN = `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_ReadOnly_0123456789abcdef/erin@example.com`;
 const body = (res: any) => JSON.parse(res.body);
 
 beforeAll(async () => {
@@ -198,10 +200,68 @@ describe('blocking the principal of a revoked session (M10)', () => {
     expect((await handle(event({ userArn: SSO_CAROL, query: { profile: 'readonly' } }))).statusCode).toBe(200);
   });
 
+  test('a principal whose session was revoked already can still be blocked through that session', async () => {
+    const id = await vend(SSO_DAVE);
+    expect((await revoke(id, { reason: 'first, without a block' })).statusCode).toBe(200);
+
+    const res = await revoke(id, { reason: 'the laptop was stolen after all', blockPrincipalSeconds: 600 });
+
+    expect(res.statusCode).toBe(200);
+    expect(body(res).Blocked).toMatchObject({ principal_arn: SSO_DAVE });
+    expect(body(await handle(event({ userArn: SSO_DAVE, query: { profile: 'readonly' } }))).Code).toBe('PRINCIPAL_BLOCKED');
+  });
+
+  test('the sweep also revokes a session its owner ended while its credentials live (a thief ending it to dodge the sweep)', async () => {
+    const ended = await vend(SSO_ERIN);
+    await handle(event({ userArn: SSO_ERIN, method: 'DELETE', path: `/sessions/${ended}` }));
+    const current = await vend(SSO_ERIN);
+
+    const res = await revoke(current, { reason: 'stolen', blockPrincipalSeconds: 600 });
+
+    expect(body(res).Blocked.revoked_sessions).toBe(1);
+    expect((await fx.item(ended))?.status).toBe('revoked');
+  });
+
   test.each([[59], [7 * 24 * 3600 + 1], ['3600'], [1.5]])('fails for blockPrincipalSeconds %p, and revokes nothing', async (seconds) => {
     const id = await vend(BOB, 'deploy');
     expect(body(await revoke(id, { reason: 'x', blockPrincipalSeconds: seconds })).Code).toBe('INVALID_REQUEST');
     expect((await fx.item(id))?.status).toBe('active');
+  });
+});
+
+describe('concurrent transactions on a principal\'s block item (red-team M1)', () => {
+  /** Fault injection: DynamoDB cancels the session's transaction for a conflict, `times` times (forever if Infinity). */
+  const conflicting = (times: number): DynamoDBClient => {
+    let left = times;
+    return {
+      send: (command: any) => {
+        if (command.constructor.name === 'TransactWriteItemsCommand' && left-- > 0) {
+          return Promise.reject(new TransactionCanceledException({
+            message: 'Transaction cancelled', $metadata: {},
+            CancellationReasons: [{ Code: 'TransactionConflict' }, { Code: 'None' }],
+          }));
+        }
+        return fx.ddb.send(command);
+      },
+    } as unknown as DynamoDBClient;
+  };
+
+  test('fails with 429 and vends nothing when conflicts persist, even under FAIL_OPEN (the table answered)', async () => {
+    const h = fx.handler({ sts: stsClient(sts.endpoint), now: () => clock, log: (l) => logs.push(l), ddb: conflicting(Infinity) });
+    const res = await h(event({ userArn: ALICE, query: { profile: 'readonly' } }));
+
+    expect(res.statusCode).toBe(429);
+    expect(body(res).Code).toBe('RATE_LIMITED');
+    expect(sts.calls).toHaveLength(0);
+    expect(logs[0]).not.toHaveProperty('storeFailure');
+  });
+
+  test('a passing conflict is retried, and the session is recorded', async () => {
+    const h = fx.handler({ sts: stsClient(sts.endpoint), now: () => clock, log: (l) => logs.push(l), ddb: conflicting(2) });
+    const res = await h(event({ userArn: ALICE, query: { profile: 'readonly' } }));
+
+    expect(res.statusCode).toBe(200);
+    expect(await fx.item(body(res).SessionId)).toMatchObject({ status: 'active' });
   });
 });
 

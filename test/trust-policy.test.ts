@@ -64,7 +64,7 @@ interface Request {
 async function decide(request: Request): Promise<string> {
   const role = request.role ?? protectedRole;
   const identityPolicy = request.identityPolicy ?? (request.principal === TVM ? executionRolePolicy : ALLOW_ALL);
-  const fromFunction = identityPolicy === executionRolePolicy
+  const fromFunction: Context = identityPolicy === executionRolePolicy
     ? { 'lambda:SourceFunctionArn': request.fromAnotherFunction ? handlerArn.replace(/[^:]+$/, 'someone-elses-function') : handlerArn } : {};
   const result = await runSimulation({
     request: {

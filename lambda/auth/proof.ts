@@ -105,7 +105,9 @@ export class IdentityVerifier {
     const d = AMZ_DATE.exec(headers['x-amz-date'] ?? '');
     if (!d || headers['x-amz-date'].slice(0, 8) !== scopeDate) throw refused('bad x-amz-date');
     const date = Date.UTC(+d[1], +d[2] - 1, +d[3], +d[4], +d[5], +d[6]);
-    if (Math.abs(this.now().getTime() - date) > IdentityProof.MAX_AGE_SECONDS * 1000) throw refused('too old or in the future');
+    // Old by at most 5 minutes; ahead by at most a minute of clock skew (a proof dated later would live longer).
+    const age = this.now().getTime() - date;
+    if (age > IdentityProof.MAX_AGE_SECONDS * 1000 || -age > IdentityProof.MAX_FUTURE_SECONDS * 1000) throw refused('too old or in the future');
     return date;
   }
 

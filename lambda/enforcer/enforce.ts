@@ -398,14 +398,22 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
 }
 
 /** The handler of the enforcer Lambda: one enforcement per invocation; rejects when any role failed. */
+/** The `Role` dimension of a run that failed before it reached any role (configuration or table unreadable). */
+export const ALL_ROLES = 'ALL';
+
 export function createEnforcer(deps: EnforcerDeps): (event: unknown, context?: { invokedFunctionArn?: string }) => Promise<EnforcementSummary> {
   return async (event, context) => {
     const account = deps.account ?? context?.invokedFunctionArn?.split(':')[4];
     try {
       return await enforce(account ? { ...deps, account } : deps, event);
     } catch (err) {
-      // Role failures were logged with the summary; anything else (config, table) is logged here.
-      if (!(err instanceof EnforcementError)) deps.log?.('ERROR', 'revoked-sessions enforcement failed', { error: describe(err) });
+      // Role failures were logged with the summary; anything else (config, table) is logged here, and counted as a
+      // failure of every role: no deny was computed at all (a refused configuration stops revocation too), and the
+      // alarm must not read the silence as health.
+      if (!(err instanceof EnforcementError)) {
+        deps.log?.('ERROR', 'revoked-sessions enforcement failed', { error: describe(err) });
+        deps.metrics?.([ALL_ROLES]);
+      }
       throw err;
     }
   };

@@ -8,6 +8,8 @@ import type { TvmConfig } from '../profiles';
 /** What session management needs, injected like the vend context. */
 export interface ManageContext {
   readonly settings: { readonly retentionSeconds: number };
+  /** Waits between the two sweeps of a block. @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
   readonly store: SessionStore;
   readonly config: () => Promise<TvmConfig>;
   readonly now: () => Date;
@@ -28,6 +30,9 @@ export interface ManageFacts {
 
 /** Longest block of a principal an administrator can set with a revocation. */
 export const MAX_BLOCK_SECONDS = 7 * 24 * 3600;
+/** A block sweeps the principal's sessions twice, this long apart: the user index lags writes by well under a second. */
+export const SWEEP_AGAIN_MS = 1000;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const SESSION_ID = new RegExp(Patterns.SESSION_ID);
 const PROFILE = new RegExp(Patterns.PROFILE);
@@ -123,6 +128,9 @@ export async function changeSession(ctx: ManageContext, caller: Caller, rawId: s
   let item: Item;
   if (result.ok) {
     item = result.item;
+  } else if (result.refusal === 'NOT_ACTIVE' && request.blockPrincipalSeconds !== undefined && result.item?.[Attr.STATUS]?.S === Status.REVOKED) {
+    // Revoked already (perhaps before anyone knew the identity was stolen): the block still applies to its principal.
+    item = result.item;
   } else if (result.refusal === 'NOT_FOUND' && tombstoneRole !== undefined && request.profile !== undefined) {
     if (request.blockPrincipalSeconds !== undefined) {
       throw new ApiError('INVALID_REQUEST', 'An unrecorded session has no known principal to block.');
@@ -156,14 +164,20 @@ export async function changeSession(ctx: ManageContext, caller: Caller, rawId: s
     if (!principal || !user) throw new ApiError('INVALID_REQUEST', 'The session has no known principal to block.');
     const until = new Date(now.getTime() + request.blockPrincipalSeconds * 1000);
     // Block first, then revoke: a session started in between is caught by the sweep, one started after by the block.
+    // The sweep reads an index, which lags writes a little: it runs again a moment later for sessions it could not see.
     await storeCall(() => ctx.store.block({ principalArn: principal, until, callerArn: caller.arn, reason: request.reason, sessionId: id }));
-    const others = await storeCall(() => ctx.store.activeSessionsOf(user, principal, INDEX[Attr.USER]));
     let revoked = 0;
-    for (const other of others) {
-      const r = await storeCall(() => ctx.store.transition({
-        id: other, to: Status.REVOKED, callerArn: caller.arn, admin: true, now, reason: `${request.reason} (principal blocked)`,
-      }));
-      if (r.ok) revoked += 1;
+    const done = new Set([id]);
+    for (const wait of [0, SWEEP_AGAIN_MS]) {
+      if (wait > 0) await (ctx.sleep ?? sleep)(wait);
+      const live = await storeCall(() => ctx.store.liveSessionsOf(user, principal, INDEX[Attr.USER], ctx.now()));
+      for (const other of live.filter((s) => !done.has(s))) {
+        done.add(other);
+        const r = await storeCall(() => ctx.store.transition({
+          id: other, to: Status.REVOKED, callerArn: caller.arn, admin: true, now: ctx.now(), reason: `${request.reason} (principal blocked)`,
+        }));
+        if (r.ok) revoked += 1;
+      }
     }
     facts.blockedUntil = until.toISOString();
     facts.alsoRevoked = revoked;

@@ -105,8 +105,16 @@ export class StoreError extends Error {
 
 const iso = (d: Date) => d.toISOString();
 
-/** What became of a new session's write. */
-export type CreateResult = 'created' | 'blocked' | 'collision';
+/**
+ * What became of a new session's write. `conflict`: DynamoDB kept cancelling the transaction because another one was
+ * touching the same principal's block item at the time; the table answered, so this is no store failure to fail open on.
+ */
+export type CreateResult = 'created' | 'blocked' | 'collision' | 'conflict';
+
+/** Attempts of a write that DynamoDB cancels for a concurrent transaction on the same item (the SDK does not retry them). */
+const CONFLICT_ATTEMPTS = 4;
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const isConflict = (err: unknown) => (err as Error)?.name === 'TransactionConflictException';
 
 /** Session records in DynamoDB: exactly one request per vend, every transition one conditional write. */
 export class SessionStore {
@@ -138,6 +146,14 @@ export class SessionStore {
     };
     if (s.deviceId) item[Attr.DEVICE_ID] = { S: s.deviceId };
     if (s.principalId) item[Attr.PRINCIPAL_ID] = { S: s.principalId };
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.createOnce(s, item);
+      if (result !== 'conflict' || attempt >= CONFLICT_ATTEMPTS) return result;
+      await pause(10 * attempt + Math.floor(Math.random() * 20));
+    }
+  }
+
+  private async createOnce(s: NewSession, item: Item): Promise<CreateResult> {
     try {
       await this.ddb.send(new TransactWriteItemsCommand({
         TransactItems: [
@@ -166,6 +182,7 @@ export class SessionStore {
         const [block, put] = (err.CancellationReasons ?? []).map((r) => r.Code);
         if (block === 'ConditionalCheckFailed') return 'blocked';
         if (put === 'ConditionalCheckFailed') return 'collision';
+        if (block === 'TransactionConflict' || put === 'TransactionConflict') return 'conflict';
       }
       throw new StoreError(err);
     }
@@ -203,6 +220,18 @@ export class SessionStore {
 
   /** Blocks a principal from starting sessions until `until`; an existing longer block stands. */
   public async block(b: Block): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.blockOnce(b);
+      } catch (err) {
+        // New sessions of the principal check this item in transactions: a write may meet one in flight.
+        if (!(err instanceof StoreError && isConflict(err.cause)) || attempt >= CONFLICT_ATTEMPTS) throw err;
+        await pause(10 * attempt + Math.floor(Math.random() * 20));
+      }
+    }
+  }
+
+  private async blockOnce(b: Block): Promise<void> {
     try {
       await this.ddb.send(new PutItemCommand({
         TableName: this.controlTableName,
@@ -224,21 +253,34 @@ export class SessionStore {
     }
   }
 
-  /** The ids of a principal's active sessions (all pages of its user's index, filtered by the full ARN). */
-  public async activeSessionsOf(user: string, principalArn: string, index: string): Promise<string[]> {
+  /**
+   * The ids of a principal's sessions whose credentials may be live: active ones, and ended ones whose credentials have
+   * not expired yet (all pages of its user's index, filtered by the full ARN).
+   */
+  public async liveSessionsOf(user: string, principalArn: string, index: string, now: Date): Promise<string[]> {
     const ids: string[] = [];
     let startKey: Item | undefined;
     do {
-      const page = await this.query({
-        index,
-        keyName: Attr.USER,
-        keyValue: user,
-        filters: { [Attr.PRINCIPAL_ARN]: principalArn, [Attr.STATUS]: Status.ACTIVE },
-        limit: 100,
-        startKey,
-      });
-      ids.push(...page.items.map((i) => i[Attr.ID]?.S).filter((id): id is string => id !== undefined));
-      startKey = page.lastKey;
+      try {
+        const out = await this.ddb.send(new QueryCommand({
+          TableName: this.tableName,
+          IndexName: index,
+          KeyConditionExpression: '#user = :user',
+          FilterExpression: '#owner = :owner AND (#status = :active OR (#status = :expired AND #cexp > :now))',
+          ExpressionAttributeNames: {
+            '#user': Attr.USER, '#owner': Attr.PRINCIPAL_ARN, '#status': Attr.STATUS, '#cexp': Attr.CREDENTIALS_EXPIRE_AT,
+          },
+          ExpressionAttributeValues: {
+            ':user': { S: user }, ':owner': { S: principalArn }, ':active': { S: Status.ACTIVE }, ':expired': { S: Status.EXPIRED },
+            ':now': { S: iso(now) },
+          },
+          ExclusiveStartKey: startKey,
+        }));
+        ids.push(...(out.Items ?? []).map((i) => i[Attr.ID]?.S).filter((id): id is string => id !== undefined));
+        startKey = out.LastEvaluatedKey;
+      } catch (err) {
+        throw new StoreError(err);
+      }
     } while (startKey);
     return ids;
   }

@@ -148,6 +148,10 @@ export async function vend(ctx: VendContext, req: VendRequest, facts: VendFacts)
         throw new ApiError('PRINCIPAL_BLOCKED', 'An administrator has blocked you from starting sessions for now.');
       }
       if (created === 'collision') throw new ApiError('INTERNAL_ERROR', 'An internal error occurred.', {}, 'session id collided 3 times');
+      if (created === 'conflict') {
+        // The table answered (concurrent writes on the principal's block item): not a failure to vend unrecorded through.
+        throw new ApiError('RATE_LIMITED', 'Too many requests; retry later.', { 'retry-after': '1' }, 'session write: transaction conflicts');
+      }
       recordedNew = true;
     } catch (err) {
       if (err instanceof ApiError) throw err;

@@ -274,8 +274,10 @@ export const IdentityProof = {
   /** The body of the signed STS request. */
   BODY: 'Action=GetCallerIdentity&Version=2011-06-15',
   CONTENT_TYPE: 'application/x-www-form-urlencoded; charset=utf-8',
-  /** How old (or far in the future) the proof's X-Amz-Date may be. */
+  /** How old the proof's X-Amz-Date may be. */
   MAX_AGE_SECONDS: 300,
+  /** How far in the future the proof's X-Amz-Date may be (clock skew). */
+  MAX_FUTURE_SECONDS: 60,
   /** Largest accepted header value, in characters. */
   MAX_LENGTH: 8192,
 } as const;
