@@ -97,7 +97,10 @@ async function main() {
     const settings = readSettings(fx.env);
     const verifierFor = (send = httpSend) => new IdentityVerifier({ audiences: [AUDIENCE], region: 'us-east-1', endpoint: sts.endpoint, send });
     const handler = createHandler({ settings, ddb, sts: stsClient, log: () => undefined, verifier: verifierFor() });
-    const vendEvent = (headers: Record<string, string> = {}) => proven(sts, event({ query: { profile: 'readonly' }, headers }));
+    // A SigV4 signature is the same within one second: proofs signed seconds apart, as separate client runs make them.
+    let signedAt = Date.now() - 60_000;
+    const vendEvent = (headers: Record<string, string> = {}) =>
+      proven(sts, event({ query: { profile: 'readonly' }, headers }), new Date(signedAt += 1000));
     proxy.take();
     const stsBefore = { assume: sts.calls.length, identity: sts.identityCalls.length };
     const first = JSON.parse((await handler(await vendEvent())).body).SessionId;
@@ -163,15 +166,17 @@ async function main() {
         backend += performance.now() - t;
       }
     };
-    const warm = createHandler({ settings, ddb: direct, sts: timed(stsClient), log: () => undefined, verifier: verifierFor(timedSend) });
+    // A verifier without memory, so that every vend pays the GetCallerIdentity a fresh proof costs.
+    const uncached = { verify: (header: string | undefined) => verifierFor(timedSend).verify(header) } as unknown as IdentityVerifier;
+    const warm = createHandler({ settings, ddb: direct, sts: timed(stsClient), log: () => undefined, verifier: uncached });
     const id = JSON.parse((await warm(await vendEvent())).body).SessionId;
     const overhead: number[] = [];
     const ratios: number[] = [];
     const identity: number[] = [];
     const n = 2000;
-    // Each vend with a fresh proof, as from a new credential_process run; signing is the client's work, done beforehand.
-    const events = await Promise.all(Array.from({ length: n + 200 }, () =>
-      proven(sts, event({ userArn: ALICE, query: { profile: 'readonly' }, headers: { 'x-sentinel-session-id': id } }))));
+    // Each vend verifies its proof with STS, as for a new credential_process run; signing is the client's work, done beforehand.
+    const proof = await proven(sts, event({ userArn: ALICE, query: { profile: 'readonly' }, headers: { 'x-sentinel-session-id': id } }));
+    const events = Array.from({ length: n + 200 }, () => proof);
     for (let i = 0; i < n + 200; i++) {
       backend = 0;
       identityMs = 0;

@@ -279,6 +279,20 @@ describe('a TVM-vended credential calling the TVM (M3)', () => {
   });
 });
 
+describe('a namesake (M4): the same ARN, another principal', () => {
+  test('fails to continue a session started by a deleted and recreated principal of the same name: SESSION_FORBIDDEN', async () => {
+    const id = await vend(ALICE);
+    // STS's unique id differs for a recreated user (a new AIDA…): here the verifier answers as STS would for it.
+    const recreated = { verify: async () => ({ arn: ALICE, userId: 'AIDARECREATEDUSER123', account: ACCOUNT }) } as any;
+    const h = fx.handler({ sts: stsClient(sts.endpoint), now: () => clock, log: (l) => logs.push(l), verifier: recreated, proofs: false });
+
+    const res = await h(event({ userArn: ALICE, query: { profile: 'readonly' }, headers: { 'x-sentinel-session-id': id } }));
+
+    expect(body(res).Code).toBe('SESSION_FORBIDDEN');
+    expect((await fx.item(id))?.request_count).toBe(1);
+  });
+});
+
 describe('a session id that collides (L2)', () => {
   test('the new session gets another id; the existing session is untouched', async () => {
     const existing = await vend(BOB, 'deploy');
