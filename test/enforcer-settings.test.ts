@@ -17,7 +17,7 @@ describe('GIVEN the enforcer\'s environment', () => {
       tableName: 'sessions',
       controlTableName: 'control',
       configDigest: 'a'.repeat(64),
-      policyName: 'SentinelRevokedSessions-MyTvm',
+      policyName: 'SentinelRevokedSessions-MyTvm-us-east-1',
       protectedRolePath: '/sentinel-tvm/MyTvm/',
     });
   });

@@ -96,15 +96,6 @@ export const ConfigAttr = {
   DIGEST: 'digest',
 } as const;
 
-/** Keys of one profile map in the pre-0.x config item (kept only until the enforcer tests move to the document). */
-export const ProfileAttr = {
-  NAME: 'name',
-  ROLE_ARN: 'role_arn',
-  ALLOWED_PRINCIPALS: 'allowed_principals',
-  MAX_DURATION_SECONDS: 'max_duration_seconds',
-  CHAIN_ROLE_ARNS: 'chain_role_arns',
-} as const;
-
 /** Version of {@link ConfigDocument}. */
 export const CONFIG_DOCUMENT_VERSION = 1;
 
