@@ -287,7 +287,10 @@ describe('GIVEN a TVM with a ProtectedRole, an owned iam.Role and an imported ro
       const statements = identityStatementsOf(template, logicalIdOf(full.tvm.executionRole));
       expect(statements.filter((s) => s.Effect === 'Allow' && asArray(s.Resource).includes('*'))).toEqual([]);
       expect(statements.filter((s) => s.Effect === 'Deny')).toEqual([{
-        Sid: 'OnlyFromItsOwnFunction', Effect: 'Deny', Action: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'], Resource: '*',
+        Sid: 'OnlyFromItsOwnFunction',
+        Effect: 'Deny',
+        Action: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'],
+        Resource: '*',
         Condition: { ArnNotEquals: { 'lambda:SourceFunctionArn': { 'Fn::GetAtt': [logicalIdOf(full.tvm.handler), 'Arn'] } } },
       }]);
     });

@@ -96,8 +96,8 @@ describe('GIVEN the guardrail SCP in the TVM\'s account', () => {
   });
 
   test('nobody but the deployment role may create a role under the TVM\'s paths (to be exempt, or to be trusted)', async () => {
-    for (const path of [`sentinel-tvm-runtime/${serviceName}/Mine`, `sentinel-tvm/${serviceName}/Mine`]) {
-      expect(await decide(ADMIN, {}, 'iam:CreateRole', `arn:aws:iam::${ACCOUNT}:role/${path}`, {})).toBe('ExplicitlyDenied');
+    for (const rolePath of [`sentinel-tvm-runtime/${serviceName}/Mine`, `sentinel-tvm/${serviceName}/Mine`]) {
+      expect(await decide(ADMIN, {}, 'iam:CreateRole', `arn:aws:iam::${ACCOUNT}:role/${rolePath}`, {})).toBe('ExplicitlyDenied');
     }
   });
 

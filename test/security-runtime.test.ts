@@ -237,7 +237,8 @@ describe('concurrent transactions on a principal\'s block item (red-team M1)', (
       send: (command: any) => {
         if (command.constructor.name === 'TransactWriteItemsCommand' && left-- > 0) {
           return Promise.reject(new TransactionCanceledException({
-            message: 'Transaction cancelled', $metadata: {},
+            message: 'Transaction cancelled',
+            $metadata: {},
             CancellationReasons: [{ Code: 'TransactionConflict' }, { Code: 'None' }],
           }));
         }

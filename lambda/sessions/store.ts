@@ -271,7 +271,10 @@ export class SessionStore {
             '#user': Attr.USER, '#owner': Attr.PRINCIPAL_ARN, '#status': Attr.STATUS, '#cexp': Attr.CREDENTIALS_EXPIRE_AT,
           },
           ExpressionAttributeValues: {
-            ':user': { S: user }, ':owner': { S: principalArn }, ':active': { S: Status.ACTIVE }, ':expired': { S: Status.EXPIRED },
+            ':user': { S: user },
+            ':owner': { S: principalArn },
+            ':active': { S: Status.ACTIVE },
+            ':expired': { S: Status.EXPIRED },
             ':now': { S: iso(now) },
           },
           ExclusiveStartKey: startKey,
