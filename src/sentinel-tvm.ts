@@ -1,4 +1,4 @@
-import { Annotations, CustomResource, Duration, Lazy, Names, RemovalPolicy, Stack, Tags, Token } from 'aws-cdk-lib';
+import { Annotations, Aws, CustomResource, Duration, Fn, Lazy, Names, RemovalPolicy, Stack, Tags, Token } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -529,7 +529,13 @@ export class SentinelTvm extends Construct {
       statements: [onlyFromFunction(configFunction.functionArn, ['dynamodb:PutItem'])],
     });
 
-    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogGroup', { retention: logRetention });
+    // Under /aws/vendedlogs/: API Gateway then does not add the group to the account's CloudWatch Logs resource policy,
+    // whose 5,120 characters every other deployment would eat into. The group is retained on delete, so its name ends
+    // with this stack's unique id: a stack deployed again after a destroy does not collide with the old group.
+    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogGroup', {
+      retention: logRetention,
+      logGroupName: Fn.join('', ['/aws/vendedlogs/apigateway/', this.serviceName, '-', Fn.select(2, Fn.split('/', Aws.STACK_ID))]),
+    });
     this.api = new apigwv2.HttpApi(this, 'Api', {
       apiName: Names.uniqueResourceName(this, { maxLength: 128 }),
       description: 'Sentinel TVM: IAM-authenticated credential vending',

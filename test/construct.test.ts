@@ -214,6 +214,11 @@ describe('GIVEN a TVM with a ProtectedRole, an owned iam.Role and an imported ro
       expect(stage.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
     });
 
+    test('logs access under /aws/vendedlogs/ (no entry in the account\'s Logs resource policy), named per TVM and stack', () => {
+      const name = resolver.resolve(resourceOf(template, full.tvm.accessLogGroup).Properties.LogGroupName);
+      expect(name).toMatch(new RegExp(`^/aws/vendedlogs/apigateway/${full.tvm.serviceName}-`));
+    });
+
     test('exposes the $default stage URL', () => {
       expect(resolver.resolve(full.stack.resolve(full.tvm.url)))
         .toBe(`https://physical-${logicalIdOf(full.tvm.api)}.execute-api.${REGION}.amazonaws.com/`);
@@ -537,8 +542,10 @@ describe('GIVEN two TVMs in one stack', () => {
       'AWS::IAM::ManagedPolicy': 'ManagedPolicyName',
       'AWS::Logs::LogGroup': 'LogGroupName',
     };
+    // The access log groups are named (under /aws/vendedlogs/), but each name ends with its own stack's unique id.
+    const stackUnique = (name: unknown) => JSON.stringify(name).includes('{"Fn::Split":["/",{"Ref":"AWS::StackId"}]}');
     const hardCoded = Object.entries<any>(template.Resources)
-      .filter(([, r]) => named[r.Type] && r.Properties?.[named[r.Type]] !== undefined)
+      .filter(([, r]) => named[r.Type] && r.Properties?.[named[r.Type]] !== undefined && !stackUnique(r.Properties[named[r.Type]]))
       .map(([id, r]) => `${id}.${named[r.Type]}`);
     expect(hardCoded).toEqual([]);
   });

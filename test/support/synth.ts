@@ -86,6 +86,7 @@ export class CfnResolver {
       case 'AWS::AccountId': return ACCOUNT;
       case 'AWS::URLSuffix': return 'amazonaws.com';
       case 'AWS::StackName': return 'TvmStack';
+      case 'AWS::StackId': return `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/TvmStack/11111111-2222-3333-4444-555555555555`;
       default:
         this.type(logicalId);
         return `physical-${logicalId}`;
@@ -120,6 +121,8 @@ export class CfnResolver {
         return this.arn(arg[0]);
       }
       if (key === 'Fn::Join') return (arg[1] as unknown[]).map((part) => this.resolve(part)).join(arg[0]);
+      if (key === 'Fn::Split') return String(this.resolve(arg[1])).split(arg[0]);
+      if (key === 'Fn::Select') return this.resolve(arg[1])[Number(arg[0])];
       if (key.startsWith('Fn::')) throw new Error(`CfnResolver: ${key} is not supported`);
     }
     return Object.fromEntries(entries.map(([k, v]) => [k, this.resolve(v)]));
