@@ -84,7 +84,7 @@ export function createHandler(deps: HandlerDeps): (event: TvmEvent) => Promise<H
       const identity = await verifier.verify(headerOf(event, IdentityProof.HEADER));
       const caller = verifiedCaller(identity, event?.requestContext?.authorizer?.iam);
       entry.callerArn = caller.arn;
-      if (isVendedSession(caller, (await config()).roleArns)) {
+      if (isVendedSession(caller, (await config()).sessionRoleArns)) {
         throw new ApiError('POLICY_DENY', 'Credentials vended by a TVM cannot call the TVM.', {}, 'caller is a TVM-vended session');
       }
       response = await route(caller, method, path, event, requestId, facts);

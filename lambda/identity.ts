@@ -54,16 +54,13 @@ const TVM_SESSION_NAME = /^tvm-[0-9a-f]{16}-/;
 /**
  * Whether the caller is a session of a role this TVM vends (or may chain into), or any TVM-vended session (its
  * RoleSessionName `tvm-<sessionId>-…`): such credentials calling the TVM would launder a revocable session into a new one.
+ * `roleArns` are the roles without their IAM path (a session ARN carries none; role names are unique in an account).
  */
-export function isVendedSession(caller: Caller, roleArns: Iterable<string>): boolean {
-  const m = /^arn:([^:]+):sts::(\d{12}):assumed-role\/([^/]+)\/(.+)$/.exec(caller.arn);
+export function isVendedSession(caller: Caller, roleArns: ReadonlySet<string>): boolean {
+  const m = /^arn:[^:]+:sts::\d{12}:assumed-role\/[^/]+\/(.+)$/.exec(caller.arn);
   if (!m) return false;
-  if (TVM_SESSION_NAME.test(m[4])) return true;
-  for (const roleArn of roleArns) {
-    const parts = roleArn.split(':');
-    if (parts[1] === m[1] && parts[4] === m[2] && roleArn.slice(roleArn.lastIndexOf('/') + 1) === m[3]) return true;
-  }
-  return false;
+  // matchArns holds the session's role as `arn:<p>:iam::<account>:role/<name>`, the form TvmConfig keeps its roles in.
+  return TVM_SESSION_NAME.test(m[1]) || caller.matchArns.some((arn) => roleArns.has(arn));
 }
 
 /** Reads a caller from an ARN and account (the verified identity, or in tests an authorizer context). */

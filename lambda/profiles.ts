@@ -3,8 +3,15 @@ import { ConfigError, configDigest, parseConfig } from './config/document';
 import type { Caller } from './identity';
 import { PrincipalMatcher } from './match';
 import { Attr, CONFIG_ITEM_ID, ConfigAttr, type ProfileConfig } from '../src/shared/contract';
+import { arnParts, withoutRolePath } from '../src/shared/principal-patterns';
 
 export { ConfigError } from './config/document';
+
+/** A role ARN without its IAM path (the matcher's rule, shared), as a session's role appears in `Caller.matchArns`. */
+function withoutPath(roleArn: string): string {
+  const parts = arnParts(roleArn);
+  return parts ? [...parts.slice(0, 5), withoutRolePath(parts[5])].join(':') : roleArn;
+}
 
 /** A profile ready for authorization decisions. */
 export interface Profile extends ProfileConfig {
@@ -15,13 +22,16 @@ export interface Profile extends ProfileConfig {
 export class TvmConfig {
   public readonly profiles: ReadonlyMap<string, Profile>;
   public readonly admins: PrincipalMatcher;
-  /** Every role a session of this TVM can hold: the profiles' roles and the roles they may chain into. */
-  public readonly roleArns: ReadonlySet<string>;
+  /**
+   * Every role a session of this TVM can hold (the profiles' roles and the roles they may chain into), without its IAM
+   * path, as a session's role appears in `Caller.matchArns`: one lookup per request.
+   */
+  public readonly sessionRoleArns: ReadonlySet<string>;
 
   constructor(public readonly digest: string | undefined, profiles: ProfileConfig[], adminPrincipals: string[]) {
     this.profiles = new Map(profiles.map((p) => [p.name, { ...p, matcher: new PrincipalMatcher(p.allowedPrincipals) }]));
     this.admins = new PrincipalMatcher(adminPrincipals);
-    this.roleArns = new Set(profiles.flatMap((p) => [p.roleArn, ...(p.chainRoleArns ?? [])]));
+    this.sessionRoleArns = new Set(profiles.flatMap((p) => [p.roleArn, ...(p.chainRoleArns ?? [])]).map(withoutPath));
   }
 
   /** The profile if it exists and the caller may use it; unknown and forbidden look the same to callers. */

@@ -354,6 +354,12 @@ describe('GIVEN a TVM with a ProtectedRole, an owned iam.Role and an imported ro
       const writer = template.Resources[resource.Properties.ServiceToken['Fn::GetAtt'][0]];
       const roleId = writer.Properties.Role['Fn::GetAtt'][0];
       const [controlId] = resourcesOf(template, 'AWS::DynamoDB::Table').find(([id]) => id.startsWith('TvmControlTable'))!;
+      // And only from the writer's own code: a function someone else runs as this role cannot write the configuration.
+      const writerArn = { 'Fn::GetAtt': [resource.Properties.ServiceToken['Fn::GetAtt'][0], 'Arn'] };
+      expect(identityStatementsOf(template, roleId).filter((st) => st.Effect === 'Deny')).toEqual([{
+        Sid: 'OnlyFromItsOwnFunction', Effect: 'Deny', Action: 'dynamodb:PutItem', Resource: '*',
+        Condition: { ArnNotEquals: { 'lambda:SourceFunctionArn': writerArn } },
+      }]);
       const dynamo = identityStatementsOf(template, roleId)
         .filter((st) => st.Effect === 'Allow' && asArray<string>(st.Action).some((a) => a.startsWith('dynamodb:')));
       expect(dynamo).toEqual([{

@@ -71,9 +71,8 @@ export function parseConfig(document: string): ConfigDocument {
   if (!doc || doc.version !== CONFIG_DOCUMENT_VERSION) {
     throw new ConfigError(`the configuration document has version ${String(doc?.version)}: expected ${CONFIG_DOCUMENT_VERSION}`);
   }
-  const again = canonicalConfig(doc);
-  if (again !== document) throw new ConfigError('the configuration document is not in canonical form');
-  return JSON.parse(again) as ConfigDocument;
+  if (canonicalConfig(doc) !== document) throw new ConfigError('the configuration document is not in canonical form');
+  return doc as ConfigDocument;
 }
 
 function stringList(value: unknown, what: string): string[] {

@@ -114,7 +114,15 @@ export type CreateResult = 'created' | 'blocked' | 'collision' | 'conflict';
 /** Attempts of a write that DynamoDB cancels for a concurrent transaction on the same item (the SDK does not retry them). */
 const CONFLICT_ATTEMPTS = 4;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const isConflict = (err: unknown) => (err as Error)?.name === 'TransactionConflictException';
+
+/** Runs a write again, after a short jittered pause, while DynamoDB answers `conflict`, up to {@link CONFLICT_ATTEMPTS} times. */
+async function untilNoConflict<T>(once: () => Promise<T | 'conflict'>): Promise<T | 'conflict'> {
+  for (let attempt = 1; ; attempt++) {
+    const result = await once();
+    if (result !== 'conflict' || attempt >= CONFLICT_ATTEMPTS) return result;
+    await pause(10 * attempt + Math.floor(Math.random() * 20));
+  }
+}
 
 /** Session records in DynamoDB: exactly one request per vend, every transition one conditional write. */
 export class SessionStore {
@@ -146,11 +154,7 @@ export class SessionStore {
     };
     if (s.deviceId) item[Attr.DEVICE_ID] = { S: s.deviceId };
     if (s.principalId) item[Attr.PRINCIPAL_ID] = { S: s.principalId };
-    for (let attempt = 1; ; attempt++) {
-      const result = await this.createOnce(s, item);
-      if (result !== 'conflict' || attempt >= CONFLICT_ATTEMPTS) return result;
-      await pause(10 * attempt + Math.floor(Math.random() * 20));
-    }
+    return untilNoConflict(() => this.createOnce(s, item));
   }
 
   private async createOnce(s: NewSession, item: Item): Promise<CreateResult> {
@@ -220,18 +224,13 @@ export class SessionStore {
 
   /** Blocks a principal from starting sessions until `until`; an existing longer block stands. */
   public async block(b: Block): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.blockOnce(b);
-      } catch (err) {
-        // New sessions of the principal check this item in transactions: a write may meet one in flight.
-        if (!(err instanceof StoreError && isConflict(err.cause)) || attempt >= CONFLICT_ATTEMPTS) throw err;
-        await pause(10 * attempt + Math.floor(Math.random() * 20));
-      }
+    // New sessions of the principal check this item in transactions: a write may meet one in flight.
+    if (await untilNoConflict(() => this.blockOnce(b)) === 'conflict') {
+      throw new StoreError(new Error('TransactionConflictException: the block item stayed busy'));
     }
   }
 
-  private async blockOnce(b: Block): Promise<void> {
+  private async blockOnce(b: Block): Promise<'written' | 'conflict'> {
     try {
       await this.ddb.send(new PutItemCommand({
         TableName: this.controlTableName,
@@ -247,8 +246,10 @@ export class SessionStore {
         ExpressionAttributeNames: { '#id': Attr.ID, '#until': BlockAttr.UNTIL },
         ExpressionAttributeValues: { ':until': { S: iso(b.until) } },
       }));
+      return 'written';
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return;
+      if (err instanceof ConditionalCheckFailedException) return 'written'; // a longer block stands
+      if ((err as Error)?.name === 'TransactionConflictException') return 'conflict';
       throw new StoreError(err);
     }
   }
