@@ -357,7 +357,10 @@ describe('GIVEN a TVM with a ProtectedRole, an owned iam.Role and an imported ro
       // And only from the writer's own code: a function someone else runs as this role cannot write the configuration.
       const writerArn = { 'Fn::GetAtt': [resource.Properties.ServiceToken['Fn::GetAtt'][0], 'Arn'] };
       expect(identityStatementsOf(template, roleId).filter((st) => st.Effect === 'Deny')).toEqual([{
-        Sid: 'OnlyFromItsOwnFunction', Effect: 'Deny', Action: 'dynamodb:PutItem', Resource: '*',
+        Sid: 'OnlyFromItsOwnFunction',
+        Effect: 'Deny',
+        Action: 'dynamodb:PutItem',
+        Resource: '*',
         Condition: { ArnNotEquals: { 'lambda:SourceFunctionArn': writerArn } },
       }]);
       const dynamo = identityStatementsOf(template, roleId)
