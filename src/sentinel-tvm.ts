@@ -1,4 +1,4 @@
-import { Annotations, Aws, CustomResource, Duration, Fn, Lazy, Names, RemovalPolicy, Stack, Tags, Token } from 'aws-cdk-lib';
+import { Annotations, Aws, Duration, Fn, Lazy, Names, RemovalPolicy, Stack, Tags, Token } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -6,23 +6,20 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { ConfigFunction } from './private/config-function';
-import { EnforcerFunction } from './private/enforcer-function';
+import { TvmConfiguration } from './private/configuration';
+import { TvmEnforcer } from './private/enforcer';
 import { acknowledgeNag } from './private/nag';
 import { assumeStatements, onlyFromFunction, trustStatements } from './private/trust';
 import { validateDuration, validatePrincipalPatterns, validateProfileName } from './private/validation';
 import { VendFunction } from './private/vend-function';
 import {
-  Attr, BLOCK_ITEM_PREFIX, CONFIG_ITEM_ID, Env, Indexes, Limits, Metrics, revokedSessionsPolicyName, Routes, SESSION_TAG_KEY, Status,
+  Attr, BLOCK_ITEM_PREFIX, Env, Indexes, Limits, Metrics, revokedSessionsPolicyName, Routes, SESSION_TAG_KEY,
   StoreFailureModes, TOKEN_KEY_ITEM_ID, TvmTags,
 } from './shared/contract';
 
@@ -306,8 +303,6 @@ const ACCESS_LOG_FORMAT = JSON.stringify({
 
 /** ARNs per IAM statement, so that CDK can split a large policy across documents. */
 const ROLE_ARNS_PER_STATEMENT = 25;
-/** What the enforcer may do on a role: its own policy (IAM has no condition on a policy's name), and list the others to size it. */
-const ENFORCER_ROLE_ACTIONS = ['iam:GetRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy', 'iam:ListRolePolicies'];
 
 /**
  * A Token Vending Machine: an IAM-authenticated HTTP API whose Lambda vends short-lived credentials of
@@ -372,7 +367,8 @@ export class SentinelTvm extends Construct {
   private readonly controlTable: dynamodb.Table;
   private stsStatements?: iam.PolicyStatement[];
   private readonly assumePolicy: iam.Policy;
-  private enforcerStatement?: iam.PolicyStatement;
+  private readonly configuration: TvmConfiguration;
+  private readonly enforcerConstruct?: TvmEnforcer;
 
   constructor(scope: Construct, id: string, props: SentinelTvmProps = {}) {
     super(scope, id);
@@ -459,39 +455,14 @@ export class SentinelTvm extends Construct {
     }));
     props.encryptionKey?.grantEncryptDecrypt(this.executionRole);
 
-    // The configuration (profiles, administrators) is written at deploy time by this TVM's own custom resource, which
-    // answers its SHA-256; the functions get that digest in their environment and trust no other configuration.
-    const configRole = new iam.Role(this, 'ConfigRole', {
-      path: this.runtimeRolePath,
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Sentinel TVM configuration writer: writes the deployed configuration item of its control table',
+    this.configuration = new TvmConfiguration(this, 'Config', {
+      controlTable: this.controlTable,
+      encryptionKey: props.encryptionKey,
+      logRetention,
+      runtimeRolePath: this.runtimeRolePath,
+      admins: () => this.adminPrincipals,
     });
-    const configLogGroup = new logs.LogGroup(this, 'ConfigLogGroup', { retention: logRetention });
-    configLogGroup.grantWrite(configRole);
-    configRole.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['dynamodb:PutItem'],
-      resources: [this.controlTable.tableArn],
-      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [CONFIG_ITEM_ID] } },
-    }));
-    props.encryptionKey?.grantEncryptDecrypt(configRole);
-    const configFunction = new ConfigFunction(this, 'ConfigWriter', {
-      description: 'Sentinel TVM: writes the deployed configuration and answers its digest',
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: 256,
-      timeout: Duration.seconds(60),
-      role: configRole,
-      logGroup: configLogGroup,
-      environment: { [Env.CONTROL_TABLE_NAME]: this.controlTable.tableName },
-    });
-    const config = new CustomResource(this, 'Config', {
-      serviceToken: configFunction.functionArn,
-      resourceType: 'Custom::SentinelTvmConfig',
-      properties: {
-        AdminPrincipals: this.adminPrincipals,
-        Profiles: Lazy.any({ produce: () => this.renderProfiles() }),
-      },
-    });
-    const configDigest = config.getAttString('Digest');
+    const configDigest = this.configuration.digest;
 
     this.handler = new VendFunction(this, 'Handler', {
       description: 'Sentinel TVM: vends session-tagged credentials of protected roles',
@@ -523,10 +494,6 @@ export class SentinelTvm extends Construct {
     this.assumePolicy = new iam.Policy(this, 'AssumePolicy', {
       roles: [this.executionRole],
       statements: [onlyFromFunction(this.handler.functionArn, ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'])],
-    });
-    new iam.Policy(this, 'ConfigWriterOnly', {
-      roles: [configRole],
-      statements: [onlyFromFunction(configFunction.functionArn, ['dynamodb:PutItem'])],
     });
 
     // Under /aws/vendedlogs/: API Gateway then does not add the group to the account's CloudWatch Logs resource policy,
@@ -572,75 +539,21 @@ export class SentinelTvm extends Construct {
     this.url = stage.url;
 
     if (props.revokeIssuedCredentials ?? true) {
-      this.enforcerRole = new iam.Role(this, 'EnforcerRole', {
-        path: this.runtimeRolePath,
-        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-        description: 'Sentinel TVM revocation enforcer: writes the revoked-sessions deny policy of its protected roles',
-      });
-      const enforcerLogGroup = new logs.LogGroup(this, 'EnforcerLogGroup', { retention: logRetention });
-      enforcerLogGroup.grantWrite(this.enforcerRole);
-      this.enforcerRole.addToPrincipalPolicy(new iam.PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:Query'],
-        resources: [this.table.tableArn, `${this.table.tableArn}/index/${Indexes.find((i) => i.partitionKey === Attr.STATUS)!.name}`],
-      }));
-      this.enforcerRole.addToPrincipalPolicy(new iam.PolicyStatement({
-        actions: ['dynamodb:GetItem'],
-        resources: [this.controlTable.tableArn],
-        conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [CONFIG_ITEM_ID] } },
-      }));
-      // Roles under this TVM's path stay writable after they leave the configuration (a replaced ProtectedRole's
-      // sessions may still hold live credentials).
-      this.enforcerRole.addToPrincipalPolicy(new iam.PolicyStatement({
-        actions: ENFORCER_ROLE_ACTIONS,
-        resources: [this.protectedRoleArnPattern()],
-      }));
-      props.encryptionKey?.grantDecrypt(this.enforcerRole);
-      this.enforcer = new EnforcerFunction(this, 'Enforcer', {
-        description: 'Sentinel TVM: denies the credentials of revoked sessions on the protected roles',
-        architecture: lambda.Architecture.ARM_64,
-        memorySize: 256,
-        timeout: Duration.seconds(60),
-        // One writer per role policy: concurrent runs would race on PutRolePolicy.
-        reservedConcurrentExecutions: 1,
-        role: this.enforcerRole,
-        logGroup: enforcerLogGroup,
-        environment: {
-          [Env.TABLE_NAME]: this.table.tableName,
-          [Env.CONTROL_TABLE_NAME]: this.controlTable.tableName,
-          [Env.CONFIG_DIGEST]: configDigest,
-          [Env.REVOKED_POLICY_NAME]: this.revokedSessionsPolicyName,
-          [Env.PROTECTED_ROLE_PATH]: this.protectedRolePath,
-          ...observability,
-        },
+      this.enforcerConstruct = new TvmEnforcer(this, 'Enforcer', {
+        table: this.table,
+        controlTable: this.controlTable,
+        configuration: this.configuration,
+        encryptionKey: props.encryptionKey,
+        logRetention,
+        runtimeRolePath: this.runtimeRolePath,
+        protectedRoleArnPattern: this.protectedRoleArnPattern(),
+        protectedRolePath: this.protectedRolePath,
+        policyName: this.revokedSessionsPolicyName,
+        observability,
         tracing,
       });
-      // Only changes into `revoked`: inserted as revoked (other tools), or active -> revoked.
-      const revoked = { status: { S: lambda.FilterRule.isEqual(Status.REVOKED) } };
-      this.enforcer.addEventSource(new DynamoEventSource(this.table, {
-        startingPosition: lambda.StartingPosition.LATEST,
-        batchSize: 100,
-        maxBatchingWindow: Duration.seconds(1),
-        bisectBatchOnError: true,
-        retryAttempts: 3,
-        maxRecordAge: Duration.hours(1),
-        filters: [
-          lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('INSERT'), dynamodb: { NewImage: revoked } }),
-          lambda.FilterCriteria.filter({
-            eventName: lambda.FilterRule.isEqual('MODIFY'),
-            dynamodb: { NewImage: revoked, OldImage: { status: { S: lambda.FilterRule.notEquals(Status.REVOKED) } } },
-          }),
-        ],
-      }));
-      // The schedule prunes expired ids and repairs anything a failed stream batch missed.
-      new events.Rule(this, 'EnforcerSchedule', {
-        description: 'Sentinel TVM: recompute the revoked-sessions deny policies',
-        schedule: events.Schedule.rate(Duration.minutes(5)),
-        targets: [new targets.LambdaFunction(this.enforcer, { retryAttempts: 2 })],
-      });
-      new iam.Policy(this, 'EnforcerOnly', {
-        roles: [this.enforcerRole],
-        statements: [onlyFromFunction(this.enforcer.functionArn, ENFORCER_ROLE_ACTIONS)],
-      });
+      this.enforcer = this.enforcerConstruct.function;
+      this.enforcerRole = this.enforcerConstruct.role;
       // A role on which no deny can be written is loud whether or not anyone called addAlarms().
       this.enforcementFailuresAlarm = new cloudwatch.Alarm(this, 'EnforcementFailuresAlarm', {
         metric: this.metricEnforcementFailures(),
@@ -683,13 +596,15 @@ export class SentinelTvm extends Construct {
     const chainTargets = options.allowRoleChainingTo ?? [];
     chainTargets.forEach((target, i) => this.checkSameAccount(`${prop}.allowRoleChainingTo[${i}]`, target));
 
-    this.profiles.set(name, {
+    const profile = {
       name,
       roleArn: options.role.roleArn,
       allowedPrincipals: [...options.allowedPrincipals],
       maxDurationSeconds,
       chainRoleArns: chainTargets.map((t) => t.roleArn),
-    });
+    };
+    this.profiles.set(name, profile);
+    this.configuration.addProfile(profile);
     this.trust(options.role);
     this.confine(options.role, chainTargets);
     if (iam.Role.isRole(options.role)) Tags.of(options.role).add(TvmTags.SERVICE, this.serviceName);
@@ -943,14 +858,8 @@ export class SentinelTvm extends Construct {
     if (roleArn !== this.protectedRoleArnPattern()) this.grantEnforce(roleArn);
   }
 
-  /** The enforcer may only read, write and delete role policies, on this TVM's roles (its path is granted already). */
   private grantEnforce(roleArn: string): void {
-    if (!this.enforcerRole) return;
-    if (!this.enforcerStatement || this.enforcerStatement.resources.length >= ROLE_ARNS_PER_STATEMENT) {
-      this.enforcerStatement = new iam.PolicyStatement({ actions: ENFORCER_ROLE_ACTIONS });
-      this.enforcerRole.addToPrincipalPolicy(this.enforcerStatement);
-    }
-    if (!this.enforcerStatement.resources.includes(roleArn)) this.enforcerStatement.addResources(roleArn);
+    this.enforcerConstruct?.grantEnforce(roleArn);
   }
 
   /**
@@ -1005,25 +914,8 @@ export class SentinelTvm extends Construct {
     return Stack.of(this).formatArn({ service: 'iam', region: '', resource: 'role', resourceName: `${this.protectedRolePath.slice(1)}*` });
   }
 
-  /** The profiles as the configuration writer takes them (CloudFormation resolves the role ARNs). */
-  private renderProfiles(): unknown[] {
-    const profiles = [...this.profiles.values()].map((p) => ({
-      name: p.name,
-      roleArn: p.roleArn,
-      allowedPrincipals: p.allowedPrincipals,
-      maxDurationSeconds: p.maxDurationSeconds,
-      chainRoleArns: p.chainRoleArns,
-    }));
-    const size = JSON.stringify(Stack.of(this).resolve({ profiles, admins: this.adminPrincipals })).length;
-    if (size > Limits.MAX_CONFIG_BYTES) {
-      throw new Error(`SentinelTvm profiles take ${size} bytes, over the ${Limits.MAX_CONFIG_BYTES} bytes one configuration holds`);
-    }
-    return profiles;
-  }
-
   private acknowledgeNagFindings(): void {
-    const configWriter = this.node.findChild('ConfigWriter') as lambda.Function;
-    for (const fn of [this.handler, this.enforcer, configWriter]) {
+    for (const fn of [this.handler, this.enforcer, this.configuration.writer]) {
       if (!fn) continue;
       acknowledgeNag(fn, [{
         id: 'AwsSolutions-L1',
