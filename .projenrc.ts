@@ -23,9 +23,25 @@ const project = new awscdk.AwsCdkConstructLibrary({
   constructsVersion: '10.5.1',
   jsiiVersion: '~6.0.0',
   minNodeVersion: '20.0.0',
+  // The five jsii languages Construct Hub lists. The release workflow publishes each; the build here generates the
+  // Java, .NET and Go sources offline and checks them (test/bindings.test.ts), as it does Python's (test/python/).
   publishToPypi: {
     distName: 'cdk-sentinel-tvm',
     module: 'cdk_sentinel_tvm',
+  },
+  publishToMaven: {
+    javaPackage: 'io.github.cdksentineltvm',
+    mavenGroupId: 'io.github.cdksentineltvm',
+    mavenArtifactId: 'cdk-sentinel-tvm',
+  },
+  publishToNuget: {
+    dotNetNamespace: 'CdkSentinelTvm',
+    packageId: 'CdkSentinelTvm',
+  },
+  // The module is published to its own repository; the package is the folder cdksentineltvm in it.
+  publishToGo: {
+    moduleName: 'github.com/example/cdk-sentinel-tvm-go',
+    packageName: 'cdksentineltvm',
   },
   // Lambda entry points live in lambda/ and are registered below, explicitly.
   lambdaAutoDiscover: false,
@@ -36,6 +52,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     `@aws-sdk/client-dynamodb@${AWS_SDK}`,
     `@aws-sdk/client-sts@${AWS_SDK}`,
     `@aws-sdk/client-iam@${AWS_SDK}`,
+    // The enforcer checks a revocation-cleanup request against its own stack's status (DescribeStacks).
+    `@aws-sdk/client-cloudformation@${AWS_SDK}`,
     // Tests only: reads DynamoDB Local's stream to feed the enforcer (its newest release lags the other clients).
     '@aws-sdk/client-dynamodb-streams@3.1141.0',
     '@smithy/signature-v4@5.7.5',
@@ -66,16 +84,17 @@ const project = new awscdk.AwsCdkConstructLibrary({
     },
   },
   tsconfigDev: {
-    include: ['../src/**/*.ts', '../lambda/**/*.ts', '../cli/**/*.ts', '../examples/**/*.ts', '../bench/**/*.ts'],
+    include: ['../src/**/*.ts', '../lambda/**/*.ts', '../cli/**/*.ts', '../examples/**/*.ts', '../bench/**/*.ts', '../compat/**/*.ts'],
     compilerOptions: {},
   },
   eslintOptions: {
     dirs: ['src'],
-    devdirs: ['test', 'lambda', 'cli', 'examples', 'bench', 'build-tools', 'projenrc'],
+    devdirs: ['test', 'lambda', 'cli', 'examples', 'bench', 'compat', 'build-tools', 'projenrc'],
   },
 });
 
-// The vending handler, the revocation enforcer and the configuration writer: bundled by esbuild at build time into assets/, shipped in the npm tarball.
+// The vending handler, the revocation enforcer and the configuration writer: bundled by esbuild at build time into assets/,
+// shipped in the npm tarball.
 // Node.js 22, every dependency (the AWS SDK included) inlined and minified.
 const node22 = new awscdk.LambdaRuntime('nodejs22.x', 'node22', { defaultExternals: [] });
 // ESM entry points of the SDK tree-shake far better (about 30% smaller) than its CommonJS builds, and Lambda
@@ -132,6 +151,7 @@ for (const [dir, include] of [
   ['cli', ['**/*.ts', '../src/shared/**/*.ts', '../lambda/**/*.ts']],
   ['examples', ['**/*.ts', '../src/**/*.ts']],
   ['bench', ['**/*.ts', '../src/**/*.ts', '../lambda/**/*.ts', '../test/support/**/*.ts']],
+  ['compat', ['**/*.ts']],
 ] as const) {
   new JsonFile(project, `${dir}/tsconfig.json`, {
     obj: {
@@ -164,7 +184,29 @@ project.addTask('integ:update', {
 project.testTask.spawn(integ);
 project.gitignore.addPatterns('/test/integ/cdk-integ.out.*', '/test/integ/cdk.context.json');
 
+// API compatibility (jsii-diff) with the last release, in every build after docgen: compat/baseline/ holds that release's
+// assembly, committed, so the check runs offline and cannot pick up someone else's package of the same name. Stable and
+// deprecated APIs must stay compatible; experimental ones may change (reported as warnings). A break made on purpose is
+// listed in compat/accepted-breaking-changes.txt (the key jsii-diff prints in brackets).
+const compat = project.tasks.tryFind('compat')!;
+compat.description = 'Checks the API against the last release (compat/baseline/): jsii-diff, experimental APIs excepted';
+compat.reset('jsii-diff compat/baseline . --keys --error-on non-experimental --ignore-file compat/accepted-breaking-changes.txt');
+project.postCompileTask.spawn(compat);
+// After a release: `npx projen compat:baseline npm:cdk-sentinel-tvm@<version>` takes that release's assembly from npm;
+// without an argument it takes the assembly just compiled (before the first release, or to accept the current API).
+project.addTask('compat:baseline', {
+  description: 'Rewrites compat/baseline/ from the assembly just compiled, or from a release: compat:baseline npm:cdk-sentinel-tvm@<version>',
+  steps: [
+    { spawn: 'compile' },
+    { exec: 'ts-node -P compat/tsconfig.json compat/update-baseline.ts', receiveArgs: true },
+  ],
+  env: { TS_NODE_TRANSPILE_ONLY: 'true' },
+});
+// `.jsii` is ignored anywhere by default; the baseline's is committed.
+project.gitignore.addPatterns('!/compat/baseline/.jsii');
+project.gitattributes.addAttributes('/compat/baseline/**', 'linguist-generated');
+
 // The assets are built, not committed, but they are part of the package.
-project.npmignore?.addPatterns('!/assets/', '/examples/', '/lambda/', '/cli/', '/bench/', '/scripts/', '/.ci/', '/.tmp/');
+project.npmignore?.addPatterns('!/assets/', '/examples/', '/lambda/', '/cli/', '/bench/', '/scripts/', '/.ci/', '/.tmp/', '/compat/');
 
 project.synth();

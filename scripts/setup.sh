@@ -17,9 +17,9 @@ fi
 if ! command -v java >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing Java 17 for DynamoDB Local"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless >/dev/null
   else
-    echo "setup: Java 17 is required for DynamoDB Local (e.g. apt-get install openjdk-17-jre-headless)" >&2
+    echo "setup: Java 17 is required for DynamoDB Local (e.g. apt-get install openjdk-17-jdk-headless)" >&2
     exit 1
   fi
 fi
