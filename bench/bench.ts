@@ -123,7 +123,7 @@ async function main() {
     const describe = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${v} ${k}`).join(', ');
     row('DynamoDB requests, new session', String(total(warmNew)), `${describe(warmNew)} (target 1; Sentinel's Go TVM: 3)`);
     row('DynamoDB requests, continued session', String(total(continued)), `${describe(continued)} (target 1)`);
-    row('DynamoDB requests, first vend of a container', String(total(cold)), `${describe(cold)}: the profile configuration, once`);
+    row('DynamoDB requests, first vend of a container', String(total(cold)), `${describe(cold)}: the profile configuration (manifest, then its chunks), once`);
 
     // 2. Bundle sizes and cold module initialisation.
     for (const dir of fs.readdirSync(path.join(ASSETS, 'lambda'))) {

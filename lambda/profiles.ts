@@ -1,8 +1,9 @@
-import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ConfigError, configDigest, parseConfig } from './config/document';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConfigError } from './config/document';
+import { readConfig } from './config/items';
 import type { Caller } from './identity';
 import { PrincipalMatcher } from './match';
-import { Attr, CONFIG_ITEM_ID, ConfigAttr, type ProfileConfig } from '../src/shared/contract';
+import type { ProfileConfig } from '../src/shared/contract';
 import { arnParts, withoutRolePath } from '../src/shared/principal-patterns';
 
 export { ConfigError } from './config/document';
@@ -50,28 +51,15 @@ export class TvmConfig {
 }
 
 /**
- * Reads the configuration the deployment wrote into the control table (strongly consistent) and trusts it only when
- * its SHA-256 equals `expectedDigest`, the digest the deployment gave the function: a document written by anyone
- * else (a table writer, a hand-made custom resource event) or left over from another deployment is refused.
+ * Reads the configuration the deployment wrote into the control table (strongly consistent: one GetItem for the
+ * manifest, one BatchGetItem for its chunks) and trusts it only when the manifest's SHA-256 equals `expectedDigest`, the
+ * digest the deployment gave the function, and each chunk's equals the one the manifest lists: a configuration written
+ * by anyone else (a table writer, a hand-made custom resource event) or left over from another deployment is refused.
  */
 export async function loadConfig(ddb: DynamoDBClient, controlTableName: string, expectedDigest: string | undefined): Promise<TvmConfig> {
   if (!expectedDigest) {
     throw new ConfigError('no deployed configuration digest (SENTINEL_CONFIG_DIGEST): refusing to authorize from an unverified configuration');
   }
-  const out = await ddb.send(new GetItemCommand({
-    TableName: controlTableName,
-    Key: { [Attr.ID]: { S: CONFIG_ITEM_ID } },
-    ConsistentRead: true,
-  }));
-  const document = out.Item?.[ConfigAttr.DOCUMENT]?.S;
-  if (document === undefined) {
-    throw new ConfigError(`config item ${CONFIG_ITEM_ID} is missing from table ${controlTableName}`);
-  }
-  const digest = configDigest(document);
-  if (digest !== expectedDigest) {
-    throw new ConfigError(`config item digest ${digest.slice(0, 16)}… is not the deployed ${expectedDigest.slice(0, 16)}…: `
-      + 'the item was changed outside the deployment, or a deployment is in progress');
-  }
-  const doc = parseConfig(document);
-  return new TvmConfig(digest, doc.profiles, doc.adminPrincipals);
+  const doc = await readConfig(ddb, controlTableName, expectedDigest);
+  return new TvmConfig(expectedDigest, doc.profiles, doc.adminPrincipals);
 }

@@ -317,7 +317,7 @@ describe('decision logs through Powertools', () => {
     // Fault injection only: writes fail as if the table were throttled, reads (the profile configuration) go through.
     const real = fx.ddb;
     const faulty = {
-      send: (command: any) => (command.constructor.name === 'GetItemCommand'
+      send: (command: any) => (['GetItemCommand', 'BatchGetItemCommand'].includes(command.constructor.name)
         ? real.send(command)
         : Promise.reject(Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), { name: 'ThrottlingException' }))),
     } as unknown as DynamoDBClient;

@@ -5,13 +5,13 @@ import * as os from 'os';
 import * as path from 'path';
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { newApp, removeOutdirs } from './support/synth';
-import { findResource, resolveFragment } from './support/tvm-fixture';
+import { CfnResolver, chunkProfilesOf, newApp, removeOutdirs } from './support/synth';
+import { resolveFragment } from './support/tvm-fixture';
 import { configProperties, handlerEnvironment, loadConfigFile, validateConfig, type LocalConfig } from '../cli/local/config';
 import { tableDefinition } from '../cli/local/dynamodb';
-import { canonicalConfig } from '../lambda/config/document';
-import { SentinelTvm, StoreFailureMode } from '../src';
-import { Env } from '../src/shared/contract';
+import { canonicalProfiles, chunkDocument, chunkProfiles, configDigest, manifestDocument } from '../lambda/config/document';
+import { PrincipalPattern, SentinelTvm, StoreFailureMode } from '../src';
+import { ConfigChunking, ConfigResourceTypes, Env } from '../src/shared/contract';
 
 // Built at run time, so that no string shaped like a real access key id is committed.
 const REAL_LOOKING_KEY = ['AKIA', 'ABCDEFGHIJKLMNOP'].join('');
@@ -25,7 +25,7 @@ function synthesizeFrom(config: LocalConfig): any {
   const app = newApp();
   const stack = new Stack(app, 'Local', { env: { account: '111122223333', region: config.region } });
   const tvm = new SentinelTvm(stack, 'Tvm', {
-    adminPrincipals: [...config.adminPrincipals],
+    adminPrincipals: config.adminPrincipals.map((a) => PrincipalPattern.fromArnPattern(a)),
     sessionLifetime: Duration.seconds(config.sessionLifetimeSeconds),
     defaultCredentialDuration: Duration.seconds(config.defaultCredentialDurationSeconds),
     sessionRetention: Duration.seconds(config.sessionRetentionSeconds),
@@ -34,11 +34,33 @@ function synthesizeFrom(config: LocalConfig): any {
   for (const p of config.profiles) {
     tvm.addProfile(p.name, {
       role: iam.Role.fromRoleArn(stack, `Role-${p.name}`, p.roleArn, { mutable: false }),
-      allowedPrincipals: [...p.allowedPrincipals],
+      allowedPrincipals: p.allowedPrincipals.map((a) => PrincipalPattern.fromArnPattern(a)),
       maxCredentialDuration: Duration.seconds(p.maxDurationSeconds),
     });
   }
   return app.synth().getStackByName('Local').template;
+}
+
+/**
+ * What the construct's template gives the writer: each chunk's profiles (in the manifest's order) and the manifest's
+ * administrators, resolved; and the configuration digest the writer would answer.
+ */
+function synthesizedConfig(template: any): { chunks: any[][]; adminPrincipals: string[]; digest: string } {
+  const resolver = new CfnResolver(template);
+  const [manifest] = Object.values<any>(template.Resources).filter((r) => r.Type === ConfigResourceTypes.MANIFEST);
+  const chunks = manifest.Properties.Chunks.map((ref: any) => chunkProfilesOf(resolver.resolve(template.Resources[ref['Fn::GetAtt'][0]].Properties.Profiles)));
+  const adminPrincipals = resolver.resolve(manifest.Properties.AdminPrincipals);
+  const digest = configDigest(manifestDocument({ adminPrincipals, chunks: chunks.map((c: any[]) => configDigest(chunkDocument(c))) }));
+  return { chunks, adminPrincipals, digest };
+}
+
+/** What local mode writes for the same config: its chunks (the writer's own split) and the configuration digest. */
+function localConfig(config: LocalConfig): { chunks: any[][]; adminPrincipals: string[]; digest: string } {
+  const props = configProperties(config);
+  const chunks = chunkProfiles(canonicalProfiles(props.Profiles));
+  const chunkDigests = chunks.map((c) => configDigest(chunkDocument(c)));
+  const digest = configDigest(manifestDocument({ adminPrincipals: props.AdminPrincipals, chunks: chunkDigests }));
+  return { chunks, adminPrincipals: props.AdminPrincipals, digest };
 }
 
 afterAll(removeOutdirs);
@@ -51,17 +73,14 @@ describe('GIVEN examples/local/config.json and the construct synthesized from th
     template = synthesizeFrom(config);
   });
 
-  test('THEN local mode gives the configuration writer the properties the construct\'s custom resource gives it', () => {
-    const synthesized = resolveFragment(template, findResource(template, 'Custom::SentinelTvmConfig').Properties, TABLE);
-    const { ServiceToken, ...props } = synthesized;
-    expect(ServiceToken).toBeDefined();
+  test('THEN local mode writes the chunks and administrators the construct\'s custom resources write, and so the same digest', () => {
+    const local = localConfig(config);
+    const synthesized = synthesizedConfig(template);
+    expect(local.chunks).toEqual(synthesized.chunks.map((c) => canonicalProfiles(c)));
+    expect(local.adminPrincipals).toEqual(synthesized.adminPrincipals);
+    expect(local.digest).toBe(synthesized.digest);
     // CloudFormation passes numbers to a custom resource as strings, as local mode does.
-    expect(configProperties(config)).toEqual({
-      ...props, Profiles: props.Profiles.map((p: any) => ({ ...p, maxDurationSeconds: String(p.maxDurationSeconds) })),
-    });
-    // And so the same document, digest included.
-    const doc = (p: any) => canonicalConfig({ adminPrincipals: p.AdminPrincipals, profiles: p.Profiles });
-    expect(doc(configProperties(config))).toBe(doc(props));
+    expect(configProperties(config).Profiles[0]).toMatchObject({ maxDurationSeconds: String(config.profiles[0].maxDurationSeconds) });
   });
 
   test('THEN the handler gets the environment the construct gives the vending Lambda', () => {
@@ -89,6 +108,28 @@ describe('GIVEN examples/local/config.json and the construct synthesized from th
 
   test('THEN no access key id in it looks like a real one', () => {
     expect(fs.readFileSync(EXAMPLE, 'utf8')).not.toMatch(/(AKIA|ASIA)[0-9A-Z]{16}/);
+  });
+});
+
+describe('GIVEN a local config of 400 profiles (chunks ended by name and by size) and the construct synthesized from the same settings', () => {
+  test('THEN local mode splits them into the construct\'s chunks, and so writes the same configuration digest', () => {
+    const raw = example();
+    // Every fifth profile has 200 principals (about 9 KB): some chunks end at the size budget, not at a name.
+    raw.profiles = Array.from({ length: 400 }, (_, i) => ({
+      name: `team-${i}`,
+      roleArn: `arn:aws:iam::111122223333:role/Team${i % 20}`,
+      allowedPrincipals: Array.from({ length: i % 5 === 0 ? 200 : 2 }, (__, j) => `arn:aws:iam::111122223333:user/user${i}-${j}`),
+      maxCredentialDuration: 900 + (i % 4) * 900,
+    }));
+    const config = validateConfig(raw);
+
+    const synthesized = synthesizedConfig(synthesizeFrom(config));
+    const local = localConfig(config);
+
+    const bytes = (chunk: any[]) => Buffer.byteLength(JSON.stringify(canonicalProfiles(chunk)));
+    expect(synthesized.chunks.filter((c) => bytes(c) > ConfigChunking.BUDGET_BYTES * 0.8).length).toBeGreaterThan(3);
+    expect(local.chunks.map((c) => c.map((p) => p.name))).toEqual(synthesized.chunks.map((c) => c.map((p: any) => p.name)));
+    expect(local.digest).toBe(synthesized.digest);
   });
 });
 

@@ -1,12 +1,14 @@
 // The runtime's side of the trust boundary (security review H2, M1, M2, M3, M6, M7, M10, L2), against DynamoDB Local
 // and a local STS: what a caller, an administrator or a table writer can and cannot make the TVM do.
-import { PutItemCommand, TransactionCanceledException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { configDigest } from '../lambda/config/document';
+import { GetItemCommand, PutItemCommand, TransactionCanceledException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { chunkItemId, manifestItemId } from '../lambda/config/items';
 import { writeConfig } from '../lambda/config/provider';
 import { readSettings } from '../lambda/settings';
 import { startLocalSts } from './support/local-sts';
-import { ACCOUNT, ADMIN, ALICE, BOB, SSO_CAROL, createFixture, event, resolveFragment, findResource, ROLE_ARNS, stsClient, type Fixture } from './support/tvm-fixture';
-import { CONFIG_ITEM_ID, Env } from '../src/shared/contract';
+import {
+  ACCOUNT, ADMIN, ALICE, BOB, SSO_CAROL, createFixture, deployConfig, deployedConfig, event, ROLE_ARNS, stsClient, type Fixture,
+} from './support/tvm-fixture';
+import { Env } from '../src/shared/contract';
 
 let fx: Fixture;
 let sts: Awaited<ReturnType<typeof startLocalSts>>;
@@ -31,14 +33,23 @@ beforeEach(async () => {
   logs = [];
   clock = new Date('2036-04-01T10:00:00.000Z');
   sts.calls.length = 0;
-  // Every test starts from the deployed configuration.
-  await writeConfig(fx.ddb, fx.controlTableName, deployedProperties());
+  // Every test starts from the deployed configuration (its items rewritten, should a test have altered them).
+  expect(await deployConfig(fx.template, fx.ddb, fx)).toBe(fx.configDigest);
   handle = handlerWith();
 });
 
+/** The deployed configuration as the whole-configuration writer's properties, to change and write as another deployment. */
 function deployedProperties(): any {
-  return resolveFragment(fx.template, findResource(fx.template, 'Custom::SentinelTvmConfig').Properties,
-    { tableName: fx.tableName, controlTableName: fx.controlTableName });
+  return deployedConfig(fx.template, fx);
+}
+
+/** The documents of the deployed configuration's items: its manifest, and its one chunk (the fixture has two profiles). */
+async function deployedItems(): Promise<{ manifest: any; chunkDigest: string; chunk: any[] }> {
+  const get = async (id: string) =>
+    (await fx.ddb.send(new GetItemCommand({ TableName: fx.controlTableName, Key: { id: { S: id } } }))).Item?.document.S;
+  const manifest = JSON.parse((await get(manifestItemId(fx.configDigest)))!);
+  expect(manifest.chunks).toHaveLength(1);
+  return { manifest, chunkDigest: manifest.chunks[0], chunk: JSON.parse((await get(chunkItemId(manifest.chunks[0])))!) };
 }
 
 /** A fresh container (the configuration is read once per container), optionally with another deployed digest. */
@@ -62,12 +73,12 @@ const revoke = (id: string, request: object, userArn = ADMIN_SESSION, h = handle
   h(event({ method: 'POST', path: `/sessions/${id}/revoke`, userArn, body: JSON.stringify(request) }));
 
 describe('the configuration cannot be rewritten (H2, M7)', () => {
-  test('fails with 503 when a table writer adds themselves as an administrator: the digest differs, and it is logged', async () => {
-    const props = deployedProperties();
-    const tampered = JSON.stringify({ version: 1, adminPrincipals: [ADMIN, MALLORY], profiles: [] });
+  test('fails with 503 when a table writer adds themselves as an administrator in the manifest: the digest differs, and it is logged', async () => {
+    const { manifest } = await deployedItems();
+    const tampered = JSON.stringify({ ...manifest, adminPrincipals: [ADMIN, MALLORY] });
     await fx.ddb.send(new PutItemCommand({
       TableName: fx.controlTableName,
-      Item: { id: { S: CONFIG_ITEM_ID }, document: { S: tampered }, digest: { S: configDigest(tampered) } },
+      Item: { id: { S: manifestItemId(fx.configDigest) }, document: { S: tampered } },
     }));
     const fresh = handlerWith();
 
@@ -76,26 +87,44 @@ describe('the configuration cannot be rewritten (H2, M7)', () => {
     expect(res.statusCode).toBe(503);
     expect(body(res).Code).toBe('STORE_UNAVAILABLE');
     expect(logs[0].error).toMatch(/config item digest .* is not the deployed/);
-    expect(props).toBeDefined();
   });
 
-  test('fails with 503 when the writer is invoked by hand with another configuration (the functions keep the deployed digest)', async () => {
-    const props = deployedProperties();
-    await writeConfig(fx.ddb, fx.controlTableName, { ...props, AdminPrincipals: [MALLORY] });
+  test('fails with 503 when a table writer adds themselves to a profile in its chunk: the chunk\'s digest differs, and it is logged', async () => {
+    const { chunkDigest, chunk } = await deployedItems();
+    chunk[0].allowedPrincipals.push(MALLORY);
+    await fx.ddb.send(new PutItemCommand({
+      TableName: fx.controlTableName,
+      Item: { id: { S: chunkItemId(chunkDigest) }, document: { S: JSON.stringify(chunk) } },
+    }));
 
-    const res = await handlerWith()(event({ userArn: MALLORY, path: '/sessions' }));
+    const res = await handlerWith()(event({ userArn: MALLORY, query: { profile: chunk[0].name } }));
 
     expect(body(res).Code).toBe('STORE_UNAVAILABLE');
+    expect(logs[0].error).toMatch(/config chunk digest .* is not the listed/);
+    expect(sts.calls).toHaveLength(0);
   });
 
-  test('a deployment that changes the configuration reaches new containers through the digest (token values included)', async () => {
+  test('a table writer who writes a whole configuration of their own changes nothing: the functions trust the deployed digest only', async () => {
+    const props = deployedProperties();
+    const own = await writeConfig(fx.ddb, fx.controlTableName, { ...props, AdminPrincipals: [MALLORY] });
+
+    const res = await revoke('0badc0ffee0ddf0a', { reason: 'x', profile: 'readonly' }, MALLORY, handlerWith());
+
+    expect(own).not.toBe(fx.configDigest);
+    expect(body(res).Code).toBe('POLICY_DENY');
+    expect((await handlerWith()(event({ userArn: ALICE, query: { profile: 'readonly' } }))).statusCode).toBe(200);
+  });
+
+  test('a deployment that changes the configuration reaches new containers through the digest, while containers of the old one keep serving it', async () => {
     const props = deployedProperties();
     props.Profiles[0].allowedPrincipals = [BOB];
     const digest = await writeConfig(fx.ddb, fx.controlTableName, props);
     const stale = handlerWith();
     const current = handlerWith({ [Env.CONFIG_DIGEST]: digest });
 
-    expect(body(await stale(event({ userArn: ALICE, query: { profile: props.Profiles[0].name } }))).Code).toBe('STORE_UNAVAILABLE');
+    // Content-addressed: both configurations are in the table until CloudFormation deletes the old one.
+    expect((await stale(event({ userArn: ALICE, query: { profile: props.Profiles[0].name } }))).statusCode).toBe(200);
+    expect(body(await current(event({ userArn: ALICE, query: { profile: props.Profiles[0].name } }))).Code).toBe('POLICY_DENY');
     expect((await current(event({ userArn: BOB, query: { profile: props.Profiles[0].name } }))).statusCode).toBe(200);
   });
 

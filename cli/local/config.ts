@@ -165,7 +165,10 @@ export function loadConfigFile(file: string): LocalConfig {
   }
 }
 
-/** The configuration writer's input, as the construct's custom resource passes it (CloudFormation's view). */
+/**
+ * The configuration as the writer's `writeConfig` takes it, which splits it into chunks as the construct does: each chunk
+ * then gets the properties the construct's chunk resource passes (CloudFormation's view: numbers as strings).
+ */
 export function configProperties(config: LocalConfig): { AdminPrincipals: string[]; Profiles: unknown[] } {
   return {
     AdminPrincipals: [...config.adminPrincipals],

@@ -1,10 +1,12 @@
 import { createHash } from 'crypto';
-import { CONFIG_DOCUMENT_VERSION, Limits, type ConfigDocument, type ProfileConfig } from '../../src/shared/contract';
+import {
+  CONFIG_DOCUMENT_VERSION, Limits, startsConfigChunk, type ConfigDocument, type ConfigManifest, type ProfileConfig,
+} from '../../src/shared/contract';
 
 /**
- * The configuration document, one canonical form for every writer (the deploy-time provider, local mode, tests) and
- * for the reader: the digest of these exact bytes is what the deployment hands the functions, so a document written
- * by anyone else, or a stale one, is detected rather than trusted.
+ * The configuration documents, one canonical form for every writer (the deploy-time provider, local mode, tests) and
+ * for the reader: the manifest's digest is what the deployment hands the functions, and it lists each chunk's digest,
+ * so a document written by anyone else, or a stale one, is detected rather than trusted.
  */
 
 /** Thrown when the configuration is missing, malformed, or not the deployed one: a deployment defect or tampering. */
@@ -15,64 +17,129 @@ export class ConfigError extends Error {
   }
 }
 
-/** SHA-256 (hex) of a configuration document's bytes. */
+/** SHA-256 (hex) of a document's bytes: the manifest's is the configuration digest, a chunk's names its item. */
 export function configDigest(document: string): string {
   return createHash('sha256').update(document, 'utf8').digest('hex');
 }
 
+const SHA256 = /^[0-9a-f]{64}$/;
+
 /**
- * Builds the canonical document from loosely typed input, e.g. custom resource properties, where CloudFormation turns
- * numbers into strings. Throws {@link ConfigError} naming what is wrong.
+ * Canonical profiles from loosely typed input, e.g. custom resource properties, where CloudFormation turns numbers into
+ * strings. Throws {@link ConfigError} naming what is wrong.
  */
-export function canonicalConfig(input: { adminPrincipals?: unknown; profiles?: unknown }): string {
-  const admins = stringList(input.adminPrincipals ?? [], 'adminPrincipals');
-  if (!Array.isArray(input.profiles)) throw new ConfigError('profiles: expected a list');
-  if (input.profiles.length > Limits.MAX_PROFILES) throw new ConfigError(`profiles: at most ${Limits.MAX_PROFILES}`);
+export function canonicalProfiles(input: unknown, what = 'profiles'): ProfileConfig[] {
+  if (!Array.isArray(input)) throw new ConfigError(`${what}: expected a list`);
+  if (input.length > Limits.MAX_PROFILES) throw new ConfigError(`${what}: at most ${Limits.MAX_PROFILES}`);
   const names = new Set<string>();
-  const profiles: ProfileConfig[] = input.profiles.map((raw: unknown, i: number) => {
+  return input.map((raw: unknown, i: number) => {
     const p = raw as Record<string, unknown> | null;
-    if (!p || typeof p !== 'object') throw new ConfigError(`profiles[${i}]: expected an object`);
+    if (!p || typeof p !== 'object') throw new ConfigError(`${what}[${i}]: expected an object`);
     const name = p.name;
     const roleArn = p.roleArn;
-    if (typeof name !== 'string' || name === '') throw new ConfigError(`profiles[${i}].name: expected a string`);
-    if (names.has(name)) throw new ConfigError(`profiles[${i}].name "${name}": defined twice`);
+    if (typeof name !== 'string' || name === '') throw new ConfigError(`${what}[${i}].name: expected a string`);
+    if (names.has(name)) throw new ConfigError(`${what}[${i}].name "${name}": defined twice`);
     names.add(name);
-    if (typeof roleArn !== 'string' || !roleArn.startsWith('arn:')) throw new ConfigError(`profiles[${i}].roleArn: expected a role ARN`);
+    if (typeof roleArn !== 'string' || !roleArn.startsWith('arn:')) throw new ConfigError(`${what}[${i}].roleArn: expected a role ARN`);
     const max = Number(p.maxDurationSeconds);
     if (!Number.isInteger(max) || max < Limits.MIN_CREDENTIAL_SECONDS || max > Limits.MAX_CREDENTIAL_SECONDS) {
-      throw new ConfigError(`profiles[${i}].maxDurationSeconds: expected whole seconds from ${Limits.MIN_CREDENTIAL_SECONDS} to ${Limits.MAX_CREDENTIAL_SECONDS}`);
+      throw new ConfigError(`${what}[${i}].maxDurationSeconds: expected whole seconds from ${Limits.MIN_CREDENTIAL_SECONDS} to ${Limits.MAX_CREDENTIAL_SECONDS}`);
     }
-    // Keys in a fixed order: the digest is over bytes.
+    // Keys in a fixed order: digests are over bytes.
     return {
       name,
       roleArn,
-      allowedPrincipals: stringList(p.allowedPrincipals, `profiles[${i}].allowedPrincipals`),
+      allowedPrincipals: stringList(p.allowedPrincipals, `${what}[${i}].allowedPrincipals`),
       maxDurationSeconds: max,
-      chainRoleArns: stringList(p.chainRoleArns ?? [], `profiles[${i}].chainRoleArns`),
+      chainRoleArns: stringList(p.chainRoleArns ?? [], `${what}[${i}].chainRoleArns`),
     };
   });
-  const doc: ConfigDocument = { version: CONFIG_DOCUMENT_VERSION, adminPrincipals: admins, profiles };
-  const json = JSON.stringify(doc);
-  if (Buffer.byteLength(json) > Limits.MAX_CONFIG_BYTES) {
-    throw new ConfigError(`the configuration takes ${Buffer.byteLength(json)} bytes, over the ${Limits.MAX_CONFIG_BYTES} one item holds`);
-  }
-  return json;
 }
 
-/** Parses a document whose digest has been checked; its shape is checked again (defence in depth, cheap). */
-export function parseConfig(document: string): ConfigDocument {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(document);
-  } catch {
-    throw new ConfigError('the configuration document is not JSON');
-  }
-  const doc = raw as Partial<ConfigDocument> | null;
+/** A chunk's canonical document, from its profiles: a list, or the JSON of one (the construct's chunks pass a `Fn::Sub` of it). */
+export function chunkDocument(profiles: unknown): string {
+  const list = typeof profiles === 'string' ? parse(profiles, 'chunk') : profiles;
+  return sized(JSON.stringify(canonicalProfiles(list)), 'a configuration chunk');
+}
+
+/** The manifest's canonical document, from loosely typed input (the custom resource's properties). */
+export function manifestDocument(input: { adminPrincipals?: unknown; chunks?: unknown }): string {
+  const chunks = stringList(input.chunks ?? [], 'chunks');
+  const bad = chunks.findIndex((c) => !SHA256.test(c));
+  if (bad >= 0) throw new ConfigError(`chunks[${bad}]: expected a SHA-256 in hex`);
+  const manifest: ConfigManifest = { version: CONFIG_DOCUMENT_VERSION, adminPrincipals: stringList(input.adminPrincipals ?? [], 'adminPrincipals'), chunks };
+  return sized(JSON.stringify(manifest), 'the configuration manifest');
+}
+
+/** Parses a manifest whose digest has been checked; its shape is checked again (defence in depth, cheap). */
+export function parseManifest(document: string): ConfigManifest {
+  const doc = parse(document, 'manifest') as Partial<ConfigManifest> | null;
   if (!doc || doc.version !== CONFIG_DOCUMENT_VERSION) {
-    throw new ConfigError(`the configuration document has version ${String(doc?.version)}: expected ${CONFIG_DOCUMENT_VERSION}`);
+    throw new ConfigError(`the configuration manifest has version ${String(doc?.version)}: expected ${CONFIG_DOCUMENT_VERSION}`);
   }
-  if (canonicalConfig(doc) !== document) throw new ConfigError('the configuration document is not in canonical form');
-  return doc as ConfigDocument;
+  if (manifestDocument(doc) !== document) throw new ConfigError('the configuration manifest is not in canonical form');
+  return doc as ConfigManifest;
+}
+
+/** Parses a chunk whose digest has been checked. */
+export function parseChunk(document: string): ProfileConfig[] {
+  const profiles = parse(document, 'chunk');
+  if (chunkDocument(profiles) !== document) throw new ConfigError('a configuration chunk is not in canonical form');
+  return profiles as ProfileConfig[];
+}
+
+/**
+ * The configuration the functions see: the manifest's administrators and its chunks' profiles in order, checked as a
+ * whole (profile names unique across chunks, at most {@link Limits.MAX_PROFILES}).
+ */
+export function assembleConfig(manifest: ConfigManifest, chunks: ProfileConfig[][]): ConfigDocument {
+  const profiles = canonicalProfiles(chunks.flat());
+  return { version: CONFIG_DOCUMENT_VERSION, adminPrincipals: manifest.adminPrincipals, profiles };
+}
+
+/**
+ * The configuration as one canonical JSON document, from loosely typed input: what the functions see, for comparing
+ * configurations whole (tests, local mode against the construct).
+ */
+export function canonicalConfig(input: { adminPrincipals?: unknown; profiles?: unknown }): string {
+  const doc: ConfigDocument = {
+    version: CONFIG_DOCUMENT_VERSION,
+    adminPrincipals: stringList(input.adminPrincipals ?? [], 'adminPrincipals'),
+    profiles: canonicalProfiles(input.profiles),
+  };
+  return JSON.stringify(doc);
+}
+
+/** Splits canonical profiles into chunks by the rule the construct applies at synth ({@link startsConfigChunk}). */
+export function chunkProfiles(profiles: ProfileConfig[]): ProfileConfig[][] {
+  const chunks: ProfileConfig[][] = [];
+  let bytes = 0;
+  for (const profile of profiles) {
+    const size = Buffer.byteLength(JSON.stringify(profile));
+    const current = chunks[chunks.length - 1];
+    if (startsConfigChunk(bytes, current?.[current.length - 1].name, size)) {
+      chunks.push([profile]);
+      bytes = size;
+    } else {
+      current.push(profile);
+      bytes += size;
+    }
+  }
+  return chunks;
+}
+
+function parse(document: string, what: string): unknown {
+  try {
+    return JSON.parse(document);
+  } catch {
+    throw new ConfigError(`the configuration ${what} is not JSON`);
+  }
+}
+
+function sized(json: string, what: string): string {
+  const bytes = Buffer.byteLength(json);
+  if (bytes > Limits.MAX_CONFIG_BYTES) throw new ConfigError(`${what} takes ${bytes} bytes, over the ${Limits.MAX_CONFIG_BYTES} one item holds`);
+  return json;
 }
 
 function stringList(value: unknown, what: string): string[] {

@@ -1,15 +1,19 @@
 import * as http from 'http';
 import * as https from 'https';
-import { PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { canonicalConfig, configDigest } from './document';
-import { Attr, CONFIG_ITEM_ID, ConfigAttr } from '../../src/shared/contract';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConfigError, assembleConfig, canonicalProfiles, chunkDocument, chunkProfiles, configDigest, manifestDocument, parseManifest } from './document';
+import { chunkItemId, holdItem, manifestItemId, readChunks, releaseItem } from './items';
+import { ConfigResourceTypes } from '../../src/shared/contract';
 
 /**
- * The deploy-time writer of the configuration: a CloudFormation custom resource of this TVM alone (not CDK's
- * stack-wide AwsCustomResource provider, whose role and function other resources share). It writes the canonical
- * document into the control table and returns its SHA-256 as `Digest`, which the deployment puts into the functions'
- * environment. Invoking it by hand can at most make the functions refuse to serve (the digests then differ); it cannot
- * make them trust another configuration.
+ * The deploy-time writer of the configuration: CloudFormation custom resources of this TVM alone (not CDK's stack-wide
+ * AwsCustomResource provider, whose role and function other resources share). Each chunk resource writes its profiles
+ * under their SHA-256 and answers it as `Digest`; the manifest resource checks that its chunks are there and make a valid
+ * configuration, writes the list of their digests, and answers the manifest's SHA-256 as `Digest`, which the deployment
+ * puts into the functions' environment. A physical id names the content, so CloudFormation deletes the old items once a
+ * deployment has replaced them, and the items of a rolled-back deployment. Invoking the writer by hand can at most make
+ * the functions refuse to serve (the digests then differ, or an item is gone); it cannot make them trust another
+ * configuration.
  */
 
 export interface ConfigEvent {
@@ -17,42 +21,109 @@ export interface ConfigEvent {
   readonly ResponseURL: string;
   readonly StackId: string;
   readonly RequestId: string;
+  readonly ResourceType: string;
   readonly LogicalResourceId: string;
   readonly PhysicalResourceId?: string;
-  readonly ResourceProperties: { readonly AdminPrincipals?: unknown; readonly Profiles?: unknown };
+  readonly ResourceProperties: {
+    /** Manifest: the administrators' patterns. */
+    readonly AdminPrincipals?: unknown;
+    /** Manifest: the chunks' digests, in order. */
+    readonly Chunks?: unknown;
+    /** Chunk: its profiles, a list or the JSON of one (the construct passes a `Fn::Sub` of the JSON). */
+    readonly Profiles?: unknown;
+  };
 }
 
 export interface ConfigResult {
   readonly status: 'SUCCESS' | 'FAILED';
+  readonly physicalResourceId: string;
   readonly digest?: string;
   readonly reason?: string;
 }
 
-/** The physical id of the config resource: one item, one id. */
-export const CONFIG_PHYSICAL_ID = 'sentinel-tvm-config';
+/** Physical ids name the content: a changed configuration is a replacement, whose old items CloudFormation deletes. */
+const MANIFEST_PHYSICAL_PREFIX = 'sentinel-tvm-config-';
+const CHUNK_PHYSICAL_PREFIX = 'sentinel-tvm-config-chunk-';
+const PHYSICAL_ID = /^sentinel-tvm-config-(chunk-)?([0-9a-f]{64})$/;
 
-/** Writes the canonical document and its digest; returns the digest. */
-export async function writeConfig(ddb: DynamoDBClient, controlTableName: string, properties: ConfigEvent['ResourceProperties']): Promise<string> {
-  const document = canonicalConfig({ adminPrincipals: properties.AdminPrincipals, profiles: properties.Profiles });
+/** Writes a chunk's profiles, held by `holder`; returns the chunk's digest. */
+export async function writeChunk(ddb: DynamoDBClient, table: string, profiles: unknown, holder: string): Promise<string> {
+  const document = chunkDocument(profiles);
   const digest = configDigest(document);
-  await ddb.send(new PutItemCommand({
-    TableName: controlTableName,
-    Item: { [Attr.ID]: { S: CONFIG_ITEM_ID }, [ConfigAttr.DOCUMENT]: { S: document }, [ConfigAttr.DIGEST]: { S: digest } },
-  }));
+  await holdItem(ddb, table, chunkItemId(digest), document, holder);
   return digest;
 }
 
+/**
+ * Writes the manifest, held by `holder`, once its chunks are in the table and make a valid configuration (a deployment
+ * fails here rather than its functions at their first request); returns the configuration digest.
+ */
+export async function writeManifest(ddb: DynamoDBClient, table: string, properties: { AdminPrincipals?: unknown; Chunks?: unknown },
+  holder: string): Promise<string> {
+  const document = manifestDocument({ adminPrincipals: properties.AdminPrincipals, chunks: properties.Chunks });
+  const manifest = parseManifest(document);
+  assembleConfig(manifest, await readChunks(ddb, table, manifest));
+  const digest = configDigest(document);
+  await holdItem(ddb, table, manifestItemId(digest), document, holder);
+  return digest;
+}
+
+/**
+ * Writes a whole configuration as the deployment would (chunks split by the construct's rule, then the manifest):
+ * for local mode and tests. Returns the configuration digest.
+ */
+export async function writeConfig(ddb: DynamoDBClient, table: string, properties: { AdminPrincipals?: unknown; Profiles?: unknown },
+  holder = 'local'): Promise<string> {
+  const chunks = chunkProfiles(canonicalProfiles(properties.Profiles));
+  const digests: string[] = [];
+  for (const [i, profiles] of chunks.entries()) digests.push(await writeChunk(ddb, table, profiles, `${holder}-chunk-${i}`));
+  return writeManifest(ddb, table, { AdminPrincipals: properties.AdminPrincipals, Chunks: digests }, holder);
+}
+
 /** Handles one custom resource event; never throws (CloudFormation must always get an answer). */
-export async function handleConfigEvent(ddb: DynamoDBClient, controlTableName: string, event: ConfigEvent): Promise<ConfigResult> {
+export async function handleConfigEvent(ddb: DynamoDBClient, table: string, event: ConfigEvent): Promise<ConfigResult> {
   try {
-    // Delete leaves the item: the functions that read it are deleted with it, and a rollback of a replacement
-    // must not remove the configuration the old resource still serves.
-    if (event.RequestType === 'Delete') return { status: 'SUCCESS' };
-    return { status: 'SUCCESS', digest: await writeConfig(ddb, controlTableName, event.ResourceProperties ?? {}) };
+    if (event.RequestType === 'Delete') return await deleteItem(ddb, table, event);
+    const properties = event.ResourceProperties ?? {};
+    switch (event.ResourceType) {
+      case ConfigResourceTypes.CHUNK: {
+        const digest = await writeChunk(ddb, table, properties.Profiles, event.LogicalResourceId);
+        return { status: 'SUCCESS', physicalResourceId: `${CHUNK_PHYSICAL_PREFIX}${digest}`, digest };
+      }
+      case ConfigResourceTypes.MANIFEST: {
+        const digest = await writeManifest(ddb, table, properties, event.LogicalResourceId);
+        return { status: 'SUCCESS', physicalResourceId: `${MANIFEST_PHYSICAL_PREFIX}${digest}`, digest };
+      }
+      default:
+        throw new ConfigError(`resource type ${String(event.ResourceType).slice(0, 80)}: expected ${Object.values(ConfigResourceTypes).join(' or ')}`);
+    }
   } catch (err) {
     const e = err as Error;
-    return { status: 'FAILED', reason: `${e?.name ?? 'Error'}: ${String(e?.message ?? err).slice(0, 500)}` };
+    // A failed Update keeps its physical id (no replacement); a failed Create gets one that names no item.
+    return { status: 'FAILED', physicalResourceId: event.PhysicalResourceId ?? failedId(event), reason: `${e?.name ?? 'Error'}: ${String(e?.message ?? err).slice(0, 500)}` };
   }
+}
+
+/**
+ * Lets go of the item a physical id names. Never fails: an item left behind is inert (no function trusts a digest it
+ * was not deployed with), while a failed Delete would stop a stack's deletion.
+ */
+async function deleteItem(ddb: DynamoDBClient, table: string, event: ConfigEvent): Promise<ConfigResult> {
+  const physicalResourceId = event.PhysicalResourceId ?? failedId(event);
+  // Any other physical id names no item: a failed Create's.
+  const match = PHYSICAL_ID.exec(physicalResourceId);
+  if (!match) return { status: 'SUCCESS', physicalResourceId };
+  const id = match[1] ? chunkItemId(match[2]) : manifestItemId(match[2]);
+  try {
+    return { status: 'SUCCESS', physicalResourceId, reason: `item ${await releaseItem(ddb, table, id, event.LogicalResourceId)}` };
+  } catch (err) {
+    const e = err as Error;
+    return { status: 'SUCCESS', physicalResourceId, reason: `item left in place: ${e?.name ?? 'Error'}: ${String(e?.message ?? err).slice(0, 300)}` };
+  }
+}
+
+function failedId(event: ConfigEvent): string {
+  return `sentinel-tvm-config-failed-${String(event.RequestId).slice(0, 64)}`;
 }
 
 /** The answer CloudFormation expects at the presigned ResponseURL. */
@@ -60,7 +131,7 @@ export function responseBody(event: ConfigEvent, result: ConfigResult): string {
   return JSON.stringify({
     Status: result.status,
     Reason: result.reason ?? 'OK',
-    PhysicalResourceId: CONFIG_PHYSICAL_ID,
+    PhysicalResourceId: result.physicalResourceId,
     StackId: event.StackId,
     RequestId: event.RequestId,
     LogicalResourceId: event.LogicalResourceId,

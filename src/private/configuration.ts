@@ -1,4 +1,4 @@
-import { CustomResource, Duration, Lazy, Stack } from 'aws-cdk-lib';
+import { CfnElement, CustomResource, Duration, IResolvable, Lazy, Stack, StringConcat, Token, Tokenization } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -7,7 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ConfigFunction } from './config-function';
 import { onlyFromFunction } from './trust';
-import { CONFIG_ITEM_ID, Env, Limits } from '../shared/contract';
+import { CONFIG_ITEM_PREFIX, ConfigChunking, ConfigResourceTypes, Env, startsConfigChunk } from '../shared/contract';
 
 /** One profile as the configuration writer takes it (CloudFormation resolves the role ARNs). */
 export interface ConfigProfile {
@@ -28,9 +28,27 @@ export interface TvmConfigurationProps {
   readonly admins: () => string[];
 }
 
+/** What an unresolved token is counted as, on top of its own JSON: a GetAtt or Ref renders shorter than the ARN it becomes. */
+const TOKEN_PADDING = 100;
+
+/** The writer's actions on the control table, all limited to the configuration items. */
+const WRITER_ACTIONS = ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:BatchGetItem'];
+const READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem'];
+
+/** A chunk of profiles and the custom resource that writes it. */
+interface ConfigChunk {
+  readonly resource: CustomResource;
+  readonly profiles: ConfigProfile[];
+  /** Estimated size of the profiles once CloudFormation resolves them. */
+  bytes: number;
+}
+
 /**
- * The deployed configuration (profiles, administrators): written at deploy time by this TVM's own custom resource,
- * which answers its SHA-256. The functions get that digest in their environment and trust no other configuration.
+ * The deployed configuration (profiles, administrators): written at deploy time by this TVM's own custom resources,
+ * chunks of profiles (`Custom::SentinelTvmConfigChunk`, split by {@link startsConfigChunk} as profiles are added) and a
+ * manifest (`Custom::SentinelTvmConfig`) listing the chunks' digests, which answers its own SHA-256. The functions get
+ * that digest in their environment and trust no other configuration. No request carries more than a chunk, so 1,000
+ * profiles deploy and update within Lambda's 256 KB asynchronous payload.
  */
 export class TvmConfiguration extends Construct {
   /** The digest of the deployed configuration (a deploy-time value). */
@@ -38,23 +56,26 @@ export class TvmConfiguration extends Construct {
   /** The writer function. */
   public readonly writer: lambda.Function;
 
-  private readonly profiles: ConfigProfile[] = [];
+  private readonly chunks: ConfigChunk[] = [];
   private readonly controlTable: dynamodb.ITable;
+  private readonly leadingKeys: Record<string, Record<string, string[]>>;
 
   constructor(scope: Construct, id: string, props: TvmConfigurationProps) {
     super(scope, id);
     this.controlTable = props.controlTable;
+    this.leadingKeys = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${CONFIG_ITEM_PREFIX}*`] } };
     const role = new iam.Role(this, 'WriterRole', {
       path: props.runtimeRolePath,
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Sentinel TVM configuration writer: writes the deployed configuration item of its control table',
+      description: 'Sentinel TVM configuration writer: writes the deployed configuration items of its control table',
     });
     const logGroup = new logs.LogGroup(this, 'WriterLogGroup', { retention: props.logRetention });
     logGroup.grantWrite(role);
+    // Writes and deletes its items; reads the chunks back before it answers the manifest's digest.
     role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['dynamodb:PutItem'],
+      actions: WRITER_ACTIONS,
       resources: [props.controlTable.tableArn],
-      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [CONFIG_ITEM_ID] } },
+      conditions: this.leadingKeys,
     }));
     props.encryptionKey?.grantEncryptDecrypt(role);
     this.writer = new ConfigFunction(this, 'Writer', {
@@ -68,46 +89,114 @@ export class TvmConfiguration extends Construct {
     });
     new iam.Policy(this, 'WriterOnly', {
       roles: [role],
-      statements: [onlyFromFunction(this.writer.functionArn, ['dynamodb:PutItem'])],
+      statements: [onlyFromFunction(this.writer.functionArn, WRITER_ACTIONS)],
     });
-    const config = new CustomResource(this, 'Resource', {
+    const manifest = new CustomResource(this, 'Resource', {
       serviceToken: this.writer.functionArn,
-      resourceType: 'Custom::SentinelTvmConfig',
+      resourceType: ConfigResourceTypes.MANIFEST,
       properties: {
         AdminPrincipals: Lazy.list({ produce: () => props.admins() }),
-        Profiles: Lazy.any({ produce: () => this.renderProfiles(props.admins()) }),
+        Chunks: Lazy.list({ produce: () => this.chunks.map((c) => c.resource.getAttString('Digest')) }),
       },
     });
-    this.digest = config.getAttString('Digest');
+    this.digest = manifest.getAttString('Digest');
+    this.node.addValidation({ validate: () => this.validateChunks() });
   }
 
-  /** Adds a profile (names are checked unique by the caller). */
+  /** Adds a profile (names are checked unique by the caller), to the last chunk or to a new one. */
   public addProfile(profile: ConfigProfile): void {
-    this.profiles.push(profile);
+    const value: ConfigProfile = {
+      name: profile.name,
+      roleArn: profile.roleArn,
+      allowedPrincipals: profile.allowedPrincipals,
+      maxDurationSeconds: profile.maxDurationSeconds,
+      chainRoleArns: profile.chainRoleArns,
+    };
+    const bytes = this.estimateBytes(value);
+    let chunk = this.chunks[this.chunks.length - 1];
+    if (!chunk || startsConfigChunk(chunk.bytes, chunk.profiles[chunk.profiles.length - 1].name, bytes)) {
+      const profiles: ConfigProfile[] = [];
+      // Named after its first profile: a chunk keeps its logical id when a chunk before it is split or merged.
+      const resource = new CustomResource(this, `Chunk-${profile.name}`, {
+        serviceToken: this.writer.functionArn,
+        resourceType: ConfigResourceTypes.CHUNK,
+        properties: { Profiles: Lazy.any({ produce: () => subJson(this, profiles) }) },
+      });
+      chunk = { resource, profiles, bytes: 0 };
+      this.chunks.push(chunk);
+    }
+    chunk.profiles.push(value);
+    chunk.bytes += bytes;
   }
 
   /** Read access to the configuration items, for a function that loads the configuration. */
   public grantRead(grantee: iam.IGrantable): iam.Grant {
     return iam.Grant.addToPrincipal({
       grantee,
-      actions: ['dynamodb:GetItem'],
+      actions: READ_ACTIONS,
       resourceArns: [this.controlTable.tableArn],
-      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [CONFIG_ITEM_ID] } },
+      conditions: this.leadingKeys,
     });
   }
 
-  private renderProfiles(admins: string[]): unknown[] {
-    const profiles = this.profiles.map((p) => ({
-      name: p.name,
-      roleArn: p.roleArn,
-      allowedPrincipals: p.allowedPrincipals,
-      maxDurationSeconds: p.maxDurationSeconds,
-      chainRoleArns: p.chainRoleArns,
-    }));
-    const size = JSON.stringify(Stack.of(this).resolve({ profiles, admins })).length;
-    if (size > Limits.MAX_CONFIG_BYTES) {
-      throw new Error(`SentinelTvm profiles take ${size} bytes, over the ${Limits.MAX_CONFIG_BYTES} bytes one configuration holds`);
-    }
-    return profiles;
+  /** The size of a value once CloudFormation resolves it, estimated from its resolved JSON with tokens padded. */
+  private estimateBytes(value: unknown): number {
+    const json = JSON.stringify(Stack.of(this).resolve(value));
+    const tokens = json.match(/\{"(Ref|Fn::[A-Za-z]+)":/g)?.length ?? 0;
+    return Buffer.byteLength(json) + TOKEN_PADDING * tokens;
   }
+
+  private validateChunks(): string[] {
+    // A chunk grows past its budget only with a single profile in it.
+    return this.chunks.filter((c) => c.bytes > ConfigChunking.MAX_PROFILE_BYTES).map((c) =>
+      `addProfile(${JSON.stringify(c.profiles[0].name)}): the profile takes about ${c.bytes} bytes of configuration, over the `
+      + `${ConfigChunking.MAX_PROFILE_BYTES} one profile may take (CloudFormation sends it twice in one update request, which Lambda `
+      + 'limits to 256 KB): give it fewer allowedPrincipals, or split it into several profiles');
+  }
+}
+
+/**
+ * The JSON of a value as one `Fn::Sub` string, each token a `${...}`: a chunk of 32 profiles is then one string in the
+ * template instead of nested objects and a `Fn::Join` per ARN, about a third of the size, which keeps 1,000 profiles
+ * well within CloudFormation's 1 MB template. A `Ref`/`GetAtt` of this stack is written inline; any other token (a
+ * reference to another stack, say) becomes a variable of the `Fn::Sub`, so CDK still sees and resolves it.
+ */
+export function subJson(scope: Construct, value: unknown): unknown {
+  const stack = Stack.of(scope);
+  const tokens: IResolvable[] = [];
+  // NUL marks where a token goes: no literal of a configuration has one, and JSON escapes it.
+  const mark = (token: IResolvable) => `\u0000${tokens.push(token) - 1}\u0000`;
+  const json = JSON.stringify(value, (_key, v) => {
+    if (typeof v === 'string' && Token.isUnresolved(v)) return Tokenization.reverseString(v).mapTokens({ mapToken: mark }).join(new StringConcat());
+    // A number token becomes a string, which the writer takes as CloudFormation passes numbers.
+    if (typeof v === 'number' && Token.isUnresolved(v)) return mark(Tokenization.reverseNumber(v)!);
+    return v;
+  });
+  if (tokens.length === 0) return json;
+  const local = new Set(stack.node.findAll()
+    .filter((c): c is CfnElement => CfnElement.isCfnElement(c) && Stack.of(c) === stack)
+    .map((e) => stack.resolve(e.logicalId)));
+  const variables: Record<string, string> = {};
+  const placeholders = new Map<IResolvable, string>();
+  const placeholder = (token: IResolvable): string => {
+    let text = placeholders.get(token);
+    if (text === undefined) {
+      const r = stack.resolve(token);
+      const ref = r && typeof r === 'object' && Object.keys(r).length === 1 ? r : undefined;
+      if (typeof ref?.Ref === 'string' && (ref.Ref.startsWith('AWS::') || local.has(ref.Ref))) {
+        text = `\${${ref.Ref}}`;
+      } else if (Array.isArray(ref?.['Fn::GetAtt']) && local.has(ref['Fn::GetAtt'][0]) && typeof ref['Fn::GetAtt'][1] === 'string') {
+        text = `\${${ref['Fn::GetAtt'][0]}.${ref['Fn::GetAtt'][1]}}`;
+      } else {
+        const name = `V${Object.keys(variables).length}`;
+        variables[name] = Token.asString(token);
+        text = `\${${name}}`;
+      }
+      placeholders.set(token, text);
+    }
+    return text;
+  };
+  // `${!` is Fn::Sub's literal `${`.
+  const text = json.replace(/\$\{/g, '${!').replace(/\\u0000(\d+)\\u0000/g, (_m, i: string) => placeholder(tokens[Number(i)]));
+  return { 'Fn::Sub': Object.keys(variables).length > 0 ? [text, variables] : text };
 }
