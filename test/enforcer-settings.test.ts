@@ -9,16 +9,18 @@ const ENV = {
   [Env.CONFIG_DIGEST]: 'a'.repeat(64),
   [Env.REVOKED_POLICY_NAME]: revokedSessionsPolicyName('MyTvm', 'us-east-1'),
   [Env.PROTECTED_ROLE_PATH]: '/sentinel-tvm/MyTvm/',
+  [Env.STACK_ID]: 'arn:aws:cloudformation:us-east-1:111122223333:stack/MyStack/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9',
 };
 
 describe('GIVEN the enforcer\'s environment', () => {
-  test('WHEN every variable is set THEN the settings name this TVM\'s policy and protected role path', () => {
+  test('WHEN every variable is set THEN the settings name this TVM\'s policy, protected role path and stack', () => {
     expect(readEnforcerSettings(ENV)).toEqual({
       tableName: 'sessions',
       controlTableName: 'control',
       configDigest: 'a'.repeat(64),
       policyName: 'SentinelRevokedSessions-MyTvm-us-east-1',
       protectedRolePath: '/sentinel-tvm/MyTvm/',
+      stackId: 'arn:aws:cloudformation:us-east-1:111122223333:stack/MyStack/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9',
     });
   });
 
@@ -27,7 +29,8 @@ describe('GIVEN the enforcer\'s environment', () => {
     expect(readEnforcerSettings(env).protectedRolePath).toBeUndefined();
   });
 
-  test.each([Env.REVOKED_POLICY_NAME, Env.TABLE_NAME, Env.CONTROL_TABLE_NAME, Env.CONFIG_DIGEST])('fails when %s is missing, naming it', (name) => {
+  const REQUIRED = [Env.REVOKED_POLICY_NAME, Env.TABLE_NAME, Env.CONTROL_TABLE_NAME, Env.CONFIG_DIGEST, Env.STACK_ID];
+  test.each(REQUIRED)('fails when %s is missing, naming it', (name) => {
     expect(() => readEnforcerSettings({ ...ENV, [name]: undefined })).toThrow(new RegExp(`^environment variable ${name} is not set`));
   });
 

@@ -28,7 +28,7 @@ import {
   BUDGET_SAFETY_MARGIN_CHARS, fallbackPolicy, IAM_ROLE_INLINE_POLICIES_LIMIT, isoSeconds, listedIds, listPolicy, MAX_LISTED_IDS,
   POLICY_BUDGET_CHARS, policySize, roleBudget, VEND_IN_FLIGHT_MS,
 } from '../lambda/enforcer/policy';
-import { CONFIG_ITEM_ID, Env, type ProfileConfig, revokedSessionsPolicyName } from '../src/shared/contract';
+import { Env, type ProfileConfig, revokedSessionsPolicyName } from '../src/shared/contract';
 
 const BUNDLE = path.join(__dirname, '..', 'assets', 'lambda', 'enforcer.lambda', 'index.js');
 /** This TVM's policy name (the unbundled enforcer's; the bundled one reads it from the synthesized environment). */
@@ -147,13 +147,13 @@ async function put(...items: Record<string, AttributeValue>[]): Promise<void> {
   }
 }
 
-/** Removes every session (the config item stays), so that each test starts from an empty table and stream position. */
+/** Removes every session (the configuration lives in the control table), so that each test starts from an empty table and stream position. */
 async function clearSessions(): Promise<void> {
   let startKey: Record<string, AttributeValue> | undefined;
   const keys: string[] = [];
   do {
     const out = await fx.ddb.send(new ScanCommand({ TableName: fx.tableName, ProjectionExpression: 'id', ExclusiveStartKey: startKey }));
-    keys.push(...(out.Items ?? []).map((i) => i.id.S!).filter((k) => k !== CONFIG_ITEM_ID));
+    keys.push(...(out.Items ?? []).map((i) => i.id.S!));
     startKey = out.LastEvaluatedKey;
   } while (startKey);
   for (let i = 0; i < keys.length; i += 25) {

@@ -1,3 +1,4 @@
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { boundedRequestHandler } from '../clients';
@@ -14,4 +15,9 @@ export function enforcerDynamoClient(): DynamoDBClient {
 /** IAM's global endpoint of the function's partition; IAM throttles writes, so the SDK retries with backoff. */
 export function enforcerIamClient(): IAMClient {
   return new IAMClient({ maxAttempts: 5, requestHandler });
+}
+
+/** Reads the function's own stack status, to tell a real revocation-cleanup request from a forged one. */
+export function enforcerCloudFormationClient(): CloudFormationClient {
+  return new CloudFormationClient({ maxAttempts: 3, requestHandler });
 }

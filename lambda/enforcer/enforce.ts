@@ -2,6 +2,7 @@ import { GetItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient 
 import {
   DeleteRolePolicyCommand, GetRolePolicyCommand, ListRolePoliciesCommand, PutRolePolicyCommand, type IAMClient,
 } from '@aws-sdk/client-iam';
+import { leaseWaitMs, withLease, type EnforcerLease } from './lease';
 import type { EnforcerMetrics } from './metrics';
 import {
   canonical, desiredPolicy, fallbackFor, isSafeSessionId, listedIds, listPolicy, MAX_LISTED_IDS, policySize, roleBudget,
@@ -55,6 +56,11 @@ export interface EnforcerDeps {
   readonly pageSize?: number;
   /** Roles processed at once. @default 4 */
   readonly concurrency?: number;
+  /**
+   * Lets one run at a time read and write the policies ({@link createEnforcer} takes it before the configuration, the
+   * table or any policy is read). @default - none: runs are not serialized
+   */
+  readonly lease?: EnforcerLease;
 }
 
 /**
@@ -397,15 +403,24 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
   return summary;
 }
 
-/** The handler of the enforcer Lambda: one enforcement per invocation; rejects when any role failed. */
-/** The `Role` dimension of a run that failed before it reached any role (configuration or table unreadable). */
+/** The `Role` dimension of a run that failed before it reached any role (configuration or table unreadable, lease busy). */
 export const ALL_ROLES = 'ALL';
 
-export function createEnforcer(deps: EnforcerDeps): (event: unknown, context?: { invokedFunctionArn?: string }) => Promise<EnforcementSummary> {
+/** What the enforcer reads of the Lambda context. */
+export interface EnforcerContext {
+  readonly invokedFunctionArn?: string;
+  getRemainingTimeInMillis?(): number;
+}
+
+/**
+ * The handler of the enforcer Lambda: one enforcement per invocation, holding the lease (when given) from before
+ * anything is read until the last write; rejects when any role failed, or when the lease stayed busy too long.
+ */
+export function createEnforcer(deps: EnforcerDeps): (event: unknown, context?: EnforcerContext) => Promise<EnforcementSummary> {
   return async (event, context) => {
     const account = deps.account ?? context?.invokedFunctionArn?.split(':')[4];
     try {
-      return await enforce(account ? { ...deps, account } : deps, event);
+      return await withLease(deps.lease, leaseWaitMs(context), () => enforce(account ? { ...deps, account } : deps, event));
     } catch (err) {
       // Role failures were logged with the summary; anything else (config, table) is logged here, and counted as a
       // failure of every role: no deny was computed at all (a refused configuration stops revocation too), and the
@@ -501,16 +516,19 @@ async function otherPoliciesSize(iam: IAMClient, role: string, policyName: strin
   return size;
 }
 
-const isNoSuchEntity = (err: unknown) => (err as Error)?.name === 'NoSuchEntityException' || (err as Error)?.name === 'NoSuchEntity';
+/** IAM's answer for a role, or a role's policy, that does not exist. */
+export const isNoSuchEntity = (err: unknown) => (err as Error)?.name === 'NoSuchEntityException' || (err as Error)?.name === 'NoSuchEntity';
 /** IAM's per-role inline policy quota: the SDK names the error `LimitExceededException`, the wire code is `LimitExceeded`. */
 const isLimitExceeded = (err: unknown) => (err as Error)?.name === 'LimitExceededException' || (err as Error)?.name === 'LimitExceeded';
 
-function describe(err: unknown): string {
+/** An error's name and message, short, for logs (never credentials). */
+export function describe(err: unknown): string {
   const e = err as Error;
   return `${e?.name ?? 'Error'}: ${String(e?.message ?? err).slice(0, 300)}`;
 }
 
-async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+/** `fn` on each item, at most `limit` at a time; the results in order. */
+export async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   const worker = async () => {

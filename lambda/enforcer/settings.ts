@@ -11,6 +11,8 @@ export interface EnforcerSettings {
   readonly policyName: string;
   /** The IAM path of this TVM's ProtectedRoles, when it has one. */
   readonly protectedRolePath?: string;
+  /** The function's own stack (its id, an ARN): the only stack whose revocation-cleanup requests it obeys. */
+  readonly stackId: string;
 }
 
 /** IAM's policy names. */
@@ -29,6 +31,7 @@ export function readEnforcerSettings(env: NodeJS.ProcessEnv): EnforcerSettings {
   const controlTableName = required(Env.CONTROL_TABLE_NAME, 'the control table');
   const configDigest = required(Env.CONFIG_DIGEST, 'the deployed configuration\'s digest');
   const policyName = required(Env.REVOKED_POLICY_NAME, 'this TVM\'s revoked-sessions inline policy');
+  const stackId = required(Env.STACK_ID, 'the function\'s own CloudFormation stack (its id)');
   if (!POLICY_NAME.test(policyName)) {
     throw new Error(`environment variable ${Env.REVOKED_POLICY_NAME} is "${policyName}": expected an IAM policy name ([\\w+=,.@-]{1,128})`);
   }
@@ -43,5 +46,6 @@ export function readEnforcerSettings(env: NodeJS.ProcessEnv): EnforcerSettings {
     configDigest,
     policyName,
     ...(protectedRolePath ? { protectedRolePath } : {}),
+    stackId,
   };
 }

@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Aws, CustomResource, Duration, Lazy, Stack, Token } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -8,20 +8,35 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { TvmConfiguration } from './configuration';
 import { EnforcerFunction } from './enforcer-function';
 import { onlyFromFunction } from './trust';
-import { Attr, Env, Indexes, Status } from '../shared/contract';
+import {
+  Attr, ENFORCER_LEASE_ITEM_ID, EnforcerTiming, Env, Indexes, REVOCATION_CLEANUP_ITEM_ID, REVOCATION_CLEANUP_RESOURCE_TYPE, Status,
+} from '../shared/contract';
 
 /** ARNs per IAM statement, so that CDK can split a large policy across documents. */
 const ROLE_ARNS_PER_STATEMENT = 25;
 /** What the enforcer may do on a role: its own policy (IAM has no condition on a policy's name), and list the others to size it. */
 const ENFORCER_ROLE_ACTIONS = ['iam:GetRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy', 'iam:ListRolePolicies'];
+/** The lease item that lets one run at a time write the policies. */
+const LEASE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:DeleteItem'];
+/** The item in which the revocation cleanup records the roles its resources list. */
+const CLEANUP_ITEM_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem'];
+/** The revocation cleanup checks that a request comes from CloudFormation working on this stack. */
+const STACK_ACTIONS = ['cloudformation:DescribeStacks'];
+
+/** What the enforcer needs of the deployed configuration (`TvmConfiguration` is one). */
+export interface EnforcerConfiguration {
+  /** The deployed configuration's digest (a deploy-time value). */
+  readonly digest: string;
+  /** Read access to the configuration, for a function that loads it. */
+  grantRead(grantee: iam.IGrantable): iam.Grant;
+}
 
 export interface TvmEnforcerProps {
   readonly table: dynamodb.ITable;
   readonly controlTable: dynamodb.ITable;
-  readonly configuration: TvmConfiguration;
+  readonly configuration: EnforcerConfiguration;
   readonly encryptionKey?: kms.IKey;
   readonly logRetention: logs.RetentionDays;
   readonly runtimeRolePath: string;
@@ -35,12 +50,17 @@ export interface TvmEnforcerProps {
 
 /**
  * The revocation enforcer: fed by the session table's stream and run every 5 minutes, it keeps this TVM's inline deny
- * policy on each protected role, denying the revoked sessions' tags until their credentials expire.
+ * policy on each protected role, denying the revoked sessions' tags until their credentials expire. Its runs take a
+ * lease in the control table, one at a time. The same function serves the revocation cleanup custom resource, which
+ * deletes the policy from the roles before CloudFormation deletes them.
  */
 export class TvmEnforcer extends Construct {
   public readonly function: lambda.Function;
   public readonly role: iam.Role;
+  /** Deletes the policy from the roles added with {@link addRole} right before CloudFormation deletes them. */
+  public readonly cleanup: CustomResource;
   private statement?: iam.PolicyStatement;
+  private readonly roleNames: string[] = [];
 
   constructor(scope: Construct, id: string, props: TvmEnforcerProps) {
     super(scope, id);
@@ -56,20 +76,33 @@ export class TvmEnforcer extends Construct {
       resources: [props.table.tableArn, `${props.table.tableArn}/index/${Indexes.find((i) => i.partitionKey === Attr.STATUS)!.name}`],
     }));
     props.configuration.grantRead(this.role);
+    // The lease, and nothing else of the control table: the configuration stays out of the enforcer's reach.
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: LEASE_ACTIONS,
+      resources: [props.controlTable.tableArn],
+      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [ENFORCER_LEASE_ITEM_ID] } },
+    }));
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: CLEANUP_ITEM_ACTIONS,
+      resources: [props.controlTable.tableArn],
+      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [REVOCATION_CLEANUP_ITEM_ID] } },
+    }));
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: STACK_ACTIONS, resources: [Aws.STACK_ID] }));
     // Roles under this TVM's path stay writable after they leave the configuration (a replaced ProtectedRole's
     // sessions may still hold live credentials).
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ENFORCER_ROLE_ACTIONS,
       resources: [props.protectedRoleArnPattern],
     }));
-    props.encryptionKey?.grantDecrypt(this.role);
+    // Decrypt for the stream and the reads, encrypt for the lease item.
+    props.encryptionKey?.grantEncryptDecrypt(this.role);
     this.function = new EnforcerFunction(this, 'Function', {
       description: 'Sentinel TVM: denies the credentials of revoked sessions on the protected roles',
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
-      timeout: Duration.seconds(60),
-      // One writer per role policy: concurrent runs would race on PutRolePolicy.
-      reservedConcurrentExecutions: 1,
+      // Shorter than the lease (EnforcerTiming): a run never outlives its hold. No reserved concurrency: the lease
+      // serializes the runs, and accounts with a low concurrency quota refuse to reserve any.
+      timeout: Duration.seconds(EnforcerTiming.TIMEOUT_SECONDS),
       role: this.role,
       logGroup,
       environment: {
@@ -78,6 +111,7 @@ export class TvmEnforcer extends Construct {
         [Env.CONFIG_DIGEST]: props.configuration.digest,
         [Env.REVOKED_POLICY_NAME]: props.policyName,
         [Env.PROTECTED_ROLE_PATH]: props.protectedRolePath,
+        [Env.STACK_ID]: Aws.STACK_ID,
         ...props.observability,
       },
       tracing: props.tracing,
@@ -100,15 +134,41 @@ export class TvmEnforcer extends Construct {
       ],
     }));
     // The schedule prunes expired ids and repairs anything a failed stream batch missed.
-    new events.Rule(this, 'Schedule', {
+    const schedule = new events.Rule(this, 'Schedule', {
       description: 'Sentinel TVM: recompute the revoked-sessions deny policies',
       schedule: events.Schedule.rate(Duration.minutes(5)),
       targets: [new targets.LambdaFunction(this.function, { retryAttempts: 2 })],
     });
     new iam.Policy(this, 'OnlyFromFunction', {
       roles: [this.role],
-      statements: [onlyFromFunction(this.function.functionArn, ENFORCER_ROLE_ACTIONS)],
+      statements: [onlyFromFunction(this.function.functionArn, [...ENFORCER_ROLE_ACTIONS, ...LEASE_ACTIONS, ...STACK_ACTIONS])],
     });
+    this.cleanup = new CustomResource(this, 'Cleanup', {
+      serviceToken: this.function.functionArn,
+      resourceType: REVOCATION_CLEANUP_RESOURCE_TYPE,
+      properties: {
+        RoleNames: Lazy.list({ produce: () => this.distinctRoleNames() }),
+        PolicyName: props.policyName,
+      },
+    });
+    // CloudFormation deletes dependents first: on a stack deletion the triggers go, then the cleanup runs, then the
+    // roles (which the cleanup references) and the function go. Nothing is left to start a run after the cleanup.
+    const mappings = this.function.node.children.filter((c): c is lambda.EventSourceMapping => c instanceof lambda.EventSourceMapping);
+    for (const trigger of [...mappings, schedule]) trigger.node.addDependency(this.cleanup);
+  }
+
+  /**
+   * A role on which the enforcer writes the policy: the cleanup deletes it from the role before CloudFormation deletes
+   * the role. Only a role the app owns (an `iam.Role`, a `ProtectedRole`, in any stack of this account) is listed: an
+   * imported role is deleted by no stack here, and stripping its deny would let revoked credentials work there again
+   * (nobody writes it back once the enforcer is gone). A role of another account is left out: the enforcer cannot
+   * write there either.
+   */
+  public addRole(role: iam.IRole): void {
+    if (!iam.Role.isRole(role)) return;
+    const account = Stack.of(this).account;
+    if (!Token.isUnresolved(role.env.account) && !Token.isUnresolved(account) && role.env.account !== account) return;
+    this.roleNames.push(role.roleName);
   }
 
   /** The enforcer may read, write and delete role policies on this role (the TVM's path is granted already). */
@@ -118,5 +178,15 @@ export class TvmEnforcer extends Construct {
       this.role.addToPrincipalPolicy(this.statement);
     }
     if (!this.statement.resources.includes(roleArn)) this.statement.addResources(roleArn);
+  }
+
+  /** The roles' names, each once: two tokens may name the same role, so they are compared resolved. */
+  private distinctRoleNames(): string[] {
+    const seen = new Map<string, string>();
+    for (const name of this.roleNames) {
+      const key = JSON.stringify(Stack.of(this).resolve(name));
+      if (!seen.has(key)) seen.set(key, name);
+    }
+    return [...seen.values()];
   }
 }

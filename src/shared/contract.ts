@@ -78,32 +78,71 @@ export const Status = {
 export type SessionStatus = (typeof Status)[keyof typeof Status];
 
 /**
- * The item that carries the profile configuration, in the session table.
+ * The configuration in the control table: content-addressed items, written at deploy time, read once per container.
  *
- * Profiles do not fit Lambda's 4 KB environment (200 profiles are tens of KB, and role ARNs are
- * only known at deploy time), so the construct writes them into one item at deploy time and the
- * handler reads it once per container. Its id cannot collide with a session id (16 hex digits),
- * and it has none of the GSI keys, so it never shows in a session index or the revocation stream filter.
+ * Profiles do not fit Lambda's 4 KB environment, and 1,000 of them do not fit one custom-resource request (CloudFormation
+ * sends the properties twice on an update, and Lambda takes 256 KB), so the construct splits them into chunks
+ * ({@link ConfigChunking}). Item `<prefix>chunk#<SHA-256 of its document>` holds a chunk, a list of {@link ProfileConfig};
+ * item `<prefix><digest>` holds the manifest ({@link ConfigManifest}), which lists the chunks' SHA-256s. The digest, the
+ * manifest's SHA-256, is what the functions get in their environment, and it fixes every chunk too. Content addressing
+ * lets an old and a new configuration coexist during a deployment; CloudFormation deletes the old items in its cleanup.
  */
-export const CONFIG_ITEM_ID = '#sentinel-tvm-config';
+export const CONFIG_ITEM_PREFIX = '#sentinel-tvm-config#';
 
 /**
- * Attributes of the config item: `document`, the configuration as canonical JSON ({@link ConfigDocument}), and
- * `digest`, its SHA-256 in hex. The runtime trusts the document only when its digest equals the deployed one.
+ * Attributes of a configuration item: `document`, its canonical JSON, and `held_by`, the custom resources (logical ids)
+ * that wrote it: two resources with the same content share one item, which goes when the last of them lets it go.
  */
 export const ConfigAttr = {
   DOCUMENT: 'document',
-  DIGEST: 'digest',
+  HELD_BY: 'held_by',
 } as const;
 
-/** Version of {@link ConfigDocument}. */
-export const CONFIG_DOCUMENT_VERSION = 1;
+/** The custom resources that write the configuration: the manifest, whose `Digest` the functions get, and its chunks. */
+export const ConfigResourceTypes = {
+  MANIFEST: 'Custom::SentinelTvmConfig',
+  CHUNK: 'Custom::SentinelTvmConfigChunk',
+} as const;
 
-/** The configuration document: what the deployment decided, canonical JSON, keys in this order. */
+/** Version of {@link ConfigManifest} and {@link ConfigDocument}. */
+export const CONFIG_DOCUMENT_VERSION = 2;
+
+/** The manifest: canonical JSON, keys in this order. */
+export interface ConfigManifest {
+  readonly version: number;
+  readonly adminPrincipals: string[];
+  /** SHA-256 (hex) of each chunk's document, in order. */
+  readonly chunks: string[];
+}
+
+/** The configuration as the functions see it: the manifest's administrators and its chunks' profiles, in order. */
 export interface ConfigDocument {
   readonly version: number;
   readonly adminPrincipals: string[];
   readonly profiles: ProfileConfig[];
+}
+
+/**
+ * How profiles are split into chunks, by the construct at synth and by local mode alike (the same settings give the
+ * same digest). A profile's size is the length of its canonical JSON (the construct adds 100 per unresolved token).
+ * A chunk ends after a profile whose name hashes to a boundary (about one name in `BOUNDARY_EVERY`), so that adding or
+ * removing a profile rewrites its own chunk rather than every chunk after it; and before a profile that would take it
+ * past `BUDGET_BYTES`, so that a chunk's update request (its properties twice) stays far below Lambda's 256 KB.
+ */
+export const ConfigChunking = {
+  BUDGET_BYTES: 48_000,
+  BOUNDARY_EVERY: 32,
+  /** The most one profile may take: a chunk of it alone, twice in an update request, stays below 256 KB. */
+  MAX_PROFILE_BYTES: 100_000,
+} as const;
+
+/** Whether a profile of `profileBytes` starts a new chunk after the current one (`chunkBytes`, last profile `lastName`). */
+export function startsConfigChunk(chunkBytes: number, lastName: string | undefined, profileBytes: number): boolean {
+  if (lastName === undefined) return true;
+  // A polynomial hash modulo a prime: stable, well spread, no import (it decides chunk sizes, nothing about security).
+  let hash = 7;
+  for (let i = 0; i < lastName.length; i++) hash = (hash * 31 + lastName.charCodeAt(i)) % 2_147_483_647;
+  return hash % ConfigChunking.BOUNDARY_EVERY === 0 || chunkBytes + profileBytes > ConfigChunking.BUDGET_BYTES;
 }
 
 /** One profile as the runtime sees it. */
@@ -142,7 +181,41 @@ export const Env = {
   REVOKED_POLICY_NAME: 'SENTINEL_REVOKED_POLICY_NAME',
   /** Enforcer: the IAM path of this TVM's ProtectedRoles, whose roles it may write even after they leave the configuration. */
   PROTECTED_ROLE_PATH: 'SENTINEL_PROTECTED_ROLE_PATH',
+  /** Enforcer: the id (ARN) of its own stack: a revocation-cleanup request is obeyed only when it comes from that stack. */
+  STACK_ID: 'SENTINEL_STACK_ID',
 } as const;
+
+/**
+ * The control-table item that lets one revocation enforcer run at a time (no reserved concurrency, which low-quota
+ * accounts refuse): a run writes it when it is free or expired, and deletes it when done.
+ */
+export const ENFORCER_LEASE_ITEM_ID = '#sentinel-tvm-enforcer-lease';
+/** Attributes of {@link ENFORCER_LEASE_ITEM_ID}: the holding run, and when its hold lapses (epoch milliseconds). */
+export const LeaseAttr = {
+  OWNER: 'owner',
+  EXPIRES_AT_MS: 'expires_at_ms',
+} as const;
+/**
+ * The enforcer function's timeout, and how long a lease holds: longer, so that a run never outlives its lease, and a
+ * crashed run blocks the others for at most that long.
+ */
+export const EnforcerTiming = {
+  TIMEOUT_SECONDS: 60,
+  LEASE_SECONDS: 90,
+} as const;
+/**
+ * The custom resource, served by the enforcer function, that deletes this TVM's revoked-sessions policy from its roles
+ * before CloudFormation deletes them (IAM refuses to delete a role that has inline policies). Properties: `RoleNames`
+ * (role names, no path) and `PolicyName`.
+ */
+export const REVOCATION_CLEANUP_RESOURCE_TYPE = 'Custom::SentinelTvmRevocationCleanup';
+/**
+ * The control-table item in which the revocation cleanup keeps the roles each of its live resources declared last (a
+ * Create or an Update writes them): a Delete of a replaced resource spares the roles still declared.
+ */
+export const REVOCATION_CLEANUP_ITEM_ID = '#sentinel-tvm-revocation-cleanup';
+/** Attribute of {@link REVOCATION_CLEANUP_ITEM_ID}: JSON, by logical id, of `{ physicalResourceId, policyName, roleNames }`. */
+export const REVOCATION_CLEANUP_DECLARATIONS_ATTR = 'declarations';
 
 /** Values of {@link Env.STORE_FAILURE_MODE}. */
 export const StoreFailureModes = {
@@ -180,7 +253,7 @@ export const Limits = {
   ROLE_SESSION_NAME_MAX: 64,
   MAX_REVOKE_REASON: 256,
   MAX_PROFILES: 1000,
-  /** A DynamoDB item is at most 400 KB; keep the config item well inside it. */
+  /** A DynamoDB item is at most 400 KB; keep each configuration item (the manifest, a chunk) well inside it. */
   MAX_CONFIG_BYTES: 350_000,
 } as const;
 
