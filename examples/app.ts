@@ -1,15 +1,19 @@
 // A CDK app you can copy. In your own app, import from 'cdk-sentinel-tvm' instead of '../src'.
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { ProtectedRole, SentinelTvm } from '../src';
+import { PrincipalPattern, ProtectedRole, SentinelTvm } from '../src';
 
 const app = new App({ context: { 'aws:cdk:disable-creation-stack-traces': true } });
+const account = process.env.CDK_DEFAULT_ACCOUNT ?? '111122223333';
 const stack = new Stack(app, 'SentinelTvmExample', {
-  env: { account: process.env.CDK_DEFAULT_ACCOUNT ?? '111122223333', region: process.env.CDK_DEFAULT_REGION ?? 'eu-west-1' },
+  env: { account, region: process.env.CDK_DEFAULT_REGION ?? 'eu-west-1' },
 });
 
+const securityOps = iam.Role.fromRoleName(stack, 'SecurityOps', 'SecurityOps');
 const tvm = new SentinelTvm(stack, 'Tvm', {
-  adminPrincipals: ['arn:aws:iam::111122223333:role/SecurityOps'],
+  // A fixed name: it names the TVM's roles and metrics, and other stacks and accounts can refer to it.
+  tvmName: 'example',
+  adminPrincipals: [PrincipalPattern.roleSessions(securityOps)],
   sessionLifetime: Duration.hours(12),
   defaultCredentialDuration: Duration.minutes(15),
 });
@@ -23,8 +27,8 @@ const readOnly = new ProtectedRole(stack, 'ReadOnly', {
 tvm.addProfile('prod-readonly', {
   role: readOnly,
   allowedPrincipals: [
-    'arn:aws:iam::111122223333:user/alice',
-    'arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_ReadOnly_*/*',
+    PrincipalPattern.iamUser(account, 'alice'),
+    PrincipalPattern.identityCenterPermissionSet(account, 'ReadOnly'),
   ],
   maxCredentialDuration: Duration.hours(1),
 });

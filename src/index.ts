@@ -1,2 +1,5 @@
 export * from './sentinel-tvm';
+export * from './tvm-reference';
 export * from './protected-role';
+export * from './principal-pattern';
+export * from './revocation';

@@ -4,24 +4,28 @@ import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as sns from 'aws-cdk-lib/aws-sns';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
+import { PrincipalPattern } from './principal-pattern';
 import { TvmConfiguration } from './private/configuration';
 import { TvmEnforcer } from './private/enforcer';
+import { ImportedSentinelTvm, protectedRolePathOf, validateTvmName } from './private/imported-tvm';
+import { addDeploymentLimitChecks } from './private/limits';
 import { acknowledgeNag } from './private/nag';
+import { renderPrincipalPatterns } from './private/principals';
 import { assumeStatements, onlyFromFunction, trustStatements } from './private/trust';
-import { validateDuration, validatePrincipalPatterns, validateProfileName } from './private/validation';
+import { validateDuration, validateProfileName } from './private/validation';
 import { VendFunction } from './private/vend-function';
+import { RevocationEnforcement } from './revocation';
 import {
-  Attr, BLOCK_ITEM_PREFIX, Env, Indexes, Limits, Metrics, revokedSessionsPolicyName, Routes, SESSION_TAG_KEY,
-  StoreFailureModes, TOKEN_KEY_ITEM_ID, TvmTags,
+  Attr, BLOCK_ITEM_PREFIX, Env, Indexes, Limits, revokedSessionsPolicyName, Routes, SESSION_TAG_KEY,
+  SOURCE_IDENTITY_PREFIX, StoreFailureModes, TOKEN_KEY_ITEM_ID, TvmTags,
 } from './shared/contract';
+import { ISentinelTvm, SentinelTvmAttributes, SentinelTvmBase } from './tvm-reference';
 
 /**
  * What the TVM does when the session table cannot be reached while vending.
@@ -42,7 +46,7 @@ export enum StoreFailureMode {
 /**
  * The least severe log level the TVM's functions write.
  */
-export enum TvmLogLevel {
+export enum SentinelTvmLogLevel {
   /** Everything, including debugging detail. */
   DEBUG = 'DEBUG',
   /** One decision line per request, and warnings and errors. */
@@ -54,16 +58,30 @@ export enum TvmLogLevel {
 }
 
 /**
- * Properties of a {@link SentinelTvm}.
+ * Properties of a `SentinelTvm`.
  */
 export interface SentinelTvmProps {
   /**
-   * ARN patterns (IAM wildcards `*` and `?`, matched against the caller's full ARN) of the principals
-   * that may list, read, end and revoke any session.
+   * Name of this TVM: the `service` dimension of its metrics, its protected-role path `/sentinel-tvm/<tvmName>/`, and
+   * part of the names of its roles and revoked-sessions policy. Changing it replaces those roles.
+   *
+   * @default - derived from the construct path (unique in the app, at most 40 characters)
+   */
+  readonly tvmName?: string;
+
+  /**
+   * The principals that may list, read, end and revoke any session, and block a principal.
    *
    * @default - no administrators: callers manage only their own sessions
    */
-  readonly adminPrincipals?: string[];
+  readonly adminPrincipals?: PrincipalPattern[];
+
+  /**
+   * Profiles of this TVM, as if each were added with `addProfile`.
+   *
+   * @default - none: add them with `addProfile`
+   */
+  readonly profiles?: ProfileProps[];
 
   /**
    * How long a session lasts from its first vend. Continued vends never return credentials that
@@ -93,13 +111,12 @@ export interface SentinelTvmProps {
   readonly storeFailureMode?: StoreFailureMode;
 
   /**
-   * Make revocation deny credentials already issued: an enforcer Lambda, fed by the table's stream and run
-   * every 5 minutes, keeps an inline policy `SentinelRevokedSessions` on each protected role that denies the
-   * revoked sessions' tags until their credentials expire. When false, revocation only refuses future vends.
+   * How far a revocation reaches: the credentials already issued too (a deny policy on each protected role, written by
+   * an enforcer Lambda), or future vends only.
    *
-   * @default true
+   * @default RevocationEnforcement.roleDenyPolicy()
    */
-  readonly revokeIssuedCredentials?: boolean;
+  readonly revocation?: RevocationEnforcement;
 
   /**
    * How long a session record is kept after the session ends, for audit, before DynamoDB's TTL deletes it.
@@ -109,7 +126,8 @@ export interface SentinelTvmProps {
   readonly sessionRetention?: Duration;
 
   /**
-   * What happens to the session table when it leaves the stack.
+   * What happens to the TVM's stateful resources when they leave the stack: the session table, the control table
+   * (configuration, principal blocks) and the log groups. For a throw-away stack, `RemovalPolicy.DESTROY`.
    *
    * @default RemovalPolicy.RETAIN
    */
@@ -123,11 +141,11 @@ export interface SentinelTvmProps {
   readonly encryptionKey?: kms.IKey;
 
   /**
-   * Point-in-time recovery of the session table.
+   * Point-in-time recovery of the session table and the control table.
    *
-   * @default true
+   * @default - enabled, with DynamoDB's default recovery period (35 days)
    */
-  readonly pointInTimeRecovery?: boolean;
+  readonly pointInTimeRecoverySpecification?: dynamodb.PointInTimeRecoverySpecification;
 
   /**
    * Retention of the handler's log group and of the API access log group.
@@ -139,48 +157,33 @@ export interface SentinelTvmProps {
   /**
    * Log level of the TVM's functions (`POWERTOOLS_LOG_LEVEL`). At `INFO`, every request writes one decision line.
    *
-   * @default TvmLogLevel.INFO
+   * @default SentinelTvmLogLevel.INFO
    */
-  readonly logLevel?: TvmLogLevel;
+  readonly logLevel?: SentinelTvmLogLevel;
 
   /**
-   * Active AWS X-Ray tracing of the TVM's functions.
+   * AWS X-Ray tracing of the TVM's functions.
    *
-   * @default false
+   * @default lambda.Tracing.DISABLED
    */
-  readonly tracing?: boolean;
+  readonly tracing?: lambda.Tracing;
 
   /**
-   * Steady-state request rate limit of the vending routes (`GET|POST /` and `GET /profiles`), requests per second,
-   * for all their callers together. The session routes have their own limits, so a flood of vends cannot starve
-   * revocation.
+   * Throttling of each vending route (`GET /`, `POST /`, `GET /profiles`): API Gateway keeps one bucket per route, for
+   * all callers of that route together. The session routes have buckets of their own (`sessionsThrottle`), so a flood
+   * of vends cannot starve revocation.
    *
-   * @default 50
+   * @default - 50 requests per second, bursts of 100
    */
-  readonly throttlingRateLimit?: number;
+  readonly throttle?: apigwv2.ThrottleSettings;
 
   /**
-   * Burst limit of the vending routes, requests, for all their callers together.
+   * Throttling of each session route (`GET /sessions`, `GET|DELETE /sessions/{id}`, `POST /sessions/{id}/revoke`): one
+   * bucket per route, apart from the vending routes'.
    *
-   * @default 100
+   * @default - 10 requests per second, bursts of 20
    */
-  readonly throttlingBurstLimit?: number;
-
-  /**
-   * Steady-state request rate limit of each session route (`GET /sessions`, `GET|DELETE /sessions/{id}`, and
-   * `POST /sessions/{id}/revoke`, which only administrators may call), requests per second: each route has a bucket
-   * of its own, apart from the vending routes'.
-   *
-   * @default 10
-   */
-  readonly sessionsThrottlingRateLimit?: number;
-
-  /**
-   * Burst limit of each session route, requests.
-   *
-   * @default 20
-   */
-  readonly sessionsThrottlingBurstLimit?: number;
+  readonly sessionsThrottle?: apigwv2.ThrottleSettings;
 
   /**
    * Accept principal patterns that pin only names a caller chooses: a wildcard partition, service or account, a
@@ -193,23 +196,22 @@ export interface SentinelTvmProps {
 }
 
 /**
- * Options of a profile added with {@link SentinelTvm.addProfile}.
+ * Options of a profile added with `SentinelTvm.addProfile`.
  */
 export interface ProfileOptions {
   /**
    * The protected role vended for this profile.
    *
-   * An `iam.Role` of this app (a {@link ProtectedRole} or a plain `iam.Role`) gets the TVM trust
-   * statements added; an imported role gets a synth warning that prints the statements to add.
+   * An `iam.Role` of this app (a `ProtectedRole` or a plain `iam.Role`, in this stack or another of the same account)
+   * gets the TVM trust statements added; a role from `ProtectedRole.fromProtectedRoleArn` is trusted as it is; any other
+   * imported role gets a synth warning that prints the statements to add.
    */
   readonly role: iam.IRole;
 
   /**
-   * ARN patterns of the callers allowed to use this profile, matched against the caller's full ARN
-   * with IAM wildcards (`*` any characters, `?` one character), e.g.
-   * `arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_ReadOnly_*` + `/*`.
+   * The callers allowed to use this profile, e.g. `PrincipalPattern.identityCenterPermissionSet('111122223333', 'ReadOnly')`.
    */
-  readonly allowedPrincipals: string[];
+  readonly allowedPrincipals: PrincipalPattern[];
 
   /**
    * Longest lifetime of credentials vended for this profile. Between 15 minutes and 1 hour.
@@ -230,15 +232,30 @@ export interface ProfileOptions {
 }
 
 /**
- * Options of {@link SentinelTvm.addAlarms}. Each alarm fires when its metric reaches the threshold in one period.
+ * A profile declared in `SentinelTvmProps.profiles`.
  */
-export interface TvmAlarmOptions {
+export interface ProfileProps extends ProfileOptions {
+  /** The profile name callers ask for (`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`). */
+  readonly name: string;
+}
+
+/**
+ * Options of `SentinelTvm.addAlarms`. Each alarm fires when its metric reaches the threshold in one period.
+ */
+export interface SentinelTvmAlarmOptions {
   /**
-   * Topic notified when an alarm fires and when it recovers.
+   * Actions run when an alarm fires, e.g. `new cloudwatch_actions.SnsAction(topic)`.
    *
-   * @default - no notification
+   * @default - no action
    */
-  readonly topic?: sns.ITopic;
+  readonly alarmActions?: cloudwatch.IAlarmAction[];
+
+  /**
+   * Actions run when an alarm recovers.
+   *
+   * @default - no action
+   */
+  readonly okActions?: cloudwatch.IAlarmAction[];
 
   /**
    * Period of every alarm.
@@ -274,6 +291,33 @@ export interface TvmAlarmOptions {
    * @default 1
    */
   readonly throttlesThreshold?: number;
+
+  /**
+   * Failed enforcer invocations per period that fire the alarm.
+   *
+   * @default 1
+   */
+  readonly enforcerErrorsThreshold?: number;
+}
+
+/**
+ * The alarms `SentinelTvm.addAlarms` created.
+ */
+export interface SentinelTvmAlarms {
+  /** STS refused or failed AssumeRole. */
+  readonly stsFailures: cloudwatch.Alarm;
+  /** The session table failed. */
+  readonly storeFailures: cloudwatch.Alarm;
+  /** The API answered 5xx. */
+  readonly serverErrors: cloudwatch.Alarm;
+  /** The vending function was throttled. */
+  readonly throttles: cloudwatch.Alarm;
+  /**
+   * The revocation enforcer failed.
+   *
+   * @default - absent when `revocation` is `RevocationEnforcement.futureVendsOnly()`
+   */
+  readonly enforcerErrors?: cloudwatch.Alarm;
 }
 
 interface Profile {
@@ -307,95 +351,123 @@ const ROLE_ARNS_PER_STATEMENT = 25;
 /**
  * A Token Vending Machine: an IAM-authenticated HTTP API whose Lambda vends short-lived credentials of
  * protected roles, tracks each session in DynamoDB and tags every AssumeRole with the session id.
+ *
+ * Its building blocks (tables, API, functions, roles) are not properties: each can widen the trust boundary (a
+ * writer of the tables, an invoker of the function, a policy added to the execution role). They stay reachable as
+ * escape hatches through their construct ids (`tvm.node.findChild('Handler')`), which the README lists.
  */
-export class SentinelTvm extends Construct {
+export class SentinelTvm extends SentinelTvmBase {
   /** The session tag key stamped on every AssumeRole and required by the protected roles' trust policy. */
   public static readonly SESSION_TAG_KEY = SESSION_TAG_KEY;
+  /** The prefix of the SourceIdentity the TVM sets on every AssumeRole (`sentinel.<caller>`), for downstream conditions. */
+  public static readonly SOURCE_IDENTITY_PREFIX = SOURCE_IDENTITY_PREFIX;
 
-  /** The session table. */
-  public readonly table: dynamodb.Table;
-  /** The HTTP API; every route requires SigV4 (AWS_IAM). */
-  public readonly api: apigwv2.HttpApi;
-  /** The vending Lambda function. */
-  public readonly handler: lambda.Function;
-  /** The role the vending Lambda runs as: the only principal the protected roles trust. */
-  public readonly executionRole: iam.Role;
-  /** The handler's log group. */
-  public readonly logGroup: logs.LogGroup;
-  /** The API's access log group. */
-  public readonly accessLogGroup: logs.LogGroup;
+  /**
+   * A TVM deployed elsewhere (another stack, app or account), named by its attributes: protected roles, grantees and
+   * dashboards there can use it without a reference to its stack.
+   *
+   * @experimental
+   */
+  public static fromSentinelTvmAttributes(scope: Construct, id: string, attrs: SentinelTvmAttributes): ISentinelTvm {
+    return new ImportedSentinelTvm(scope, id, attrs);
+  }
+
+  /** Whether `x` is a `SentinelTvm` (of any copy of this library). */
+  public static isSentinelTvm(x: unknown): x is SentinelTvm {
+    return x !== null && typeof x === 'object' && SENTINEL_TVM_SYMBOL in (x as object);
+  }
+
   /** The URL of the API's `$default` stage, ending with `/`. */
   public readonly url: string;
+  /** Id of the HTTP API. */
+  public readonly apiId: string;
   /**
-   * The service name of this TVM's logs and metrics: the `service` dimension of its `SentinelTvm` metrics,
-   * unique per TVM so that two TVMs in one account are told apart.
+   * ARN of the role the vending function runs as: the one principal protected roles trust. It is formatted from the
+   * role's fixed name (`<tvmName>-vend-<region>`, under `runtimeRolePath`), so stacks and accounts can name it without
+   * a reference to this stack.
    */
-  public readonly serviceName: string;
+  public readonly executionRoleArn: string;
   /**
-   * The IAM path of this TVM's {@link ProtectedRole}s (`/sentinel-tvm/<serviceName>/`). The TVM's own policies
-   * name the path once instead of every role, so they stay small with hundreds of profiles.
+   * ARN of the revocation enforcer's role.
+   *
+   * @default - none, when `revocation` is `RevocationEnforcement.futureVendsOnly()`
+   */
+  public readonly enforcerRoleArn?: string;
+  /** Name of the session table (read it with `grantReadSessions`). */
+  public readonly sessionTableName: string;
+  /** The vending function's log group. */
+  public readonly logGroup: logs.ILogGroup;
+  /** The API's access log group (one JSON line per request, with the caller's ARN and API Gateway's refusals). */
+  public readonly accessLogGroup: logs.ILogGroup;
+  /** The TVM's name: the `service` dimension of its metrics, and part of its roles' paths and names. */
+  public readonly tvmName: string;
+  /**
+   * The IAM path of this TVM's `ProtectedRole`s (`/sentinel-tvm/<tvmName>/`). The TVM's own policies name the path
+   * once instead of every role, so they stay small with hundreds of profiles.
    */
   public readonly protectedRolePath: string;
   /**
-   * The IAM path of this TVM's own function roles (`/sentinel-tvm-runtime/<serviceName>/`): the vending function's, the
+   * The IAM path of this TVM's own function roles (`/sentinel-tvm-runtime/<tvmName>/`): the vending function's, the
    * enforcer's and the configuration writer's. The guardrail SCP exempts this path and lets no one else create or pass
    * roles under it.
    */
   public readonly runtimeRolePath: string;
-  /** The revocation enforcer, when `revokeIssuedCredentials` is on. */
-  public readonly enforcer?: lambda.Function;
-  /** The enforcer's role, when `revokeIssuedCredentials` is on. */
-  public readonly enforcerRole?: iam.Role;
   /**
-   * The name of this TVM's revoked-sessions inline policy on its roles (`SentinelRevokedSessions-<serviceName>-<region>`):
-   * one per TVM, so that two TVMs vending the same role (IAM is global: the same app in two regions too) never overwrite
-   * or delete each other's deny.
+   * The name of this TVM's revoked-sessions inline policy on its roles (`SentinelRevokedSessions-<tvmName>-<region>`):
+   * one per TVM, so that two TVMs never overwrite or delete each other's deny.
    */
   public readonly revokedSessionsPolicyName: string;
   /**
    * Fires when the enforcer could not write a role's deny (its `EnforcementFailures` metric): revoked credentials may
-   * still work on that role. Created whenever revocation of issued credentials is on, without `addAlarms`.
+   * still work on that role. Created whenever revocation reaches issued credentials, without `addAlarms`.
+   *
+   * @default - none, when `revocation` is `RevocationEnforcement.futureVendsOnly()`
    */
-  public readonly enforcementFailuresAlarm?: cloudwatch.Alarm;
+  public readonly enforcementFailuresAlarm?: cloudwatch.IAlarm;
 
+  private readonly table: dynamodb.Table;
+  private readonly api: apigwv2.HttpApi;
+  private readonly handler: lambda.Function;
+  private readonly executionRole: iam.Role;
+  private readonly enforcer?: TvmEnforcer;
   private readonly profiles = new Map<string, Profile>();
   private readonly adminPrincipals: string[];
   private readonly allowCallerChosenNames: boolean;
   private readonly trustedRoles = new Set<iam.IRole>();
   private readonly roleArnsGranted = new Set<string>();
-  private readonly deniedRoles = new Set<iam.IRole>();
+  private readonly confinements = new Map<iam.IRole, iam.Policy | undefined>();
   private readonly controlTable: dynamodb.Table;
-  private stsStatements?: iam.PolicyStatement[];
-  private readonly assumePolicy: iam.Policy;
   private readonly configuration: TvmConfiguration;
-  private readonly enforcerConstruct?: TvmEnforcer;
+  private stsStatements?: iam.PolicyStatement[];
+  private alarms?: SentinelTvmAlarms;
 
   constructor(scope: Construct, id: string, props: SentinelTvmProps = {}) {
     super(scope, id);
+    Object.defineProperty(this, SENTINEL_TVM_SYMBOL, { value: true });
 
     this.allowCallerChosenNames = props.allowCallerChosenPrincipalNames ?? false;
-    validatePrincipalPatterns('adminPrincipals', props.adminPrincipals, true, { allowCallerChosenNames: this.allowCallerChosenNames });
-    this.adminPrincipals = [...(props.adminPrincipals ?? [])];
+    this.adminPrincipals = renderPrincipalPatterns('adminPrincipals', props.adminPrincipals, true, { allowCallerChosenNames: this.allowCallerChosenNames });
     const lifetime = validateDuration('sessionLifetime', props.sessionLifetime, Limits.MIN_CREDENTIAL_SECONDS,
       Limits.MAX_SESSION_LIFETIME_SECONDS) ?? Limits.DEFAULT_SESSION_LIFETIME_SECONDS;
     const defaultDuration = validateDuration('defaultCredentialDuration', props.defaultCredentialDuration,
       Limits.MIN_CREDENTIAL_SECONDS, Limits.MAX_CREDENTIAL_SECONDS) ?? Limits.DEFAULT_CREDENTIAL_SECONDS;
     const retention = validateDuration('sessionRetention', props.sessionRetention, 0, 365 * 24 * 3600)
       ?? Limits.DEFAULT_RETENTION_SECONDS;
-    const rateLimit = validatePositive('throttlingRateLimit', props.throttlingRateLimit) ?? 50;
-    const burstLimit = validatePositive('throttlingBurstLimit', props.throttlingBurstLimit) ?? 100;
-    const sessionsRateLimit = validatePositive('sessionsThrottlingRateLimit', props.sessionsThrottlingRateLimit) ?? 10;
-    const sessionsBurstLimit = validatePositive('sessionsThrottlingBurstLimit', props.sessionsThrottlingBurstLimit) ?? 20;
+    const throttle = validateThrottle('throttle', props.throttle, 50, 100);
+    const sessionsThrottle = validateThrottle('sessionsThrottle', props.sessionsThrottle, 10, 20);
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const pointInTimeRecoverySpecification = props.pointInTimeRecoverySpecification ?? { pointInTimeRecoveryEnabled: true };
 
-    this.serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
-    this.protectedRolePath = `/sentinel-tvm/${this.serviceName}/`;
-    this.revokedSessionsPolicyName = revokedSessionsPolicyName(this.serviceName, Stack.of(this).region);
+    if (props.tvmName !== undefined) validateTvmName('tvmName', props.tvmName);
+    this.tvmName = props.tvmName ?? Names.uniqueResourceName(this, { maxLength: 40 });
+    this.protectedRolePath = protectedRolePathOf(this.tvmName);
+    this.revokedSessionsPolicyName = revokedSessionsPolicyName(this.tvmName, Stack.of(this).region);
     const observability = {
-      POWERTOOLS_SERVICE_NAME: this.serviceName,
-      POWERTOOLS_LOG_LEVEL: props.logLevel ?? TvmLogLevel.INFO,
+      POWERTOOLS_SERVICE_NAME: this.tvmName,
+      POWERTOOLS_LOG_LEVEL: props.logLevel ?? SentinelTvmLogLevel.INFO,
     };
-    const tracing = props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED;
+    const tracing = props.tracing ?? lambda.Tracing.DISABLED;
     const encryption = props.encryptionKey ? dynamodb.TableEncryption.CUSTOMER_MANAGED : dynamodb.TableEncryption.AWS_MANAGED;
 
     this.table = new dynamodb.Table(this, 'Table', {
@@ -405,9 +477,10 @@ export class SentinelTvm extends Construct {
       stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
       encryption,
       encryptionKey: props.encryptionKey,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: props.pointInTimeRecovery ?? true },
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      pointInTimeRecoverySpecification,
+      removalPolicy,
     });
+    this.sessionTableName = this.table.tableName;
     for (const index of Indexes) {
       this.table.addGlobalSecondaryIndex({
         indexName: index.name,
@@ -424,23 +497,38 @@ export class SentinelTvm extends Construct {
       timeToLiveAttribute: Attr.TTL,
       encryption,
       encryptionKey: props.encryptionKey,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: props.pointInTimeRecovery ?? true },
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      pointInTimeRecoverySpecification,
+      removalPolicy,
     });
 
     // The TVM's own function roles live under a path of their own: the guardrail SCP exempts exactly that path.
-    this.runtimeRolePath = `/sentinel-tvm-runtime/${this.serviceName}/`;
+    this.runtimeRolePath = `/sentinel-tvm-runtime/${this.tvmName}/`;
+    // A fixed name (IAM names are global to the account, hence the region), so that protected roles in other stacks and
+    // accounts name this role without a reference to this stack. At most 40 + 6 + 14 characters: IAM allows 64.
+    const executionRoleName = `${this.tvmName}-vend-${Stack.of(this).region}`;
     this.executionRole = new iam.Role(this, 'ExecutionRole', {
+      roleName: executionRoleName,
       path: this.runtimeRolePath,
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'Sentinel TVM vending function: the only principal its protected roles trust',
     });
-    this.logGroup = new logs.LogGroup(this, 'LogGroup', { retention: logRetention });
-    this.logGroup.grantWrite(this.executionRole);
-    // The table and its named indexes, no wildcard: the handler queries only the contract's indexes.
+    this.executionRoleArn = Stack.of(this).formatArn({
+      service: 'iam',
+      region: '',
+      resource: 'role',
+      resourceName: `${this.runtimeRolePath.slice(1)}${executionRoleName}`,
+    });
+    const logGroup = new logs.LogGroup(this, 'LogGroup', { retention: logRetention, removalPolicy });
+    logGroup.grantWrite(this.executionRole);
+    this.logGroup = logGroup;
+    // The table, and queries of its named indexes (no wildcard: the handler queries only the contract's indexes).
     this.executionRole.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
-      resources: [this.table.tableArn, ...Indexes.map((index) => `${this.table.tableArn}/index/${index.name}`)],
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      resources: [this.table.tableArn],
+    }));
+    this.executionRole.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['dynamodb:Query'],
+      resources: Indexes.map((index) => `${this.table.tableArn}/index/${index.name}`),
     }));
     // The control table: read the configuration; write only the page-token key and principal blocks, never the
     // configuration (a compromised function could then at most make itself refuse to serve: the digest would differ).
@@ -463,6 +551,7 @@ export class SentinelTvm extends Construct {
       admins: () => this.adminPrincipals,
     });
     const configDigest = this.configuration.digest;
+    this.configuration.grantRead(this.executionRole);
 
     this.handler = new VendFunction(this, 'Handler', {
       description: 'Sentinel TVM: vends session-tagged credentials of protected roles',
@@ -471,7 +560,7 @@ export class SentinelTvm extends Construct {
       // Above the worst case of the SDK clients' timeouts (lambda/clients.ts), below API Gateway's 30 s.
       timeout: Duration.seconds(15),
       role: this.executionRole,
-      logGroup: this.logGroup,
+      logGroup,
       environment: {
         [Env.TABLE_NAME]: this.table.tableName,
         [Env.CONTROL_TABLE_NAME]: this.controlTable.tableName,
@@ -491,7 +580,7 @@ export class SentinelTvm extends Construct {
     // The execution role may assume profile roles only from the vending function's own code: a function someone else
     // runs as this role (iam:PassRole) cannot mint credentials. A policy of its own: the function depends on the role's
     // default policy, and this one names the function.
-    this.assumePolicy = new iam.Policy(this, 'AssumePolicy', {
+    new iam.Policy(this, 'AssumePolicy', {
       roles: [this.executionRole],
       statements: [onlyFromFunction(this.handler.functionArn, ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'])],
     });
@@ -499,10 +588,12 @@ export class SentinelTvm extends Construct {
     // Under /aws/vendedlogs/: API Gateway then does not add the group to the account's CloudWatch Logs resource policy,
     // whose 5,120 characters every other deployment would eat into. The group is retained on delete, so its name ends
     // with this stack's unique id: a stack deployed again after a destroy does not collide with the old group.
-    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogGroup', {
+    const accessLogGroup = new logs.LogGroup(this, 'AccessLogGroup', {
       retention: logRetention,
-      logGroupName: Fn.join('', ['/aws/vendedlogs/apigateway/', this.serviceName, '-', Fn.select(2, Fn.split('/', Aws.STACK_ID))]),
+      removalPolicy,
+      logGroupName: Fn.join('', ['/aws/vendedlogs/apigateway/', this.tvmName, '-', Fn.select(2, Fn.split('/', Aws.STACK_ID))]),
     });
+    this.accessLogGroup = accessLogGroup;
     this.api = new apigwv2.HttpApi(this, 'Api', {
       apiName: Names.uniqueResourceName(this, { maxLength: 128 }),
       description: 'Sentinel TVM: IAM-authenticated credential vending',
@@ -513,14 +604,17 @@ export class SentinelTvm extends Construct {
       httpApi: this.api,
       stageName: '$default',
       autoDeploy: true,
-      throttle: { rateLimit, burstLimit },
+      throttle,
       // Who called which route, and why API Gateway refused: forensics that do not rely on the function's own log.
-      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup), format: AccessLogFormat.custom(ACCESS_LOG_FORMAT) },
+      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(accessLogGroup), format: AccessLogFormat.custom(ACCESS_LOG_FORMAT) },
     });
     // Each session route gets a bucket of its own: vend traffic (or a flood of it) never throttles revocation.
     const routeSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
     for (const route of Routes.filter((r) => r.path.startsWith('/sessions'))) {
-      routeSettings[`${route.method} ${route.path}`] = { ThrottlingRateLimit: sessionsRateLimit, ThrottlingBurstLimit: sessionsBurstLimit };
+      routeSettings[`${route.method} ${route.path}`] = {
+        ThrottlingRateLimit: sessionsThrottle.rateLimit!,
+        ThrottlingBurstLimit: sessionsThrottle.burstLimit!,
+      };
     }
     (stage.node.defaultChild as apigwv2.CfnStage).routeSettings = routeSettings;
     const integration = new HttpLambdaIntegration('Handler', this.handler, {
@@ -537,9 +631,10 @@ export class SentinelTvm extends Construct {
       authorizer: new HttpIamAuthorizer(),
     });
     this.url = stage.url;
+    this.apiId = this.api.apiId;
 
-    if (props.revokeIssuedCredentials ?? true) {
-      this.enforcerConstruct = new TvmEnforcer(this, 'Enforcer', {
+    if ((props.revocation ?? RevocationEnforcement.roleDenyPolicy())._deniesIssuedCredentials) {
+      this.enforcer = new TvmEnforcer(this, 'Enforcer', {
         table: this.table,
         controlTable: this.controlTable,
         configuration: this.configuration,
@@ -552,8 +647,7 @@ export class SentinelTvm extends Construct {
         observability,
         tracing,
       });
-      this.enforcer = this.enforcerConstruct.function;
-      this.enforcerRole = this.enforcerConstruct.role;
+      this.enforcerRoleArn = this.enforcer.role.roleArn;
       // A role on which no deny can be written is loud whether or not anyone called addAlarms().
       this.enforcementFailuresAlarm = new cloudwatch.Alarm(this, 'EnforcementFailuresAlarm', {
         metric: this.metricEnforcementFailures(),
@@ -567,8 +661,26 @@ export class SentinelTvm extends Construct {
     }
 
     // Every resource of this TVM is marked for the account's guardrail SCP.
-    Tags.of(this).add(TvmTags.SERVICE, this.serviceName);
+    Tags.of(this).add(TvmTags.SERVICE, this.tvmName);
+    // Every log group of the TVM follows removalPolicy (the building blocks create theirs with the default).
+    for (const child of this.node.findAll()) {
+      if (child instanceof logs.LogGroup) child.applyRemovalPolicy(removalPolicy);
+    }
     this.acknowledgeNagFindings();
+    // AWS's limits (template and policy sizes, managed policies per role, custom-resource requests, environment) are
+    // checked at synth, so that a deployment never fails on them half-way.
+    addDeploymentLimitChecks(this, {
+      roles: () => [...new Set([this.executionRole, this.configuration.writer.role!, ...(this.enforcer ? [this.enforcer.role] : []),
+        ...this.trustedRoles, ...this.confinements.keys()])],
+      functions: () => [this.handler, this.configuration.writer, ...(this.enforcer ? [this.enforcer.function] : [])],
+    });
+
+    for (const [i, profile] of (props.profiles ?? []).entries()) {
+      if (!profile || typeof profile.name !== 'string') {
+        throw new Error(`profiles[${i}]: name is required`);
+      }
+      this.addProfile(profile.name, profile);
+    }
   }
 
   /**
@@ -589,58 +701,44 @@ export class SentinelTvm extends Construct {
     if (!options.role) {
       throw new Error(`${prop}: role is required`);
     }
-    validatePrincipalPatterns(`${prop}.allowedPrincipals`, options.allowedPrincipals, false,
+    const allowedPrincipals = renderPrincipalPatterns(`${prop}.allowedPrincipals`, options.allowedPrincipals, false,
       { allowCallerChosenNames: this.allowCallerChosenNames });
     const maxDurationSeconds = validateDuration(`${prop}.maxCredentialDuration`, options.maxCredentialDuration,
       Limits.MIN_CREDENTIAL_SECONDS, Limits.MAX_CREDENTIAL_SECONDS) ?? Limits.MAX_CREDENTIAL_SECONDS;
+    // Revocation of issued credentials is a deny the enforcer writes with its own account's IAM.
+    if (this.enforcer) this.checkSameAccount(`${prop}.role`, options.role);
     const chainTargets = options.allowRoleChainingTo ?? [];
     chainTargets.forEach((target, i) => this.checkSameAccount(`${prop}.allowRoleChainingTo[${i}]`, target));
 
     const profile = {
       name,
       roleArn: options.role.roleArn,
-      allowedPrincipals: [...options.allowedPrincipals],
+      allowedPrincipals,
       maxDurationSeconds,
       chainRoleArns: chainTargets.map((t) => t.roleArn),
     };
+    // Trust first: it refuses a role another TVM uses, before anything of this profile is recorded.
+    this.trust(prop, options.role);
     this.profiles.set(name, profile);
     this.configuration.addProfile(profile);
-    this.trust(options.role);
     this.confine(options.role, chainTargets);
-    if (iam.Role.isRole(options.role)) Tags.of(options.role).add(TvmTags.SERVICE, this.serviceName);
+    if (iam.Role.isRole(options.role)) Tags.of(options.role).add(TvmTags.SERVICE, this.tvmName);
     // Roles under this TVM's path are covered by one wildcard; any other role is named.
     this.grantAssume(this.isUnderPath(options.role) ? this.protectedRoleArnPattern() : options.role.roleArn);
+    // The revocation cleanup deletes the deny from these roles before CloudFormation deletes them (DeleteConflict).
+    [options.role, ...chainTargets].forEach((r) => this.enforcer?.addRole(r));
     for (const target of chainTargets) {
       if (!this.isUnderPath(target)) this.grantEnforce(target.roleArn);
       // A chain target is a second hop: it may not chain further, and it is marked for the guardrail SCP.
       this.confine(target, []);
-      if (iam.Role.isRole(target)) Tags.of(target).add(TvmTags.SERVICE, this.serviceName);
+      if (iam.Role.isRole(target)) Tags.of(target).add(TvmTags.SERVICE, this.tvmName);
     }
   }
 
   /**
-   * Grants `execute-api:Invoke` on the routes every caller needs: vend (`GET|POST /`), `GET /profiles`, and the session
-   * routes for their own sessions (`GET /sessions`, `GET|DELETE /sessions/{id}`). Not the revoke route: see
-   * {@link grantRevokeSessions}.
-   */
-  public grantInvoke(grantee: iam.IGrantable): iam.Grant {
-    return iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['execute-api:Invoke'],
-      resourceArns: [
-        this.api.arnForExecuteApi('GET', '/', '$default'),
-        this.api.arnForExecuteApi('POST', '/', '$default'),
-        this.api.arnForExecuteApi('GET', '/profiles', '$default'),
-        this.api.arnForExecuteApi('GET', '/sessions', '$default'),
-        this.api.arnForExecuteApi('GET', '/sessions/*', '$default'),
-        this.api.arnForExecuteApi('DELETE', '/sessions/*', '$default'),
-      ],
-    });
-  }
-
-  /**
    * Grants reading the session table (records and indexes) to tooling that works on the table directly. The table
-   * holds no secret and nothing that decides access: the configuration and the page-token key live elsewhere.
+   * holds no secret and nothing that decides access: the configuration, the page-token key and principal blocks live
+   * in another table no grant reaches.
    */
   public grantReadSessions(grantee: iam.IGrantable): iam.Grant {
     const grant = iam.Grant.addToPrincipal({
@@ -648,102 +746,50 @@ export class SentinelTvm extends Construct {
       actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:DescribeTable'],
       resourceArns: [this.table.tableArn, ...Indexes.map((index) => `${this.table.tableArn}/index/${index.name}`)],
     });
-    this.table.encryptionKey?.grantDecrypt(grantee);
-    return grant;
+    const key = this.table.encryptionKey?.grantDecrypt(grantee);
+    return key ? grant.combine(key) : grant;
   }
 
   /**
    * Makes the grantee an administrator of this TVM's sessions through its API: it may list, read, end and revoke any
-   * session (`POST /sessions/{id}/revoke`, the `sentinel-tvm sessions revoke` command), as `adminPrincipals` may. The
-   * grantee must be an IAM role (every session of it) or user of this app. No table write is granted: a table writer
-   * could un-revoke a session or re-own it, an API caller cannot.
+   * session (`POST /sessions/{id}/revoke`, the `sentinel-tvm sessions revoke` command) and block a principal, as
+   * `adminPrincipals` may. The grantee must be an IAM role (every session of it) or user of this app. No table write
+   * is granted: a table writer could un-revoke a session or re-own it, an API caller cannot.
    */
-  public grantRevokeSessions(grantee: iam.IGrantable): iam.Grant {
+  public grantManageSessions(grantee: iam.IGrantable): iam.Grant {
     const principal = grantee.grantPrincipal as { roleArn?: string; userArn?: string };
     const arn = principal.roleArn ?? principal.userArn;
     if (arn === undefined) {
-      throw new Error(`grantRevokeSessions: the grantee ${Construct.isConstruct(grantee) ? grantee.node.path : String(grantee)} is `
+      throw new Error(`grantManageSessions: the grantee ${Construct.isConstruct(grantee) ? grantee.node.path : String(grantee)} is `
         + 'not an IAM role or user, whose ARN could name it an administrator');
     }
     this.adminPrincipals.push(arn);
-    this.grantInvoke(grantee);
-    return iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['execute-api:Invoke'],
-      resourceArns: [this.api.arnForExecuteApi('POST', '/sessions/*/revoke', '$default')],
-    });
-  }
-
-  /**
-   * A metric of this TVM in the `SentinelTvm` namespace, with its `service` dimension.
-   *
-   * @param metricName one of Vends, Denials, Revocations, StoreFailures, StsFailures, VendLatency
-   * @default - Sum over 5 minutes
-   */
-  public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: Metrics.NAMESPACE,
-      metricName,
-      statistic: cloudwatch.Stats.SUM,
-      period: Duration.minutes(5),
-      ...props,
-      dimensionsMap: { ...props?.dimensionsMap, [Metrics.SERVICE_DIMENSION]: this.serviceName },
-    });
-  }
-
-  /** Credentials vended (new and continued sessions). Sum over 5 minutes. */
-  public metricVends(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(Metrics.VENDS, props);
-  }
-
-  /** Requests refused with a 4xx code, all codes together. Sum over 5 minutes. */
-  public metricDenials(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(Metrics.DENIALS, props);
-  }
-
-  /**
-   * Requests refused with one error code (e.g. `POLICY_DENY`, `SESSION_REVOKED`). Sum over 5 minutes.
-   */
-  public metricDenialsByCode(code: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(Metrics.DENIALS, { ...props, dimensionsMap: { ...props?.dimensionsMap, [Metrics.CODE_DIMENSION]: code } });
-  }
-
-  /** Sessions revoked through the API. Sum over 5 minutes. */
-  public metricRevocations(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(Metrics.REVOCATIONS, props);
-  }
-
-  /** Session store failures: fail-open vends and `STORE_UNAVAILABLE` answers. Sum over 5 minutes. */
-  public metricStoreFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(Metrics.STORE_FAILURES, props);
-  }
-
-  /** AssumeRole calls that STS refused or that failed. Sum over 5 minutes. */
-  public metricStsFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(Metrics.STS_FAILURES, props);
-  }
-
-  /**
-   * Roles whose revoked-sessions deny the enforcer could not write in a run (after trying the smaller fallback). Sum
-   * over 5 minutes. `metricEnforcementFailures({ dimensionsMap: { Role: '<role name>' } })` is one role's.
-   */
-  public metricEnforcementFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(Metrics.ENFORCEMENT_FAILURES, props);
-  }
-
-  /** Time to answer a vend, in the handler, milliseconds. p99 over 5 minutes. */
-  public metricVendLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(Metrics.VEND_LATENCY, { statistic: cloudwatch.Stats.p(99), ...props });
+    return this.grantInvoke(grantee).combine(this._grantRoutes(grantee, [['POST', '/sessions/*/revoke']]));
   }
 
   /** Failed invocations of the vending function (crashes, timeouts; answered errors are not counted). Sum over 5 minutes. */
-  public metricErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+  public metricHandlerErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.handler.metricErrors({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5), ...props });
   }
 
   /** Throttled invocations of the vending function. Sum over 5 minutes. */
-  public metricThrottles(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+  public metricHandlerThrottles(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.handler.metricThrottles({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5), ...props });
+  }
+
+  /**
+   * Failed invocations of the revocation enforcer. Sum over 5 minutes. With `RevocationEnforcement.futureVendsOnly()`
+   * there is no enforcer: the metric is then always empty.
+   */
+  public metricEnforcerErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'AWS/Lambda',
+      metricName: 'Errors',
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.minutes(5),
+      ...props,
+      dimensionsMap: { ...props?.dimensionsMap, FunctionName: this.enforcer?.function.functionName ?? `${this.tvmName}-no-enforcer` },
+    });
   }
 
   /** API answers with a 4xx status (API Gateway's `4xx`). Sum over 5 minutes. */
@@ -762,52 +808,52 @@ export class SentinelTvm extends Construct {
   }
 
   /**
-   * Creates the recommended alarms: STS failures, store failures, API 5xx, throttles of the vending function and,
-   * when revocation of issued credentials is on, enforcer errors. The topic is also told of the enforcement-failures
-   * alarm, which exists without this call; nothing else is created unless this is called.
-   *
-   * @returns the alarms created
+   * Creates the recommended alarms: STS failures, store failures, API 5xx, throttles of the vending function and, when
+   * revocation reaches issued credentials, enforcer errors. The actions are also added to `enforcementFailuresAlarm`,
+   * which exists without this call. Call it once.
    */
-  public addAlarms(options: TvmAlarmOptions = {}): cloudwatch.Alarm[] {
-    const period = options.period ?? Duration.minutes(5);
-    const defs: Array<[string, cloudwatch.IMetric, number, string]> = [
-      ['StsFailuresAlarm', this.metricStsFailures({ period }), options.stsFailuresThreshold ?? 1,
-        'STS refused or failed AssumeRole: check the decision log (stsError) and the protected roles\' trust policies'],
-      ['StoreFailuresAlarm', this.metricStoreFailures({ period }), options.storeFailuresThreshold ?? 1,
-        'The session table failed: vends were made without a record (FAIL_OPEN) or refused (FAIL_CLOSED)'],
-      ['ServerErrorsAlarm', this.metricApiServerErrors({ period }), options.serverErrorsThreshold ?? 1,
-        'The TVM answered 5xx'],
-      ['ThrottlesAlarm', this.metricThrottles({ period }), options.throttlesThreshold ?? 1,
-        'The vending function was throttled'],
-    ];
-    if (this.enforcer) {
-      defs.push(['EnforcerErrorsAlarm', this.enforcer.metricErrors({ statistic: cloudwatch.Stats.SUM, period }), 1,
-        'The revocation enforcer failed: revoked sessions\' issued credentials may not be denied yet']);
+  public addAlarms(options: SentinelTvmAlarmOptions = {}): SentinelTvmAlarms {
+    if (this.alarms) {
+      throw new Error(`addAlarms was already called on ${this.node.path}: call it once, with every action`);
     }
-    const created = defs.map(([id, metric, threshold, description]) => {
-      if (!Number.isFinite(threshold) || threshold < 1) {
-        throw new Error(`addAlarms: the threshold of ${id} is ${threshold}: expected a number >= 1`);
+    const period = options.period ?? Duration.minutes(5);
+    const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number | undefined, description: string): cloudwatch.Alarm => {
+      const value = threshold ?? 1;
+      if (!Number.isFinite(value) || value < 1) {
+        throw new Error(`addAlarms: the threshold of ${id} is ${value}: expected a number >= 1`);
       }
-      const alarm = new cloudwatch.Alarm(this, id, {
+      const created = new cloudwatch.Alarm(this, id, {
         metric,
-        threshold,
+        threshold: value,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         alarmDescription: `Sentinel TVM ${this.node.path}: ${description}`,
       });
-      if (options.topic) {
-        alarm.addAlarmAction(new cwActions.SnsAction(options.topic));
-        alarm.addOkAction(new cwActions.SnsAction(options.topic));
-      }
-      return alarm;
-    });
-    // The enforcement alarm exists without addAlarms; the topic is told of it too.
-    if (options.topic && this.enforcementFailuresAlarm) {
-      this.enforcementFailuresAlarm.addAlarmAction(new cwActions.SnsAction(options.topic));
-      this.enforcementFailuresAlarm.addOkAction(new cwActions.SnsAction(options.topic));
+      created.addAlarmAction(...(options.alarmActions ?? []));
+      created.addOkAction(...(options.okActions ?? []));
+      return created;
+    };
+    this.alarms = {
+      stsFailures: alarm('StsFailuresAlarm', this.metricStsFailures({ period }), options.stsFailuresThreshold,
+        'STS refused or failed AssumeRole: check the decision log (stsError) and the protected roles\' trust policies'),
+      storeFailures: alarm('StoreFailuresAlarm', this.metricStoreFailures({ period }), options.storeFailuresThreshold,
+        'The session table failed: vends were made without a record (FAIL_OPEN) or refused (FAIL_CLOSED)'),
+      serverErrors: alarm('ServerErrorsAlarm', this.metricApiServerErrors({ period }), options.serverErrorsThreshold,
+        'The TVM answered 5xx'),
+      throttles: alarm('ThrottlesAlarm', this.metricHandlerThrottles({ period }), options.throttlesThreshold,
+        'The vending function was throttled'),
+      enforcerErrors: this.enforcer
+        ? alarm('EnforcerErrorsAlarm', this.metricEnforcerErrors({ period }), options.enforcerErrorsThreshold,
+          'The revocation enforcer failed: revoked sessions\' issued credentials may not be denied yet')
+        : undefined,
+    };
+    // The enforcement alarm exists without addAlarms; the actions are told of it too.
+    if (this.enforcementFailuresAlarm instanceof cloudwatch.Alarm) {
+      this.enforcementFailuresAlarm.addAlarmAction(...(options.alarmActions ?? []));
+      this.enforcementFailuresAlarm.addOkAction(...(options.okActions ?? []));
     }
-    return created;
+    return this.alarms;
   }
 
   /** Names of the profiles defined so far. */
@@ -815,10 +861,11 @@ export class SentinelTvm extends Construct {
     return [...this.profiles.keys()];
   }
 
-  private trust(role: iam.IRole): void {
+  private trust(prop: string, role: iam.IRole): void {
     if (this.trustedRoles.has(role)) return;
+    this.claim(prop, role);
     this.trustedRoles.add(role);
-    const statements = trustStatements(this.executionRole.roleArn);
+    const statements = trustStatements(this.executionRoleArn, Stack.of(this).account);
     if (isProtectedRoleOf(role, this)) return; // built with these statements already
     if (iam.Role.isRole(role) && role.assumeRolePolicy) {
       const document = role.assumeRolePolicy;
@@ -840,9 +887,11 @@ export class SentinelTvm extends Construct {
       });
       return;
     }
-    const rendered = JSON.stringify(statements.map((s) => s.toStatementJson()), (_k, v) =>
-      typeof v === 'string' && Token.isUnresolved(v) ? '<TVM execution role ARN: tvm.executionRole.roleArn>' : v);
-    Annotations.of(this).addWarningV2('cdk-sentinel-tvm:importedRole',
+    const rendered = JSON.stringify(statements.map((s) => s.toStatementJson()), (_k, v) => {
+      if (typeof v !== 'string' || !Token.isUnresolved(v)) return v;
+      return v === this.executionRoleArn ? '<tvm.executionRoleArn>' : '<arn:<partition>:iam::<TVM account>:root>';
+    });
+    Annotations.of(role).addWarningV2('cdk-sentinel-tvm:importedRole',
       `Role ${Token.isUnresolved(role.roleArn) ? role.node.path : role.roleArn} is not owned by this app, so its trust policy cannot be changed here. ` +
       `Add these statements to its trust policy, or the TVM cannot assume it: ${rendered}`);
   }
@@ -852,49 +901,91 @@ export class SentinelTvm extends Construct {
     this.roleArnsGranted.add(roleArn);
     if (!this.stsStatements || this.stsStatements[0].resources.length >= ROLE_ARNS_PER_STATEMENT) {
       this.stsStatements = assumeStatements();
-      this.assumePolicy.addStatements(...this.stsStatements);
+      // In the role's default policy, which CDK splits into managed policies when it outgrows an inline one.
+      this.stsStatements.forEach((st) => this.executionRole.addToPrincipalPolicy(st));
     }
     this.stsStatements.forEach((s) => s.addResources(roleArn));
     if (roleArn !== this.protectedRoleArnPattern()) this.grantEnforce(roleArn);
   }
 
   private grantEnforce(roleArn: string): void {
-    this.enforcerConstruct?.grantEnforce(roleArn);
+    this.enforcer?.grantEnforce(roleArn);
+  }
+
+  /**
+   * A role serves one TVM: two would add the same trust statements, and each one's enforcer would keep its own deny on
+   * it. Refused at synth, by object and by literal ARN, across the app.
+   */
+  private claim(prop: string, role: iam.IRole): void {
+    const claims = claimsOf(this);
+    const keys: unknown[] = [role];
+    if (!Token.isUnresolved(role.roleArn)) keys.push(role.roleArn);
+    for (const key of keys) {
+      const owner = claims.get(key);
+      if (owner && owner !== this) {
+        throw new Error(`${prop}: role ${Token.isUnresolved(role.roleArn) ? role.node.path : role.roleArn} is already a role of the TVM `
+          + `${owner.node.path}: a role serves one TVM (their trust statements and revocation denies would collide); give ${this.node.path} a `
+          + 'role of its own');
+      }
+    }
+    const otherTvm = (role as { tvm?: ISentinelTvm }).tvm;
+    if (otherTvm && !isProtectedRoleOf(role, this)) {
+      throw new Error(`${prop}: role ${role.node.path} is a ProtectedRole of the TVM ${otherTvm.node.path}, which alone it trusts: give `
+        + `${this.node.path} a ProtectedRole of its own`);
+    }
+    keys.forEach((key) => claims.set(key, this));
   }
 
   /**
    * A profile's role may not call this TVM (a vended credential must not buy a fresh session) and may assume no role
    * but the named chain targets (a revoked credential must not escape into a role without the deny). For a role of
-   * this app the denies are added to it; for an imported role, a warning prints them.
+   * this app the denies are a policy in this TVM's scope attached to the role: a role in another stack then takes no
+   * reference on this stack. For an imported role, a warning prints them.
    */
   private confine(role: iam.IRole, chainTargets: iam.IRole[]): void {
-    const denies = [
-      new iam.PolicyStatement({
-        sid: 'SentinelTvmNoSelfVending',
-        effect: iam.Effect.DENY,
-        actions: ['execute-api:Invoke'],
-        resources: [this.api.arnForExecuteApi('*', '/*', '*')],
-      }),
-      new iam.PolicyStatement({
-        effect: iam.Effect.DENY,
-        actions: ['sts:AssumeRole'],
-        ...(chainTargets.length > 0 ? { notResources: chainTargets.map((t) => t.roleArn) } : { resources: ['*'] }),
-      }),
-    ];
+    const chainDeny = new iam.PolicyStatement({
+      effect: iam.Effect.DENY,
+      actions: ['sts:AssumeRole'],
+      ...(chainTargets.length > 0 ? { notResources: chainTargets.map((t) => t.roleArn) } : { resources: ['*'] }),
+    });
     if (iam.Role.isRole(role)) {
-      if (!this.deniedRoles.has(role)) {
-        this.deniedRoles.add(role);
-        role.addToPrincipalPolicy(denies[0]);
+      // Two policies every confined role shares (its name in their Roles list is all a role adds to the template), and
+      // one of its own for a role whose profiles name chain targets: one statement per profile, so a role several
+      // profiles use may chain only into the targets they all name (and into none if one of them names none).
+      if (!this.confinements.has(role)) {
+        this.confinements.set(role, undefined);
+        this.sharedConfinement('NoSelfVending', this.noSelfVending()).attachToRole(role);
       }
-      // One statement per profile: a role several profiles use may chain only into the targets they all name.
-      role.addToPrincipalPolicy(denies[1]);
+      if (chainTargets.length === 0) {
+        this.sharedConfinement('NoRoleChaining', chainDeny).attachToRole(role);
+        return;
+      }
+      let own = this.confinements.get(role);
+      if (!own) {
+        own = new iam.Policy(this, `ChainOnly${[...this.confinements.values()].filter((p) => p).length}`, { roles: [role] });
+        this.confinements.set(role, own);
+      }
+      own.addStatements(chainDeny);
       return;
     }
-    const rendered = JSON.stringify(denies.map((d) => d.toStatementJson()), (_k, v) =>
+    const rendered = JSON.stringify([this.noSelfVending(), chainDeny].map((d) => d.toStatementJson()), (_k, v) =>
       typeof v === 'string' && Token.isUnresolved(v) ? '<deploy-time value>' : v);
-    Annotations.of(this).addWarningV2('cdk-sentinel-tvm:importedRoleConfinement',
+    Annotations.of(role).addWarningV2('cdk-sentinel-tvm:importedRoleConfinement',
       `Role ${Token.isUnresolved(role.roleArn) ? role.node.path : role.roleArn} is not owned by this app: add these statements to its `
       + `identity policies so that its sessions can neither call the TVM nor chain into roles without the revocation deny: ${rendered}`);
+  }
+
+  private sharedConfinement(id: string, statement: iam.PolicyStatement): iam.Policy {
+    return (this.node.tryFindChild(id) as iam.Policy | undefined) ?? new iam.Policy(this, id, { statements: [statement] });
+  }
+
+  private noSelfVending(): iam.PolicyStatement {
+    return new iam.PolicyStatement({
+      sid: 'SentinelTvmNoSelfVending',
+      effect: iam.Effect.DENY,
+      actions: ['execute-api:Invoke'],
+      resources: [this.api.arnForExecuteApi('*', '/*', '*')],
+    });
   }
 
   private checkSameAccount(prop: string, role: iam.IRole): void {
@@ -902,7 +993,8 @@ export class SentinelTvm extends Construct {
     const roleAccount = role.roleArn.split(':')[4];
     if (!Token.isUnresolved(role.roleArn) && !Token.isUnresolved(account) && roleAccount !== account) {
       throw new Error(`${prop} is ${role.roleArn}, in account ${roleAccount}: the enforcer writes revocation denies only in this TVM's `
-        + `account (${account}), so a revoked session could keep working there`);
+        + `account (${account}), so a revoked session could keep working there: use a role of ${account}, or `
+        + 'revocation: RevocationEnforcement.futureVendsOnly()');
     }
   }
 
@@ -915,15 +1007,15 @@ export class SentinelTvm extends Construct {
   }
 
   private acknowledgeNagFindings(): void {
-    for (const fn of [this.handler, this.enforcer, this.configuration.writer]) {
+    for (const fn of [this.handler, this.enforcer?.function, this.configuration.writer]) {
       if (!fn) continue;
       acknowledgeNag(fn, [{
         id: 'AwsSolutions-L1',
         reason: 'The function is bundled for and tested on nodejs22.x (esbuild target node22); its runtime moves with this library.',
       }]);
     }
-    if (this.enforcerRole) {
-      acknowledgeNag(this.enforcerRole, [{
+    if (this.enforcer) {
+      acknowledgeNag(this.enforcer.role, [{
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason: 'dynamodb:ListStreams, added by the stream event source, has no resource-level permissions.',
       }]);
@@ -931,7 +1023,7 @@ export class SentinelTvm extends Construct {
     // The wildcard is the TVM's own role path: it names this TVM's ProtectedRoles and nothing else.
     const account = Token.isUnresolved(Stack.of(this).account) ? '<AWS::AccountId>' : Stack.of(this).account;
     const pathFinding = `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::${account}:role${this.protectedRolePath}*]`;
-    for (const role of [this.assumePolicy, this.enforcerRole]) {
+    for (const role of [this.executionRole, this.enforcer?.role]) {
       if (!role) continue;
       acknowledgeNag(role, [{
         id: pathFinding,
@@ -952,5 +1044,28 @@ function validatePositive(prop: string, value: number | undefined): number | und
 
 /** Structural check instead of `instanceof`, which fails across copies of this library. */
 function isProtectedRoleOf(role: iam.IRole, tvm: SentinelTvm): boolean {
-  return (role as { readonly tvm?: unknown }).tvm === tvm;
+  const trusted = (role as { readonly tvm?: ISentinelTvm }).tvm;
+  return trusted === tvm || (trusted !== undefined && trusted.executionRoleArn === tvm.executionRoleArn);
+}
+
+const SENTINEL_TVM_SYMBOL = Symbol.for('cdk-sentinel-tvm.SentinelTvm');
+const CLAIMS = new WeakMap<IConstruct, Map<unknown, SentinelTvm>>();
+
+/** The roles claimed by the TVMs of an app. */
+function claimsOf(tvm: SentinelTvm): Map<unknown, SentinelTvm> {
+  const root = tvm.node.root;
+  let claims = CLAIMS.get(root);
+  if (!claims) {
+    claims = new Map();
+    CLAIMS.set(root, claims);
+  }
+  return claims;
+}
+
+/** Throttle settings, defaulted, with positive numbers. */
+function validateThrottle(prop: string, value: apigwv2.ThrottleSettings | undefined, rate: number, burst: number): apigwv2.ThrottleSettings {
+  return {
+    rateLimit: validatePositive(`${prop}.rateLimit`, value?.rateLimit) ?? rate,
+    burstLimit: validatePositive(`${prop}.burstLimit`, value?.burstLimit) ?? burst,
+  };
 }

@@ -21,15 +21,15 @@ let ids: Record<string, string>;
 
 beforeAll(() => {
   const full = fullTvm();
-  serviceName = full.tvm.serviceName;
+  serviceName = full.tvm.tvmName;
   const template = Template.fromStack(full.stack).toJSON();
   tagsOf = (id) => Object.fromEntries((template.Resources[id].Properties.Tags ?? []).map((t: any) => [t.Key, t.Value]));
   pathOf = (id) => template.Resources[id].Properties.Path;
   ids = {
-    handler: logicalIdOf(full.tvm.handler),
-    table: logicalIdOf(full.tvm.table),
-    executionRole: logicalIdOf(full.tvm.executionRole),
-    enforcerRole: logicalIdOf(full.tvm.enforcerRole!),
+    handler: logicalIdOf(full.tvm.node.findChild('Handler')),
+    table: logicalIdOf(full.tvm.node.findChild('Table')),
+    executionRole: logicalIdOf(full.tvm.node.findChild('ExecutionRole')),
+    enforcerRole: logicalIdOf(full.tvm.node.findChild('Enforcer').node.findChild('Role')),
     protectedRole: logicalIdOf(full.protectedRole),
     ownedRole: logicalIdOf(full.ownedRole),
   };

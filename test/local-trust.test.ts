@@ -6,18 +6,39 @@ import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ACCOUNT, CfnResolver, fullTvm, logicalIdOf, removeOutdirs } from './support/synth';
 import { startLocalSts, type LocalSts } from '../cli/local/sts';
-import { authorizeAssumeRole, contextFor, evaluate, protectedRoleTrustPolicy, type Context, type PolicyDocument } from '../cli/local/trust';
+import {
+  authorizeAssumeRole, contextFor, evaluate, principalArnOf, protectedRoleTrustPolicy, type Context, type PolicyDocument,
+} from '../cli/local/trust';
 
-const EXECUTION_ROLE = `arn:aws:iam::${ACCOUNT}:role/TvmExecutionRole`;
-const TVM = `arn:aws:sts::${ACCOUNT}:assumed-role/TvmExecutionRole/TvmStack-TvmHandler-abc123`;
-const PRINCIPALS: Record<string, string> = {
-  'the TVM (a session of its execution role)': TVM,
-  'the execution role itself': EXECUTION_ROLE,
-  'another role of the account': `arn:aws:iam::${ACCOUNT}:role/SomeOtherRole`,
-  'a session of another role': `arn:aws:sts::${ACCOUNT}:assumed-role/SomeOtherRole/alice`,
-  'a session of a same-named role in another account': 'arn:aws:sts::444455556666:assumed-role/TvmExecutionRole/x',
-  'an IAM user': `arn:aws:iam::${ACCOUNT}:user/alice`,
-  'the account root': `arn:aws:iam::${ACCOUNT}:root`,
+// Synthesized when the file loads: the cases below name the execution role, whose name and path come from the TVM.
+const full = fullTvm();
+const template = Template.fromStack(full.stack).toJSON();
+const resolver = new CfnResolver(template);
+/** The execution role: a fixed name under the TVM's runtime path. */
+const EXECUTION_ROLE: string = resolver.resolve(full.stack.resolve(full.tvm.executionRoleArn));
+const EXECUTION_ROLE_NAME = EXECUTION_ROLE.split('/').pop()!;
+const TVM = `arn:aws:sts::${ACCOUNT}:assumed-role/${EXECUTION_ROLE_NAME}/TvmStack-TvmHandler-abc123`;
+
+/** A caller: its ARN, and its aws:PrincipalArn (a role session's is its role's ARN, with the role's path). */
+interface Caller {
+  readonly arn: string;
+  readonly principalArn: string;
+}
+const PRINCIPALS: Record<string, Caller> = {
+  'the TVM (a session of its execution role)': { arn: TVM, principalArn: EXECUTION_ROLE },
+  'the execution role itself': { arn: EXECUTION_ROLE, principalArn: EXECUTION_ROLE },
+  'another role of the account': { arn: `arn:aws:iam::${ACCOUNT}:role/SomeOtherRole`, principalArn: `arn:aws:iam::${ACCOUNT}:role/SomeOtherRole` },
+  'a session of another role': {
+    arn: `arn:aws:sts::${ACCOUNT}:assumed-role/SomeOtherRole/alice`, principalArn: `arn:aws:iam::${ACCOUNT}:role/SomeOtherRole`,
+  },
+  'a session of a same-named role, same path, in another account': {
+    arn: `arn:aws:sts::444455556666:assumed-role/${EXECUTION_ROLE_NAME}/x`, principalArn: EXECUTION_ROLE.replace(ACCOUNT, '444455556666'),
+  },
+  'a session of a same-named role without the path': {
+    arn: `arn:aws:sts::${ACCOUNT}:assumed-role/${EXECUTION_ROLE_NAME}/x`, principalArn: `arn:aws:iam::${ACCOUNT}:role/${EXECUTION_ROLE_NAME}`,
+  },
+  'an IAM user': { arn: `arn:aws:iam::${ACCOUNT}:user/alice`, principalArn: `arn:aws:iam::${ACCOUNT}:user/alice` },
+  'the account root': { arn: `arn:aws:iam::${ACCOUNT}:root`, principalArn: `arn:aws:iam::${ACCOUNT}:root` },
 };
 const ALLOW_ALL = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
 
@@ -29,7 +50,9 @@ interface Call {
 }
 const SESSION_ID = '0123456789abcdef';
 const TAG = { Key: 'SentinelSessionID', Value: SESSION_ID };
-const good: Call = { tags: [TAG], transitiveTagKeys: ['SentinelSessionID'], sourceIdentity: 'sentinel.alice', roleSessionName: `tvm-${SESSION_ID}-Req00001` };
+const good: Call = {
+  tags: [TAG], transitiveTagKeys: ['SentinelSessionID'], sourceIdentity: 'sentinel.alice', roleSessionName: `tvm-${SESSION_ID}-Req00001`,
+};
 /** What the vending Lambda sends, and every way of getting it wrong. */
 const CALLS: Record<string, Call> = {
   'as the vending Lambda does': good,
@@ -47,17 +70,9 @@ const CALLS: Record<string, Call> = {
   'with neither tag nor SourceIdentity': { tags: [], transitiveTagKeys: [], roleSessionName: 'plain' },
 };
 
-let synthesized: PolicyDocument;
-let roleArn: string;
-
-beforeAll(() => {
-  const full = fullTvm();
-  const template = Template.fromStack(full.stack).toJSON();
-  const resolver = new CfnResolver(template, { [logicalIdOf(full.tvm.executionRole)]: EXECUTION_ROLE });
-  const roleId = logicalIdOf(full.protectedRole);
-  roleArn = resolver.arn(roleId);
-  synthesized = resolver.resolve(template.Resources[roleId].Properties.AssumeRolePolicyDocument);
-});
+const roleId = logicalIdOf(full.protectedRole);
+const roleArn: string = resolver.arn(roleId);
+const synthesized: PolicyDocument = resolver.resolve(template.Resources[roleId].Properties.AssumeRolePolicyDocument);
 afterAll(removeOutdirs);
 
 async function simulate(principal: string, action: string, context: Context): Promise<string> {
@@ -76,21 +91,26 @@ test('local mode\'s protected-role trust policy is the one the construct synthes
   expect(protectedRoleTrustPolicy(EXECUTION_ROLE)).toEqual(synthesized);
 });
 
+test('a session\'s aws:PrincipalArn is its role\'s ARN (local mode\'s execution role has no path, so the session names it)', () => {
+  expect(principalArnOf(`arn:aws:sts::${ACCOUNT}:assumed-role/Local/s`)).toBe(`arn:aws:iam::${ACCOUNT}:role/Local`);
+  expect(principalArnOf(`arn:aws:iam::${ACCOUNT}:user/alice`)).toBe(`arn:aws:iam::${ACCOUNT}:user/alice`);
+});
+
 describe('GIVEN the synthesized trust policy, the local evaluator decides as the IAM simulator', () => {
   const cases = Object.entries(PRINCIPALS)
-    .flatMap(([who, principal]) => Object.entries(CALLS).map(([how, call]) => [who, how, principal, call] as const));
-  test.each(cases)('WHEN %s calls AssumeRole %s', async (_who, _how, principal, call) => {
-    const local = authorizeAssumeRole(synthesized, principal, call);
+    .flatMap(([who, caller]) => Object.entries(CALLS).map(([how, call]) => [who, how, caller, call] as const));
+  test.each(cases)('WHEN %s calls AssumeRole %s', async (_who, _how, caller, call) => {
+    const local = authorizeAssumeRole(synthesized, caller.arn, call, caller.principalArn);
     const simulated: Record<string, string> = {};
     for (const action of Object.keys(local)) {
-      simulated[action] = await simulate(principal, action, contextFor(action, principal, call));
+      simulated[action] = await simulate(caller.arn, action, contextFor(action, caller.arn, call, caller.principalArn));
     }
     expect(local).toEqual(simulated);
   });
 
   test('THEN only the TVM asking as the vending Lambda does is allowed everything', () => {
-    const allowed = Object.entries(PRINCIPALS).flatMap(([who, principal]) => Object.entries(CALLS)
-      .filter(([, call]) => Object.values(authorizeAssumeRole(synthesized, principal, call)).every((d) => d === 'Allowed'))
+    const allowed = Object.entries(PRINCIPALS).flatMap(([who, caller]) => Object.entries(CALLS)
+      .filter(([, call]) => Object.values(authorizeAssumeRole(synthesized, caller.arn, call, caller.principalArn)).every((d) => d === 'Allowed'))
       .map(([how]) => `${who} ${how}`));
     expect(allowed.sort()).toEqual([
       'the TVM (a session of its execution role) as the vending Lambda does',
@@ -101,16 +121,26 @@ describe('GIVEN the synthesized trust policy, the local evaluator decides as the
   });
 
   test('an explicit Deny wins, and an operator the evaluator does not know never grants', () => {
-    const deny: PolicyDocument = { Version: '2012-10-17', Statement: [...synthesized.Statement, { Effect: 'Deny', Principal: '*', Action: 'sts:*' }] };
-    expect(evaluate(deny, TVM, 'sts:AssumeRole', contextFor('sts:AssumeRole', TVM, good))).toBe('ExplicitlyDenied');
+    const deny: PolicyDocument = {
+      Version: '2012-10-17',
+      Statement: [...synthesized.Statement, { Effect: 'Deny', Principal: '*', Action: 'sts:*' }],
+    };
+    expect(evaluate(deny, TVM, 'sts:AssumeRole', contextFor('sts:AssumeRole', TVM, good, EXECUTION_ROLE))).toBe('ExplicitlyDenied');
     const unknown: PolicyDocument = {
       Version: '2012-10-17',
-      Statement: [{ Effect: 'Allow', Principal: { AWS: EXECUTION_ROLE }, Action: 'sts:AssumeRole', Condition: { DateGreaterThan: { 'aws:CurrentTime': '2020-01-01' } } }],
+      Statement: [{
+        Effect: 'Allow',
+        Principal: { AWS: EXECUTION_ROLE },
+        Action: 'sts:AssumeRole',
+        Condition: { DateGreaterThan: { 'aws:CurrentTime': '2020-01-01' } },
+      }],
     };
     expect(evaluate(unknown, TVM, 'sts:AssumeRole', {})).toBe('ImplicitlyDenied');
   });
 });
 
+// The TVM's key is the execution role's own (not a session of it): the local STS knows a caller by its ARN alone, and a
+// session ARN does not carry the role's path that the trust policy's aws:PrincipalArn condition names.
 describe('GIVEN the local STS with that trust policy on a role, called through the AWS SDK', () => {
   const TVM_KEY = { accessKeyId: 'AKIDLOCALTVMTEST', secretAccessKey: 'local-tvm-secret-not-real' };
   const ALICE_KEY = { accessKeyId: 'AKIDLOCALALICE', secretAccessKey: 'local-alice-secret-not-real' };
@@ -132,8 +162,8 @@ describe('GIVEN the local STS with that trust policy on a role, called through t
     sts = await startLocalSts({
       region: 'us-east-1',
       keys: new Map([
-        [TVM_KEY.accessKeyId, { secretAccessKey: TVM_KEY.secretAccessKey, arn: TVM }],
-        [ALICE_KEY.accessKeyId, { secretAccessKey: ALICE_KEY.secretAccessKey, arn: PRINCIPALS['an IAM user'] }],
+        [TVM_KEY.accessKeyId, { secretAccessKey: TVM_KEY.secretAccessKey, arn: EXECUTION_ROLE }],
+        [ALICE_KEY.accessKeyId, { secretAccessKey: ALICE_KEY.secretAccessKey, arn: PRINCIPALS['an IAM user'].arn }],
       ]),
       roles: new Map([[roleArn, synthesized]]),
       log: (l) => log.push(l),
@@ -143,8 +173,8 @@ describe('GIVEN the local STS with that trust policy on a role, called through t
 
   test.each(Object.entries(CALLS))('WHEN the TVM calls AssumeRole %s THEN the STS decides as the simulator', async (_how, call) => {
     const decisions: Record<string, string> = {};
-    for (const action of Object.keys(authorizeAssumeRole(synthesized, TVM, call))) {
-      decisions[action] = await simulate(TVM, action, contextFor(action, TVM, call));
+    for (const action of Object.keys(authorizeAssumeRole(synthesized, EXECUTION_ROLE, call))) {
+      decisions[action] = await simulate(EXECUTION_ROLE, action, contextFor(action, EXECUTION_ROLE, call));
     }
     const allowed = Object.values(decisions).every((d) => d === 'Allowed');
     const attempt = assume(call);

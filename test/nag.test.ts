@@ -1,7 +1,9 @@
-import { CfnResource, PolicyValidationPluginReport, Validations } from 'aws-cdk-lib';
+import { App, CfnResource, PolicyValidationPluginReport, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { IConstruct } from 'constructs';
-import { fullTvm, removeOutdirs, type FullTvm } from './support/synth';
+import { ProtectedRole, RevocationEnforcement, SentinelTvm } from '../src';
+import { ACCOUNT, ALICE, P, REGION, fullTvm, newApp, removeOutdirs, type FullTvm } from './support/synth';
 
 /** One acknowledgement recorded in the construct tree (CDK `Validations`, which cdk-nag 3 reads). */
 interface Acknowledgement {
@@ -67,6 +69,32 @@ describe('GIVEN a synthesized app with a full TVM (ProtectedRole, owned role, im
     const findings = unacknowledgedReport(full.app).violations
       .flatMap((v) => v.violatingResources.map((r) => ({ rule: v.ruleName, path: r.constructPath ?? '' })));
     const stale = acknowledgementsIn(full.app)
+      .filter((a) => a.id.startsWith('AwsSolutions-'))
+      .filter((a) => !findings.some((f) =>
+        (f.rule === a.id || f.rule.startsWith(`${a.id}[`)) && (f.path === a.path || f.path.startsWith(`${a.path}/`))))
+      .map((a) => `${a.id} at ${a.path}`);
+    expect(stale).toEqual([]);
+  });
+});
+
+describe('GIVEN a TVM without an enforcer (futureVendsOnly) whose roles live in a stack of their own', () => {
+  let app: App;
+
+  beforeAll(() => {
+    app = newApp();
+    const env = { account: ACCOUNT, region: REGION };
+    const tvm = new SentinelTvm(new Stack(app, 'TvmStack', { env }), 'Tvm', { revocation: RevocationEnforcement.futureVendsOnly() });
+    const roles = new Stack(app, 'RolesStack', { env });
+    tvm.addProfile('readonly', { role: new ProtectedRole(roles, 'ReadOnly', { tvm }), allowedPrincipals: [P(ALICE)] });
+    tvm.addProfile('deploy', { role: new iam.Role(roles, 'Deploy', { assumedBy: new iam.AccountRootPrincipal() }), allowedPrincipals: [P(ALICE)] });
+    app.synth();
+  });
+
+  test('WHEN cdk-nag AwsSolutions checks it THEN nothing is left unacknowledged, and no acknowledgement is stale', () => {
+    expect(describeViolations(new AwsSolutionsChecks().validateScope(app))).toEqual([]);
+    const findings = unacknowledgedReport(app).violations
+      .flatMap((v) => v.violatingResources.map((r) => ({ rule: v.ruleName, path: r.constructPath ?? '' })));
+    const stale = acknowledgementsIn(app)
       .filter((a) => a.id.startsWith('AwsSolutions-'))
       .filter((a) => !findings.some((f) =>
         (f.rule === a.id || f.rule.startsWith(`${a.id}[`)) && (f.path === a.path || f.path.startsWith(`${a.path}/`))))

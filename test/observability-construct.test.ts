@@ -1,7 +1,9 @@
 // Metrics, alarms, log level and tracing as the construct exposes them.
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { TvmLogLevel } from '../src';
+import { DenialCode, SentinelTvm, SentinelTvmLogLevel } from '../src';
 import { fullTvm, logicalIdOf, removeOutdirs } from './support/synth';
 
 afterAll(removeOutdirs);
@@ -9,8 +11,8 @@ afterAll(removeOutdirs);
 describe('GIVEN a TVM', () => {
   test('THEN its metrics read the namespace and service dimension its functions write', () => {
     const { tvm, stack } = fullTvm();
-    const env = Template.fromStack(stack).toJSON().Resources[logicalIdOf(tvm.handler)].Properties.Environment.Variables;
-    expect(env.POWERTOOLS_SERVICE_NAME).toBe(tvm.serviceName);
+    const env = Template.fromStack(stack).toJSON().Resources[logicalIdOf(tvm.node.findChild('Handler'))].Properties.Environment.Variables;
+    expect(env.POWERTOOLS_SERVICE_NAME).toBe(tvm.tvmName);
     expect(env.POWERTOOLS_LOG_LEVEL).toBe('INFO');
     for (const [metric, name, statistic] of [
       [tvm.metricVends(), 'Vends', 'Sum'],
@@ -18,25 +20,29 @@ describe('GIVEN a TVM', () => {
       [tvm.metricRevocations(), 'Revocations', 'Sum'],
       [tvm.metricStoreFailures(), 'StoreFailures', 'Sum'],
       [tvm.metricStsFailures(), 'StsFailures', 'Sum'],
+      [tvm.metricEnforcementFailures(), 'EnforcementFailures', 'Sum'],
       [tvm.metricVendLatency(), 'VendLatency', 'p99'],
     ] as const) {
       expect(metric.namespace).toBe('SentinelTvm');
       expect(metric.metricName).toBe(name);
       expect(metric.statistic).toBe(statistic);
       expect(metric.period.toMinutes()).toBe(5);
-      expect(metric.dimensions).toEqual({ service: tvm.serviceName });
+      expect(metric.dimensions).toEqual({ service: tvm.tvmName });
     }
-    expect(tvm.metricDenialsByCode('POLICY_DENY').dimensions).toEqual({ service: tvm.serviceName, Code: 'POLICY_DENY' });
-    expect(tvm.metricErrors().namespace).toBe('AWS/Lambda');
+    expect(tvm.metricDenialsByCode(DenialCode.POLICY_DENY).dimensions).toEqual({ service: tvm.tvmName, Code: 'POLICY_DENY' });
+    expect(tvm.metricHandlerErrors().namespace).toBe('AWS/Lambda');
+    expect(tvm.metricHandlerErrors().metricName).toBe('Errors');
+    expect(tvm.metricHandlerThrottles().metricName).toBe('Throttles');
+    expect(tvm.metricEnforcerErrors().metricName).toBe('Errors');
     expect(tvm.metricApiServerErrors().metricName).toBe('5xx');
     expect(tvm.metricApiClientErrors().metricName).toBe('4xx');
     expect(tvm.metricApiLatency().metricName).toBe('Latency');
   });
 
-  test('THEN two TVMs in a stack have different service names', () => {
+  test('THEN two TVMs in a stack have different names', () => {
     const { tvm, stack } = fullTvm();
-    const other = new (tvm.constructor as any)(stack, 'Other', {});
-    expect(other.serviceName).not.toBe(tvm.serviceName);
+    const other = new SentinelTvm(stack, 'Other');
+    expect(other.tvmName).not.toBe(tvm.tvmName);
   });
 
   test('THEN only the enforcement alarm exists unless asked, and addAlarms creates one per failure mode, notifying the topic', () => {
@@ -44,9 +50,14 @@ describe('GIVEN a TVM', () => {
     const { tvm, stack } = fullTvm();
     const topic = new sns.Topic(stack, 'Pager');
 
-    const alarms = tvm.addAlarms({ topic, stsFailuresThreshold: 3 });
+    const alarms = tvm.addAlarms({
+      alarmActions: [new cw_actions.SnsAction(topic)],
+      okActions: [new cw_actions.SnsAction(topic)],
+      stsFailuresThreshold: 3,
+    });
 
-    expect(alarms).toHaveLength(5);
+    expect(Object.keys(alarms).filter((k) => (alarms as any)[k]).sort())
+      .toEqual(['enforcerErrors', 'serverErrors', 'storeFailures', 'stsFailures', 'throttles']);
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
@@ -57,7 +68,7 @@ describe('GIVEN a TVM', () => {
       Namespace: 'SentinelTvm',
       Threshold: 3,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      Dimensions: [{ Name: 'service', Value: tvm.serviceName }],
+      Dimensions: [{ Name: 'service', Value: tvm.tvmName }],
       AlarmActions: [{ Ref: logicalIdOf(topic) }],
       OKActions: [{ Ref: logicalIdOf(topic) }],
       TreatMissingData: 'notBreaching',
@@ -73,7 +84,7 @@ describe('GIVEN a TVM', () => {
   });
 
   test('THEN logLevel and tracing reach both functions; tracing is off by default', () => {
-    const quiet = Template.fromStack(fullTvm({ props: { logLevel: TvmLogLevel.WARN, tracing: true } }).stack);
+    const quiet = Template.fromStack(fullTvm({ props: { logLevel: SentinelTvmLogLevel.WARN, tracing: lambda.Tracing.ACTIVE } }).stack);
     quiet.resourcePropertiesCountIs('AWS::Lambda::Function', {
       TracingConfig: { Mode: 'Active' }, Environment: { Variables: Match.objectLike({ POWERTOOLS_LOG_LEVEL: 'WARN' }) },
     }, 2);

@@ -128,5 +128,5 @@ test('the checker reports a broken block at its line in the document, and skips 
   expect(errors.get(selfTestBlocks[0])).toEqual([]);
   const broken = errors.get(selfTestBlocks[1])!;
   expect(broken).toHaveLength(1);
-  expect(broken[0]).toMatch(/^self-test\.md:15:\d+ TS2322: Type 'string' is not assignable to type 'string\[\]'/);
+  expect(broken[0]).toMatch(/^self-test\.md:15:\d+ TS2322: Type 'string' is not assignable to type 'PrincipalPattern\[\]'/);
 });

@@ -4,14 +4,21 @@ import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { ProtectedRole, SentinelTvm } from '../src';
+import { IConstruct } from 'constructs';
+import { PrincipalPattern, ProtectedRole, SentinelTvm } from '../src';
 import {
-  ACCOUNT, ALICE, CfnResolver, REGION, asArray, fullTvm, iamWildcardMatch, identityStatementsOf, logicalIdOf, newApp, removeOutdirs,
+  ACCOUNT, ALICE, CfnResolver, P, REGION, asArray, configOf, fullTvm, iamWildcardMatch, identityStatementsOf, logicalIdOf, newApp,
+  removeOutdirs,
 } from './support/synth';
 
 afterAll(removeOutdirs);
 
 const ALLOW_ALL = { Effect: 'Allow', Action: '*', Resource: '*' };
+
+/** A building block of the TVM, through its escape hatch (its construct id). */
+const part = (tvm: SentinelTvm, id: string): IConstruct => tvm.node.findChild(id);
+/** The revocation enforcer's role. */
+const enforcerRole = (tvm: SentinelTvm): IConstruct => part(tvm, 'Enforcer').node.findChild('Role');
 
 /** IAM's decision on one request of a principal whose identity policies are `statements` (plus AdministratorAccess). */
 async function decide(statements: unknown[], action: string, resource: string, resourcePolicy?: unknown): Promise<string> {
@@ -33,7 +40,10 @@ async function decide(statements: unknown[], action: string, resource: string, r
 }
 
 /** A role's trust policy that lets anyone in the account assume it (so only the caller's own policies decide). */
-const TRUSTS_ACCOUNT = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }] };
+const TRUSTS_ACCOUNT = {
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }],
+};
 
 describe('GIVEN a profile\'s role with one allowed chain target (M3)', () => {
   let statements: any[];
@@ -49,11 +59,11 @@ describe('GIVEN a profile\'s role with one allowed chain target (M3)', () => {
     tvm = new SentinelTvm(stack, 'Tvm');
     readOnly = new ProtectedRole(stack, 'ReadOnly', { tvm, managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AdministratorAccess')] });
     target = new iam.Role(stack, 'Target', { assumedBy: new iam.AccountRootPrincipal() });
-    tvm.addProfile('admin', { role: readOnly, allowedPrincipals: [ALICE], allowRoleChainingTo: [target] });
+    tvm.addProfile('admin', { role: readOnly, allowedPrincipals: [PrincipalPattern.iamUser(ACCOUNT, 'alice')], allowRoleChainingTo: [target] });
     template = Template.fromStack(stack).toJSON();
     resolver = new CfnResolver(template);
     statements = resolver.resolve(identityStatementsOf(template, logicalIdOf(readOnly)));
-    const apiId = resolver.ref(logicalIdOf(tvm.api));
+    const apiId = resolver.ref(logicalIdOf(part(tvm, 'Api')));
     apiArn = (method, path) => `arn:aws:execute-api:${REGION}:${ACCOUNT}:${apiId}/$default/${method}${path}`;
   });
 
@@ -63,7 +73,8 @@ describe('GIVEN a profile\'s role with one allowed chain target (M3)', () => {
         .toEqual({ path, decision: 'ExplicitlyDenied' });
     }
     // The vend route's ARN ends in `/` (no resource path), which the simulator cannot type: the deny's pattern covers it.
-    const denied = statements.filter((s: any) => s.Effect === 'Deny' && s.Action === 'execute-api:Invoke').flatMap((s: any) => asArray<string>(s.Resource));
+    const denied = statements.filter((s: any) => s.Effect === 'Deny' && s.Action === 'execute-api:Invoke')
+      .flatMap((s: any) => asArray<string>(s.Resource));
     expect(denied.some((p: string) => iamWildcardMatch(p, apiArn('GET', '/')) && iamWildcardMatch(p, apiArn('POST', '/')))).toBe(true);
   });
 
@@ -76,13 +87,12 @@ describe('GIVEN a profile\'s role with one allowed chain target (M3)', () => {
     const targetStatements = resolver.resolve(identityStatementsOf(template, logicalIdOf(target)));
     expect(await decide(targetStatements, 'sts:AssumeRole', `arn:aws:iam::${ACCOUNT}:role/AnyOtherRole`, TRUSTS_ACCOUNT)).toBe('ExplicitlyDenied');
     const tags = template.Resources[logicalIdOf(target)].Properties.Tags;
-    expect(tags).toContainEqual({ Key: 'sentinel-tvm:service', Value: tvm.serviceName });
+    expect(tags).toContainEqual({ Key: 'sentinel-tvm:service', Value: tvm.tvmName });
   });
 
   test('THEN the target is in the configuration, and the enforcer may write its deny', () => {
-    const [, config] = Object.entries<any>(template.Resources).find(([, r]) => r.Type === 'Custom::SentinelTvmConfig')!;
-    expect(resolver.resolve(config.Properties.Profiles)[0].chainRoleArns).toEqual([resolver.arn(logicalIdOf(target))]);
-    const enforcer = resolver.resolve(identityStatementsOf(template, logicalIdOf(tvm.enforcerRole!)))
+    expect(configOf(template, resolver).profiles[0].chainRoleArns).toEqual([resolver.arn(logicalIdOf(target))]);
+    const enforcer = resolver.resolve(identityStatementsOf(template, logicalIdOf(enforcerRole(tvm))))
       .filter((s: any) => asArray<string>(s.Action).includes('iam:PutRolePolicy'));
     expect(enforcer.flatMap((s: any) => asArray<string>(s.Resource))).toContain(resolver.arn(logicalIdOf(target)));
   });
@@ -93,7 +103,7 @@ describe('GIVEN a profile\'s role with one allowed chain target (M3)', () => {
     const elsewhere = iam.Role.fromRoleArn(stack, 'Elsewhere', 'arn:aws:iam::444455556666:role/Workload');
     expect(() => other.addProfile('x', {
       role: new ProtectedRole(stack, 'R', { tvm: other }),
-      allowedPrincipals: [ALICE],
+      allowedPrincipals: [P(ALICE)],
       allowRoleChainingTo: [elsewhere],
     })).toThrow(/allowRoleChainingTo\[0\] is arn:aws:iam::444455556666:role\/Workload, in account 444455556666/);
   });
@@ -123,7 +133,7 @@ describe('GIVEN the grants the construct hands out (H2, L3)', () => {
     reader = new iam.Role(full.stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
     revoker = new iam.Role(full.stack, 'Revoker', { assumedBy: new iam.AccountRootPrincipal() });
     full.tvm.grantReadSessions(reader);
-    full.tvm.grantRevokeSessions(revoker);
+    full.tvm.grantManageSessions(revoker);
     template = Template.fromStack(full.stack).toJSON();
     resolver = new CfnResolver(template);
   });
@@ -138,23 +148,23 @@ describe('GIVEN the grants the construct hands out (H2, L3)', () => {
         expect({ action, decision: await decideAs(statements, action, controlArn()) }).toEqual({ action, decision: 'ImplicitlyDenied' });
       }
       for (const action of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']) {
-        const tableArn = resolver.arn(logicalIdOf(full.tvm.table));
+        const tableArn = resolver.arn(logicalIdOf(part(full.tvm, 'Table')));
         expect({ action, decision: await decideAs(statements, action, tableArn) }).toEqual({ action, decision: 'ImplicitlyDenied' });
       }
     }
   });
 
-  test('THEN grantRevokeSessions makes the grantee an administrator through the API, revoke route included', () => {
-    const [, config] = Object.entries<any>(template.Resources).find(([, r]) => r.Type === 'Custom::SentinelTvmConfig')!;
-    expect(resolver.resolve(config.Properties.AdminPrincipals)).toContain(resolver.arn(logicalIdOf(revoker)));
+  test('THEN grantManageSessions makes the grantee an administrator through the API, revoke route included', () => {
+    expect(configOf(template, resolver).adminPrincipals).toContain(resolver.arn(logicalIdOf(revoker)));
     const patterns = resolver.resolve(identityStatementsOf(template, logicalIdOf(revoker))).flatMap((s: any) => asArray<string>(s.Resource));
-    const apiId = resolver.ref(logicalIdOf(full.tvm.api));
-    expect(patterns.some((p: string) => iamWildcardMatch(p, `arn:aws:execute-api:${REGION}:${ACCOUNT}:${apiId}/$default/POST/sessions/0123456789abcdef/revoke`)))
-      .toBe(true);
+    const apiId = resolver.ref(logicalIdOf(part(full.tvm, 'Api')));
+    const revoke = `arn:aws:execute-api:${REGION}:${ACCOUNT}:${apiId}/$default/POST/sessions/0123456789abcdef/revoke`;
+    expect(patterns.some((p: string) => iamWildcardMatch(p, revoke))).toBe(true);
   });
 
-  test('fails when grantRevokeSessions is given a principal without an ARN to name it', () => {
-    expect(() => full.tvm.grantRevokeSessions(new iam.AccountRootPrincipal())).toThrow(/grantRevokeSessions: the grantee .* is not an IAM role or user/);
+  test('fails when grantManageSessions is given a principal without an ARN to name it', () => {
+    expect(() => full.tvm.grantManageSessions(new iam.AccountRootPrincipal()))
+      .toThrow(/grantManageSessions: the grantee .* is not an IAM role or user/);
   });
 
   async function decideAs(statements: unknown[], action: string, resource: string): Promise<string> {
@@ -195,7 +205,7 @@ describe('GIVEN the default TVM', () => {
       Namespace: 'SentinelTvm',
       Threshold: 1,
       Statistic: 'Sum',
-      Dimensions: [{ Name: 'service', Value: full.tvm.serviceName }],
+      Dimensions: [{ Name: 'service', Value: full.tvm.tvmName }],
     });
     expect(full.tvm.enforcementFailuresAlarm).toBeDefined();
   });
@@ -203,7 +213,7 @@ describe('GIVEN the default TVM', () => {
   test('THEN the enforcer is told its own policy name, distinct per TVM (M9)', () => {
     const fn = Object.values<any>(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function'
       && r.Properties.Environment?.Variables?.SENTINEL_REVOKED_POLICY_NAME);
-    expect(fn.Properties.Environment.Variables.SENTINEL_REVOKED_POLICY_NAME).toBe(`SentinelRevokedSessions-${full.tvm.serviceName}-eu-west-1`);
-    expect(full.tvm.revokedSessionsPolicyName).toBe(`SentinelRevokedSessions-${full.tvm.serviceName}-eu-west-1`);
+    expect(fn.Properties.Environment.Variables.SENTINEL_REVOKED_POLICY_NAME).toBe(`SentinelRevokedSessions-${full.tvm.tvmName}-eu-west-1`);
+    expect(full.tvm.revokedSessionsPolicyName).toBe(`SentinelRevokedSessions-${full.tvm.tvmName}-eu-west-1`);
   });
 });

@@ -1,16 +1,29 @@
 // The protected roles' trust policy, taken from the synthesized template and evaluated by an IAM policy simulator
 // the way STS evaluates it: each of sts:AssumeRole, sts:TagSession and sts:SetSourceIdentity is authorized
-// separately, and each only sees its own condition keys.
+// separately, and each only sees its own condition keys. The trust names the TVM's account as principal, on condition
+// that the caller's aws:PrincipalArn (for a role session, its role's ARN with the role's path) is the execution role.
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ACCOUNT, CfnResolver, fullTvm, identityStatementsOf, logicalIdOf, removeOutdirs } from './support/synth';
 
-const EXECUTION_ROLE = `arn:aws:iam::${ACCOUNT}:role/TvmExecutionRole`;
-/** The Lambda calls STS with the credentials of a session of its execution role. */
-const TVM = `arn:aws:sts::${ACCOUNT}:assumed-role/TvmExecutionRole/TvmStack-TvmHandler0A13E888-abc123`;
+/** The execution role (its fixed name and path, read from the TVM) and the vending Lambda's session of it. */
+let EXECUTION_ROLE: string;
+let TVM: string;
 const OTHER_ROLE = `arn:aws:iam::${ACCOUNT}:role/SomeOtherRole`;
 const OTHER_ROLE_SESSION = `arn:aws:sts::${ACCOUNT}:assumed-role/SomeOtherRole/alice`;
 const ACCOUNT_ROOT = `arn:aws:iam::${ACCOUNT}:root`;
+const OTHER_ACCOUNT = '444455556666';
+
+/** Roles by name, with their paths: what IAM reports as aws:PrincipalArn for a session of one. */
+const rolesByName = new Map<string, string>();
+
+/** IAM's aws:PrincipalArn of a caller: a role session's is its role's ARN, path included; anyone else's is its own ARN. */
+function principalArnOf(principal: string): string {
+  const session = /^arn:aws:sts::(\d{12}):assumed-role\/([^/]+)\/[^/]+$/.exec(principal);
+  if (!session) return principal;
+  const known = rolesByName.get(session[2]);
+  return known && known.split(':')[4] === session[1] ? known : `arn:aws:iam::${session[1]}:role/${session[2]}`;
+}
 
 type Context = Record<string, string | string[]>;
 const SESSION_ID = '0123456789abcdef';
@@ -34,16 +47,24 @@ let handlerArn: string;
 beforeAll(() => {
   const full = fullTvm();
   const template = Template.fromStack(full.stack).toJSON();
-  const executionRoleId = logicalIdOf(full.tvm.executionRole);
-  const resolver = new CfnResolver(template, { [executionRoleId]: EXECUTION_ROLE });
+  const executionRoleId = logicalIdOf(full.tvm.node.findChild('ExecutionRole'));
+  // A role's ARN carries its path: the execution role's own policy names the ProtectedRoles by their path.
+  const withPath = (id: string) => `arn:aws:iam::${ACCOUNT}:role${template.Resources[id].Properties.Path ?? '/'}${id}`;
+  const protectedRoleId = logicalIdOf(full.protectedRole);
+  const resolver = new CfnResolver(template, { [protectedRoleId]: withPath(protectedRoleId) });
+  EXECUTION_ROLE = resolver.resolve(full.stack.resolve(full.tvm.executionRoleArn));
+  const executionRoleName = EXECUTION_ROLE.split('/').pop()!;
+  TVM = `arn:aws:sts::${ACCOUNT}:assumed-role/${executionRoleName}/TvmStack-TvmHandler0A13E888-abc123`;
+  rolesByName.set(executionRoleName, EXECUTION_ROLE);
+  rolesByName.set('SomeOtherRole', OTHER_ROLE);
   const roleOf = (logicalId: string): Role => ({
     arn: resolver.arn(logicalId),
     trustPolicy: resolver.resolve(template.Resources[logicalId].Properties.AssumeRolePolicyDocument),
   });
-  protectedRole = roleOf(logicalIdOf(full.protectedRole));
+  protectedRole = roleOf(protectedRoleId);
   ownedRole = roleOf(logicalIdOf(full.ownedRole));
   executionRolePolicy = { Version: '2012-10-17', Statement: resolver.resolve(identityStatementsOf(template, executionRoleId)) };
-  handlerArn = resolver.arn(logicalIdOf(full.tvm.handler));
+  handlerArn = resolver.arn(logicalIdOf(full.tvm.node.findChild('Handler')));
 });
 
 afterAll(removeOutdirs);
@@ -58,6 +79,8 @@ interface Request {
   readonly identityPolicy?: unknown;
   /** With the execution role's policy: the call comes from another function run as the role, not the vending function. */
   readonly fromAnotherFunction?: boolean;
+  /** IAM's aws:PrincipalArn. @default the principal's own, a session's being its role's (see principalArnOf) */
+  readonly principalArn?: string;
 }
 
 /** The decision IAM makes on one STS action against a role: 'Allowed', 'ImplicitlyDenied' or 'ExplicitlyDenied'. */
@@ -71,7 +94,7 @@ async function decide(request: Request): Promise<string> {
       principal: request.principal,
       action: request.action,
       resource: { resource: role.arn, accountId: ACCOUNT },
-      contextVariables: { ...fromFunction, ...request.context },
+      contextVariables: { 'aws:PrincipalArn': request.principalArn ?? principalArnOf(request.principal), ...fromFunction, ...request.context },
     },
     identityPolicies: [{ name: 'identity', policy: identityPolicy }],
     serviceControlPolicies: [],
@@ -148,18 +171,41 @@ describe('GIVEN the ProtectedRole\'s trust policy from the synthesized template'
   });
 
   describe.each([
-    ['another role of the account', OTHER_ROLE],
-    ['a session of another role of the account', OTHER_ROLE_SESSION],
-    ['the account root', ACCOUNT_ROOT],
-  ])('WHEN %s asks exactly as the TVM does, with every permission of its own', (_who, principal) => {
+    ['another role of the account', () => OTHER_ROLE],
+    ['a session of another role of the account', () => OTHER_ROLE_SESSION],
+    ['the account root', () => ACCOUNT_ROOT],
+    ['an IAM user of the account', () => `arn:aws:iam::${ACCOUNT}:user/alice`],
+    ['a role of the execution role\'s name but without its path', () => `arn:aws:iam::${ACCOUNT}:role/${EXECUTION_ROLE.split('/').pop()}`],
+    ['a session of a role of the execution role\'s name and path in another account', () =>
+      `arn:aws:sts::${OTHER_ACCOUNT}:assumed-role/${EXECUTION_ROLE.split('/').pop()}/x`],
+  ])('WHEN %s asks exactly as the TVM does, with every permission of its own', (_who, principalOf) => {
     test.each<[string, string, Context]>([
       ['sts:AssumeRole', 'sts:AssumeRole', { ...TAG, ...SOURCE_IDENTITY }],
       ['sts:TagSession', 'sts:TagSession', TAG],
       ['sts:SetSourceIdentity', 'sts:SetSourceIdentity', SOURCE_IDENTITY],
     ])('THEN %s is denied', async (_case, action, context) => {
-      expect(await decide({ principal, action, context })).toBe('ImplicitlyDenied');
+      expect(await decide({ principal: principalOf(), action, context })).toBe('ImplicitlyDenied');
     });
   });
+
+  test('WHEN a session of the execution role of another account asks THEN it is denied, though IAM reports a matching path', async () => {
+    const principal = `arn:aws:sts::${OTHER_ACCOUNT}:assumed-role/${EXECUTION_ROLE.split('/').pop()}/x`;
+    const principalArn = EXECUTION_ROLE.replace(ACCOUNT, OTHER_ACCOUNT);
+    expect(await decide({ principal, action: 'sts:AssumeRole', context: { ...TAG, ...SOURCE_IDENTITY }, principalArn }))
+      .toBe('ImplicitlyDenied');
+  });
+
+  test('WHEN the TVM\'s session were reported under another principal ARN THEN it is denied: the condition, not the account, decides',
+    async () => {
+      const request = {
+        principal: TVM,
+        action: 'sts:AssumeRole',
+        context: { ...TAG, ...SOURCE_IDENTITY },
+        principalArn: OTHER_ROLE,
+        identityPolicy: ALLOW_ALL,
+      };
+      expect(await decide(request)).toBe('ImplicitlyDenied');
+    });
 });
 
 describe('GIVEN an owned iam.Role used as a profile, whose own statement trusts its account', () => {

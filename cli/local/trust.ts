@@ -20,12 +20,17 @@ export interface PolicyDocument {
   readonly Statement: readonly PolicyStatement[];
 }
 
-/** The three statements `ProtectedRole` synthesizes, for a TVM execution role (src/private/trust.ts). */
+/**
+ * The three statements `ProtectedRole` synthesizes, for a TVM execution role (src/private/trust.ts): the role's account,
+ * on condition that the caller is the role (`aws:PrincipalArn`).
+ */
 export function protectedRoleTrustPolicy(executionRoleArn: string): PolicyDocument {
   const tag = `aws:RequestTag/${SESSION_TAG_KEY}`;
   const sessionId = '?'.repeat(16);
   const onlyTheTag = { 'ForAllValues:StringEquals': { 'aws:TagKeys': [SESSION_TAG_KEY] } };
-  const principal = { AWS: executionRoleArn };
+  const [, partition, , , account] = executionRoleArn.split(':');
+  const principal = { AWS: `arn:${partition}:iam::${account}:root` };
+  const isTheTvm = { ArnEquals: { 'aws:PrincipalArn': executionRoleArn } };
   return {
     Version: '2012-10-17',
     Statement: [
@@ -34,21 +39,21 @@ export function protectedRoleTrustPolicy(executionRoleArn: string): PolicyDocume
         Effect: 'Allow',
         Principal: principal,
         Action: 'sts:AssumeRole',
-        Condition: { StringLike: { [tag]: sessionId, 'sts:SourceIdentity': `${SOURCE_IDENTITY_PREFIX}*` }, ...onlyTheTag },
+        Condition: { StringLike: { [tag]: sessionId, 'sts:SourceIdentity': `${SOURCE_IDENTITY_PREFIX}*` }, ...onlyTheTag, ...isTheTvm },
       },
       {
         Sid: 'SentinelTvmTagSession',
         Effect: 'Allow',
         Principal: principal,
         Action: 'sts:TagSession',
-        Condition: { StringLike: { [tag]: sessionId }, ...onlyTheTag },
+        Condition: { StringLike: { [tag]: sessionId }, ...onlyTheTag, ...isTheTvm },
       },
       {
         Sid: 'SentinelTvmSetSourceIdentity',
         Effect: 'Allow',
         Principal: principal,
         Action: 'sts:SetSourceIdentity',
-        Condition: { StringLike: { 'sts:SourceIdentity': `${SOURCE_IDENTITY_PREFIX}*` } },
+        Condition: { StringLike: { 'sts:SourceIdentity': `${SOURCE_IDENTITY_PREFIX}*` }, ...isTheTvm },
       },
     ],
   };
@@ -66,6 +71,25 @@ const GLOBAL_KEYS = new Set(['aws:principalarn', 'aws:principalaccount', 'aws:pr
 const list = <T>(v: T | readonly T[] | undefined): readonly T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v as T]);
 const wildcard = (pattern: string, flags = '') =>
   new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, `s${flags}`);
+
+/** IAM's ArnEquals/ArnLike: the six `:`-separated parts of the ARN match one by one, with wildcards. */
+function arnMatches(pattern: string, arn: string): boolean {
+  const parts = (value: string) => {
+    const split = value.split(':');
+    return split.length < 6 ? undefined : [...split.slice(0, 5), split.slice(5).join(':')];
+  };
+  const [p, a] = [parts(pattern), parts(arn)];
+  return !!p && !!a && p.every((part, i) => wildcard(part).test(a[i]));
+}
+
+/**
+ * IAM's aws:PrincipalArn of a caller: a role session's is its role's ARN. A session ARN carries no path, so a role
+ * under a path needs its ARN given (local mode's execution role has none).
+ */
+export function principalArnOf(caller: string): string {
+  const session = /^arn:([\w-]+):sts::(\d{12}):assumed-role\/([^/]+)\/[^/]+$/.exec(caller);
+  return session ? `arn:${session[1]}:iam::${session[2]}:role/${session[3]}` : caller;
+}
 
 /** `arn:aws:sts::123:assumed-role/Name/session` is a session of `arn:aws:iam::123:role[/path]/Name`. */
 function principalMatches(policyPrincipal: string, caller: string): boolean {
@@ -105,10 +129,12 @@ function conditionHolds(operator: string, key: string, policyValues: readonly st
     const wantsMissing = policyValues.some((v) => v === 'true');
     return wantsMissing === (values === undefined || values.length === 0);
   }
-  const negated = op.startsWith('StringNot');
-  const base = negated ? op.replace('StringNot', 'String') : op;
+  const negated = op.startsWith('StringNot') || op.startsWith('ArnNot');
+  const base = negated ? op.replace('StringNot', 'String').replace('ArnNot', 'Arn') : op;
   let match: (value: string) => boolean;
   switch (base) {
+    case 'ArnEquals':
+    case 'ArnLike': match = (v) => policyValues.some((p) => arnMatches(p, v)); break;
     case 'StringEquals': match = (v) => policyValues.includes(v); break;
     case 'StringEqualsIgnoreCase': match = (v) => policyValues.some((p) => p.toLowerCase() === v.toLowerCase()); break;
     case 'StringLike': match = (v) => policyValues.some((p) => wildcard(p).test(v)); break;
@@ -143,10 +169,13 @@ export interface AssumeRoleRequest {
   readonly roleSessionName: string;
 }
 
-/** The request context of an AssumeRole call, restricted to the keys STS sets for `action`. */
-export function contextFor(action: string, caller: string, call: AssumeRoleRequest): Context {
+/**
+ * The request context of an AssumeRole call, restricted to the keys STS sets for `action`. `principalArn` is the
+ * caller's aws:PrincipalArn, for a session of a role with a path.
+ */
+export function contextFor(action: string, caller: string, call: AssumeRoleRequest, principalArn = principalArnOf(caller)): Context {
   const full: Context = {
-    'aws:PrincipalArn': caller,
+    'aws:PrincipalArn': principalArn,
     'aws:PrincipalAccount': caller.split(':')[4],
     'sts:RoleSessionName': call.roleSessionName,
   };
@@ -162,9 +191,10 @@ export function contextFor(action: string, caller: string, call: AssumeRoleReque
  * The authorizations STS makes for AssumeRole: `sts:AssumeRole` always, `sts:TagSession` when tags are passed,
  * `sts:SetSourceIdentity` when a source identity is; each must be allowed by the role's trust policy.
  */
-export function authorizeAssumeRole(policy: PolicyDocument, caller: string, call: AssumeRoleRequest): Record<string, Decision> {
+export function authorizeAssumeRole(policy: PolicyDocument, caller: string, call: AssumeRoleRequest,
+  principalArn = principalArnOf(caller)): Record<string, Decision> {
   const actions = ['sts:AssumeRole'];
   if (call.tags.length > 0 || call.transitiveTagKeys.length > 0) actions.push('sts:TagSession');
   if (call.sourceIdentity !== undefined) actions.push('sts:SetSourceIdentity');
-  return Object.fromEntries(actions.map((a) => [a, evaluate(policy, caller, a, contextFor(a, caller, call))]));
+  return Object.fromEntries(actions.map((a) => [a, evaluate(policy, caller, a, contextFor(a, caller, call, principalArn))]));
 }

@@ -1,3 +1,4 @@
+import { Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { SESSION_TAG_KEY, SOURCE_IDENTITY_PREFIX } from '../shared/contract';
 
@@ -30,10 +31,19 @@ const SESSION_GRANTS = [
   },
 ];
 
-/** The trust statements of a protected role. */
-export function trustStatements(tvmRoleArn: string): iam.PolicyStatement[] {
+/**
+ * The trust statements of a protected role: the TVM's account, on condition that the caller is the TVM's execution
+ * role (`aws:PrincipalArn`). Naming the role as the principal instead would make IAM check that it exists when the
+ * trust policy is written (a protected role in a stack deployed before the TVM's would fail) and pin its unique id
+ * (a re-created execution role would no longer be trusted). In the same account the execution role's own policy must
+ * also allow the call, and it does only from the vending function (`onlyFromFunction`).
+ */
+export function trustStatements(tvmRoleArn: string, tvmAccount: string): iam.PolicyStatement[] {
   return SESSION_GRANTS.map((g) => new iam.PolicyStatement({
-    sid: g.sid, principals: [new iam.ArnPrincipal(tvmRoleArn)], actions: [g.action], conditions: structuredClone(g.conditions),
+    sid: g.sid,
+    principals: [new iam.AccountPrincipal(tvmAccount)],
+    actions: [g.action],
+    conditions: { ...structuredClone(g.conditions), ArnEquals: { 'aws:PrincipalArn': tvmRoleArn } },
   }));
 }
 
@@ -66,11 +76,16 @@ export function onlyFromFunction(functionArn: string, actions: string[]): iam.Po
  * `IAssumeRolePrincipal` write its own statements, which avoids the default unconditioned `sts:AssumeRole`.
  */
 export class TvmTrustPrincipal extends iam.ArnPrincipal {
-  constructor(private readonly tvmRoleArn: string) {
+  constructor(private readonly tvmRoleArn: string, private readonly tvmAccount: string) {
     super(tvmRoleArn);
   }
 
   public addToAssumeRolePolicy(document: iam.PolicyDocument): void {
-    document.addStatements(...trustStatements(this.tvmRoleArn));
+    document.addStatements(...trustStatements(this.tvmRoleArn, this.tvmAccount));
   }
+}
+
+/** The account of a TVM's execution role: from its ARN when literal, else the account of the TVM's stack. */
+export function tvmAccountOf(executionRoleArn: string, stackAccount: string): string {
+  return Token.isUnresolved(executionRoleArn) ? stackAccount : executionRoleArn.split(':')[4];
 }

@@ -5,7 +5,7 @@ import { App, attachCustomSynthesis, Aws, CfnOutput, Duration, RemovalPolicy, St
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Manifest } from 'aws-cdk-lib/cloud-assembly-schema';
 import { Construct } from 'constructs';
-import { ProtectedRole, SentinelTvm } from '../../src';
+import { PrincipalPattern, ProtectedRole, SentinelTvm } from '../../src';
 
 const app = new App({
   // Without this, the snapshot's metadata records construct stack traces: absolute paths of the checkout that wrote it.
@@ -20,12 +20,13 @@ const stack = new Stack(app, 'SentinelTvmInteg', {
 const operator = new iam.AccountPrincipal(Aws.ACCOUNT_ID);
 const ciRole = new iam.Role(stack, 'CiRole', { assumedBy: operator, description: 'Sentinel TVM integ: vends credentials' });
 const adminRole = new iam.Role(stack, 'AdminRole', { assumedBy: operator, description: 'Sentinel TVM integ: revokes sessions' });
-const assumedRolePattern = (role: iam.IRole) => `arn:${Aws.PARTITION}:sts::${Aws.ACCOUNT_ID}:assumed-role/${role.roleName}/*`;
 
 const tvm = new SentinelTvm(stack, 'Tvm', {
+  // A fixed name: the revoked-sessions policy, the roles' paths and the metrics are named after it.
+  tvmName: 'sentinel-integ',
   sessionLifetime: Duration.hours(1),
   defaultCredentialDuration: Duration.minutes(15),
-  // The default (RETAIN) is what users get; the walkthrough deletes the table by hand after `destroy`.
+  // The default (RETAIN) is what users get; the walkthrough deletes the tables and log groups by hand after `destroy`.
   removalPolicy: RemovalPolicy.RETAIN,
 });
 
@@ -42,19 +43,21 @@ const target = new ProtectedRole(stack, 'Target', {
 
 tvm.addProfile('integ-readonly', {
   role: target,
-  allowedPrincipals: [assumedRolePattern(ciRole)],
+  allowedPrincipals: [PrincipalPattern.roleSessions(ciRole)],
   maxCredentialDuration: Duration.minutes(15),
 });
 
 tvm.grantInvoke(ciRole);
 // The admin role revokes through the API: it becomes an administrator of the TVM's sessions.
-tvm.grantRevokeSessions(adminRole);
+tvm.grantManageSessions(adminRole);
 
 new CfnOutput(stack, 'Url', { value: tvm.url });
 new CfnOutput(stack, 'CiRoleArn', { value: ciRole.roleArn });
 new CfnOutput(stack, 'AdminRoleArn', { value: adminRole.roleArn });
 new CfnOutput(stack, 'TargetRoleArn', { value: target.roleArn });
-new CfnOutput(stack, 'TableName', { value: tvm.table.tableName });
+new CfnOutput(stack, 'TableName', { value: tvm.sessionTableName });
+new CfnOutput(stack, 'ExecutionRoleArn', { value: tvm.executionRoleArn });
+new CfnOutput(stack, 'RevokedSessionsPolicyName', { value: tvm.revokedSessionsPolicyName });
 
 // What @aws-cdk/integ-tests-alpha's IntegTest writes (it is not a dependency of this project): integ.json, the test
 // manifest integ-runner reads. Without it integ-runner falls back to its legacy mode, which refuses new tests.

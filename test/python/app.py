@@ -7,20 +7,31 @@ import sys
 
 from aws_cdk import App, Duration, Stack
 from aws_cdk import aws_iam as iam
-from cdk_sentinel_tvm import ProtectedRole, SentinelTvm, StoreFailureMode
+from cdk_sentinel_tvm import (
+    PrincipalPattern,
+    ProtectedRole,
+    RevocationEnforcement,
+    SentinelTvm,
+    StoreFailureMode,
+)
+
+ACCOUNT = "111122223333"
 
 
 def main(outdir: str) -> None:
     app = App(outdir=outdir, context={"aws:cdk:disable-creation-stack-traces": True})
     stack = Stack(app, "SentinelTvmPython")
 
+    security_ops = iam.Role.from_role_arn(stack, "SecurityOps", f"arn:aws:iam::{ACCOUNT}:role/SecurityOps")
     tvm = SentinelTvm(
         stack,
         "Tvm",
-        admin_principals=["arn:aws:iam::111122223333:role/SecurityOps"],
+        tvm_name="python-example",
+        admin_principals=[PrincipalPattern.role_sessions(security_ops)],
         session_lifetime=Duration.hours(12),
         default_credential_duration=Duration.minutes(15),
         store_failure_mode=StoreFailureMode.FAIL_CLOSED,
+        revocation=RevocationEnforcement.role_deny_policy(),
     )
 
     # A role only the TVM can assume, only with a session tag.
@@ -35,15 +46,18 @@ def main(outdir: str) -> None:
         "prod-readonly",
         role=read_only,
         allowed_principals=[
-            "arn:aws:iam::111122223333:user/alice",
-            "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_ReadOnly_*/*",
+            PrincipalPattern.iam_user(ACCOUNT, "alice"),
+            PrincipalPattern.identity_center_permission_set(ACCOUNT, "ReadOnly"),
+            PrincipalPattern.from_arn_pattern(f"arn:aws:iam::{ACCOUNT}:user/ci-?"),
         ],
         max_credential_duration=Duration.hours(1),
     )
 
-    # Pipelines call the API with their own role.
+    # Pipelines call the API with their own role; an operations role administers the sessions.
     ci = iam.Role(stack, "CiRole", assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"))
     tvm.grant_invoke(ci)
+    operations = iam.Role(stack, "OperationsRole", assumed_by=iam.AccountRootPrincipal())
+    tvm.grant_manage_sessions(operations)
 
     app.synth()
 

@@ -66,8 +66,10 @@ afterAll(() => {
 test('the module cdk_sentinel_tvm exports the construct API', () => {
   expect(bindings.all).toEqual(expect.arrayContaining([
     'SentinelTvm', 'SentinelTvmProps', 'ProtectedRole', 'ProtectedRoleProps', 'ProfileOptions', 'StoreFailureMode',
+    'SentinelTvmAttributes', 'SentinelTvmAlarms', 'ProfileProps',
   ]));
-  expect(bindings.classes.SentinelTvm.bases).toEqual(['_constructs_77d1e7e8.Construct']);
+  expect(bindings.classes.SentinelTvm.bases).toEqual(['SentinelTvmBase']);
+  expect(bindings.all).toEqual(expect.arrayContaining(['ISentinelTvm', 'PrincipalPattern', 'RevocationEnforcement', 'DenialCode']));
   expect(bindings.classes.ProtectedRole.bases).toEqual(['_aws_cdk_aws_iam_ceddda9d.Role']);
   expect(bindings.classes.StoreFailureMode.members).toEqual(['FAIL_OPEN', 'FAIL_CLOSED']);
   // SentinelTvm(scope, id, *, admin_principals=..., ...): the props struct becomes keyword arguments.
@@ -139,7 +141,7 @@ if (pythonCdkMissing) {
   const template = JSON.parse(fs.readFileSync(path.join(outdir, 'SentinelTvmPython.template.json'), 'utf8'));
   const resources = Object.values<any>(template.Resources);
   const ofType = (type: string) => resources.filter((r) => r.Type === type);
-  expect(ofType('AWS::DynamoDB::Table')).toHaveLength(1);
+  expect(ofType('AWS::DynamoDB::Table')).toHaveLength(2); // sessions, control
   expect(ofType('AWS::ApiGatewayV2::Api')).toHaveLength(1);
   expect(ofType('AWS::Lambda::Function').map((f) => f.Properties.Environment?.Variables?.[Env.STORE_FAILURE_MODE]))
     .toContain(StoreFailureModes.FAIL_CLOSED);

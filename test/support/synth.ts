@@ -1,11 +1,17 @@
 // Shared by the construct, cdk-nag and trust-policy tests: one "full" TVM app, and a resolver that turns the
 // CloudFormation intrinsics of a synthesized template into the concrete values a deployment would give them.
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { App, CfnElement, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { ProtectedRole, SentinelTvm, type SentinelTvmProps } from '../../src';
+import { canonicalConfig } from '../../lambda/config/document';
+import { PrincipalPattern, ProtectedRole, SentinelTvm, type SentinelTvmProps } from '../../src';
+import { ConfigResourceTypes, type ConfigDocument } from '../../src/shared/contract';
+
+/** An ARN pattern as the construct takes it. */
+export const P = (pattern: string) => PrincipalPattern.fromArnPattern(pattern);
 
 export const ACCOUNT = '111122223333';
 export const REGION = 'eu-west-1';
@@ -35,17 +41,17 @@ export function fullTvm(options: FullTvmOptions = {}): FullTvm {
   const app = newApp();
   const stack = new Stack(app, 'TvmStack', { env: { account: ACCOUNT, region: REGION } });
   const props = typeof options.props === 'function' ? options.props(stack) : options.props;
-  const tvm = new SentinelTvm(stack, 'Tvm', { adminPrincipals: [ADMIN], ...props });
+  const tvm = new SentinelTvm(stack, 'Tvm', { adminPrincipals: [P(ADMIN)], ...props });
   const protectedRole = new ProtectedRole(stack, 'ReadOnly', { tvm, description: 'read-only access, vended by the TVM' });
   const ownedRole = new iam.Role(stack, 'Deploy', { assumedBy: new iam.AccountRootPrincipal() });
   const importedRole = iam.Role.fromRoleArn(stack, 'Imported', IMPORTED_ROLE_ARN);
   tvm.addProfile('prod-readonly', {
     role: protectedRole,
-    allowedPrincipals: [ALICE, SSO_READONLY],
+    allowedPrincipals: [P(ALICE), P(SSO_READONLY)],
     maxCredentialDuration: Duration.hours(1),
   });
-  tvm.addProfile('deploy', { role: ownedRole, allowedPrincipals: [BOB], maxCredentialDuration: Duration.minutes(30) });
-  tvm.addProfile('external', { role: importedRole, allowedPrincipals: [ALICE], maxCredentialDuration: Duration.minutes(15) });
+  tvm.addProfile('deploy', { role: ownedRole, allowedPrincipals: [P(BOB)], maxCredentialDuration: Duration.minutes(30) });
+  tvm.addProfile('external', { role: importedRole, allowedPrincipals: [P(ALICE)], maxCredentialDuration: Duration.minutes(15) });
   return { app, stack, tvm, protectedRole, ownedRole, importedRole };
 }
 
@@ -115,12 +121,14 @@ export class CfnResolver {
       const [key, arg] = entries[0] as [string, any];
       if (key === 'Ref') return this.ref(arg);
       if (key === 'Fn::GetAtt') {
-        if (arg[1] === 'Digest') return `digest-of-${arg[0]}`;
+        // A configuration resource's digest: SHA-256 in hex, as long as the real one.
+        if (arg[1] === 'Digest') return createHash('sha256').update(String(arg[0])).digest('hex');
         if (arg[1] === 'StreamArn') return `${this.arn(arg[0])}/stream/2036-01-01T00:00:00.000`;
         if (arg[1] !== 'Arn') throw new Error(`CfnResolver: no fake value for Fn::GetAtt ${arg.join('.')}`);
         return this.arn(arg[0]);
       }
       if (key === 'Fn::Join') return (arg[1] as unknown[]).map((part) => this.resolve(part)).join(arg[0]);
+      if (key === 'Fn::Sub') return substitute(arg, (v) => this.resolve(v));
       if (key === 'Fn::Split') return String(this.resolve(arg[1])).split(arg[0]);
       if (key === 'Fn::Select') return this.resolve(arg[1])[Number(arg[0])];
       if (key.startsWith('Fn::')) throw new Error(`CfnResolver: ${key} is not supported`);
@@ -133,6 +141,43 @@ export class CfnResolver {
     if (!resource) throw new Error(`CfnResolver: the template has no resource ${logicalId}`);
     return resource.Type;
   }
+}
+
+/**
+ * The configuration a TVM's template deploys, as the functions see it: its manifest's administrators and the profiles
+ * of the chunks it lists, in order, resolved by `resolver` (the document `canonicalConfig` makes). `tvmId` picks the
+ * TVM when the stack has several.
+ */
+export function configOf(template: any, resolver: CfnResolver, tvmId = 'Tvm'): ConfigDocument {
+  const resources = Object.entries<any>(template.Resources);
+  const manifests = resources.filter(([id, r]) => r.Type === ConfigResourceTypes.MANIFEST && id.startsWith(`${tvmId}Config`));
+  if (manifests.length !== 1) throw new Error(`expected one ${ConfigResourceTypes.MANIFEST} ${tvmId}Config*, found ${manifests.length}`);
+  const manifest = manifests[0][1].Properties;
+  const profiles = (manifest.Chunks ?? []).flatMap((ref: any) => {
+    const chunk = template.Resources[ref['Fn::GetAtt'][0]];
+    if (chunk?.Type !== ConfigResourceTypes.CHUNK) throw new Error(`the manifest lists ${JSON.stringify(ref)}, not a ${ConfigResourceTypes.CHUNK}`);
+    return chunkProfilesOf(resolver.resolve(chunk.Properties.Profiles));
+  });
+  return JSON.parse(canonicalConfig({ adminPrincipals: resolver.resolve(manifest.AdminPrincipals), profiles }));
+}
+
+/**
+ * A `Fn::Sub` with its `${Name}`, `${Resource.Attribute}` and `${!Literal}` replaced: names and attributes through
+ * `resolve` (as `Ref` and `Fn::GetAtt`), variables through `resolve` of their value.
+ */
+export function substitute(arg: string | [string, Record<string, unknown>], resolve: (value: unknown) => any): string {
+  const [text, variables] = Array.isArray(arg) ? arg : [arg, {} as Record<string, unknown>];
+  return text.replace(/\$\{([^}]*)\}/g, (_m, name: string) => {
+    if (name.startsWith('!')) return `\${${name.slice(1)}}`;
+    if (name in variables) return String(resolve(variables[name]));
+    const dot = name.indexOf('.');
+    return String(resolve(dot < 0 ? { Ref: name } : { 'Fn::GetAtt': [name.slice(0, dot), name.slice(dot + 1)] }));
+  });
+}
+
+/** A chunk's `Profiles`, resolved: the construct passes the JSON of the list (a `Fn::Sub`), local mode the list. */
+export function chunkProfilesOf(resolved: unknown): any[] {
+  return typeof resolved === 'string' ? JSON.parse(resolved) : resolved as any[];
 }
 
 /** IAM-style wildcard match (`*` any run of characters, `?` one character), case-sensitive. */

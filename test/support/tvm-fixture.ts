@@ -1,18 +1,22 @@
 // A TVM synthesized by the real construct, with its table created in DynamoDB Local from the synthesized
-// template and its config item written from the synthesized custom resource: construct and runtime cannot drift.
+// template and its configuration items written from the synthesized custom resources: construct and runtime cannot drift.
 import { GetItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { STSClient } from '@aws-sdk/client-sts';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { createTableFromTemplate, localDynamoClient, uniqueTableName } from './dynamodb-local';
 import { localStsAt } from './local-sts';
+import { chunkProfilesOf, substitute } from './synth';
 import { identityProof } from '../../cli/proof';
 import { IdentityVerifier } from '../../lambda/auth/proof';
-import { writeConfig } from '../../lambda/config/provider';
+import { handleConfigEvent, type ConfigEvent } from '../../lambda/config/provider';
 import { createHandler, type HandlerDeps, type TvmEvent } from '../../lambda/handler';
 import { readSettings } from '../../lambda/settings';
-import { ProtectedRole, SentinelTvm, type SentinelTvmProps } from '../../src';
-import { Env, IdentityProof } from '../../src/shared/contract';
+import { PrincipalPattern, ProtectedRole, SentinelTvm, type SentinelTvmProps } from '../../src';
+import { ConfigResourceTypes, Env, IdentityProof } from '../../src/shared/contract';
+
+/** An ARN pattern as the construct takes it. */
+export const P = (pattern: string) => PrincipalPattern.fromArnPattern(pattern);
 
 export const ACCOUNT = '111122223333';
 export const ALICE = `arn:aws:iam::${ACCOUNT}:user/alice`;
@@ -33,22 +37,24 @@ export const ROLE_ARNS: Record<string, string> = {
 export function synthTvm(props: SentinelTvmProps = {}): any {
   const app = new App();
   const stack = new Stack(app, 'Fixture', { env: { account: ACCOUNT, region: 'us-east-1' } });
-  const tvm = new SentinelTvm(stack, 'Tvm', { adminPrincipals: [ADMIN], ...props });
+  const tvm = new SentinelTvm(stack, 'Tvm', { adminPrincipals: [P(ADMIN)], ...props });
   const readOnly = new ProtectedRole(stack, 'ReadOnly', { tvm });
   const deploy = new iam.Role(stack, 'Deploy', { assumedBy: new iam.AccountRootPrincipal() });
   tvm.addProfile('readonly', {
     role: readOnly,
-    allowedPrincipals: [ALICE, `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_ReadOnly_*/*`],
+    allowedPrincipals: [P(ALICE), P(`arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_ReadOnly_*/*`)],
   });
-  tvm.addProfile('deploy', { role: deploy, allowedPrincipals: [BOB], maxCredentialDuration: Duration.minutes(30) });
+  tvm.addProfile('deploy', { role: deploy, allowedPrincipals: [P(BOB)], maxCredentialDuration: Duration.minutes(30) });
   return app.synth().getStackByName('Fixture').template;
 }
 
-/** Physical values of the fixture's resources: table names, and the digest the configuration writer answered. */
+/** Physical values of the fixture's resources: table names, and the digests the configuration writer answered. */
 export interface Physical {
   readonly tableName: string;
   readonly controlTableName?: string;
   readonly configDigest?: string;
+  /** The digest each configuration chunk answered, by logical id. */
+  readonly chunkDigests?: Record<string, string>;
 }
 
 const PSEUDO: Record<string, string> = { 'AWS::Region': 'us-east-1', 'AWS::URLSuffix': 'amazonaws.com', 'AWS::AccountId': ACCOUNT, 'AWS::Partition': 'aws' };
@@ -61,7 +67,8 @@ export function resolveFragment(template: any, value: any, names: string | Physi
     const r = resources[logicalId];
     if (logicalId in PSEUDO) return PSEUDO[logicalId];
     if (r?.Type === 'AWS::DynamoDB::Table') return r.Properties?.StreamSpecification ? p.tableName : p.controlTableName ?? p.tableName;
-    if (r?.Type === 'Custom::SentinelTvmConfig' && attribute === 'Digest') return p.configDigest ?? 'no-digest';
+    if (r?.Type === ConfigResourceTypes.MANIFEST && attribute === 'Digest') return p.configDigest ?? 'no-digest';
+    if (r?.Type === ConfigResourceTypes.CHUNK && attribute === 'Digest') return p.chunkDigests?.[logicalId] ?? 'no-digest';
     if (r?.Type === 'AWS::ApiGatewayV2::Api') return 'api123';
     const role = Object.keys(ROLE_ARNS).find((k) => logicalId.startsWith(k));
     if (r?.Type === 'AWS::IAM::Role' && role) return ROLE_ARNS[role];
@@ -73,11 +80,64 @@ export function resolveFragment(template: any, value: any, names: string | Physi
       if ('Ref' in v) return physical(v.Ref);
       if ('Fn::GetAtt' in v) return physical(v['Fn::GetAtt'][0], v['Fn::GetAtt'][1]);
       if ('Fn::Join' in v) return v['Fn::Join'][1].map(walk).join(v['Fn::Join'][0]);
+      if ('Fn::Sub' in v) return substitute(v['Fn::Sub'], walk);
       return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
     }
     return v;
   };
   return walk(value);
+}
+
+/**
+ * The deploy of the configuration: the writer's own code, on the Create events CloudFormation would send it (each
+ * chunk, then the manifest with the chunks' digests). Returns the configuration digest; writing it again is harmless.
+ */
+export async function deployConfig(template: any, ddb: DynamoDBClient, names: Physical): Promise<string> {
+  const create = async (logicalId: string, physical: Physical): Promise<string> => {
+    const resource = template.Resources[logicalId];
+    const result = await handleConfigEvent(ddb, names.controlTableName!,
+      configEvent('Create', logicalId, resource.Type, resolveFragment(template, resource.Properties, physical)));
+    if (result.status !== 'SUCCESS' || !result.digest) throw new Error(`${logicalId}: ${result.reason}`);
+    return result.digest;
+  };
+  const chunkDigests: Record<string, string> = {};
+  for (const [id] of resourcesOfType(template, ConfigResourceTypes.CHUNK)) chunkDigests[id] = await create(id, names);
+  const manifests = resourcesOfType(template, ConfigResourceTypes.MANIFEST);
+  if (manifests.length !== 1) throw new Error(`expected one ${ConfigResourceTypes.MANIFEST}, found ${manifests.length}`);
+  return create(manifests[0][0], { ...names, chunkDigests });
+}
+
+/** The configuration a template deploys, as the whole-configuration writer's properties (`writeConfig`), resolved. */
+export function deployedConfig(template: any, names: Physical): { AdminPrincipals: string[]; Profiles: any[] } {
+  const [[, manifest]] = resourcesOfType(template, ConfigResourceTypes.MANIFEST);
+  const chunks = resourcesOfType(template, ConfigResourceTypes.CHUNK);
+  // The manifest lists its chunks in order, by their Digest attribute.
+  const profiles = manifest.Properties.Chunks.flatMap((ref: any) => {
+    const chunk = chunks.find(([id]) => id === ref['Fn::GetAtt'][0])![1];
+    return chunkProfilesOf(resolveFragment(template, chunk.Properties.Profiles, names));
+  });
+  return { AdminPrincipals: resolveFragment(template, manifest.Properties.AdminPrincipals, names), Profiles: profiles };
+}
+
+let configRequests = 0;
+
+/** A CloudFormation event for the configuration writer. */
+export function configEvent(requestType: ConfigEvent['RequestType'], logicalId: string, resourceType: string, properties: any,
+  physicalResourceId?: string): ConfigEvent {
+  return {
+    RequestType: requestType,
+    ResponseURL: 'http://127.0.0.1:9/unused',
+    StackId: `arn:aws:cloudformation:us-east-1:${ACCOUNT}:stack/Fixture/11111111-2222-3333-4444-555555555555`,
+    RequestId: `config-request-${++configRequests}`,
+    ResourceType: resourceType,
+    LogicalResourceId: logicalId,
+    PhysicalResourceId: physicalResourceId,
+    ResourceProperties: properties,
+  };
+}
+
+function resourcesOfType(template: any, type: string): [string, any][] {
+  return Object.entries<any>(template.Resources).filter(([, r]) => r.Type === type);
 }
 
 export function findResource(template: any, type: string): any {
@@ -106,7 +166,7 @@ export interface Fixture {
   item(id: string): Promise<Record<string, any> | undefined>;
 }
 
-/** Creates the fixture's table in DynamoDB Local and writes the config item the deploy would write. */
+/** Creates the fixture's tables in DynamoDB Local and writes the configuration items the deploy would write. */
 export async function createFixture(props: SentinelTvmProps = {}, ddb: DynamoDBClient = localDynamoClient()): Promise<Fixture> {
   const template = synthTvm(props);
   return createFixtureFrom(template, ddb);
@@ -119,9 +179,7 @@ export async function createFixtureFrom(template: any, ddb: DynamoDBClient = loc
   const controlId = tables.find(([, r]) => !r.Properties?.StreamSpecification)![0];
   const tableName = await createTableFromTemplate(template, uniqueTableName('tvm'), ddb, sessionsId);
   const controlTableName = await createTableFromTemplate(template, uniqueTableName('tvmctl'), ddb, controlId);
-  // The deploy: the configuration writer's own code, on the properties CloudFormation would pass it.
-  const configProps = resolveFragment(template, findResource(template, 'Custom::SentinelTvmConfig').Properties, { tableName, controlTableName });
-  const configDigest = await writeConfig(ddb, controlTableName, configProps);
+  const configDigest = await deployConfig(template, ddb, { tableName, controlTableName });
   const vendFunction = Object.values(template.Resources)
     // The enforcer has the table name too; only the vending function has a store failure mode.
     .find((r: any) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.[Env.STORE_FAILURE_MODE]) as any;

@@ -1,0 +1,65 @@
+import { Stack, Token } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { revokedSessionsPolicyName } from '../shared/contract';
+import { SentinelTvmAttributes, SentinelTvmBase } from '../tvm-reference';
+
+/** A TVM deployed elsewhere, named by its attributes. */
+export class ImportedSentinelTvm extends SentinelTvmBase {
+  public readonly url: string;
+  public readonly apiId: string;
+  public readonly executionRoleArn: string;
+  public readonly tvmName: string;
+  public readonly protectedRolePath: string;
+  public readonly revokedSessionsPolicyName: string;
+
+  constructor(scope: Construct, id: string, attrs: SentinelTvmAttributes) {
+    super(scope, id);
+    const required = { url: attrs.url, apiId: attrs.apiId, executionRoleArn: attrs.executionRoleArn, tvmName: attrs.tvmName };
+    for (const [prop, value] of Object.entries(required)) {
+      if (typeof value !== 'string' || value.length === 0) {
+        throw new Error(`fromSentinelTvmAttributes: ${prop} is required, got ${JSON.stringify(value)}`);
+      }
+    }
+    if (!Token.isUnresolved(attrs.url) && !/^https:\/\/[^/]+\/$/.test(attrs.url)) {
+      throw new Error(`fromSentinelTvmAttributes: url ${JSON.stringify(attrs.url)} is not the TVM's URL: expected https://<host>/`);
+    }
+    if (!Token.isUnresolved(attrs.executionRoleArn) && !/^arn:[a-z-]+:iam::[0-9]{12}:role\/.+$/.test(attrs.executionRoleArn)) {
+      throw new Error(`fromSentinelTvmAttributes: executionRoleArn ${JSON.stringify(attrs.executionRoleArn)} is not a role ARN`);
+    }
+    validateTvmName('fromSentinelTvmAttributes: tvmName', attrs.tvmName);
+    this.url = attrs.url;
+    this.apiId = attrs.apiId;
+    this.executionRoleArn = attrs.executionRoleArn;
+    this.tvmName = attrs.tvmName;
+    this.protectedRolePath = protectedRolePathOf(attrs.tvmName);
+    this.revokedSessionsPolicyName = attrs.revokedSessionsPolicyName ?? revokedSessionsPolicyName(attrs.tvmName, this._apiRegion());
+  }
+
+  /** @internal */
+  protected _apiRegion(): string {
+    const host = Token.isUnresolved(this.url ?? '') ? undefined : /^https:\/\/[^.]+\.execute-api\.([a-z0-9-]+)\./.exec(this.url ?? '');
+    return host?.[1] ?? Stack.of(this).region;
+  }
+
+  /** @internal */
+  protected _apiAccount(): string {
+    const arn = this.executionRoleArn ?? '';
+    return Token.isUnresolved(arn) ? Stack.of(this).account : arn.split(':')[4];
+  }
+}
+
+/** The IAM path of a TVM's protected roles. */
+export function protectedRolePathOf(tvmName: string): string {
+  return `/sentinel-tvm/${tvmName}/`;
+}
+
+/** A TVM name: a literal, in IAM paths and role names. */
+export function validateTvmName(prop: string, name: string): void {
+  if (Token.isUnresolved(name)) {
+    throw new Error(`${prop} must be a literal string, got a token: it names the TVM's roles and metrics`);
+  }
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/.test(name)) {
+    throw new Error(`${prop} ${JSON.stringify(name)} is not a valid TVM name: expected 1 to 40 of A-Z a-z 0-9 _ - , starting with `
+      + 'a letter or digit');
+  }
+}
