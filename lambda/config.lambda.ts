@@ -1,5 +1,5 @@
 import { dynamoClient } from './clients';
-import { handleConfigEvent, responseBody, sendResponse, type ConfigEvent } from './config/provider';
+import { handleConfigEvent, responseBody, retryWhilePermissionsPropagate, sendResponse, type ConfigEvent } from './config/provider';
 import { Env } from '../src/shared/contract';
 
 // The configuration writer (CloudFormation custom resources of this TVM): writes the configuration's chunks and its
@@ -11,7 +11,7 @@ if (!controlTableName) {
 const ddb = dynamoClient();
 
 export async function handler(event: ConfigEvent): Promise<void> {
-  const result = await handleConfigEvent(ddb, controlTableName!, event);
+  const result = await retryWhilePermissionsPropagate(() => handleConfigEvent(ddb, controlTableName!, event));
   // No document in the log: it is the access policy; its digest is enough to compare with the functions' environment.
   console.log(JSON.stringify({
     requestType: event.RequestType,

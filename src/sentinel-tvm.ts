@@ -162,6 +162,14 @@ export interface SentinelTvmProps {
   readonly logLevel?: SentinelTvmLogLevel;
 
   /**
+   * Instruction set of the TVM's functions. Their code is plain JavaScript for Node.js 22, so either works; choose
+   * `lambda.Architecture.X86_64` in a Region where Lambda has no arm64.
+   *
+   * @default lambda.Architecture.ARM_64
+   */
+  readonly architecture?: lambda.Architecture;
+
+  /**
    * AWS X-Ray tracing of the TVM's functions.
    *
    * @default lambda.Tracing.DISABLED
@@ -468,6 +476,7 @@ export class SentinelTvm extends SentinelTvmBase {
       POWERTOOLS_LOG_LEVEL: props.logLevel ?? SentinelTvmLogLevel.INFO,
     };
     const tracing = props.tracing ?? lambda.Tracing.DISABLED;
+    const architecture = props.architecture ?? lambda.Architecture.ARM_64;
     const encryption = props.encryptionKey ? dynamodb.TableEncryption.CUSTOMER_MANAGED : dynamodb.TableEncryption.AWS_MANAGED;
 
     this.table = new dynamodb.Table(this, 'Table', {
@@ -549,13 +558,14 @@ export class SentinelTvm extends SentinelTvmBase {
       logRetention,
       runtimeRolePath: this.runtimeRolePath,
       admins: () => this.adminPrincipals,
+      architecture,
     });
     const configDigest = this.configuration.digest;
     this.configuration.grantRead(this.executionRole);
 
     this.handler = new VendFunction(this, 'Handler', {
       description: 'Sentinel TVM: vends session-tagged credentials of protected roles',
-      architecture: lambda.Architecture.ARM_64,
+      architecture,
       memorySize: 512,
       // Above the worst case of the SDK clients' timeouts (lambda/clients.ts), below API Gateway's 30 s.
       timeout: Duration.seconds(15),
@@ -646,6 +656,7 @@ export class SentinelTvm extends SentinelTvmBase {
         policyName: this.revokedSessionsPolicyName,
         observability,
         tracing,
+        architecture,
       });
       this.enforcerRoleArn = this.enforcer.role.roleArn;
       // A role on which no deny can be written is loud whether or not anyone called addAlarms().

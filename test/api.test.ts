@@ -5,6 +5,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import {
   DenialCode, PrincipalPattern, ProtectedRole, RevocationEnforcement, SentinelTvm, type SentinelTvmAttributes, type SentinelTvmProps,
@@ -475,5 +476,18 @@ describe('GIVEN a whole TVM app', () => {
     full.tvm.grantInvoke(full.ownedRole);
     expect(() => full.app.synth()).not.toThrow();
     expect(Annotations.fromStack(full.stack).findWarning('*', Match.stringLikeRegexp('crossAccountInvoke'))).toEqual([]);
+  });
+});
+
+describe('GIVEN the architecture prop', () => {
+  test('THEN every function of the TVM runs on arm64 by default, and on x86_64 when asked (a Region without arm64)', () => {
+    const byDefault = Template.fromStack(Stack.of(newTvm())).toJSON();
+    const x86 = Template.fromStack(Stack.of(newTvm({ architecture: lambda.Architecture.X86_64 }))).toJSON();
+    const architectures = (template: any) => resourcesOf(template, 'AWS::Lambda::Function')
+      .filter(([, fn]) => String(fn.Properties.Runtime).startsWith('nodejs22'))
+      .map(([, fn]) => fn.Properties.Architectures);
+    expect(architectures(byDefault)).toHaveLength(3); // vending, enforcer, configuration writer
+    expect(new Set(architectures(byDefault).map(String))).toEqual(new Set(['arm64']));
+    expect(new Set(architectures(x86).map(String))).toEqual(new Set(['x86_64']));
   });
 });

@@ -6,7 +6,7 @@ import { localDynamoClient, uniqueTableName } from './support/dynamodb-local';
 import { configEvent } from './support/tvm-fixture';
 import { ensureTable } from '../cli/local/dynamodb';
 import { chunkItemId, manifestItemId } from '../lambda/config/items';
-import { handleConfigEvent, type ConfigResult } from '../lambda/config/provider';
+import { handleConfigEvent, retryWhilePermissionsPropagate, type ConfigResult } from '../lambda/config/provider';
 import { loadConfig } from '../lambda/profiles';
 import { ConfigResourceTypes } from '../src/shared/contract';
 
@@ -246,4 +246,27 @@ test('every item the writer wrote is a configuration item (its key starts with t
   const out = await ddb.send(new ScanCommand({ TableName: table, ProjectionExpression: 'id' }));
   expect(out.Items!.length).toBeGreaterThan(0);
   for (const item of out.Items!) expect(item.id.S).toMatch(/^#sentinel-tvm-config#(chunk#)?[0-9a-f]{64}$/);
+});
+
+describe('GIVEN a first deployment, where IAM has not yet applied the writer role\'s new policy everywhere', () => {
+  const denied: ConfigResult = { status: 'FAILED', physicalResourceId: 'x', reason: 'AccessDeniedException: not authorized to perform dynamodb:UpdateItem' };
+  const written: ConfigResult = { status: 'SUCCESS', physicalResourceId: 'y', digest: 'd' };
+
+  test('THEN an AccessDeniedException is retried after growing waits until the write succeeds', async () => {
+    const answers = [denied, denied, written];
+    const waits: number[] = [];
+    const result = await retryWhilePermissionsPropagate(async () => answers.shift()!, async (ms) => { waits.push(ms); });
+    expect(result).toBe(written);
+    expect(waits).toEqual([2_000, 4_000]);
+  });
+
+  test('fails (answers the last failure) when access stays denied for 30 s, and never retries other failures', async () => {
+    let calls = 0;
+    expect(await retryWhilePermissionsPropagate(async () => { calls++; return denied; }, async () => undefined)).toBe(denied);
+    expect(calls).toBe(5);
+    const invalid: ConfigResult = { status: 'FAILED', physicalResourceId: 'x', reason: 'ConfigError: bad profile' };
+    calls = 0;
+    expect(await retryWhilePermissionsPropagate(async () => { calls++; return invalid; }, async () => undefined)).toBe(invalid);
+    expect(calls).toBe(1);
+  });
 });

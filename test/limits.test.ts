@@ -6,11 +6,12 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { ACCOUNT, fullTvm, newApp, REGION, removeOutdirs } from './support/synth';
+import { ProtectedRole, SentinelTvm } from '../src';
+import { ACCOUNT, fullTvm, newApp, P, REGION, removeOutdirs } from './support/synth';
 import {
   addDeploymentLimitChecks, type CfnTemplate, customResourceRequestProblems, deploymentLimitProblems, DeploymentLimits,
   estimateResolved, inlinePolicyProblems, lambdaEnvironmentProblems, managedPolicyCountProblems, managedPolicySizeProblems,
-  renderStackTemplate, resolvedJsonLength, resourceCountProblems, templateBodyBytes, templateSizeProblems, trustPolicyProblems,
+  outputCountProblems, renderStackTemplate, resolvedJsonLength, resourceCountProblems, templateBodyBytes, templateSizeProblems, trustPolicyProblems,
 } from '../src/private/limits';
 
 afterAll(removeOutdirs);
@@ -93,6 +94,32 @@ describe('GIVEN the resources of a stack (CloudFormation: 500)', () => {
 
   test('fails when the stack has 501 resources', () => {
     expect(resourceCountProblems(withResources(501))).toEqual([expect.stringMatching(/501 resources, over CloudFormation's limit of 500/)]);
+  });
+});
+
+describe('GIVEN a stack whose roles another stack\'s TVM uses (each exports its ARN and name)', () => {
+  const withOutputs = (count: number): CfnTemplate => ({
+    Resources: {},
+    Outputs: Object.fromEntries(Array.from({ length: count }, (_, i) => [`Export${i}`, { Value: `v${i}` }])),
+  });
+
+  test('THEN 200 outputs pass', () => {
+    expect(outputCountProblems(withOutputs(200))).toEqual([]);
+  });
+
+  test('fails when the stack has 201 outputs, naming the limit and the remedy', () => {
+    expect(outputCountProblems(withOutputs(201))).toEqual([expect.stringMatching(/201 outputs, over CloudFormation's limit of 200 .*at most 100/)]);
+  });
+
+  test('fails at synth when 101 ProtectedRoles of one stack are profiles of a TVM in another stack', () => {
+    const app = newApp();
+    const env = { account: ACCOUNT, region: 'eu-west-1' };
+    const tvm = new SentinelTvm(new Stack(app, 'TvmStack', { env }), 'Tvm', { tvmName: 'outputs' });
+    const roles = new Stack(app, 'Roles', { env });
+    for (let i = 0; i < 101; i++) {
+      tvm.addProfile(`p${i}`, { role: new ProtectedRole(roles, `R${i}`, { tvm }), allowedPrincipals: [P(`arn:aws:iam::${ACCOUNT}:user/u${i}`)] });
+    }
+    expect(() => app.synth()).toThrow(/stack Roles: the template has 202 outputs, over CloudFormation's limit of 200/);
   });
 });
 

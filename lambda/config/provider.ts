@@ -105,6 +105,23 @@ export async function handleConfigEvent(ddb: DynamoDBClient, table: string, even
 }
 
 /**
+ * Retries a result that failed on `AccessDeniedException`: on a first deployment the writer runs seconds after its role's
+ * policy was created, and IAM takes a few seconds to apply a new policy everywhere. Waits 2, 4, 8 and 16 s (30 s of the
+ * function's 60), then answers the last result.
+ */
+export async function retryWhilePermissionsPropagate(attempt: () => Promise<ConfigResult>,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  delaysMs = [2_000, 4_000, 8_000, 16_000]): Promise<ConfigResult> {
+  let result = await attempt();
+  for (const delay of delaysMs) {
+    if (result.status !== 'FAILED' || !result.reason?.startsWith('AccessDeniedException')) return result;
+    await sleep(delay);
+    result = await attempt();
+  }
+  return result;
+}
+
+/**
  * Lets go of the item a physical id names. Never fails: an item left behind is inert (no function trusts a digest it
  * was not deployed with), while a failed Delete would stop a stack's deletion.
  */

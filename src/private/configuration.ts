@@ -26,6 +26,8 @@ export interface TvmConfigurationProps {
   readonly runtimeRolePath: string;
   /** The administrators' patterns, read at synth. */
   readonly admins: () => string[];
+  /** Instruction set of the writer function. */
+  readonly architecture: lambda.Architecture;
 }
 
 /** What an unresolved token is counted as, on top of its own JSON: a GetAtt or Ref renders shorter than the ARN it becomes. */
@@ -80,7 +82,7 @@ export class TvmConfiguration extends Construct {
     props.encryptionKey?.grantEncryptDecrypt(role);
     this.writer = new ConfigFunction(this, 'Writer', {
       description: 'Sentinel TVM: writes the deployed configuration and answers its digest',
-      architecture: lambda.Architecture.ARM_64,
+      architecture: props.architecture,
       memorySize: 256,
       timeout: Duration.seconds(60),
       role,

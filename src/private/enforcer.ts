@@ -46,6 +46,8 @@ export interface TvmEnforcerProps {
   readonly policyName: string;
   readonly observability: Record<string, string>;
   readonly tracing: lambda.Tracing;
+  /** Instruction set of the enforcer function. */
+  readonly architecture: lambda.Architecture;
 }
 
 /**
@@ -98,7 +100,7 @@ export class TvmEnforcer extends Construct {
     props.encryptionKey?.grantEncryptDecrypt(this.role);
     this.function = new EnforcerFunction(this, 'Function', {
       description: 'Sentinel TVM: denies the credentials of revoked sessions on the protected roles',
-      architecture: lambda.Architecture.ARM_64,
+      architecture: props.architecture,
       memorySize: 256,
       // Shorter than the lease (EnforcerTiming): a run never outlives its hold. No reserved concurrency: the lease
       // serializes the runs, and accounts with a low concurrency quota refuse to reserve any.

@@ -12,6 +12,8 @@ export const DeploymentLimits = {
   TEMPLATE_BYTES: 1_000_000,
   /** CloudFormation resources per stack (hard). */
   RESOURCES_PER_STACK: 500,
+  /** CloudFormation outputs per stack (hard); a cross-stack reference is an output of the referenced stack. */
+  OUTPUTS_PER_STACK: 200,
   /**
    * Lambda's asynchronous payload, which a CloudFormation custom-resource request is: 256 KB. AWS raised it to 1 MB
    * in 2025, but the old limit is kept as the budget because some partitions may still enforce it.
@@ -200,6 +202,7 @@ export function deploymentLimitProblems(template: CfnTemplate, targets: LimitTar
   if (options.stackChecks ?? true) {
     problems.push(...templateSizeProblems(template, options));
     problems.push(...resourceCountProblems(template, options));
+    problems.push(...outputCountProblems(template, options));
     const custom = Object.entries(template.Resources ?? {})
       .filter(([id, r]) => r.Type.startsWith(CUSTOM_RESOURCE_TYPE_PREFIX) || (targets.customResources ?? []).includes(id))
       .map(([id]) => id);
@@ -219,16 +222,24 @@ export function templateSizeProblems(template: CfnTemplate, options: LimitCheckO
   const bytes = templateBodyBytes(template, 'indent' in options ? options.indent : 1);
   if (bytes <= DeploymentLimits.TEMPLATE_BYTES) return [];
   return [`${options.stackLabel ?? 'the stack'}: the template is ${n(bytes)} bytes, over CloudFormation's limit of `
-    + `${n(DeploymentLimits.TEMPLATE_BYTES)} bytes (1 MB) for a template body. Move other resources to another stack, or split the `
-    + 'profiles over several TVMs in separate stacks (a ProtectedRole stays in its TVM\'s stack).'];
+    + `${n(DeploymentLimits.TEMPLATE_BYTES)} bytes (1 MB) for a template body. Move profiles' roles (about 3.4 KB of template `
+    + 'each) or other resources to other stacks of the same account.'];
 }
 
 export function resourceCountProblems(template: CfnTemplate, options: LimitCheckOptions = {}): string[] {
   const count = Object.keys(template.Resources ?? {}).length;
   if (count <= DeploymentLimits.RESOURCES_PER_STACK) return [];
   return [`${options.stackLabel ?? 'the stack'}: the template has ${n(count)} resources, over CloudFormation's limit of `
-    + `${n(DeploymentLimits.RESOURCES_PER_STACK)} resources per stack. Move other resources to another stack, or split the profiles `
-    + 'over several TVMs in separate stacks (a ProtectedRole stays in its TVM\'s stack).'];
+    + `${n(DeploymentLimits.RESOURCES_PER_STACK)} resources per stack. Move profiles' roles or other resources to other stacks of `
+    + 'the same account.'];
+}
+
+export function outputCountProblems(template: CfnTemplate, options: LimitCheckOptions = {}): string[] {
+  const count = Object.keys(template.Outputs ?? {}).length;
+  if (count <= DeploymentLimits.OUTPUTS_PER_STACK) return [];
+  return [`${options.stackLabel ?? 'the stack'}: the template has ${n(count)} outputs, over CloudFormation's limit of `
+    + `${n(DeploymentLimits.OUTPUTS_PER_STACK)} outputs per stack. Each role another stack's TVM uses exports its ARN and name: `
+    + 'keep at most 100 profiles\' roles in one stack.'];
 }
 
 /**

@@ -89,6 +89,7 @@ export function enforcerStack(options: EnforcerStackOptions = {}): EnforcerStack
     policyName: POLICY_NAME,
     observability: { POWERTOOLS_SERVICE_NAME: TVM_NAME },
     tracing: lambda.Tracing.DISABLED,
+    architecture: lambda.Architecture.ARM_64,
   });
   const underPath = new iam.Role(stack, 'ReadOnly', { assumedBy: new iam.AccountRootPrincipal(), path: PROTECTED_ROLE_PATH });
   const owned = new iam.Role(stack, 'Deploy', { assumedBy: new iam.AccountRootPrincipal() });
