@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { createCleanupHandler, dynamoCleanupStore, isCustomResourceEvent, stackStatusOf } from './enforcer/cleanup';
+import { stackStatusOf } from './aws/stack-guard';
+import { createCleanupHandler, dynamoCleanupStore, isCustomResourceEvent } from './enforcer/cleanup';
 import { enforcerCloudFormationClient, enforcerDynamoClient, enforcerIamClient } from './enforcer/clients';
 import { createEnforcer, type EnforcerContext, type EnforcerLog } from './enforcer/enforce';
 import { dynamoLease } from './enforcer/lease';
@@ -22,14 +23,16 @@ const log: EnforcerLog = (level, message, fields) => {
 // One run at a time, in every container: the lease item in the control table.
 const lease = dynamoLease({ ddb, tableName: settings.controlTableName, warn: (message, fields) => log('WARN', message, fields) });
 
+// Read on every use, not cached: a role replaced in the configuration must be followed at once.
+const deployedConfig = () => loadConfig(ddb, settings.controlTableName, settings.configDigest);
+
 const enforce = createEnforcer({
   tableName: settings.tableName,
   ddb,
   iam,
   policyName: settings.policyName,
   protectedRolePath: settings.protectedRolePath,
-  // Read on every run, not cached: a role replaced in the configuration must be followed at once.
-  loadConfig: () => loadConfig(ddb, settings.controlTableName, settings.configDigest),
+  loadConfig: deployedConfig,
   metrics: powertoolsEnforcerMetrics(),
   log,
   lease,
@@ -39,6 +42,9 @@ const cleanup = createCleanupHandler({
   iam,
   stackId: settings.stackId,
   stackStatus: stackStatusOf(enforcerCloudFormationClient()),
+  policyName: settings.policyName,
+  // Its roles keep their deny outside a whole-stack deletion, whatever a Delete lists.
+  loadConfig: deployedConfig,
   store: dynamoCleanupStore({ ddb, tableName: settings.controlTableName }),
   lease,
   log,

@@ -1,4 +1,4 @@
-import { Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { trustStatements, TvmTrustPrincipal, tvmAccountOf } from './private/trust';
@@ -124,6 +124,37 @@ export class ProtectedRole extends iam.Role implements IProtectedRole {
     this.tvm = props.tvm;
     this.path = path;
 
+    // An environment-agnostic TVM stack: `${AWS::AccountId}` in the execution role's ARN resolves in this role's stack.
+    const tvmStack = Stack.of(props.tvm);
+    if (Token.isUnresolved(props.tvm.executionRoleArn) && tvmStack !== Stack.of(this) && Token.isUnresolved(tvmStack.account)) {
+      Annotations.of(this).addWarningV2('cdk-sentinel-tvm:tvmAccountUnknown',
+        `ProtectedRole ${this.node.path}: the stack of its TVM ${props.tvm.node.path} has no account (environment-agnostic), so the `
+        + 'execution role ARN its trust names takes the account of this role\'s stack: deploy both stacks to the same account, or '
+        + 'give the stacks an env');
+    }
+    // A TVM of another app cannot attach its confinement policies to this role: the role confines itself (it may not call
+    // the TVM, nor assume any role: a revoked credential cannot escape into a role without the deny).
+    if (!isTvmOfThisApp(props.tvm)) {
+      this.addToPrincipalPolicy(new iam.PolicyStatement({
+        sid: 'SentinelTvmNoSelfVending',
+        effect: iam.Effect.DENY,
+        actions: ['execute-api:Invoke'],
+        resources: [Stack.of(this).formatArn({
+          service: 'execute-api',
+          region: apiRegionOf(props.tvm.url) ?? Stack.of(this).region,
+          account: tvmAccountOf(props.tvm.executionRoleArn, Stack.of(this).account),
+          resource: props.tvm.apiId,
+          resourceName: '*',
+        })],
+      }));
+      this.addToPrincipalPolicy(new iam.PolicyStatement({
+        sid: 'SentinelTvmNoRoleChaining',
+        effect: iam.Effect.DENY,
+        actions: ['sts:AssumeRole'],
+        resources: ['*'],
+      }));
+    }
+
     // The invariant: the trust policy is exactly the TVM's statements, and the path is the one the TVM's policies cover.
     // Checked at synth, after anything (user code, property injectors) could have changed the role.
     const ours = trustStatements(props.tvm.executionRoleArn, account).map((st) => st.sid);
@@ -150,3 +181,13 @@ export class ProtectedRole extends iam.Role implements IProtectedRole {
 }
 
 const PROTECTED_ROLE_SYMBOL = Symbol.for('cdk-sentinel-tvm.ProtectedRole');
+
+/** Whether the TVM is a `SentinelTvm` of this app (which attaches its own confinement policies to its roles). */
+function isTvmOfThisApp(tvm: ISentinelTvm): boolean {
+  return Symbol.for('cdk-sentinel-tvm.SentinelTvm') in tvm;
+}
+
+/** The Region in an execute-api URL, when literal. */
+function apiRegionOf(url: string): string | undefined {
+  return Token.isUnresolved(url) ? undefined : /^https:\/\/[^.]+\.execute-api\.([a-z0-9-]+)\./.exec(url)?.[1];
+}

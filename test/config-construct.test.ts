@@ -9,7 +9,7 @@ import {
   ACCOUNT, ADMIN, ALICE, BOB, CfnResolver, P, REGION, asArray, chunkProfilesOf, configOf, iamWildcardMatch, newApp, removeOutdirs, substitute,
 } from './support/synth';
 import { subJson } from '../src/private/configuration';
-import { BLOCK_ITEM_PREFIX, CONFIG_ITEM_PREFIX, ConfigResourceTypes, ENFORCER_LEASE_ITEM_ID, TOKEN_KEY_ITEM_ID } from '../src/shared/contract';
+import { BLOCK_ITEM_PREFIX, CONFIG_ITEM_PREFIX, ConfigResourceTypes, ENFORCER_LEASE_ITEM_ID, Env, TOKEN_KEY_ITEM_ID } from '../src/shared/contract';
 
 afterAll(removeOutdirs);
 
@@ -91,6 +91,23 @@ describe('GIVEN a TVM whose profiles use a ProtectedRole of its stack, a role of
     for (const id of [TOKEN_KEY_ITEM_ID, ENFORCER_LEASE_ITEM_ID, `${BLOCK_ITEM_PREFIX}${ALICE}`]) {
       expect(iamWildcardMatch(`${CONFIG_ITEM_PREFIX}*`, id)).toBe(false);
     }
+  });
+
+  test('THEN the writer knows its own stack and may read only that stack\'s status, from its own code only: a Delete is obeyed '
+    + 'only while CloudFormation could be sending it', () => {
+    const [[, manifest]] = resourcesOf(template, ConfigResourceTypes.MANIFEST);
+    const writerId = manifest.Properties.ServiceToken['Fn::GetAtt'][0];
+    const writer = template.Resources[writerId];
+    expect(writer.Properties.Environment.Variables[Env.STACK_ID]).toEqual({ Ref: 'AWS::StackId' });
+    const roleId = writer.Properties.Role['Fn::GetAtt'][0];
+    const statements = Object.values<any>(template.Resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((ref: any) => ref.Ref === roleId))
+      .flatMap((r) => r.Properties.PolicyDocument.Statement);
+    expect(statements.filter((st: any) => st.Effect === 'Allow' && asArray<string>(st.Action).some((x) => x.startsWith('cloudformation:'))))
+      .toEqual([{ Effect: 'Allow', Action: 'cloudformation:DescribeStacks', Resource: { Ref: 'AWS::StackId' } }]);
+    const deny = statements.find((st: any) => st.Effect === 'Deny');
+    expect(deny.Action).toContain('cloudformation:DescribeStacks');
+    expect(deny.Condition).toEqual({ ArnNotEquals: { 'lambda:SourceFunctionArn': { 'Fn::GetAtt': [writerId, 'Arn'] } } });
   });
 });
 

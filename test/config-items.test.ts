@@ -5,6 +5,7 @@ import { BatchGetItemCommand, DeleteItemCommand, GetItemCommand, PutItemCommand,
 import { localDynamoClient, uniqueTableName } from './support/dynamodb-local';
 import { configEvent } from './support/tvm-fixture';
 import { ensureTable } from '../cli/local/dynamodb';
+import type { StackGuard } from '../lambda/aws/stack-guard';
 import { chunkItemId, manifestItemId } from '../lambda/config/items';
 import { handleConfigEvent, retryWhilePermissionsPropagate, type ConfigResult } from '../lambda/config/provider';
 import { loadConfig } from '../lambda/profiles';
@@ -34,9 +35,15 @@ const profile = (name: string, principal = `arn:aws:iam::${ACCOUNT}:user/${name}
 });
 const profiles = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => profile(`${prefix}${i}`));
 
+/** The writer's stack, as CloudFormation reports it while it sends these events (an update's cleanup by default). */
+const STACK_ID = configEvent('Create', 'Any', MANIFEST, {}).StackId;
+let stackStatus: string | undefined;
+beforeEach(() => { stackStatus = 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'; });
+const guard: StackGuard = { stackId: STACK_ID, stackStatus: async () => stackStatus };
+
 async function send(type: string, requestType: 'Create' | 'Update' | 'Delete', logicalId: string, properties: any,
   physical?: string): Promise<ConfigResult> {
-  return handleConfigEvent(ddb, table, configEvent(requestType, logicalId, type, properties, physical));
+  return handleConfigEvent(ddb, table, configEvent(requestType, logicalId, type, properties, physical), guard);
 }
 
 /** What a resource answered: its physical id and digest (a test fails here if the writer failed). */
@@ -268,5 +275,50 @@ describe('GIVEN a first deployment, where IAM has not yet applied the writer rol
     calls = 0;
     expect(await retryWhilePermissionsPropagate(async () => { calls++; return invalid; }, async () => undefined)).toBe(invalid);
     expect(calls).toBe(1);
+  });
+});
+
+describe('GIVEN a Delete, which takes a configuration away from the functions', () => {
+  test.each<[string, string, string]>([
+    ['the stack is being deleted', 'DELETE_IN_PROGRESS', 'Obeyed1'],
+    ['an update is cleaning up', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', 'Obeyed2'],
+    ['a rollback is cleaning up', 'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS', 'Obeyed3'],
+  ])('WHEN %s THEN the writer obeys it', async (_what, status, prefix) => {
+    const { manifest } = await deploy([[profile('guarded')]], prefix);
+    stackStatus = status;
+
+    const result = await send(MANIFEST, 'Delete', `${prefix}Config`, {}, manifest.physical);
+
+    expect(result.status).toBe('SUCCESS');
+    expect(result.refused).toBeUndefined();
+    expect(await exists(manifestItemId(manifest.digest))).toBe(false);
+  });
+
+  test.each<[string, string | undefined, string | undefined]>([
+    ['fails when the stack is at rest (UPDATE_COMPLETE)', 'UPDATE_COMPLETE', undefined],
+    ['fails when the request names another stack', 'DELETE_IN_PROGRESS', STACK_ID.replace('Fixture', 'Elsewhere')],
+    ['fails when the stack does not exist', undefined, undefined],
+  ])('%s: the Delete is refused, answers SUCCESS, and the configuration stays', async (_what, status, stackId) => {
+    const { manifest } = await deploy([[profile('kept')]], 'Refused');
+    stackStatus = status;
+
+    const event = { ...configEvent('Delete', 'RefusedConfig', MANIFEST, {}, manifest.physical), StackId: stackId ?? STACK_ID };
+    const result = await handleConfigEvent(ddb, table, event, guard);
+
+    expect(result).toMatchObject({ status: 'SUCCESS', physicalResourceId: manifest.physical, refused: expect.any(String) });
+    await expect(names(manifest.digest)).resolves.toEqual(['kept']);
+  });
+
+  test('fails when the stack\'s status cannot be read, or no stack is given: nothing is deleted', async () => {
+    const { manifest } = await deploy([[profile('unread')]], 'Unread');
+    const event = configEvent('Delete', 'UnreadConfig', MANIFEST, {}, manifest.physical);
+    const broken: StackGuard = { stackId: STACK_ID, stackStatus: async () => { throw new Error('Throttling'); } };
+
+    const results = [await handleConfigEvent(ddb, table, event, broken), await handleConfigEvent(ddb, table, event)];
+
+    expect(results.map((r) => [r.status, r.refused])).toEqual([
+      ['SUCCESS', expect.stringMatching(/status cannot be read/)], ['SUCCESS', expect.stringMatching(/no stack/)],
+    ]);
+    await expect(names(manifest.digest)).resolves.toEqual(['unread']);
   });
 });

@@ -33,7 +33,8 @@ beforeAll(() => {
     protectedRole: logicalIdOf(full.protectedRole),
     ownedRole: logicalIdOf(full.ownedRole),
   };
-  scp = JSON.parse(fs.readFileSync(SCP_FILE, 'utf8').replace(/<DEPLOYMENT_ROLE_ARN>/g, DEPLOY_ROLE).replace(/<SERVICE_NAME>/g, serviceName));
+  scp = JSON.parse(fs.readFileSync(SCP_FILE, 'utf8').replace(/<DEPLOYMENT_ROLE_ARN>/g, DEPLOY_ROLE).replace(/<SERVICE_NAME>/g, serviceName)
+    .replace(/<TVM_STACK_NAME>/g, full.stack.stackName).replace(/<API_ID>/g, 'abc123'));
 });
 
 const RESOURCES = {

@@ -15,10 +15,12 @@ import {
 } from './support/enforcer-stack';
 import { startLocalCloudFormation, type LocalCloudFormation } from './support/local-cloudformation';
 import { startLocalIam, type LocalIam } from './support/local-iam';
+import { writeConfig } from '../lambda/config/provider';
 import {
   CLEANUP_STACK_STATUSES, cleanupPhysicalId, createCleanupHandler, dynamoCleanupStore, type CleanupDeps, type CleanupEvent,
   type CleanupStore,
 } from '../lambda/enforcer/cleanup';
+import type { EnforcerConfig } from '../lambda/enforcer/enforce';
 import { dynamoLease, LeaseBusyError } from '../lambda/enforcer/lease';
 import {
   ENFORCER_LEASE_ITEM_ID, Env, REVOCATION_CLEANUP_ITEM_ID, REVOCATION_CLEANUP_RESOURCE_TYPE, revokedSessionsPolicyName,
@@ -120,6 +122,19 @@ function deleteOf(roles: string[], o: Partial<CleanupEvent> = {}): CleanupEvent 
   });
 }
 
+/** The deployed configuration's roles (the function's digest): profile roles, the second of each pair chained. */
+let deployedRoles: string[] = [];
+beforeEach(() => { deployedRoles = []; });
+const roleArn = (name: string) => `arn:aws:iam::${ACCOUNT}:role/sentinel-tvm/${name}`;
+function deployedConfig(): EnforcerConfig {
+  const profiles = deployedRoles.map((r, i) => ({
+    name: `p${i}`, roleArn: roleArn(r), allowedPrincipals: [], maxDurationSeconds: 3600, chainRoleArns: [] as string[],
+  }));
+  // The last role chained from the first profile: a chain role is protected too.
+  if (profiles.length > 1) profiles[0].chainRoleArns.push(profiles.pop()!.roleArn);
+  return { profiles: new Map(profiles.map((p) => [p.name, p])) };
+}
+
 /** The cleanup handler as the entry point builds it, on the local CloudFormation's DescribeStacks and DynamoDB Local. */
 function cleanup(more: Partial<CleanupDeps> & { send?: (url: string, body: string) => Promise<void> } = {}) {
   return createCleanupHandler({
@@ -130,6 +145,8 @@ function cleanup(more: Partial<CleanupDeps> & { send?: (url: string, body: strin
       return statusOf(id);
     },
     store: store(),
+    policyName: POLICY_NAME,
+    loadConfig: async () => deployedConfig(),
     log: (level, message, fields) => logs.push({ level, message, ...fields }),
     ...more,
   });
@@ -243,6 +260,7 @@ describe('GIVEN an update of the stack', () => {
   test('WHEN the cleanup phase then deletes the old physical id THEN the policy goes from exactly the removed roles, '
     + 'even after an enforcer run wrote it again in between', async () => {
     await cleanup()(update(OLD, NEW));
+    deployedRoles = NEW;
     // A run between the update and its cleanup: the enforcer still denies revoked sessions on a role that left.
     iam.roles.get('tvm-Deploy')!.set(POLICY_NAME, DOC);
     during('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
@@ -262,11 +280,14 @@ describe('GIVEN an update of the stack', () => {
     const oldList = ['tvm-ReadOnly'];
     const newList = ['tvm-ReadOnly', 'tvm-Deploy'];
     const forward = await cleanup()(update(oldList, newList));
+    deployedRoles = newList;
     during('UPDATE_ROLLBACK_IN_PROGRESS');
     const back = await cleanup()(update(newList, oldList));
     expect(deletes()).toEqual([]);
     expect([forward.physicalResourceId, back.physicalResourceId])
       .toEqual([cleanupPhysicalId(POLICY_NAME, newList), cleanupPhysicalId(POLICY_NAME, oldList)]);
+    // The rollback restored the function's environment: the old configuration's digest.
+    deployedRoles = oldList;
     during('UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS');
 
     const result = await cleanup()(deleteOf(newList));
@@ -284,7 +305,8 @@ describe('GIVEN an update of the stack', () => {
     expect(deletes()).toEqual([]);
   });
 
-  test('WHEN the policy name changed (the TVM renamed) THEN the cleanup strips the old name from every old role: nobody writes it now', async () => {
+  test('WHEN the policy name changed (the TVM renamed) THEN the Delete naming the old name is refused: the enforcer obeys only '
+    + 'its own policy name (a same-named TVM of another region shares its role path)', async () => {
     const oldName = revokedSessionsPolicyName('OldName', REGION);
     iam.roles.get('tvm-ReadOnly')!.set(oldName, DOC);
     const renamed = await cleanup()(update(NEW, NEW, {
@@ -294,16 +316,17 @@ describe('GIVEN an update of the stack', () => {
     expect(renamed.physicalResourceId).toBe(cleanupPhysicalId(POLICY_NAME, NEW));
     during('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
 
-    await cleanup()(request('Delete', {
+    const result = await cleanup()(request('Delete', {
       PhysicalResourceId: cleanupPhysicalId(oldName, NEW),
       ResourceProperties: { RoleNames: NEW, PolicyName: oldName },
     }));
 
-    expect(deletes()).toEqual([['tvm-ReadOnly', oldName]]);
-    expect(remaining('tvm-ReadOnly')).toEqual(WITH_POLICY);
+    expect(result.refused).toMatch(/PolicyName is not this TVM's/);
+    expect(deletes()).toEqual([]);
   });
 
-  test('WHEN the TVM leaves the stack THEN the Delete of the id its resource holds strips every listed role', async () => {
+  test('WHEN a resource goes whose roles the deployed configuration no longer uses THEN the Delete of the id it holds strips '
+    + 'every listed role, and its record goes', async () => {
     await cleanup()(update(LISTED, OLD));
     during('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
 
@@ -314,8 +337,22 @@ describe('GIVEN an update of the stack', () => {
     await expect(store().read()).resolves.toEqual({});
   });
 
+  test('WHEN the TVM leaves a stack that stays (its last configuration still uses the roles) THEN nothing is stripped: the '
+    + 'request cannot be told from a forged one, so the roles keep their deny and fail their own deletion', async () => {
+    await cleanup()(update(LISTED, OLD));
+    deployedRoles = OLD;
+    during('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+
+    const result = await cleanup()(deleteOf(OLD));
+
+    expect(result).toMatchObject({ status: 'SUCCESS', deleted: [], refused: expect.stringMatching(/deployed configuration still uses/) });
+    expect(deletes()).toEqual([]);
+    expect(Object.keys(await store().read())).toEqual([LOGICAL_ID]);
+  });
+
   test('WHEN the resource moves to another logical id with the same list THEN the old one\'s Delete strips nothing', async () => {
     await cleanup()(update(LISTED, OLD));
+    deployedRoles = OLD;
     // The new logical id gets a Create with the same list: the same physical id as the old resource.
     const created = await cleanup()(request('Create', {
       LogicalResourceId: 'TvmEnforcerCleanup99AA88BB',
@@ -333,6 +370,7 @@ describe('GIVEN an update of the stack', () => {
   test('WHEN the cleanup phase strips roles THEN the enforcer lease stays held until it lapses: no run writes the policy again '
     + 'before the roles go', async () => {
     await cleanup()(update(OLD, NEW));
+    deployedRoles = NEW;
     during('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
 
     await cleanup({ lease: lease() })(deleteOf(OLD));
@@ -385,6 +423,26 @@ describe('GIVEN an update of the stack', () => {
     expect(deletes()).toEqual([]);
     expect(logs.map((l) => [l.level, l.message])).toContainEqual(['ERROR', expect.stringMatching(/cannot be read/)]);
   });
+
+  test('WHEN the deployed configuration cannot be loaded in the cleanup phase THEN nothing is deleted: its roles are unknown', async () => {
+    await cleanup()(update(OLD, NEW));
+    during('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+
+    const result = await cleanup({ loadConfig: async () => { throw new Error('ConfigError: digest mismatch'); } })(deleteOf(OLD));
+
+    expect(result).toMatchObject({ status: 'SUCCESS', deleted: [], kept: [...OLD].sort() });
+    expect(deletes()).toEqual([]);
+    expect(logs.map((l) => [l.level, l.message])).toContainEqual(['ERROR', expect.stringMatching(/configuration cannot be loaded: nothing deleted/)]);
+  });
+
+  test('WHEN the stack is being deleted THEN the configuration is not consulted: every listed role goes with it', async () => {
+    deployedRoles = LISTED;
+    during('DELETE_IN_PROGRESS');
+
+    const result = await cleanup({ loadConfig: async () => { throw new Error('never called'); } })(request('Delete'));
+
+    expect(result.deleted).toEqual(['tvm-Deploy', 'tvm-ReadOnly']);
+  });
 });
 
 describe('GIVEN a request that is not CloudFormation working on this stack (anyone able to invoke the function)', () => {
@@ -395,6 +453,8 @@ describe('GIVEN a request that is not CloudFormation working on this stack (anyo
     ['the stack does not exist', {}, undefined],
     ['it names a policy that is not a revoked-sessions policy',
       { ResourceProperties: { RoleNames: ROLES, PolicyName: OWN_POLICY } }, 'DELETE_IN_PROGRESS'],
+    ['it names another TVM\'s revoked-sessions policy',
+      { ResourceProperties: { RoleNames: ROLES, PolicyName: revokedSessionsPolicyName('OtherTvm', REGION) } }, 'DELETE_IN_PROGRESS'],
     ['it is another resource type', { ResourceType: 'Custom::Anything' }, 'DELETE_IN_PROGRESS'],
   ])('WHEN %s THEN nothing is deleted, the refusal is logged as an error, and the answer is SUCCESS', async (_what, o, status) => {
     statusOf = () => status;
@@ -453,9 +513,21 @@ describe('GIVEN the bundled enforcer function with its synthesized environment',
     };
     const env = Object.fromEntries(Object.entries(fn.Properties.Environment.Variables as Record<string, any>)
       .map(([k, v]) => [k, typeof v === 'string' ? v : physical[v.Ref]]));
+    // The deployed configuration, written as the deployment does: tvm-ReadOnly is its profile's role.
+    const digest = await writeConfig(localDynamoClient(), controlTableName, {
+      AdminPrincipals: [`arn:aws:iam::${ACCOUNT}:role/SecurityOps`],
+      Profiles: [{
+        name: 'readonly',
+        roleArn: roleArn('tvm-ReadOnly'),
+        allowedPrincipals: [`arn:aws:iam::${ACCOUNT}:user/alice`],
+        maxDurationSeconds: 3600,
+        chainRoleArns: [],
+      }],
+    });
     cfn.setStatus(STACK_ID, 'DELETE_IN_PROGRESS');
     bundle = await startBundle(BUNDLE, {
       ...env,
+      [Env.CONFIG_DIGEST]: digest,
       AWS_REGION: REGION,
       AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,

@@ -4,6 +4,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConfigError, assembleConfig, canonicalProfiles, chunkDocument, chunkProfiles, configDigest, manifestDocument, parseManifest } from './document';
 import { chunkItemId, holdItem, manifestItemId, readChunks, releaseItem } from './items';
 import { ConfigResourceTypes } from '../../src/shared/contract';
+import { checkStackRequest, type StackGuard } from '../aws/stack-guard';
 
 /**
  * The deploy-time writer of the configuration: CloudFormation custom resources of this TVM alone (not CDK's stack-wide
@@ -11,9 +12,11 @@ import { ConfigResourceTypes } from '../../src/shared/contract';
  * under their SHA-256 and answers it as `Digest`; the manifest resource checks that its chunks are there and make a valid
  * configuration, writes the list of their digests, and answers the manifest's SHA-256 as `Digest`, which the deployment
  * puts into the functions' environment. A physical id names the content, so CloudFormation deletes the old items once a
- * deployment has replaced them, and the items of a rolled-back deployment. Invoking the writer by hand can at most make
- * the functions refuse to serve (the digests then differ, or an item is gone); it cannot make them trust another
- * configuration.
+ * deployment has replaced them, and the items of a rolled-back deployment. Invoking the writer by hand cannot make the
+ * functions trust another configuration. A Delete is obeyed only when it names the writer's own stack while that stack
+ * is in a status in which CloudFormation sends one (the revocation cleanup's check): a forged Delete of the live
+ * manifest would otherwise take every function down (503, enforcer runs failing). A refused Delete answers SUCCESS and
+ * does nothing: a FAILED answer would only block a real deletion.
  */
 
 export interface ConfigEvent {
@@ -39,6 +42,8 @@ export interface ConfigResult {
   readonly physicalResourceId: string;
   readonly digest?: string;
   readonly reason?: string;
+  /** Why a Delete was not obeyed. */
+  readonly refused?: string;
 }
 
 /** Physical ids name the content: a changed configuration is a replacement, whose old items CloudFormation deletes. */
@@ -80,10 +85,20 @@ export async function writeConfig(ddb: DynamoDBClient, table: string, properties
   return writeManifest(ddb, table, { AdminPrincipals: properties.AdminPrincipals, Chunks: digests }, holder);
 }
 
-/** Handles one custom resource event; never throws (CloudFormation must always get an answer). */
-export async function handleConfigEvent(ddb: DynamoDBClient, table: string, event: ConfigEvent): Promise<ConfigResult> {
+/**
+ * Handles one custom resource event; never throws (CloudFormation must always get an answer). Without a `guard` (the
+ * writer's stack), every Delete is refused.
+ */
+export async function handleConfigEvent(ddb: DynamoDBClient, table: string, event: ConfigEvent, guard?: StackGuard): Promise<ConfigResult> {
   try {
-    if (event.RequestType === 'Delete') return await deleteItem(ddb, table, event);
+    if (event.RequestType === 'Delete') {
+      const stack = guard ? await checkStackRequest(guard, event) : { refused: 'no stack to check the request against' };
+      if ('refused' in stack) {
+        const physicalResourceId = event.PhysicalResourceId ?? failedId(event);
+        return { status: 'SUCCESS', physicalResourceId, reason: `refused: ${stack.refused}`.slice(0, 500), refused: stack.refused };
+      }
+      return await deleteItem(ddb, table, event);
+    }
     const properties = event.ResourceProperties ?? {};
     switch (event.ResourceType) {
       case ConfigResourceTypes.CHUNK: {

@@ -1,12 +1,10 @@
 import { createHash } from 'crypto';
-import { DescribeStacksCommand, type CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteRolePolicyCommand, type IAMClient } from '@aws-sdk/client-iam';
-import { describe, isNoSuchEntity, mapLimited, type EnforcerLog } from './enforce';
+import { describe, isNoSuchEntity, mapLimited, type EnforcerConfig, type EnforcerLog } from './enforce';
 import { leaseWaitMs, type EnforcerLease } from './lease';
-import {
-  Attr, REVOCATION_CLEANUP_DECLARATIONS_ATTR, REVOCATION_CLEANUP_ITEM_ID, REVOKED_SESSIONS_POLICY_NAME, REVOCATION_CLEANUP_RESOURCE_TYPE,
-} from '../../src/shared/contract';
+import { Attr, REVOCATION_CLEANUP_DECLARATIONS_ATTR, REVOCATION_CLEANUP_ITEM_ID, REVOCATION_CLEANUP_RESOURCE_TYPE } from '../../src/shared/contract';
+import { checkStackRequest, CUSTOM_RESOURCE_STACK_STATUSES, type StackGuard } from '../aws/stack-guard';
 import { sendResponse } from '../config/provider';
 
 /**
@@ -25,13 +23,17 @@ import { sendResponse } from '../config/provider';
  * enforcer run to write it again (the enforcer keeps denying revoked sessions on roles that left the configuration),
  * and the role's deletion then failed (DeleteConflict, an orphaned role).
  *
- * Delete: while the whole stack goes, from every listed role; otherwise from the listed roles that no live cleanup
- * resource declares any more under the same policy name (a role still protected keeps its deny).
+ * Delete: while the whole stack goes, from every listed role; otherwise from the listed roles that neither the deployed
+ * configuration (the function's digest) nor a live cleanup resource still uses (a role still protected keeps its deny).
  *
  * Whoever may invoke the function could send such a request to strip the denies, so a request is obeyed only when it
- * names the function's own stack and that stack is in a status in which CloudFormation sends it. A refused request is
- * answered SUCCESS with nothing done, and logged as an error: a FAILED answer would block a real deletion, and its
- * ResponseURL is the sender's anyway.
+ * names the function's own stack, that stack is in a status in which CloudFormation sends it, and it names this TVM's own
+ * policy. That still leaves every update's cleanup phase open to a forged Delete, and its physical id and role names
+ * are computable from the template: hence the deployed configuration has the last word outside a whole-stack deletion.
+ * CloudFormation's own Deletes agree with it: the Delete of a replaced list comes after the configuration that dropped
+ * its roles was deployed, and a rollback's after the old one was restored. A refused request is answered SUCCESS with
+ * nothing done, and logged as an error: a FAILED answer would block a real deletion, and its ResponseURL is the
+ * sender's anyway.
  */
 
 export interface CleanupProperties {
@@ -68,12 +70,12 @@ export interface CleanupStore {
   write(declarations: CleanupDeclarations): Promise<void>;
 }
 
-export interface CleanupDeps {
+export interface CleanupDeps extends StackGuard {
   readonly iam: IAMClient;
-  /** The function's own stack id (`AWS::StackId`). */
-  readonly stackId: string;
-  /** The stack's status now (DescribeStacks): {@link stackStatusOf}. */
-  readonly stackStatus: (stackId: string) => Promise<string | undefined>;
+  /** This TVM's revoked-sessions policy name: a request naming any other is refused. */
+  readonly policyName: string;
+  /** The deployed configuration (the function's digest): its roles keep their deny unless the whole stack goes. */
+  readonly loadConfig: () => Promise<EnforcerConfig>;
   /** The declarations: {@link dynamoCleanupStore}. */
   readonly store: CleanupStore;
   /** Taken before any policy is deleted, so that a run in flight cannot write one again afterwards. */
@@ -108,24 +110,10 @@ export function cleanupPhysicalId(policyName: string, roleNames: readonly string
   return `${CLEANUP_PHYSICAL_ID_PREFIX}-${digest.slice(0, 32)}`;
 }
 
-/**
- * The stack statuses in which CloudFormation sends each request to a resource: a creation, or an update adding the
- * resource; an update, or its rollback; a stack deletion, an update's cleanup of a removed or replaced resource, a
- * rollback (of an update, or of a creation) deleting what it had created.
- */
-export const CLEANUP_STACK_STATUSES: Record<CleanupEvent['RequestType'], readonly string[]> = {
-  Create: ['CREATE_IN_PROGRESS', 'UPDATE_IN_PROGRESS'],
-  Update: ['UPDATE_IN_PROGRESS', 'UPDATE_ROLLBACK_IN_PROGRESS'],
-  Delete: [
-    'DELETE_IN_PROGRESS',
-    'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS',
-    'UPDATE_ROLLBACK_IN_PROGRESS',
-    'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS',
-    'ROLLBACK_IN_PROGRESS',
-  ],
-};
+/** The stack statuses in which CloudFormation sends each request (shared with the configuration writer). */
+export const CLEANUP_STACK_STATUSES = CUSTOM_RESOURCE_STACK_STATUSES;
 
-/** Statuses in which every resource of the stack goes: a deletion, a creation's rollback. */
+/** Statuses in which every resource of the stack goes, roles and configuration included: a deletion, a creation's rollback. */
 const WHOLE_STACK_STATUSES: readonly string[] = ['DELETE_IN_PROGRESS', 'ROLLBACK_IN_PROGRESS'];
 /** Statuses of a forward operation, which a FAILED answer rolls back cleanly. */
 const FORWARD_STATUSES: readonly string[] = ['CREATE_IN_PROGRESS', 'UPDATE_IN_PROGRESS'];
@@ -133,8 +121,6 @@ const FORWARD_STATUSES: readonly string[] = ['CREATE_IN_PROGRESS', 'UPDATE_IN_PR
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 /** CloudFormation's logical ids. */
 const LOGICAL_ID = /^[A-Za-z0-9]{1,255}$/;
-/** Only a TVM's revoked-sessions policy is ever deleted, whatever the request names. */
-const POLICY_NAME = new RegExp(`^${REVOKED_SESSIONS_POLICY_NAME}-[\\w+=,.@-]{1,${127 - REVOKED_SESSIONS_POLICY_NAME.length}}$`);
 const MAX_REASON = 1_000;
 const REQUEST_TYPES: readonly string[] = ['Create', 'Update', 'Delete'];
 
@@ -143,11 +129,6 @@ export function isCustomResourceEvent(event: unknown): event is CleanupEvent {
   const e = event as Partial<CleanupEvent> | null | undefined;
   return !!e && typeof e === 'object' && typeof e.RequestType === 'string' && typeof e.ResponseURL === 'string'
     && typeof e.StackId === 'string';
-}
-
-/** DescribeStacks on the stack id: its status, or undefined when it has none. */
-export function stackStatusOf(cfn: CloudFormationClient): (stackId: string) => Promise<string | undefined> {
-  return async (stackId) => (await cfn.send(new DescribeStacksCommand({ StackName: stackId }))).Stacks?.[0]?.StackStatus;
 }
 
 /** The declarations in the control table's {@link REVOCATION_CLEANUP_ITEM_ID} item (strongly consistent reads). */
@@ -184,7 +165,7 @@ function parseDeclarations(value: unknown): CleanupDeclarations {
 /** Handles one request; never throws (CloudFormation must always get an answer). */
 export async function handleCleanup(deps: CleanupDeps, event: CleanupEvent, maxWaitMs: number): Promise<CleanupResult> {
   const log = deps.log ?? (() => undefined);
-  const listed = listedOf(event.ResourceProperties);
+  const listed = listedOf(event.ResourceProperties, deps.policyName);
   const physicalResourceId = event.RequestType === 'Create'
     ? (typeof listed === 'string' ? CLEANUP_PHYSICAL_ID_PREFIX : cleanupPhysicalId(listed.policyName, listed.roles))
     : event.PhysicalResourceId ?? CLEANUP_PHYSICAL_ID_PREFIX;
@@ -201,21 +182,14 @@ export async function handleCleanup(deps: CleanupDeps, event: CleanupEvent, maxW
 
   if (!REQUEST_TYPES.includes(event.RequestType)) return refuse(`unknown request type ${String(event.RequestType).slice(0, 40)}`);
   if (event.ResourceType !== REVOCATION_CLEANUP_RESOURCE_TYPE) return refuse(`resource type ${String(event.ResourceType).slice(0, 80)}`);
-  if (event.StackId !== deps.stackId) return refuse('the request names another stack than the function\'s own');
   if (typeof event.LogicalResourceId !== 'string' || !LOGICAL_ID.test(event.LogicalResourceId)) return refuse('malformed LogicalResourceId');
-  let stackStatus: string | undefined;
-  try {
-    stackStatus = await deps.stackStatus(deps.stackId);
-  } catch (err) {
-    return refuse(`the stack's status cannot be read (${describe(err)})`);
-  }
-  if (!stackStatus || !CLEANUP_STACK_STATUSES[event.RequestType].includes(stackStatus)) {
-    return refuse(`CloudFormation sends no ${event.RequestType} while the stack is ${stackStatus ?? 'in no status'}`);
-  }
+  const stack = await checkStackRequest(deps, event);
+  if ('refused' in stack) return refuse(stack.refused);
+  const { stackStatus } = stack;
   if (typeof listed === 'string') return refuse(listed);
   if (listed.invalid.length > 0) log('WARN', 'revocation cleanup: role names skipped (not IAM role names)', { invalid: listed.invalid });
 
-  const request = { event, stackStatus, listed, done, log };
+  const request = { event, stackStatus, listed, done, log, refuse };
   return event.RequestType === 'Delete' ? strip(deps, request, maxWaitMs) : declare(deps, request);
 }
 
@@ -232,6 +206,7 @@ interface Request {
   readonly listed: Listed;
   readonly done: Omit<CleanupResult, 'status' | 'reason'>;
   readonly log: EnforcerLog;
+  readonly refuse: (refused: string) => CleanupResult;
 }
 
 /** Create, Update: records what the resource now lists, and answers the physical id of that list. */
@@ -258,18 +233,30 @@ async function declare(deps: CleanupDeps, { event, stackStatus, listed, done, lo
   return { ...done, physicalResourceId, status: 'SUCCESS', reason: 'OK' };
 }
 
-/** Delete: the policy goes from the listed roles that no live cleanup resource declares any more. */
-async function strip(deps: CleanupDeps, { event, stackStatus, listed, done, log }: Request, maxWaitMs: number): Promise<CleanupResult> {
+/**
+ * Delete: the policy goes from the listed roles that neither the deployed configuration nor a live cleanup resource uses
+ * any more; while the whole stack goes, from all of them.
+ */
+async function strip(deps: CleanupDeps, { event, stackStatus, listed, done, log, refuse }: Request, maxWaitMs: number): Promise<CleanupResult> {
   const wholeStack = WHOLE_STACK_STATUSES.includes(stackStatus);
   let declarations: CleanupDeclarations = {};
+  let configured = new Set<string>();
   if (!wholeStack) {
+    // Not knowing which roles are still protected, strip none: a role left with the policy fails its own deletion,
+    // which CloudFormation reports; a deny stripped from a protected role would let revoked credentials work again.
+    const nothing = (what: string, err: unknown): CleanupResult => {
+      log('ERROR', `revocation cleanup: ${what}: nothing deleted`, { stackStatus, error: describe(err) });
+      return { ...done, kept: listed.roles, status: 'SUCCESS', reason: `${what} (${describe(err)})`.slice(0, MAX_REASON) };
+    };
     try {
       declarations = await deps.store.read();
     } catch (err) {
-      // Not knowing which roles are still protected, strip none: a role left with the policy fails its own deletion,
-      // which CloudFormation reports; a deny stripped from a protected role would let revoked credentials work again.
-      log('ERROR', 'revocation cleanup: the recorded roles cannot be read: nothing deleted', { stackStatus, error: describe(err) });
-      return { ...done, kept: listed.roles, status: 'SUCCESS', reason: `the recorded roles cannot be read (${describe(err)})`.slice(0, MAX_REASON) };
+      return nothing('the recorded roles cannot be read', err);
+    }
+    try {
+      configured = configuredRoleNames(await deps.loadConfig());
+    } catch (err) {
+      return nothing('the deployed configuration cannot be loaded', err);
     }
   }
   const own = declarations[event.LogicalResourceId];
@@ -279,8 +266,16 @@ async function strip(deps: CleanupDeps, { event, stackStatus, listed, done, log 
   const declared = new Set(Object.entries(declarations)
     .filter(([id, d]) => (id !== event.LogicalResourceId || !leaving) && d.policyName === listed.policyName)
     .flatMap(([, d]) => d.roleNames));
-  const roles = listed.roles.filter((r) => !declared.has(r));
-  done.kept.push(...listed.roles.filter((r) => declared.has(r)));
+  const inUse = listed.roles.filter((r) => configured.has(r) && !declared.has(r));
+  // A resource that goes (no other one taking its roles over) while the deployed configuration still uses its roles:
+  // not CloudFormation's own Delete (the configuration that drops a role is deployed first), or the TVM left a stack that
+  // stays, whose roles then fail their own deletion rather than lose their deny on a forged request. Its record stays.
+  if (leaving && inUse.length > 0) {
+    done.kept.push(...listed.roles);
+    return refuse(`the deployed configuration still uses ${inUse.length} of the listed roles (${inUse.slice(0, 5).join(', ')})`);
+  }
+  const roles = listed.roles.filter((r) => !declared.has(r) && !configured.has(r));
+  done.kept.push(...listed.roles.filter((r) => declared.has(r) || configured.has(r)));
 
   let release: (() => Promise<void>) | undefined;
   // Nothing to delete (an update that only added roles): no run need wait for this one.
@@ -328,9 +323,10 @@ async function strip(deps: CleanupDeps, { event, stackStatus, listed, done, log 
 }
 
 /** The policy and the roles the properties list, or why they are refused. */
-function listedOf(props: CleanupProperties | undefined): Listed | string {
+function listedOf(props: CleanupProperties | undefined, ownPolicyName: string): Listed | string {
   const { PolicyName: policyName, RoleNames: roleNames } = props ?? {};
-  if (typeof policyName !== 'string' || !POLICY_NAME.test(policyName)) return 'PolicyName is not a revoked-sessions policy name';
+  // Only this TVM's own policy: a same-named TVM of another region shares the role path this enforcer may write under.
+  if (typeof policyName !== 'string' || policyName !== ownPolicyName) return 'PolicyName is not this TVM\'s revoked-sessions policy';
   const candidates: unknown[] = Array.isArray(roleNames) ? roleNames : [];
   return {
     policyName,
@@ -340,6 +336,13 @@ function listedOf(props: CleanupProperties | undefined): Listed | string {
 }
 
 const isRoleName = (r: unknown): r is string => typeof r === 'string' && ROLE_NAME.test(r);
+
+/** The names of the configuration's roles (profiles' and chained): the cleanup lists names, the configuration ARNs. */
+export function configuredRoleNames(config: EnforcerConfig): Set<string> {
+  const arns = [...config.profiles.values()].flatMap((p) => [p.roleArn, ...(p.chainRoleArns ?? [])]);
+  // A role's name is the last segment of its ARN, after any IAM path.
+  return new Set(arns.map((arn) => arn.split('/').pop()!).filter(isRoleName));
+}
 
 /** The answer CloudFormation expects at the presigned ResponseURL (at most 4,096 bytes: the reason is cut short). */
 export function cleanupResponseBody(event: CleanupEvent, result: CleanupResult): string {

@@ -1,4 +1,4 @@
-import { CfnElement, CustomResource, Duration, IResolvable, Lazy, Stack, StringConcat, Token, Tokenization } from 'aws-cdk-lib';
+import { Aws, CfnElement, CustomResource, Duration, IResolvable, Lazy, Stack, StringConcat, Token, Tokenization } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -36,6 +36,8 @@ const TOKEN_PADDING = 100;
 /** The writer's actions on the control table, all limited to the configuration items. */
 const WRITER_ACTIONS = ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:BatchGetItem'];
 const READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem'];
+/** The writer obeys a Delete only while its own stack is in a status in which CloudFormation sends one. */
+const STACK_ACTIONS = ['cloudformation:DescribeStacks'];
 
 /** A chunk of profiles and the custom resource that writes it. */
 interface ConfigChunk {
@@ -79,6 +81,7 @@ export class TvmConfiguration extends Construct {
       resources: [props.controlTable.tableArn],
       conditions: this.leadingKeys,
     }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: STACK_ACTIONS, resources: [Aws.STACK_ID] }));
     props.encryptionKey?.grantEncryptDecrypt(role);
     this.writer = new ConfigFunction(this, 'Writer', {
       description: 'Sentinel TVM: writes the deployed configuration and answers its digest',
@@ -87,11 +90,11 @@ export class TvmConfiguration extends Construct {
       timeout: Duration.seconds(60),
       role,
       logGroup,
-      environment: { [Env.CONTROL_TABLE_NAME]: props.controlTable.tableName },
+      environment: { [Env.CONTROL_TABLE_NAME]: props.controlTable.tableName, [Env.STACK_ID]: Aws.STACK_ID },
     });
     new iam.Policy(this, 'WriterOnly', {
       roles: [role],
-      statements: [onlyFromFunction(this.writer.functionArn, WRITER_ACTIONS)],
+      statements: [onlyFromFunction(this.writer.functionArn, [...WRITER_ACTIONS, ...STACK_ACTIONS])],
     });
     const manifest = new CustomResource(this, 'Resource', {
       serviceToken: this.writer.functionArn,

@@ -23,8 +23,10 @@ export class ImportedSentinelTvm extends SentinelTvmBase {
     if (!Token.isUnresolved(attrs.url) && !/^https:\/\/[^/]+\/$/.test(attrs.url)) {
       throw new Error(`fromSentinelTvmAttributes: url ${JSON.stringify(attrs.url)} is not the TVM's URL: expected https://<host>/`);
     }
-    if (!Token.isUnresolved(attrs.executionRoleArn) && !/^arn:[a-z-]+:iam::[0-9]{12}:role\/.+$/.test(attrs.executionRoleArn)) {
-      throw new Error(`fromSentinelTvmAttributes: executionRoleArn ${JSON.stringify(attrs.executionRoleArn)} is not a role ARN`);
+    // No wildcard: the trust's ArnEquals matches `*` and `?` as ArnLike does, and would trust every role they cover.
+    if (!Token.isUnresolved(attrs.executionRoleArn) && !/^arn:[a-z-]+:iam::[0-9]{12}:role\/[\w+=,.@/-]+$/.test(attrs.executionRoleArn)) {
+      throw new Error(`fromSentinelTvmAttributes: executionRoleArn ${JSON.stringify(attrs.executionRoleArn)} is not a role ARN `
+        + '(arn:<partition>:iam::<account>:role/<path><name>, no wildcard)');
     }
     validateTvmName('fromSentinelTvmAttributes: tvmName', attrs.tvmName);
     this.url = attrs.url;
