@@ -165,3 +165,27 @@ describe(`GIVEN ${PROFILES} profiles with two principals each, on ${ROLES} Prote
     }
   }, 120_000);
 });
+
+describe(`GIVEN ${PROFILES} profiles on ${PROFILES} ProtectedRoles, in ten stacks of 100 roles beside the TVM's stack`, () => {
+  test('THEN the app synthesizes (every deployment limit checked), the TVM\'s stack stays below 1 MB and each roles stack '
+    + 'holds CloudFormation\'s 200 outputs at most', () => {
+    const app = new App({ context: { 'aws:cdk:disable-creation-stack-traces': true } });
+    const env = { account: '210987654321', region: 'eu-west-1' };
+    const tvmStack = new Stack(app, 'Tvm', { env });
+    const tvm = new SentinelTvm(tvmStack, 'Tvm', { tvmName: 'scale' });
+    const rolesStacks = Array.from({ length: PROFILES / 100 }, (_, s) => new Stack(app, `Roles${s}`, { env }));
+    for (let i = 0; i < PROFILES; i++) {
+      const role = new ProtectedRole(rolesStacks[Math.floor(i / 100)], `Role${i}`, { tvm });
+      tvm.addProfile(name(i), { role, allowedPrincipals: [PrincipalPattern.fromArnPattern(user(i))] });
+    }
+
+    const assembly = app.synth();
+    const tvmTemplate = assembly.getStackByName('Tvm').template;
+    const rolesTemplate = assembly.getStackByName('Roles0').template;
+    const bytes = (template: unknown) => JSON.stringify(template, undefined, 1).length;
+    console.log(`scale: ${PROFILES} profiles on ${PROFILES} roles in 10 stacks: the TVM's stack ${bytes(tvmTemplate)} bytes, `
+      + `a roles stack ${bytes(rolesTemplate)} bytes and ${Object.keys(rolesTemplate.Outputs ?? {}).length} outputs`);
+    expect(bytes(tvmTemplate)).toBeLessThan(1_000_000);
+    expect(Object.keys(rolesTemplate.Outputs ?? {}).length).toBeLessThanOrEqual(200);
+  }, 300_000);
+});
