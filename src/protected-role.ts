@@ -1,7 +1,9 @@
 import { Annotations, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { trustStatements, TvmTrustPrincipal, tvmAccountOf } from './private/trust';
+import { apiRegionOf } from './private/imported-tvm';
+import { noRoleChaining, noSelfVending, trustStatements, TvmTrustPrincipal, tvmAccountOf } from './private/trust';
+import { SentinelTvm } from './sentinel-tvm';
 import { ISentinelTvm } from './tvm-reference';
 
 /**
@@ -134,25 +136,15 @@ export class ProtectedRole extends iam.Role implements IProtectedRole {
     }
     // A TVM of another app cannot attach its confinement policies to this role: the role confines itself (it may not call
     // the TVM, nor assume any role: a revoked credential cannot escape into a role without the deny).
-    if (!isTvmOfThisApp(props.tvm)) {
-      this.addToPrincipalPolicy(new iam.PolicyStatement({
-        sid: 'SentinelTvmNoSelfVending',
-        effect: iam.Effect.DENY,
-        actions: ['execute-api:Invoke'],
-        resources: [Stack.of(this).formatArn({
-          service: 'execute-api',
-          region: apiRegionOf(props.tvm.url) ?? Stack.of(this).region,
-          account: tvmAccountOf(props.tvm.executionRoleArn, Stack.of(this).account),
-          resource: props.tvm.apiId,
-          resourceName: '*',
-        })],
-      }));
-      this.addToPrincipalPolicy(new iam.PolicyStatement({
-        sid: 'SentinelTvmNoRoleChaining',
-        effect: iam.Effect.DENY,
-        actions: ['sts:AssumeRole'],
-        resources: ['*'],
-      }));
+    if (!SentinelTvm.isSentinelTvm(props.tvm)) {
+      this.addToPrincipalPolicy(noSelfVending(Stack.of(this).formatArn({
+        service: 'execute-api',
+        region: apiRegionOf(props.tvm.url) ?? Stack.of(this).region,
+        account: tvmAccountOf(props.tvm.executionRoleArn, Stack.of(this).account),
+        resource: props.tvm.apiId,
+        resourceName: '*',
+      })));
+      this.addToPrincipalPolicy(noRoleChaining([], 'SentinelTvmNoRoleChaining'));
     }
 
     // The invariant: the trust policy is exactly the TVM's statements, and the path is the one the TVM's policies cover.
@@ -182,12 +174,3 @@ export class ProtectedRole extends iam.Role implements IProtectedRole {
 
 const PROTECTED_ROLE_SYMBOL = Symbol.for('cdk-sentinel-tvm.ProtectedRole');
 
-/** Whether the TVM is a `SentinelTvm` of this app (which attaches its own confinement policies to its roles). */
-function isTvmOfThisApp(tvm: ISentinelTvm): boolean {
-  return Symbol.for('cdk-sentinel-tvm.SentinelTvm') in tvm;
-}
-
-/** The Region in an execute-api URL, when literal. */
-function apiRegionOf(url: string): string | undefined {
-  return Token.isUnresolved(url) ? undefined : /^https:\/\/[^.]+\.execute-api\.([a-z0-9-]+)\./.exec(url)?.[1];
-}

@@ -17,7 +17,7 @@ import { ImportedSentinelTvm, protectedRolePathOf, validateTvmName } from './pri
 import { addDeploymentLimitChecks } from './private/limits';
 import { acknowledgeNag } from './private/nag';
 import { renderPrincipalPatterns } from './private/principals';
-import { assumeStatements, onlyFromFunction, trustStatements } from './private/trust';
+import { assumeStatements, noRoleChaining, noSelfVending, onlyFromFunction, trustStatements } from './private/trust';
 import { validateDuration, validateProfileName } from './private/validation';
 import { VendFunction } from './private/vend-function';
 import { RevocationEnforcement } from './revocation';
@@ -443,7 +443,8 @@ export class SentinelTvm extends SentinelTvmBase {
   private readonly allowCallerChosenNames: boolean;
   private readonly trustedRoles = new Set<iam.IRole>();
   private readonly roleArnsGranted = new Set<string>();
-  private readonly confinements = new Map<iam.IRole, iam.Policy | undefined>();
+  private readonly confinedRoles = new Set<iam.IRole>();
+  private readonly chainPolicies = new Map<iam.IRole, iam.Policy>();
   private readonly controlTable: dynamodb.Table;
   private readonly configuration: TvmConfiguration;
   private stsStatements?: iam.PolicyStatement[];
@@ -682,7 +683,7 @@ export class SentinelTvm extends SentinelTvmBase {
     // checked at synth, so that a deployment never fails on them half-way.
     addDeploymentLimitChecks(this, {
       roles: () => [...new Set([this.executionRole, this.configuration.writer.role!, ...(this.enforcer ? [this.enforcer.role] : []),
-        ...this.trustedRoles, ...this.confinements.keys()])],
+        ...this.trustedRoles, ...this.confinedRoles])],
       functions: () => [this.handler, this.configuration.writer, ...(this.enforcer ? [this.enforcer.function] : [])],
     });
 
@@ -954,27 +955,23 @@ export class SentinelTvm extends SentinelTvmBase {
    * reference on this stack. For an imported role, a warning prints them.
    */
   private confine(role: iam.IRole, chainTargets: iam.IRole[]): void {
-    const chainDeny = new iam.PolicyStatement({
-      effect: iam.Effect.DENY,
-      actions: ['sts:AssumeRole'],
-      ...(chainTargets.length > 0 ? { notResources: chainTargets.map((t) => t.roleArn) } : { resources: ['*'] }),
-    });
+    const chainDeny = noRoleChaining(chainTargets.map((t) => t.roleArn));
     if (iam.Role.isRole(role)) {
       // Two policies every confined role shares (its name in their Roles list is all a role adds to the template), and
       // one of its own for a role whose profiles name chain targets: one statement per profile, so a role several
       // profiles use may chain only into the targets they all name (and into none if one of them names none).
-      if (!this.confinements.has(role)) {
-        this.confinements.set(role, undefined);
+      if (!this.confinedRoles.has(role)) {
+        this.confinedRoles.add(role);
         this.sharedConfinement('NoSelfVending', this.noSelfVending()).attachToRole(role);
       }
       if (chainTargets.length === 0) {
         this.sharedConfinement('NoRoleChaining', chainDeny).attachToRole(role);
         return;
       }
-      let own = this.confinements.get(role);
+      let own = this.chainPolicies.get(role);
       if (!own) {
-        own = new iam.Policy(this, `ChainOnly${[...this.confinements.values()].filter((p) => p).length}`, { roles: [role] });
-        this.confinements.set(role, own);
+        own = new iam.Policy(this, `ChainOnly${this.chainPolicies.size}`, { roles: [role] });
+        this.chainPolicies.set(role, own);
       }
       own.addStatements(chainDeny);
       return;
@@ -991,12 +988,7 @@ export class SentinelTvm extends SentinelTvmBase {
   }
 
   private noSelfVending(): iam.PolicyStatement {
-    return new iam.PolicyStatement({
-      sid: 'SentinelTvmNoSelfVending',
-      effect: iam.Effect.DENY,
-      actions: ['execute-api:Invoke'],
-      resources: [this.api.arnForExecuteApi('*', '/*', '*')],
-    });
+    return noSelfVending(this.api.arnForExecuteApi('*', '/*', '*'));
   }
 
   private checkSameAccount(prop: string, role: iam.IRole): void {

@@ -3,7 +3,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { validateConfig } from '../cli/local/config';
-import { validatePrincipalPatterns } from '../src/private/validation';
+import { PrincipalPattern } from '../src';
+import { renderPrincipalPatterns } from '../src/private/principals';
 import { principalPatternProblem } from '../src/shared/principal-patterns';
 
 const ACCOUNT = '111122223333';
@@ -85,15 +86,15 @@ describe('GIVEN patterns refused even with the opt-in', () => {
 });
 
 describe('GIVEN the construct\'s validation', () => {
-  const federated = [iamArn('user/alice'), stsArn('federated-user/alice')];
+  const federated = [iamArn('user/alice'), stsArn('federated-user/alice')].map((p) => PrincipalPattern.fromArnPattern(p));
 
   test('fails when a pattern matches a caller-chosen name, naming the prop, the index and the opt-in', () => {
-    expect(() => validatePrincipalPatterns('allowedPrincipals', federated, false))
+    expect(() => renderPrincipalPatterns('allowedPrincipals', federated, false))
       .toThrow(/^allowedPrincipals\[1\] "arn:aws:sts::111122223333:federated-user\/alice": a federated-user name .* allowCallerChosenPrincipalNames/);
   });
 
   test('THEN the opt-in accepts it', () => {
-    expect(() => validatePrincipalPatterns('allowedPrincipals', federated, false, OPT_IN)).not.toThrow();
+    expect(() => renderPrincipalPatterns('allowedPrincipals', federated, false, OPT_IN)).not.toThrow();
   });
 });
 

@@ -1,5 +1,6 @@
 import { Stack, Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { tvmAccountOf } from './trust';
 import { revokedSessionsPolicyName } from '../shared/contract';
 import { SentinelTvmAttributes, SentinelTvmBase } from '../tvm-reference';
 
@@ -39,15 +40,18 @@ export class ImportedSentinelTvm extends SentinelTvmBase {
 
   /** @internal */
   protected _apiRegion(): string {
-    const host = Token.isUnresolved(this.url ?? '') ? undefined : /^https:\/\/[^.]+\.execute-api\.([a-z0-9-]+)\./.exec(this.url ?? '');
-    return host?.[1] ?? Stack.of(this).region;
+    return apiRegionOf(this.url) ?? Stack.of(this).region;
   }
 
   /** @internal */
   protected _apiAccount(): string {
-    const arn = this.executionRoleArn ?? '';
-    return Token.isUnresolved(arn) ? Stack.of(this).account : arn.split(':')[4];
+    return tvmAccountOf(this.executionRoleArn, Stack.of(this).account);
   }
+}
+
+/** The Region in a TVM's execute-api URL, when it is literal. */
+export function apiRegionOf(url: string): string | undefined {
+  return Token.isUnresolved(url) ? undefined : /^https:\/\/[^.]+\.execute-api\.([a-z0-9-]+)\./.exec(url)?.[1];
 }
 
 /** The IAM path of a TVM's protected roles. */

@@ -3,9 +3,9 @@ import type { PrincipalPattern } from '../principal-pattern';
 import { principalPatternProblem, type PrincipalPatternOptions } from '../shared/principal-patterns';
 
 /**
- * The configuration's strings for `PrincipalPattern`s given as `prop`, checked as `validatePrincipalPatterns` checks
- * strings (same messages, naming `prop` and the index): `options` says whether patterns that can match caller-chosen
- * names are accepted (`allowCallerChosenPrincipalNames`). A pattern with deploy-time values is not checked at synth;
+ * The configuration's strings for `PrincipalPattern`s given as `prop`, checked against the shared rule (messages name
+ * `prop` and the index): `options` says whether patterns that can match caller-chosen names are accepted
+ * (`allowCallerChosenPrincipalNames`). A pattern with deploy-time values is not checked at synth;
  * the factories checked its literal parts.
  */
 export function renderPrincipalPatterns(prop: string, patterns: readonly PrincipalPattern[] | undefined, allowEmpty: boolean,

@@ -85,6 +85,29 @@ export class TvmTrustPrincipal extends iam.ArnPrincipal {
   }
 }
 
+/** Denies a profile's role `execute-api:Invoke` on its TVM's API: a vended credential must not buy a fresh session. */
+export function noSelfVending(executeApiArn: string): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid: 'SentinelTvmNoSelfVending',
+    effect: iam.Effect.DENY,
+    actions: ['execute-api:Invoke'],
+    resources: [executeApiArn],
+  });
+}
+
+/**
+ * Denies a profile's role `sts:AssumeRole` but into its chain targets (any role when there are none): a revoked credential
+ * must not escape into a role without the deny.
+ */
+export function noRoleChaining(chainTargetArns: string[], sid?: string): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid,
+    effect: iam.Effect.DENY,
+    actions: ['sts:AssumeRole'],
+    ...(chainTargetArns.length > 0 ? { notResources: chainTargetArns } : { resources: ['*'] }),
+  });
+}
+
 /** The account of a TVM's execution role: from its ARN when literal, else the account of the TVM's stack. */
 export function tvmAccountOf(executionRoleArn: string, stackAccount: string): string {
   return Token.isUnresolved(executionRoleArn) ? stackAccount : executionRoleArn.split(':')[4];

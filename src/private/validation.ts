@@ -1,6 +1,5 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import { Patterns } from '../shared/contract';
-import { principalPatternProblem, type PrincipalPatternOptions } from '../shared/principal-patterns';
 
 const PROFILE_NAME = new RegExp(Patterns.PROFILE);
 
@@ -11,23 +10,6 @@ export function validateProfileName(prop: string, name: string): void {
   if (!PROFILE_NAME.test(name)) {
     throw new Error(`${prop} "${name}" is not a valid profile name: expected ${Patterns.PROFILE}`);
   }
-}
-
-/**
- * Checks IAM-style ARN patterns of callers (users, roles, assumed roles, federated users); `options` says whether
- * patterns that can match caller-chosen names are accepted (`allowCallerChosenPrincipalNames`).
- */
-export function validatePrincipalPatterns(prop: string, patterns: string[] | undefined, allowEmpty: boolean,
-  options: PrincipalPatternOptions = {}): void {
-  if (patterns === undefined || patterns.length === 0) {
-    if (allowEmpty) return;
-    throw new Error(`${prop} must name at least one principal ARN pattern, got none`);
-  }
-  patterns.forEach((pattern, i) => {
-    if (Token.isUnresolved(pattern)) return; // a deploy-time ARN, e.g. someRole.roleArn
-    const problem = principalPatternProblem(pattern, options);
-    if (problem) throw new Error(`${prop}[${i}] "${pattern}": ${problem}`);
-  });
 }
 
 /** Checks a Duration lies in [min, max] seconds and is a whole number of seconds. */
