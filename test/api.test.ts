@@ -235,6 +235,16 @@ describe('GIVEN revocation', () => {
     expect(resourcesOf(template, 'AWS::Events::Rule')).toEqual([]);
     expect(RevocationEnforcement.futureVendsOnly().mode).toBe('FUTURE_VENDS_ONLY');
   });
+
+  test('fails when a profile\'s role is in another account while revocation reaches issued credentials (the enforcer writes '
+    + 'denies in its own account only); futureVendsOnly accepts it', () => {
+    const foreign = (tvm: SentinelTvm) => iam.Role.fromRoleArn(Stack.of(tvm), 'Foreign', `arn:aws:iam::${OTHER_ACCOUNT}:role/Reader`);
+    const denying = newTvm();
+    expect(() => denying.addProfile('reader', { role: foreign(denying), allowedPrincipals: [P(ALICE)] }))
+      .toThrow(new RegExp(`addProfile\\("reader"\\)\\.role is arn:aws:iam::${OTHER_ACCOUNT}:role/Reader, in account ${OTHER_ACCOUNT}.*futureVendsOnly`));
+    const futureOnly = newTvm({ revocation: RevocationEnforcement.futureVendsOnly() });
+    expect(() => futureOnly.addProfile('reader', { role: foreign(futureOnly), allowedPrincipals: [P(ALICE)] })).not.toThrow();
+  });
 });
 
 describe('GIVEN addAlarms', () => {

@@ -97,6 +97,14 @@ describe('GIVEN a ProtectedRole of a TVM of another app (fromSentinelTvmAttribut
     });
 
     expect(decision).toBe('ExplicitlyDenied');
+    // Nor may its sessions call that TVM for a fresh session.
+    expect(await decide({
+      principal: sessionOf(roleArn, 'tvm-0123456789abcdef-alice'),
+      principalArn: roleArn,
+      action: 'execute-api:Invoke',
+      resource: `arn:aws:execute-api:eu-west-1:${ACCOUNT}:abc123/$default/GET/profiles`,
+      identityPolicy: { Version: '2012-10-17', Statement: [...ALLOW_ALL.Statement, ...own] },
+    })).toBe('ExplicitlyDenied');
   });
 });
 
