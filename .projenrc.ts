@@ -124,9 +124,20 @@ for (const [entry, name] of [['vend', 'VendFunction'], ['enforcer', 'EnforcerFun
 project.bundler.addBundle('cli/sentinel-tvm.ts', {
   target: 'node20',
   platform: 'node',
-  externals: [],
+  externals: ['./heavy'],
   executable: true,
   banner: '#!/usr/bin/env node',
+  minify: true,
+  watchTask: false,
+  tsconfigPath: 'test/tsconfig.json',
+});
+// What loads the AWS SDK (signing, profiles, sessions, local mode) is a second file beside it, required on use: a
+// credential cache hit compiles only the small entry file (about 55 ms less per call than one 640 KB file).
+project.bundler.addBundle('cli/heavy.ts', {
+  target: 'node20',
+  platform: 'node',
+  externals: [],
+  outfile: '../sentinel-tvm/heavy.js',
   minify: true,
   watchTask: false,
   tsconfigPath: 'test/tsconfig.json',

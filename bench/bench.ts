@@ -8,6 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { STSClient } from '@aws-sdk/client-sts';
+import { clientCacheRows } from './client-cache';
 import { IdentityVerifier, httpSend } from '../lambda/auth/proof';
 import { createHandler } from '../lambda/handler';
 import { PrincipalMatcher } from '../lambda/match';
@@ -208,6 +209,9 @@ async function main() {
 
     // 4. Throughput of `sentinel-tvm local` (separate process): signed continued vends at several concurrencies.
     await localThroughput(db.endpoint);
+
+    // 5. The client's credential cache (issue 11): vends per AWS CLI call through credential_process, a cache hit's time.
+    await clientCacheRows(db.endpoint, { row, percentile, ms });
   } finally {
     await proxy.close();
     await sts.stop();

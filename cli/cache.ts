@@ -5,17 +5,41 @@ import * as path from 'path';
 import { CliError, ExitCode } from './errors';
 import { Patterns } from '../src/shared/contract';
 
-/** Where session ids are kept: `$SENTINEL_TVM_CACHE_DIR`, else `$XDG_CACHE_HOME/sentinel-tvm`, else `~/.cache/sentinel-tvm`. */
+/** Where sessions and their credentials are kept: `$SENTINEL_TVM_CACHE_DIR`, else `$XDG_CACHE_HOME/sentinel-tvm`, else `~/.cache/sentinel-tvm`. */
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.SENTINEL_TVM_CACHE_DIR) return path.resolve(env.SENTINEL_TVM_CACHE_DIR);
   if (env.XDG_CACHE_HOME) return path.join(path.resolve(env.XDG_CACHE_HOME), 'sentinel-tvm');
   return path.join(os.homedir(), '.cache', 'sentinel-tvm');
 }
 
-/** One file per TVM URL and profile. The file holds the session id only: never a credential. */
-export function cacheFile(url: URL, profile: string, env: NodeJS.ProcessEnv = process.env): string {
-  const key = `${url.origin}${url.pathname.replace(/\/+$/, '')}\n${profile}`;
+/**
+ * Who signs the requests, as far as it can be told without resolving any credentials (a cache hit resolves none):
+ * `--source-profile`, else AWS_PROFILE (the SDK then skips the environment's keys), else the access key in the
+ * environment, else the default profile. Calls that name different signers keep different cache entries.
+ */
+export function signerOf(sourceProfile: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (sourceProfile) return `profile ${sourceProfile}`;
+  if (env.AWS_PROFILE) return `profile ${env.AWS_PROFILE}`;
+  if (env.AWS_ACCESS_KEY_ID) return `key ${env.AWS_ACCESS_KEY_ID}`;
+  return 'default';
+}
+
+/** One file per TVM URL, profile and signer (see {@link signerOf}); the name is a digest of the three. */
+export function cacheFile(url: URL, profile: string, env: NodeJS.ProcessEnv = process.env, signer = signerOf(undefined, env)): string {
+  const key = `${url.origin}${url.pathname.replace(/\/+$/, '')}\n${profile}\n${signer}`;
   return path.join(cacheDir(env), `session-${createHash('sha256').update(key).digest('hex').slice(0, 32)}.json`);
+}
+
+/** The lock file that lets one process at a time vend for a cache file (cli/lock.ts). */
+export const lockFileOf = (file: string) => file.replace(/\.json$/, '.lock');
+
+/** Credentials as the credential_process format has them. */
+export interface CachedCredentials {
+  readonly AccessKeyId: string;
+  readonly SecretAccessKey: string;
+  readonly SessionToken: string;
+  /** ISO 8601 UTC. */
+  readonly Expiration: string;
 }
 
 export interface CachedSession {
@@ -23,6 +47,10 @@ export interface CachedSession {
   readonly profile: string;
   readonly sessionId: string;
   readonly updatedAt: string;
+  /** When the session ends, as the TVM said (absent from older TVMs and FAIL_OPEN vends). */
+  readonly sessionExpiresAt?: string;
+  /** The last credentials vended, unless the cache is off (--no-cache) or they were cleared. */
+  readonly credentials?: CachedCredentials;
 }
 
 /** Why something about the cache is refused: exit 4, the path and the fix in one line. */
@@ -83,10 +111,10 @@ function checkCacheFile(file: string, st: fs.Stats): void {
 const SESSION_ID = new RegExp(Patterns.SESSION_ID);
 
 /**
- * The cached session id, or undefined if there is none (a damaged file counts as none). A cache directory or file
- * that someone else could have written is refused (CliError, exit 4), never read.
+ * The cache entry, or undefined if there is none (a damaged file counts as none; damaged credentials as none). A cache
+ * directory or file that someone else could have written is refused (CliError, exit 4), never read.
  */
-export function readSession(file: string): string | undefined {
+export function readEntry(file: string): CachedSession | undefined {
   if (!checkCacheDir(path.dirname(file))) return undefined;
   const symlink = () => refused(`the session cache file ${file} is a symbolic link, which is never followed: delete it (\`rm ${file}\`)`);
   let fd: number;
@@ -109,16 +137,34 @@ export function readSession(file: string): string | undefined {
   } finally {
     fs.closeSync(fd);
   }
+  let entry: any;
   try {
-    const id = (JSON.parse(text) as CachedSession).sessionId;
-    return typeof id === 'string' && SESSION_ID.test(id) ? id : undefined;
+    entry = JSON.parse(text);
   } catch {
     return undefined;
   }
+  if (typeof entry?.sessionId !== 'string' || !SESSION_ID.test(entry.sessionId)) return undefined;
+  const c = entry.credentials;
+  const credentialsOk = c && ['AccessKeyId', 'SecretAccessKey', 'SessionToken', 'Expiration'].every((k) => typeof c[k] === 'string' && c[k] !== '')
+    && !Number.isNaN(Date.parse(c.Expiration));
+  const ends = typeof entry.sessionExpiresAt === 'string' && !Number.isNaN(Date.parse(entry.sessionExpiresAt)) ? entry.sessionExpiresAt : undefined;
+  return {
+    url: String(entry.url ?? ''),
+    profile: String(entry.profile ?? ''),
+    sessionId: entry.sessionId,
+    updatedAt: String(entry.updatedAt ?? ''),
+    ...(ends ? { sessionExpiresAt: ends } : {}),
+    ...(credentialsOk ? { credentials: c as CachedCredentials } : {}),
+  };
+}
+
+/** The cached session id, or undefined (see {@link readEntry}). */
+export function readSession(file: string): string | undefined {
+  return readEntry(file)?.sessionId;
 }
 
 /**
- * Writes the session id atomically, mode 0600 in a 0700 directory (session ids are not secrets, but they are the user's):
+ * Writes the entry atomically, mode 0600 in a 0700 directory (it holds credentials, unless the cache is off):
  * a new temporary file (O_EXCL: never an existing file or link), then a rename over the old one (which replaces a link,
  * never follows it). The directory is checked as {@link readSession} checks it.
  */
@@ -143,4 +189,35 @@ export function writeSession(file: string, entry: CachedSession): void {
 
 export function removeSession(file: string): void {
   fs.rmSync(file, { force: true });
+}
+
+/**
+ * After `sessions end` or `sessions revoke` from this machine: every cache entry of that session loses its credentials.
+ * An ended session's entry goes altogether (the next call starts a new session); a revoked one keeps its id, so that
+ * the next call asks the TVM and reports SESSION_REVOKED instead of quietly starting another session. Returns how many
+ * entries were changed.
+ */
+export function forgetSession(sessionId: string, how: 'ended' | 'revoked', env: NodeJS.ProcessEnv = process.env): number {
+  const dir = cacheDir(env);
+  if (!checkCacheDir(dir)) return 0;
+  let changed = 0;
+  for (const name of fs.readdirSync(dir)) {
+    if (!/^session-[0-9a-f]{32}\.json$/.test(name)) continue;
+    const file = path.join(dir, name);
+    let entry: CachedSession | undefined;
+    try {
+      entry = readEntry(file);
+    } catch {
+      continue; // refused files are reported by the command that uses them
+    }
+    if (entry?.sessionId !== sessionId) continue;
+    if (how === 'ended') {
+      removeSession(file);
+    } else {
+      const { credentials: _dropped, ...rest } = entry;
+      writeSession(file, { ...rest, updatedAt: new Date().toISOString() });
+    }
+    changed++;
+  }
+  return changed;
 }

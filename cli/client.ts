@@ -3,15 +3,16 @@ import * as https from 'https';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { HttpRequest } from '@smithy/protocol-http';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import { CliError, ExitCode, usageError } from './errors';
+import { oneLine, type TvmResponse } from './answer';
+import { CliError, ExitCode } from './errors';
 import { identityProof } from './proof';
 import { encodeRfc3986, signerFor } from './signing';
+import { parseTvmUrl, regionFor } from './url';
 import { IdentityProof } from '../src/shared/contract';
 
-/** `https://<api-id>.execute-api.<region>.amazonaws.com[.cn]`: the region is in the host name. */
-const EXECUTE_API_HOST = /^[a-z0-9]+\.execute-api\.([a-z]{2}(?:-[a-z]+)+-\d+)\.amazonaws\.com(?:\.cn)?$/;
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
-export const DEFAULT_REGION = 'us-east-1';
+// The light parts live apart so that a credential cache hit never loads the AWS SDK; re-exported for callers.
+export { failOn, oneLine, refusalError, refusalOf, type Refusal, type TvmResponse } from './answer';
+export { DEFAULT_REGION, parseTvmUrl, regionFor } from './url';
 
 export interface TvmClientOptions {
   readonly url: string;
@@ -25,43 +26,11 @@ export interface TvmClientOptions {
   readonly userAgent?: string;
 }
 
-export interface TvmResponse {
-  readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
-  /** The parsed JSON body, or undefined if the body was not JSON. */
-  readonly json: any;
-  readonly text: string;
-}
 
 export interface RequestOptions {
   readonly query?: Record<string, string | undefined>;
   readonly headers?: Record<string, string>;
   readonly body?: unknown;
-}
-
-/** The TVM's base URL, checked: https, or plain http only to this machine (local mode). */
-export function parseTvmUrl(raw: string | undefined): URL {
-  if (!raw) throw usageError('--url is required (or set SENTINEL_TVM_URL): the TVM API URL, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com');
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw usageError(`--url "${raw}" is not a URL`);
-  }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))) {
-    throw usageError(`--url "${raw}": expected https:// (plain http:// only to 127.0.0.1 or localhost, for local mode)`);
-  }
-  if (url.search || url.hash || url.username || url.password) throw usageError(`--url "${raw}": expected no query, fragment or user info`);
-  return url;
-}
-
-/** The signing region: `--region`, else the region of an execute-api host name, else us-east-1. */
-export function regionFor(url: URL, region?: string): string {
-  if (region !== undefined) {
-    if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) throw usageError(`--region "${region}" is not an AWS region name`);
-    return region;
-  }
-  return EXECUTE_API_HOST.exec(url.hostname)?.[1] ?? DEFAULT_REGION;
 }
 
 /** Calls the TVM's HTTP API with SigV4 (service execute-api). */
@@ -159,41 +128,3 @@ function unreachable(url: URL, err: Error & { code?: string }): CliError {
   return new CliError(ExitCode.SERVER, `cannot reach the TVM at ${url.origin}: ${err.code ?? ''} ${oneLine(err.message)}`.replace(/ +/g, ' '));
 }
 
-export function oneLine(value: unknown): string {
-  return String(value).replace(/\s+/g, ' ').trim().slice(0, 500);
-}
-
-/** An error answer as the command reports it: the TVM's code and message, or what the gateway said. */
-export interface Refusal {
-  readonly code: string;
-  readonly message: string;
-  readonly requestId?: string;
-  readonly status: number;
-}
-
-export function refusalOf(res: TvmResponse): Refusal {
-  const j = res.json;
-  if (j && typeof j === 'object' && typeof j.Code === 'string') {
-    return { code: j.Code, message: String(j.Message ?? ''), requestId: j.RequestId, status: res.status };
-  }
-  // API Gateway's own answers (missing or bad signature, throttling, timeouts) are {"message": "..."}.
-  const gatewayMessage = j && typeof j === 'object' && typeof j.message === 'string' ? j.message : oneLine(res.text).slice(0, 200);
-  const requestId = res.headers['apigw-requestid'];
-  return { code: `HTTP_${res.status}`, message: gatewayMessage || 'no message', requestId: typeof requestId === 'string' ? requestId : undefined, status: res.status };
-}
-
-/** Throws the CliError for a non-2xx answer: 4xx is a refusal (exit 1), anything else a server error (exit 3). */
-export function failOn(res: TvmResponse): void {
-  if (res.status >= 200 && res.status < 300) {
-    if (res.json === undefined || typeof res.json !== 'object') {
-      throw new CliError(ExitCode.SERVER, `the TVM answered HTTP ${res.status} with a body that is not JSON: is --url the TVM's API?`);
-    }
-    return;
-  }
-  throw refusalError(refusalOf(res));
-}
-
-export function refusalError(r: Refusal): CliError {
-  const exit = r.status >= 400 && r.status < 500 ? ExitCode.REFUSED : ExitCode.SERVER;
-  return new CliError(exit, `${r.code}: ${r.message}${r.requestId ? ` (request id ${r.requestId})` : ''}`);
-}

@@ -1,74 +1,15 @@
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+// profiles and sessions: every call goes to the TVM (credentials, exec and env are in credentials.ts).
 import { integerOption, parseArgs, type OptionKinds, type ParsedArgs } from './args';
-import { cacheFile, checkCacheDir, readSession, writeSession } from './cache';
-import { failOn, refusalError, refusalOf, TvmClient, type TvmResponse } from './client';
-import { CliError, ExitCode, usageError } from './errors';
+import { forgetSession } from './cache';
+import { failOn, TvmClient, type TvmResponse } from './client';
+import { CLIENT_OPTIONS, printableError, profileOption, sessionIdArg, type Io } from './common';
+import { ExitCode, usageError } from './errors';
 import { humanSeconds, keyValues, printable, printableJson, table } from './format';
-import { Paging, Patterns, SESSION_HEADER, Limits, Status } from '../src/shared/contract';
+import { Paging, Patterns, Limits, Status } from '../src/shared/contract';
 
-/** Where a command writes, and the environment it reads (injectable for tests). */
-export interface Io {
-  readonly env: NodeJS.ProcessEnv;
-  readonly userAgent?: string;
-  out(text: string): void;
-  err(text: string): void;
-}
+export { chainKeyOf, credentialProcessOf, type Io } from './common';
 
-const PROFILE = new RegExp(Patterns.PROFILE);
-const SESSION_ID = new RegExp(Patterns.SESSION_ID);
-const DEVICE_ID = new RegExp(Patterns.DEVICE_ID);
-const CLIENT_OPTIONS: OptionKinds = { 'url': 'value', 'region': 'value', 'source-profile': 'value', 'json': 'flag' };
-
-/**
- * Guards against a credential chain that leads back to this very command (AWS_PROFILE naming the profile whose
- * credential_process is `sentinel-tvm credentials`): every nested call would start another one, without end.
- */
-const CHAIN_VAR = 'SENTINEL_TVM_CREDENTIAL_CHAIN';
-/** Names a TVM URL and profile in {@link CHAIN_VAR}: the tail of its cache file's digest. */
-export const chainKeyOf = (cachePath: string) => path.basename(cachePath, '.json').slice(-16);
-
-/** The credential_process of a profile of the AWS config file, if any (a minimal INI read: sections and keys). */
-export function credentialProcessOf(profile: string, env: NodeJS.ProcessEnv): string | undefined {
-  const file = env.AWS_CONFIG_FILE ?? path.join(os.homedir(), '.aws', 'config');
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-  let inside = false;
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    const section = /^\[\s*(.+?)\s*\]$/.exec(line);
-    if (section) {
-      const name = section[1].replace(/^profile\s+/, '');
-      inside = name === profile;
-      continue;
-    }
-    const kv = inside ? /^credential_process\s*=\s*(.*)$/.exec(line) : null;
-    if (kv) return kv[1];
-  }
-  return undefined;
-}
-
-/**
- * The credential chain would run `sentinel-tvm credentials` again to get credentials to sign with: a profile whose
- * credentials come from the TVM cannot sign its own request to the TVM.
- */
-function refuseSelfSigning(sourceProfile: string | undefined, env: NodeJS.ProcessEnv): void {
-  const profile = sourceProfile ?? env.AWS_PROFILE;
-  if (!profile) return;
-  const command = credentialProcessOf(profile, env);
-  if (command && /sentinel-tvm/.test(command) && /\bcredentials\b/.test(command)) {
-    const via = sourceProfile ? `--source-profile ${profile}` : `AWS_PROFILE=${profile}`;
-    throw usageError(`${via} gets its credentials from \`sentinel-tvm credentials\` itself, so it cannot sign requests to the TVM: `
-      + 'pass --source-profile with the profile that holds your own credentials (or unset AWS_PROFILE for this command)');
-  }
-}
-
-function clientFor(a: ParsedArgs, io: Io): TvmClient {
+export function clientFor(a: ParsedArgs, io: Io): TvmClient {
   return new TvmClient({
     url: a.values.url ?? io.env.SENTINEL_TVM_URL ?? '',
     region: a.values.region,
@@ -77,106 +18,22 @@ function clientFor(a: ParsedArgs, io: Io): TvmClient {
   });
 }
 
-function profileOption(raw: string | undefined, required: boolean): string | undefined {
-  if (raw === undefined) {
-    if (required) throw usageError('--profile is required: the name of a TVM profile (`sentinel-tvm profiles` lists yours)');
-    return undefined;
-  }
-  if (!PROFILE.test(raw)) throw usageError(`--profile "${raw}" is not a profile name: expected ${Patterns.PROFILE}`);
-  return raw;
-}
-
-function sessionIdArg(raw: string): string {
-  if (!SESSION_ID.test(raw)) throw usageError(`session id "${raw}" is not valid: expected 16 lowercase hexadecimal characters`);
-  return raw;
-}
-
 function printJson(io: Io, value: unknown): void {
   io.out(`${printableJson(value, 2)}\n`);
 }
 
-/** The TVM's error code and message (or a peer's text in a network error) reach the terminal made printable. */
-function printableError(err: unknown): unknown {
-  return err instanceof CliError ? new CliError(err.exitCode, printable(err.message)) : err;
-}
-
 /** {@link TvmClient.request}, its error made printable. */
-function send(client: TvmClient, ...request: Parameters<TvmClient['request']>): Promise<TvmResponse> {
+export function send(client: TvmClient, ...request: Parameters<TvmClient['request']>): Promise<TvmResponse> {
   return client.request(...request).catch((err: unknown) => { throw printableError(err); });
 }
 
 /** {@link failOn}, its error made printable. */
-function check(res: TvmResponse): void {
+export function check(res: TvmResponse): void {
   try {
     failOn(res);
   } catch (err) {
     throw printableError(err);
   }
-}
-
-export async function credentials(argv: readonly string[], io: Io): Promise<number> {
-  const a = parseArgs(argv, {
-    ...CLIENT_OPTIONS, 'profile': 'value', 'duration': 'value', 'new-session': 'flag', 'device-id': 'value',
-  }, [], 'sentinel-tvm credentials');
-  if (a.flags.has('json')) throw usageError('`credentials` always prints JSON (the credential_process format): drop --json');
-  const profile = profileOption(a.values.profile, true)!;
-  const duration = integerOption('duration', a.values.duration, Limits.MIN_CREDENTIAL_SECONDS, Limits.MAX_CREDENTIAL_SECONDS);
-  const deviceId = a.values['device-id'];
-  if (deviceId !== undefined && !DEVICE_ID.test(deviceId)) throw usageError('--device-id must be 64 lowercase hexadecimal characters');
-  const client = clientFor(a, io);
-  refuseSelfSigning(a.values['source-profile'], io.env);
-  const file = cacheFile(client.url, profile, io.env);
-
-  const chainKey = chainKeyOf(file);
-  const chain = (process.env[CHAIN_VAR] ?? '').split(' ').filter(Boolean);
-  if (chain.includes(chainKey)) {
-    throw new CliError(ExitCode.LOCAL, `the AWS credentials to sign with lead back to \`sentinel-tvm credentials --profile ${profile}\` itself `
-      + '(is AWS_PROFILE the profile whose credential_process this is?): pass --source-profile with a profile holding your own credentials');
-  }
-  // Child processes of the credential chain (another credential_process) inherit it.
-  process.env[CHAIN_VAR] = [...chain, chainKey].join(' ');
-
-  // Before anything is sent, even when --new-session will not read it: a cache others could write is refused (exit 4).
-  checkCacheDir(path.dirname(file));
-  const cached = a.flags.has('new-session') ? undefined : readSession(file);
-  const vend = (sessionId: string | undefined): Promise<TvmResponse> => send(client, 'GET', '/', {
-    query: { profile, duration: duration?.toString(), device_id: deviceId },
-    headers: sessionId ? { [SESSION_HEADER]: sessionId } : {},
-  });
-  let res = await vend(cached);
-  if (cached && res.status >= 400) {
-    const code = refusalOf(res).code;
-    if (code === 'SESSION_EXPIRED' || code === 'SESSION_NOT_FOUND') {
-      io.err(`sentinel-tvm: session ${cached} ${code === 'SESSION_EXPIRED' ? 'has ended' : 'is unknown to the TVM'}: starting a new session\n`);
-      res = await vend(undefined);
-    } else if (code === 'SESSION_REVOKED' || code === 'SESSION_FORBIDDEN') {
-      const why = code === 'SESSION_REVOKED' ? `session ${cached} was revoked` : `session ${cached} belongs to another principal`;
-      const refusal = printable(refusalError(refusalOf(res)).message);
-      throw new CliError(ExitCode.REFUSED, `${refusal}\nsentinel-tvm: ${why}; --new-session starts a new one`);
-    }
-  }
-  check(res);
-  const c = res.json;
-  for (const field of ['AccessKeyId', 'SecretAccessKey', 'Token', 'Expiration', 'SessionId']) {
-    if (typeof c[field] !== 'string' || c[field] === '') {
-      throw new CliError(ExitCode.SERVER, `the TVM's answer lacks ${field}: is --url the TVM's API?`);
-    }
-  }
-  if (!SESSION_ID.test(c.SessionId)) throw new CliError(ExitCode.SERVER, 'the TVM answered a malformed session id');
-  try {
-    writeSession(file, { url: client.url.href, profile, sessionId: c.SessionId, updatedAt: new Date().toISOString() });
-  } catch (err) {
-    // The credentials are good; only the next call cannot continue this session.
-    io.err(`sentinel-tvm: warning: ${(err as Error).message}\n`);
-  }
-  io.out(`${printableJson({
-    Version: 1,
-    AccessKeyId: c.AccessKeyId,
-    SecretAccessKey: c.SecretAccessKey,
-    SessionToken: c.Token,
-    Expiration: c.Expiration,
-  })}\n`);
-  return ExitCode.OK;
 }
 
 export async function profiles(argv: readonly string[], io: Io): Promise<number> {
@@ -264,12 +121,15 @@ async function showSession(argv: readonly string[], io: Io, action: 'get' | 'end
   const method = action === 'get' ? 'GET' : action === 'end' ? 'DELETE' : 'POST';
   const res = await send(client, method, `/sessions/${id}${action === 'revoke' ? '/revoke' : ''}`, { body });
   check(res);
+  if (action !== 'get') clearCached(id, action === 'end' ? 'ended' : 'revoked', io);
   if (a.flags.has('json')) {
     printJson(io, res.json);
     return ExitCode.OK;
   }
   const s = res.json.Session ?? {};
-  if (action !== 'get') io.err(`sentinel-tvm: session ${id} ${action === 'end' ? 'ended' : 'revoked'}\n`);
+  if (action !== 'get') {
+    io.err(`sentinel-tvm: session ${id} ${action === 'end' ? 'ended' : 'revoked'}\n`);
+  }
   const blocked = res.json.Blocked;
   if (blocked) {
     io.err(printable(`sentinel-tvm: ${blocked.principal_arn} may start no session until ${blocked.until} `
@@ -279,4 +139,12 @@ async function showSession(argv: readonly string[], io: Io, action: 'get' | 'end
   return ExitCode.OK;
 }
 
-
+/** The session's credentials cached on this machine go with it (the session is over either way). */
+function clearCached(id: string, how: 'ended' | 'revoked', io: Io): void {
+  try {
+    const n = forgetSession(id, how, io.env);
+    if (n > 0) io.err(`sentinel-tvm: session ${id}: its cached credentials on this machine are cleared\n`);
+  } catch (err) {
+    io.err(`sentinel-tvm: warning: the session cache was not cleared: ${printable((err as Error).message)}\n`);
+  }
+}

@@ -15,6 +15,15 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** An error the command reports as one line on stderr, then exits with its code. */
 export class CliError extends Error {
+  /**
+   * The command is two bundled files (the entry and heavy.js), each with its own copy of this class: an error thrown by
+   * one is recognised by the other by its name and exit code, not by its prototype.
+   */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as CliError).name === 'CliError'
+      && typeof (value as CliError).exitCode === 'number';
+  }
+
   constructor(public readonly exitCode: ExitCodeValue, message: string) {
     super(message);
     this.name = 'CliError';

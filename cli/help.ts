@@ -15,11 +15,32 @@ const COMMON = `Common options:
   --json             print the API's JSON answer instead of a table
   -h, --help         show help`;
 
+/** The credential cache, as credentials, exec and env share it. */
+const CACHE = `Credentials are cached until shortly before they expire: one file per TVM URL, profile and signer (mode 0600,
+in a 0700 directory of yours: $SENTINEL_TVM_CACHE_DIR, else $XDG_CACHE_HOME/sentinel-tvm, else ~/.cache/sentinel-tvm;
+a directory or file that is not yours alone, or is a symbolic link, is refused). Credentials with more than the expiry
+window left are printed without asking the TVM; otherwise one process at a time vends, continuing the cached session
+(header X-Sentinel-Session-Id), and processes started at the same time wait for it and share its credentials. When
+the TVM answers SESSION_EXPIRED or SESSION_NOT_FOUND, a new session is started. SESSION_REVOKED clears the cached
+credentials and is reported (exit 1) until --new-session. \`sentinel-tvm sessions end|revoke\` clears the session's
+cached credentials on this machine.`;
+
+const CREDENTIAL_OPTIONS = `  --profile NAME       the TVM profile (not an AWS profile)
+  --duration S         credential lifetime in seconds (900 to the profile's maximum; default: the TVM's default)
+  --expiry-window S    cached credentials with less than S seconds left are replaced (0-3600, default 300)
+  --no-cache           vend on every call and write no credentials to disk (the session id is still kept)
+  --new-session        start a new session, whatever is cached
+  --device-id HEX64    a device identifier recorded with a new session (64 lowercase hex digits)
+  --verbose            tell on stderr where the credentials come from and how long they and the session last
+                       (a session with under 15 minutes left is announced on stderr without it)`;
+
 export const HELP: Record<string, string> = {
   main: `sentinel-tvm: client and local mode of the cdk-sentinel-tvm Token Vending Machine
 
 Usage:
   sentinel-tvm credentials --url URL --profile NAME [--duration S]   credential_process JSON for the AWS SDKs and CLI
+  sentinel-tvm exec --url URL --profile NAME -- COMMAND [ARGS...]     run a command with the credentials in its environment
+  sentinel-tvm env --url URL --profile NAME                           export lines for a shell
   sentinel-tvm profiles --url URL                                     the profiles you may use
   sentinel-tvm sessions list|get|end|revoke ...                       your sessions (administrators: anyone's)
   sentinel-tvm local --config FILE [--port N]                         run the TVM on this machine, no AWS account needed
@@ -30,29 +51,59 @@ Requests are signed with SigV4 (service execute-api) with the credentials of the
 
 ${EXIT_CODES}
 `,
-  credentials: `Usage: sentinel-tvm credentials --url URL --profile NAME [--duration SECONDS] [--new-session] [--device-id HEX64]
+  credentials: `Usage: sentinel-tvm credentials --url URL --profile NAME [--duration SECONDS] [--new-session] [--no-cache]
+                                [--expiry-window SECONDS] [--device-id HEX64] [--verbose]
 
-Vends credentials of a TVM profile and prints them as AWS credential_process JSON on stdout:
+Prints credentials of a TVM profile as AWS credential_process JSON on stdout:
   {"Version":1,"AccessKeyId":"...","SecretAccessKey":"...","SessionToken":"...","Expiration":"..."}
-
-The session id is kept in a cache file per URL and profile (mode 0600, in $SENTINEL_TVM_CACHE_DIR, else
-$XDG_CACHE_HOME/sentinel-tvm, else ~/.cache/sentinel-tvm; it holds no credential), and the next call continues
-that session (header X-Sentinel-Session-Id). When the TVM answers SESSION_EXPIRED or SESSION_NOT_FOUND, a new
-session is started. SESSION_REVOKED is reported (exit 1) and stays so until --new-session.
 
 Use it in ~/.aws/config:
   [profile prod-readonly]
   credential_process = sentinel-tvm credentials --url https://abc123.execute-api.eu-west-1.amazonaws.com --profile prod-readonly
 
+${CACHE}
+
 Options:
-  --profile NAME     the TVM profile (not an AWS profile)
-  --duration S       credential lifetime in seconds (900 to the profile's maximum; default: the TVM's default)
-  --new-session      ignore the cached session and start a new one
-  --device-id HEX64  a device identifier recorded with a new session (64 lowercase hex digits)
+${CREDENTIAL_OPTIONS}
 ${COMMON}
 
 Do not point AWS_PROFILE at a profile whose credential_process is this command itself: the credentials it signs
 with would come from itself. Use --source-profile for the profile holding your own credentials.
+
+${EXIT_CODES}
+`,
+  exec: `Usage: sentinel-tvm exec --url URL --profile NAME [options] -- COMMAND [ARGS...]
+
+Runs COMMAND with credentials of a TVM profile in its environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+AWS_SESSION_TOKEN, AWS_CREDENTIAL_EXPIRATION, and SENTINEL_TVM_PROFILE and SENTINEL_TVM_SESSION_ID; AWS_PROFILE and
+AWS_DEFAULT_PROFILE are removed, so that AWS clients use these credentials. The exit code is COMMAND's (128 + the
+signal number if a signal ended it; 127 if it was not found); signals sent to sentinel-tvm are passed on to it.
+The credentials come from the same cache and session as \`credentials\`; they cannot be refreshed inside COMMAND: a
+warning says so when they have under 10 minutes left.
+
+  sentinel-tvm exec --url URL --profile prod-readonly -- aws s3 ls
+
+${CACHE}
+
+Options:
+${CREDENTIAL_OPTIONS}
+${COMMON}
+
+Exit codes: COMMAND's, or those below when no command was run.
+${EXIT_CODES}
+`,
+  env: `Usage: sentinel-tvm env --url URL --profile NAME [options]
+
+Prints export lines for a POSIX shell with credentials of a TVM profile (the variables \`exec\` sets), then an unset
+line for AWS_PROFILE and AWS_DEFAULT_PROFILE:
+  eval "$(sentinel-tvm env --url URL --profile prod-readonly)"
+The credentials come from the same cache and session as \`credentials\`, and are not refreshed in the shell.
+
+${CACHE}
+
+Options:
+${CREDENTIAL_OPTIONS}
+${COMMON}
 
 ${EXIT_CODES}
 `,

@@ -1,15 +1,20 @@
 // The `sentinel-tvm` command: client of a deployed TVM (credential_process, profiles, sessions) and local mode.
 // Bundled by esbuild into assets/cli/sentinel-tvm/index.js, the package's `bin`: nothing else to install.
-import { credentials, profiles, sessions, type Io } from './commands';
+import type { Io } from './common';
+import { credentials, env, exec } from './credentials';
 import { CliError, ExitCode } from './errors';
 import { HELP } from './help';
-import { runLocal } from './local/run';
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on use; bundled apart (heavy.ts)
+const heavy = () => require('./heavy') as typeof import('./heavy');
+// profiles, sessions and local load the AWS SDK and local mode when they run: a credential cache hit loads neither.
 const COMMANDS: Record<string, (argv: readonly string[], io: Io) => Promise<number>> = {
   credentials,
-  profiles,
-  sessions,
-  local: runLocal,
+  exec,
+  env,
+  profiles: (argv, io) => heavy().profiles(argv, io),
+  sessions: (argv, io) => heavy().sessions(argv, io),
+  local: (argv, io) => heavy().runLocal(argv, io),
 };
 
 export async function main(argv: readonly string[], io: Io): Promise<number> {
@@ -26,7 +31,9 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   }
   const run = COMMANDS[command];
   if (!run) return usage(io, `unknown command "${command}": expected ${Object.keys(COMMANDS).join(', ')} (see sentinel-tvm --help)`);
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // exec's own command may take --help: only what comes before its `--` is ours.
+  const ours = command === 'exec' && rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (ours.includes('--help') || ours.includes('-h')) {
     io.out(HELP[command]);
     return ExitCode.OK;
   }

@@ -129,8 +129,9 @@ export function createHandler(deps: HandlerDeps): (event: TvmEvent) => Promise<H
           AccessKeyId: c.accessKeyId,
           SecretAccessKey: c.secretAccessKey,
           Token: c.sessionToken,
-          Expiration: c.expiration.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          Expiration: isoSeconds(c.expiration),
           SessionId: result.sessionId,
+          ...(result.sessionExpiresAt ? { SessionExpiresAt: isoSeconds(result.sessionExpiresAt) } : {}),
         }, { [SESSION_HEADER]: result.sessionId });
       }
       case 'profiles': {
@@ -183,4 +184,9 @@ function headerOf(event: TvmEvent, name: string): string | undefined {
     if (k.toLowerCase() === name) return v;
   }
   return undefined;
+}
+
+/** An ISO 8601 time to the second, as STS writes it. */
+function isoSeconds(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Walks one session through a running `sentinel-tvm local` (examples/local/config.json) with the real client:
 #   scripts/demo-walkthrough.sh http://127.0.0.1:PORT/
-# alice vends prod-readonly credentials, continues her session, lists it; the admin revokes it; alice is refused.
+# alice vends prod-readonly credentials, reuses them from the cache, continues her session, lists it; the admin
+# revokes it; alice is refused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 url=${1:?usage: scripts/demo-walkthrough.sh URL-of-sentinel-tvm-local}
@@ -17,7 +18,9 @@ as() {  # as alice|admin COMMAND...: run the client with that principal's keys
   local who=$1; shift
   case $who in
     alice) AWS_ACCESS_KEY_ID=AKIDLOCALALICE AWS_SECRET_ACCESS_KEY=local-alice-secret-not-a-real-key "${cli[@]}" "$@" ;;
-    admin) AWS_ACCESS_KEY_ID=AKIDLOCALADMIN AWS_SECRET_ACCESS_KEY=local-admin-secret-not-a-real-key "${cli[@]}" "$@" ;;
+    # The admin works on another machine: a cache of their own.
+    admin) SENTINEL_TVM_CACHE_DIR="$SENTINEL_TVM_CACHE_DIR/admin" \
+      AWS_ACCESS_KEY_ID=AKIDLOCALADMIN AWS_SECRET_ACCESS_KEY=local-admin-secret-not-a-real-key "${cli[@]}" "$@" ;;
   esac
 }
 # credential_process JSON, with the secret parts hidden.
@@ -38,10 +41,15 @@ show "sentinel-tvm credentials --url $url --profile prod-readonly"
 as alice credentials --url "$url" --profile prod-readonly | masked
 id=$(session_id)
 cache_file=$(ls "$SENTINEL_TVM_CACHE_DIR"/session-*.json)
-echo "  session id $id, cached in $cache_file (mode $(stat -c %a "$cache_file"); no credential in it)"
+echo "  session id $id and its credentials cached in $cache_file (mode $(stat -c %a "$cache_file"))"
 
-step "6. alice's next call continues the same session (X-Sentinel-Session-Id)"
-as alice credentials --url "$url" --profile prod-readonly | masked
+step "6. alice's next call is answered from the cache; --no-cache vends, continuing the same session; exec runs a command"
+show "sentinel-tvm credentials --url $url --profile prod-readonly --verbose"
+as alice credentials --url "$url" --profile prod-readonly --verbose 2>&1 >/dev/null | sed 's/^/  /'
+show "sentinel-tvm credentials --url $url --profile prod-readonly --no-cache --verbose"
+as alice credentials --url "$url" --profile prod-readonly --no-cache --verbose 2>&1 >/dev/null | sed 's/^/  /'
+show "sentinel-tvm exec --url $url --profile prod-readonly -- sh -c 'echo \$SENTINEL_TVM_SESSION_ID'"
+as alice exec --url "$url" --profile prod-readonly -- sh -c 'echo "  a command run with the credentials of session $SENTINEL_TVM_SESSION_ID"'
 [ "$(session_id)" = "$id" ] || { echo "demo: the session was not continued" >&2; exit 1; }
 as alice sessions get "$id" --url "$url" --json | field id status request_count source_identity | sed 's/^/  /'
 
@@ -52,9 +60,10 @@ as alice sessions list --url "$url" | sed 's/^/  /'
 step "8. the admin (SecurityOps) revokes the session; alice's next vend is refused"
 show "sentinel-tvm sessions revoke $id --reason 'laptop reported stolen' --url $url"
 as admin sessions revoke "$id" --reason 'laptop reported stolen' --url "$url" --json | field status revoked_by revoked_reason | sed 's/^/  /'
-show "sentinel-tvm credentials --url $url --profile prod-readonly"
+echo "  alice's cache still holds the session's credentials until her next vend (in AWS, IAM denies them meanwhile)"
+show "sentinel-tvm credentials --url $url --profile prod-readonly --no-cache"
 set +e
-as alice credentials --url "$url" --profile prod-readonly 2>"$SENTINEL_TVM_CACHE_DIR/refused.txt"
+as alice credentials --url "$url" --profile prod-readonly --no-cache 2>"$SENTINEL_TVM_CACHE_DIR/refused.txt" >/dev/null
 code=$?
 set -e
 sed 's/^/  /' "$SENTINEL_TVM_CACHE_DIR/refused.txt"

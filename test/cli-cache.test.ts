@@ -56,7 +56,8 @@ describe('the session cache', () => {
     expect(modeOf(cache)).toBe('700');
     expect(modeOf(file)).toBe('600');
     expect(readSession(file)).toBe(NEW_ID);
-    expect((await credentials()).code).toBe(0);
+    expect((await credentials()).code).toBe(0); // answered from the cache: no request
+    expect((await credentials('--no-cache')).code).toBe(0);
     expect(tvm.requests.map((r) => r.headers[SESSION_HEADER])).toEqual([undefined, NEW_ID]);
   });
 

@@ -41,7 +41,9 @@ describe('vending a new session', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['cache-control']).toBe('no-store');
     const b = body(res);
-    expect(Object.keys(b).sort()).toEqual(['AccessKeyId', 'Expiration', 'SecretAccessKey', 'SessionId', 'Token']);
+    expect(Object.keys(b).sort()).toEqual(['AccessKeyId', 'Expiration', 'SecretAccessKey', 'SessionExpiresAt', 'SessionId', 'Token']);
+    // When the session ends (the TVM's session lifetime from now), so that clients can tell how long it has left.
+    expect(b.SessionExpiresAt).toBe('2036-01-26T02:30:00Z');
     expect(b.SessionId).toMatch(/^[0-9a-f]{16}$/);
     expect(b.AccessKeyId).toMatch(/^ASIA/);
     expect(b.Expiration).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
@@ -144,6 +146,8 @@ describe('continuing a session', () => {
 
     expect(res.statusCode).toBe(200);
     expect(body(res).SessionId).toBe(id);
+    // The session still ends when it was started to: continuing it does not extend it.
+    expect(body(res).SessionExpiresAt).toBe('2036-01-26T02:30:00Z');
     expect(sts.calls[1].tags).toEqual([{ Key: 'SentinelSessionID', Value: id }]);
     expect(sts.calls[1].durationSeconds).toBe(3600);
     const item = await session(id);
@@ -398,6 +402,9 @@ describe('session store failures', () => {
     expect(newId).toMatch(/^[0-9a-f]{16}$/);
     expect(newId).not.toBe(id);
     expect(continued.headers['x-sentinel-session-id']).toBe(newId);
+    // No record, so no known end: the answer does not make one up.
+    expect(body(fresh).SessionExpiresAt).toBeUndefined();
+    expect(body(continued).SessionExpiresAt).toBeUndefined();
     expect(sts.calls[2].tags).toEqual([{ Key: 'SentinelSessionID', Value: newId }]);
     expect(JSON.parse(logs[1])).toMatchObject({ storeFailure: true, decision: 'ALLOW', level: 'WARN' });
     expect(JSON.parse(logs[2])).toMatchObject({ storeFailure: true, sessionId: newId, continuedSessionId: id, newSession: true });

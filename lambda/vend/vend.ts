@@ -44,6 +44,8 @@ export interface VendFacts {
 export interface VendResult {
   readonly sessionId: string;
   readonly credentials: Credentials;
+  /** When the session ends, as recorded; unknown for a vend under FAIL_OPEN whose session could not be recorded or read. */
+  readonly sessionExpiresAt?: Date;
 }
 
 const PROFILE = new RegExp(Patterns.PROFILE);
@@ -114,6 +116,7 @@ export async function vend(ctx: VendContext, req: VendRequest, facts: VendFacts)
   let sessionId: string;
   let duration: number;
   let recordedNew = false;
+  let sessionExpiresAt: Date | undefined;
   if (input.sessionId === undefined) {
     sessionId = ctx.newSessionId();
     facts.newSession = true;
@@ -153,6 +156,7 @@ export async function vend(ctx: VendContext, req: VendRequest, facts: VendFacts)
         throw new ApiError('RATE_LIMITED', 'Too many requests; retry later.', { 'retry-after': '1' }, 'session write: transaction conflicts');
       }
       recordedNew = true;
+      sessionExpiresAt = expiresAt;
     } catch (err) {
       if (err instanceof ApiError) throw err;
       storeFailed(ctx, err, facts);
@@ -177,6 +181,7 @@ export async function vend(ctx: VendContext, req: VendRequest, facts: VendFacts)
         throw refusal(result.refusal);
       }
       facts.requestCount = result.requestCount;
+      sessionExpiresAt = result.expiresAt;
       // Credentials never outlive their session.
       duration = Math.min(wanted, Math.floor((result.expiresAt.getTime() - now.getTime()) / 1000));
       if (duration < Limits.MIN_CREDENTIAL_SECONDS) throw refusal('EXPIRED');
@@ -202,7 +207,7 @@ export async function vend(ctx: VendContext, req: VendRequest, facts: VendFacts)
       sessionId,
       durationSeconds: duration,
     });
-    return { sessionId, credentials };
+    return { sessionId, credentials, sessionExpiresAt };
   } catch (err) {
     const sts = err instanceof StsError ? err : new StsError('Error', String(err), false);
     facts.stsError = `${sts.errorName}: ${sts.detail}`;

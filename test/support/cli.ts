@@ -154,16 +154,18 @@ export interface FakeTvm {
   close(): Promise<void>;
 }
 
-export async function startFakeTvm(answer: (req: FakeRequest) => FakeAnswer): Promise<FakeTvm> {
+/** `answer` may be late (a promise): a TVM that is slow, or never answers. */
+export async function startFakeTvm(answer: (req: FakeRequest) => FakeAnswer | Promise<FakeAnswer>): Promise<FakeTvm> {
   const requests: FakeRequest[] = [];
   const server = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => {
       const received = { method: req.method ?? '', path: req.url ?? '', headers: req.headers };
       requests.push(received);
-      const { status, body } = answer(received);
-      const text = typeof body === 'string' ? body : JSON.stringify(body);
-      res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/html' : 'application/json' }).end(text);
+      void Promise.resolve(answer(received)).then(({ status, body }) => {
+        const text = typeof body === 'string' ? body : JSON.stringify(body);
+        res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/html' : 'application/json' }).end(text);
+      }, () => res.destroy());
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -171,7 +173,10 @@ export async function startFakeTvm(answer: (req: FakeRequest) => FakeAnswer): Pr
   return {
     url: `http://127.0.0.1:${port}/`,
     requests,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () => new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections(); // requests left unanswered on purpose
+    }),
   };
 }
 
