@@ -127,9 +127,11 @@ async function obtain(a: ParsedArgs, io: Io, req: Request): Promise<Obtained> {
     return true;
   }, {
     waiting: (pid) => verbose(io, req, `another sentinel-tvm${pid ? ` (pid ${pid})` : ''} is vending for this profile: waiting for it`),
-    tookOver: (t) => verbose(io, req, t.why === 'gone'
-      ? `took over the cache lock of pid ${t.pid}, which is no longer running`
-      : `took over a cache lock nobody touched for ${humanSeconds(LOCK_TIMING.staleMs / 1000)}`),
+    tookOver: (t) => verbose(io, req, {
+      gone: `took over the cache lock of pid ${t.pid}, which is no longer running`,
+      stale: `took over a cache lock nobody touched for ${humanSeconds(LOCK_TIMING.staleMs / 1000)}`,
+      waited: `took over a cache lock after waiting ${humanSeconds(LOCK_TIMING.maxWaitMs / 1000)} for it, longer than any vend takes`,
+    }[t.why]),
   });
   if (!lock) return done!;
   try {

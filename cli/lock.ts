@@ -14,9 +14,14 @@ export interface LockTiming {
   readonly staleMs: number;
   /** How often a waiter looks again. */
   readonly pollMs: number;
+  /**
+   * The longest a waiter waits, whatever the lock file says: longer than any vend takes (two requests of at most 15 s),
+   * so that a lock touched by a host whose clock is ahead, or kept alive by a stuck holder, cannot hold waiters forever.
+   */
+  readonly maxWaitMs: number;
 }
 
-export const LOCK_TIMING: LockTiming = { heartbeatMs: 1_000, staleMs: 10_000, pollMs: 40 };
+export const LOCK_TIMING: LockTiming = { heartbeatMs: 1_000, staleMs: 10_000, pollMs: 40, maxWaitMs: 45_000 };
 
 /** What a lock file holds: who holds it, and a token only the holder knows in advance. */
 interface Holder {
@@ -26,7 +31,7 @@ interface Holder {
 }
 
 /** Why a waiter took a lock over, for --verbose. */
-export type Takeover = { readonly pid: number; readonly why: 'gone' | 'stale' };
+export type Takeover = { readonly pid: number; readonly why: 'gone' | 'stale' | 'waited' };
 
 export interface LockEvents {
   /** Called once, when the lock is held by another process and this one starts waiting. */
@@ -71,7 +76,8 @@ const lockRefused = (file: string, what: string) =>
 /** Whether a process of this host is gone. Another host's processes cannot be seen: only the lock's age tells. */
 function isGone(holder: Holder): boolean {
   if (holder.host !== os.hostname()) return false;
-  if (holder.pid === process.pid) return false;
+  // 0 and negative numbers name process groups to kill(2): not a holder that can be checked.
+  if (!Number.isInteger(holder.pid) || holder.pid <= 0 || holder.pid === process.pid) return false;
   try {
     process.kill(holder.pid, 0);
     return false;
@@ -120,6 +126,8 @@ export async function acquireLock(file: string, ready: () => boolean, events: Lo
   timing: LockTiming = LOCK_TIMING): Promise<HeldLock | undefined> {
   const me: Holder = { pid: process.pid, host: os.hostname(), token: randomBytes(16).toString('hex') };
   let announced = false;
+  // How long this very lock (by its token) has been waited for: a new holder starts the count again.
+  let waitingFor: { token?: string; since: number } | undefined;
   for (;;) {
     let fd: number | undefined;
     try {
@@ -141,13 +149,14 @@ export async function acquireLock(file: string, ready: () => boolean, events: Lo
     const seen = readHolder(file);
     if (seen === undefined) continue; // released between our attempt and the read
     const age = Date.now() - seen.mtimeMs;
+    if (!waitingFor || waitingFor.token !== seen.holder?.token) waitingFor = { token: seen.holder?.token, since: Date.now() };
     if (seen.holder && isGone(seen.holder)) {
       events.tookOver?.({ pid: seen.holder.pid, why: 'gone' });
       breakLock(file, seen.holder);
       continue;
     }
-    if (age > timing.staleMs) {
-      events.tookOver?.({ pid: seen.holder?.pid ?? 0, why: 'stale' });
+    if (age > timing.staleMs || Date.now() - waitingFor.since > timing.maxWaitMs) {
+      events.tookOver?.({ pid: seen.holder?.pid ?? 0, why: age > timing.staleMs ? 'stale' : 'waited' });
       breakLock(file, seen.holder);
       continue;
     }

@@ -7,6 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { cleanEnv, KEYS, removeTempDirs, runCli, runInProcess, startFakeTvm, tempDir, type CliResult, type FakeAnswer, type FakeTvm } from './support/cli';
 import { cacheFile, lockFileOf, readEntry, signerOf, writeSession } from '../cli/cache';
+import { acquireLock } from '../cli/lock';
 import { SESSION_HEADER } from '../src/shared/contract';
 
 const SESSION = '0123456789abcdef';
@@ -366,6 +367,34 @@ describe('one vend for processes started together: the lock', () => {
     expect(res.stderr).toMatch('another sentinel-tvm (pid 1) is vending for this profile: waiting for it');
     expect(tvm.requests).toHaveLength(0);
     expect(fs.existsSync(lock())).toBe(true); // not ours to remove
+  });
+
+  test('a waiter waits for one lock at most maxWaitMs, even when its file looks touched in the future (a clock ahead)', async () => {
+    const lockFile = path.join(tempDir('lock-'), 'x.lock');
+    fs.writeFileSync(lockFile, JSON.stringify({ pid: 1, host: 'another-host', token: 'ahead' }), { mode: 0o600 });
+    const ahead = new Date(Date.now() + HOUR * 1000);
+    fs.utimesSync(lockFile, ahead, ahead);
+    const timing = { heartbeatMs: 50, staleMs: 300, pollMs: 10, maxWaitMs: 600 };
+    const seen: string[] = [];
+    const started = Date.now();
+
+    const held = await acquireLock(lockFile, () => false, { tookOver: (t) => seen.push(t.why) }, timing);
+
+    expect(held).toBeDefined();
+    expect(seen).toEqual(['waited']);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(550);
+    held!.release();
+    expect(fs.existsSync(lockFile)).toBe(false);
+  });
+
+  test.each([0, -1, 1.5])('a lock file claiming pid %s of this host is not judged gone (kill(2) would name a process group)', async (pid) => {
+    const lockFile = path.join(tempDir('lock-'), 'x.lock');
+    fs.writeFileSync(lockFile, JSON.stringify({ pid, host: os.hostname(), token: 't' }), { mode: 0o600 });
+    const seen: string[] = [];
+    const held = await acquireLock(lockFile, () => false, { tookOver: (t) => seen.push(t.why) },
+      { heartbeatMs: 50, staleMs: 200, pollMs: 10, maxWaitMs: 5_000 });
+    expect(seen).toEqual(['stale']);
+    held!.release();
   });
 
   test('fails when the lock file is a symbolic link, and never follows it', async () => {
