@@ -146,7 +146,7 @@ project.addBins({ 'sentinel-tvm': 'assets/cli/sentinel-tvm/index.js' });
 
 // `npm run bench`: figures of the vending path against local backends (prints a table; asserts nothing).
 project.addTask('bench', {
-  description: 'Measures DynamoDB requests per vend, bundle sizes, cold init, handler overhead and local throughput',
+  description: 'Measures requests per vend, bundle sizes, cold init, handler overhead, local throughput and the client cache (AWS CLI)',
   steps: [{ spawn: 'bundle' }, { exec: 'ts-node -P test/tsconfig.json bench/bench.ts' }],
   env: { TS_NODE_TRANSPILE_ONLY: 'true', NODE_OPTIONS: '--no-warnings' },
 });

@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { CliError, ExitCode } from './errors';
+import { acquireLock } from './lock';
 import { Patterns } from '../src/shared/contract';
 
 /** Where sessions and their credentials are kept: `$SENTINEL_TVM_CACHE_DIR`, else `$XDG_CACHE_HOME/sentinel-tvm`, else `~/.cache/sentinel-tvm`. */
@@ -14,14 +15,22 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /**
  * Who signs the requests, as far as it can be told without resolving any credentials (a cache hit resolves none):
- * `--source-profile`, else AWS_PROFILE (the SDK then skips the environment's keys), else the access key in the
- * environment, else the default profile. Calls that name different signers keep different cache entries.
+ * the profile (`--source-profile`, else AWS_PROFILE, for which the SDK skips the environment's keys) with the config and
+ * credentials files it is read from; else the access key in the environment; else the default chain with every setting
+ * that chooses its identity (files, web identity, container credentials). Calls that differ in any of them keep
+ * different cache entries: credentials vended to one are not answered to another.
  */
 export function signerOf(sourceProfile: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  if (sourceProfile) return `profile ${sourceProfile}`;
-  if (env.AWS_PROFILE) return `profile ${env.AWS_PROFILE}`;
-  if (env.AWS_ACCESS_KEY_ID) return `key ${env.AWS_ACCESS_KEY_ID}`;
-  return 'default';
+  const home = env.HOME ?? os.homedir();
+  const files = [
+    path.resolve(env.AWS_CONFIG_FILE ?? path.join(home, '.aws', 'config')),
+    path.resolve(env.AWS_SHARED_CREDENTIALS_FILE ?? path.join(home, '.aws', 'credentials')),
+  ];
+  const profile = sourceProfile ?? env.AWS_PROFILE;
+  if (profile) return JSON.stringify(['profile', profile, ...files]);
+  if (env.AWS_ACCESS_KEY_ID) return JSON.stringify(['key', env.AWS_ACCESS_KEY_ID]);
+  return JSON.stringify(['default', ...files, ...['AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_ROLE_SESSION_NAME',
+    'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', 'AWS_CONTAINER_CREDENTIALS_FULL_URI'].map((k) => env[k] ?? '')]);
 }
 
 /** One file per TVM URL, profile and signer (see {@link signerOf}); the name is a digest of the three. */
@@ -51,6 +60,8 @@ export interface CachedSession {
   readonly sessionExpiresAt?: string;
   /** The last credentials vended, unless the cache is off (--no-cache) or they were cleared. */
   readonly credentials?: CachedCredentials;
+  /** When a vend last found the TVM unavailable and these credentials served instead (see credentials.ts). */
+  readonly unavailableSince?: string;
 }
 
 /** Why something about the cache is refused: exit 4, the path and the fix in one line. */
@@ -95,7 +106,45 @@ export function checkCacheDir(dir: string): boolean {
     throw refused(`the session cache directory ${dir} is open to group or others (mode ${octal(st.mode)}), `
       + `so its files may not be yours: \`chmod 700 ${dir}\``);
   }
+  checkAncestors(dir, uid);
   return true;
+}
+
+/**
+ * Whoever can write a directory above the cache directory can swap the cache directory for one of theirs between our
+ * checks and our reads (as OpenSSH's StrictModes reasons): every directory above it, as written and as resolved, must
+ * be root's or yours, and not writable by others unless sticky (/tmp), nor by its group unless that is your own group.
+ */
+function checkAncestors(dir: string, uid: number): void {
+  const gid = process.getgid?.();
+  const above = (p: string) => {
+    const out: string[] = [];
+    for (let d = path.dirname(p); ; d = path.dirname(d)) {
+      out.push(d);
+      if (path.dirname(d) === d) return out;
+    }
+  };
+  let real: string;
+  try {
+    real = fs.realpathSync(path.dirname(dir));
+  } catch (err) {
+    throw refused(`cannot use the session cache directory ${dir}: ${errorText(err)}`);
+  }
+  for (const d of new Set([...above(path.resolve(dir)), real, ...above(real)])) {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(d);
+    } catch (err) {
+      throw refused(`cannot use the session cache directory ${dir}: ${errorText(err)}`);
+    }
+    const sticky = (st.mode & 0o1000) !== 0; // eslint-disable-line no-bitwise -- permission bits
+    const othersWrite = (st.mode & 0o002) !== 0 && !sticky; // eslint-disable-line no-bitwise
+    const groupWrite = (st.mode & 0o020) !== 0 && !sticky && st.gid !== gid; // eslint-disable-line no-bitwise
+    if ((st.uid !== 0 && st.uid !== uid) || (!st.isSymbolicLink() && (othersWrite || groupWrite))) {
+      throw refused(`the session cache directory ${dir} is under ${d}, which ${st.uid !== 0 && st.uid !== uid ? `belongs to uid ${st.uid}`
+        : `others can write (mode ${octal(st.mode)})`}: they could swap the cache for theirs; set SENTINEL_TVM_CACHE_DIR to a directory of your own`);
+    }
+  }
 }
 
 /** Refuses a cache file that is not a regular file of the user's, closed to group and others. */
@@ -145,17 +194,31 @@ export function readEntry(file: string): CachedSession | undefined {
   }
   if (typeof entry?.sessionId !== 'string' || !SESSION_ID.test(entry.sessionId)) return undefined;
   const c = entry.credentials;
-  const credentialsOk = c && ['AccessKeyId', 'SecretAccessKey', 'SessionToken', 'Expiration'].every((k) => typeof c[k] === 'string' && c[k] !== '')
-    && !Number.isNaN(Date.parse(c.Expiration));
-  const ends = typeof entry.sessionExpiresAt === 'string' && !Number.isNaN(Date.parse(entry.sessionExpiresAt)) ? entry.sessionExpiresAt : undefined;
+  const credentialsOk = c && ['AccessKeyId', 'SecretAccessKey', 'SessionToken'].every((k) => isToken(c[k])) && isoTime(c.Expiration);
+  const ends = isoTime(entry.sessionExpiresAt);
+  const unavailableSince = isoTime(entry.unavailableSince);
   return {
     url: String(entry.url ?? ''),
     profile: String(entry.profile ?? ''),
     sessionId: entry.sessionId,
     updatedAt: String(entry.updatedAt ?? ''),
     ...(ends ? { sessionExpiresAt: ends } : {}),
-    ...(credentialsOk ? { credentials: c as CachedCredentials } : {}),
+    ...(credentialsOk ? { credentials: { ...(c as CachedCredentials), Expiration: isoTime(c.Expiration)! } } : {}),
+    ...(unavailableSince ? { unavailableSince } : {}),
   };
+}
+
+/** A credential field as AWS issues them: printable ASCII, no space (nothing that can drive a terminal or a shell). */
+export const isToken = (v: unknown): v is string => typeof v === 'string' && /^[\x21-\x7e]{1,4096}$/.test(v);
+
+/**
+ * A time as ISO 8601 UTC to the second, or undefined. Only what Date.parse reads as a time AND what that time prints
+ * back as: Date.parse skips text in parentheses, which must not travel on to a terminal.
+ */
+export function isoTime(v: unknown): string | undefined {
+  if (typeof v !== 'string' || v.length > 64) return undefined;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** The cached session id, or undefined (see {@link readEntry}). */
@@ -178,11 +241,12 @@ export function writeSession(file: string, entry: CachedSession): void {
     }
     checkCacheDir(dir);
   }
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}`);
   try {
-    const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}`);
     fs.writeFileSync(tmp, `${JSON.stringify(entry)}\n`, { mode: 0o600, flag: 'wx' });
     fs.renameSync(tmp, file);
   } catch (err) {
+    fs.rmSync(tmp, { force: true }); // it may hold credentials
     throw refused(`cannot write the session cache ${file}: ${errorText(err)}`);
   }
 }
@@ -197,7 +261,7 @@ export function removeSession(file: string): void {
  * the next call asks the TVM and reports SESSION_REVOKED instead of quietly starting another session. Returns how many
  * entries were changed.
  */
-export function forgetSession(sessionId: string, how: 'ended' | 'revoked', env: NodeJS.ProcessEnv = process.env): number {
+export async function forgetSession(sessionId: string, how: 'ended' | 'revoked', env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const dir = cacheDir(env);
   if (!checkCacheDir(dir)) return 0;
   let changed = 0;
@@ -211,13 +275,21 @@ export function forgetSession(sessionId: string, how: 'ended' | 'revoked', env: 
       continue; // refused files are reported by the command that uses them
     }
     if (entry?.sessionId !== sessionId) continue;
-    if (how === 'ended') {
-      removeSession(file);
-    } else {
-      const { credentials: _dropped, ...rest } = entry;
-      writeSession(file, { ...rest, updatedAt: new Date().toISOString() });
+    // Under the entry's lock: a vend of this session in flight would otherwise write its credentials back after us.
+    const lock = await acquireLock(lockFileOf(file), () => false);
+    try {
+      const now = readEntry(file);
+      if (now?.sessionId !== sessionId) continue;
+      if (how === 'ended') {
+        removeSession(file);
+      } else {
+        const { credentials: _dropped, unavailableSince: _too, ...rest } = now;
+        writeSession(file, { ...rest, updatedAt: new Date().toISOString() });
+      }
+      changed++;
+    } finally {
+      lock?.release();
     }
-    changed++;
   }
   return changed;
 }

@@ -33,6 +33,9 @@ export interface RequestOptions {
   readonly body?: unknown;
 }
 
+/** The TVM's answers are small (a page of sessions is the largest): anything far beyond is not the TVM. */
+const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
+
 /** Calls the TVM's HTTP API with SigV4 (service execute-api). */
 export class TvmClient {
   public readonly url: URL;
@@ -104,9 +107,15 @@ export class TvmClient {
         timeout: this.timeoutMs,
       }, (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_ANSWER_BYTES) req.destroy(Object.assign(new Error(`an answer over ${MAX_ANSWER_BYTES} bytes`), { code: 'E2BIG' }));
+          else chunks.push(c);
+        });
         res.on('error', (err) => reject(unreachable(this.url, err)));
         res.on('end', () => {
+          clearTimeout(deadline);
           const text = Buffer.concat(chunks).toString('utf8');
           let json: any;
           try {
@@ -118,7 +127,13 @@ export class TvmClient {
         });
       });
       req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${this.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
-      req.on('error', (err) => reject(unreachable(this.url, err)));
+      // The socket timeout above is per idle period: an answer trickling a byte at a time would never trip it.
+      const deadline = setTimeout(() => req.destroy(Object.assign(new Error(`no complete answer within ${this.timeoutMs} ms`),
+        { code: 'ETIMEDOUT' })), this.timeoutMs);
+      req.on('error', (err) => {
+        clearTimeout(deadline);
+        reject(unreachable(this.url, err));
+      });
       req.end(body);
     });
   }

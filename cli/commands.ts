@@ -121,7 +121,7 @@ async function showSession(argv: readonly string[], io: Io, action: 'get' | 'end
   const method = action === 'get' ? 'GET' : action === 'end' ? 'DELETE' : 'POST';
   const res = await send(client, method, `/sessions/${id}${action === 'revoke' ? '/revoke' : ''}`, { body });
   check(res);
-  if (action !== 'get') clearCached(id, action === 'end' ? 'ended' : 'revoked', io);
+  if (action !== 'get') await clearCached(id, action === 'end' ? 'ended' : 'revoked', io);
   if (a.flags.has('json')) {
     printJson(io, res.json);
     return ExitCode.OK;
@@ -140,9 +140,9 @@ async function showSession(argv: readonly string[], io: Io, action: 'get' | 'end
 }
 
 /** The session's credentials cached on this machine go with it (the session is over either way). */
-function clearCached(id: string, how: 'ended' | 'revoked', io: Io): void {
+async function clearCached(id: string, how: 'ended' | 'revoked', io: Io): Promise<void> {
   try {
-    const n = forgetSession(id, how, io.env);
+    const n = await forgetSession(id, how, io.env);
     if (n > 0) io.err(`sentinel-tvm: session ${id}: its cached credentials on this machine are cleared\n`);
   } catch (err) {
     io.err(`sentinel-tvm: warning: the session cache was not cleared: ${printable((err as Error).message)}\n`);

@@ -10,7 +10,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { failOn, refusalError, refusalOf } from './answer';
 import { integerOption, parseArgs, type OptionKinds, type ParsedArgs } from './args';
-import { cacheFile, checkCacheDir, lockFileOf, readEntry, signerOf, writeSession, type CachedCredentials, type CachedSession } from './cache';
+import {
+  cacheFile, checkCacheDir, isoTime, isToken, lockFileOf, readEntry, signerOf, writeSession, type CachedCredentials, type CachedSession,
+} from './cache';
 import { CHAIN_VAR, chainKeyOf, CLIENT_OPTIONS, DEVICE_ID, printableError, profileOption, refuseSelfSigning, SESSION_ID, type Io } from './common';
 import { CliError, ExitCode, usageError } from './errors';
 import { humanSeconds, printable, printableJson } from './format';
@@ -26,6 +28,8 @@ export const SESSION_WARNING_SECONDS = 15 * 60;
 export const HANDOVER_WARNING_SECONDS = 10 * 60;
 /** When the TVM cannot be reached, cached credentials of the same session with more than this left still serve. */
 const FALLBACK_MIN_SECONDS = 60;
+/** For this long after a vend found the TVM unavailable, other calls serve the same cached credentials without trying. */
+const UNAVAILABLE_SHARE_SECONDS = 30;
 
 const CREDENTIAL_OPTIONS: OptionKinds = {
   ...CLIENT_OPTIONS,
@@ -45,7 +49,9 @@ interface Obtained {
   readonly credentials: CachedCredentials;
   readonly sessionId: string;
   readonly sessionExpiresAt?: string;
-  readonly source: 'cache' | 'new' | 'continued';
+  readonly source: 'cache' | 'new' | 'continued' | 'fallback';
+  /** Why cached credentials serve although they are in the expiry window (source 'fallback'). */
+  readonly warning?: string;
 }
 
 interface Request {
@@ -78,15 +84,28 @@ function requestOf(a: ParsedArgs, io: Io): Request {
   return { profile, url, file, duration, deviceId, windowSeconds, noCache, newSession: a.flags.has('new-session'), verbose: a.flags.has('verbose') };
 }
 
-/** Cached credentials that may be answered as they are. */
-function usable(req: Request, entry: CachedSession | undefined, now = Date.now()): entry is CachedSession & { credentials: CachedCredentials } {
-  if (req.noCache || req.newSession || !entry?.credentials) return false;
-  if (entry.sessionExpiresAt && secondsLeft(entry.sessionExpiresAt, now) <= 0) return false;
-  return secondsLeft(entry.credentials.Expiration, now) > req.windowSeconds;
+/**
+ * Cached credentials that may be answered as they are: with more than the expiry window left, or, shortly after a vend
+ * found the TVM unavailable, with more than a minute left (so that processes started together do not each wait for
+ * the same failure). Never those of a session that has ended.
+ */
+function usable(req: Request, entry: CachedSession | undefined, now = Date.now()): Obtained | undefined {
+  if (req.noCache || req.newSession || !entry?.credentials) return undefined;
+  if (entry.sessionExpiresAt && secondsLeft(entry.sessionExpiresAt, now) <= 0) return undefined;
+  const credentialsLeft = secondsLeft(entry.credentials.Expiration, now);
+  const base = { credentials: entry.credentials, sessionId: entry.sessionId, sessionExpiresAt: entry.sessionExpiresAt };
+  if (credentialsLeft > req.windowSeconds) return { ...base, source: 'cache' };
+  const since = entry.unavailableSince;
+  if (since && -secondsLeft(since, now) < UNAVAILABLE_SHARE_SECONDS && credentialsLeft > FALLBACK_MIN_SECONDS) {
+    return {
+      ...base,
+      source: 'fallback',
+      warning: `the TVM was unavailable at ${since}; using the cached credentials of session `
+      + `${entry.sessionId}, which expire ${left(credentialsLeft)}`,
+    };
+  }
+  return undefined;
 }
-
-const fromCache = (entry: CachedSession & { credentials: CachedCredentials }): Obtained =>
-  ({ credentials: entry.credentials, sessionId: entry.sessionId, sessionExpiresAt: entry.sessionExpiresAt, source: 'cache' });
 
 /** Credentials for `req`: from the cache, or vended by this process while it holds the lock, or by another. */
 async function obtain(a: ParsedArgs, io: Io, req: Request): Promise<Obtained> {
@@ -94,8 +113,8 @@ async function obtain(a: ParsedArgs, io: Io, req: Request): Promise<Obtained> {
   const dir = path.dirname(req.file);
   // --new-session reads nothing from the cache file (a bad one is then replaced, never written through).
   const peek = () => (req.newSession ? undefined : readEntry(req.file));
-  const first = checkCacheDir(dir) ? peek() : undefined;
-  if (usable(req, first)) return fromCache(first);
+  const first = checkCacheDir(dir) ? usable(req, peek()) : undefined;
+  if (first) return first;
 
   const chainKey = chainKeyOf(req.file);
   const chain = (process.env[CHAIN_VAR] ?? '').split(' ').filter(Boolean);
@@ -121,10 +140,8 @@ async function obtain(a: ParsedArgs, io: Io, req: Request): Promise<Obtained> {
   }
   let done: Obtained | undefined;
   const lock = await acquireLock(lockFileOf(req.file), () => {
-    const entry = peek();
-    if (!usable(req, entry)) return false;
-    done = fromCache(entry);
-    return true;
+    done = usable(req, peek());
+    return done !== undefined;
   }, {
     waiting: (pid) => verbose(io, req, `another sentinel-tvm${pid ? ` (pid ${pid})` : ''} is vending for this profile: waiting for it`),
     tookOver: (t) => verbose(io, req, {
@@ -137,14 +154,14 @@ async function obtain(a: ParsedArgs, io: Io, req: Request): Promise<Obtained> {
   try {
     // Another process may have vended between our first read and the lock.
     const entry = peek();
-    if (usable(req, entry)) return fromCache(entry);
-    return await vendAndCache(a, io, req, entry);
+    return usable(req, entry) ?? await vendAndCache(a, io, req, entry);
   } finally {
     lock.release();
   }
 }
 
-async function vendAndCache(a: ParsedArgs, io: Io, req: Request, entry: CachedSession | undefined): Promise<Obtained> {
+async function vendAndCache(a: ParsedArgs, io: Io, req: Request, cachedEntry: CachedSession | undefined): Promise<Obtained> {
+  let entry = cachedEntry;
   // The AWS SDK is loaded only now (heavy.ts): a cache hit never needs it.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { clientFor, send } = require('./heavy') as typeof import('./heavy');
@@ -164,6 +181,11 @@ async function vendAndCache(a: ParsedArgs, io: Io, req: Request, entry: CachedSe
     const code = refusalOf(res).code;
     if (code === 'SESSION_EXPIRED' || code === 'SESSION_NOT_FOUND') {
       io.err(`sentinel-tvm: session ${cached} ${code === 'SESSION_EXPIRED' ? 'has ended' : 'is unknown to the TVM'}: starting a new session\n`);
+      // The session is over: its credentials neither serve as a fallback nor stay cached, whatever the next vend does.
+      if (entry?.credentials) {
+        entry = { ...withoutCredentials(entry), updatedAt: new Date().toISOString() };
+        rewrite(io, req, entry);
+      }
       res = await vend(undefined);
     } else if (code === 'SESSION_REVOKED' || code === 'SESSION_FORBIDDEN') {
       // Its credentials go; its id stays, so that every call says so until --new-session.
@@ -192,11 +214,16 @@ async function vendAndCache(a: ParsedArgs, io: Io, req: Request, entry: CachedSe
       throw new CliError(ExitCode.SERVER, `the TVM's answer lacks ${field}: is --url the TVM's API?`);
     }
   }
+  // Nothing from the answer reaches a file, a shell line or a terminal unless it has the form AWS gives it.
+  for (const field of ['AccessKeyId', 'SecretAccessKey', 'Token']) {
+    if (!isToken(c[field])) throw new CliError(ExitCode.SERVER, `the TVM answered a malformed ${field} (not printable ASCII)`);
+  }
   if (!SESSION_ID.test(c.SessionId)) throw new CliError(ExitCode.SERVER, 'the TVM answered a malformed session id');
-  if (Number.isNaN(Date.parse(c.Expiration))) throw new CliError(ExitCode.SERVER, 'the TVM answered a malformed Expiration');
-  const sessionExpiresAt = typeof c.SessionExpiresAt === 'string' && !Number.isNaN(Date.parse(c.SessionExpiresAt)) ? c.SessionExpiresAt : undefined;
+  const expiration = isoTime(c.Expiration);
+  if (!expiration) throw new CliError(ExitCode.SERVER, 'the TVM answered a malformed Expiration');
+  const sessionExpiresAt = isoTime(c.SessionExpiresAt);
   const vended: CachedCredentials = {
-    AccessKeyId: c.AccessKeyId, SecretAccessKey: c.SecretAccessKey, SessionToken: c.Token, Expiration: c.Expiration,
+    AccessKeyId: c.AccessKeyId, SecretAccessKey: c.SecretAccessKey, SessionToken: c.Token, Expiration: expiration,
   };
   rewrite(io, req, {
     url: req.url.href,
@@ -206,8 +233,8 @@ async function vendAndCache(a: ParsedArgs, io: Io, req: Request, entry: CachedSe
     ...(sessionExpiresAt ? { sessionExpiresAt } : {}),
     ...(req.noCache ? {} : { credentials: vended }),
   });
-  if (!req.noCache && secondsLeft(c.Expiration) <= req.windowSeconds) {
-    verbose(io, req, `these credentials last ${humanSeconds(Math.max(0, secondsLeft(c.Expiration)))}, no more than the expiry window `
+  if (!req.noCache && secondsLeft(expiration) <= req.windowSeconds) {
+    verbose(io, req, `these credentials last ${humanSeconds(Math.max(0, secondsLeft(expiration)))}, no more than the expiry window `
       + `(${req.windowSeconds} s): the next call vends again (a longer --duration, or a shorter --expiry-window, lets them be reused)`);
   }
   return { credentials: vended, sessionId: c.SessionId, sessionExpiresAt, source: cached && c.SessionId === cached ? 'continued' : 'new' };
@@ -215,18 +242,26 @@ async function vendAndCache(a: ParsedArgs, io: Io, req: Request, entry: CachedSe
 
 /**
  * The TVM could not be reached, failed (exit 3) or throttled (429): credentials of the cached session that are still
- * good for more than a minute serve, with a warning, as an AWS client would keep using what it holds. A refusal never
- * falls back.
+ * good for more than a minute serve, with a warning, as an AWS client would keep using what it holds; the entry says
+ * so for {@link UNAVAILABLE_SHARE_SECONDS}, for the processes waiting behind this one. A refusal never falls back, nor
+ * does a session that has ended.
  */
 function fallback(io: Io, req: Request, entry: CachedSession | undefined, err: unknown, throttledOrFailed = false): Obtained {
-  const c = entry?.credentials;
   const unavailable = err instanceof CliError && (err.exitCode === ExitCode.SERVER || throttledOrFailed);
-  if (!unavailable || req.noCache || req.newSession || !c
-    || secondsLeft(c.Expiration) <= FALLBACK_MIN_SECONDS) {
+  const c = entry?.credentials;
+  const ended = entry?.sessionExpiresAt !== undefined && secondsLeft(entry.sessionExpiresAt) <= 0;
+  if (!unavailable || req.noCache || req.newSession || !entry || !c || ended || secondsLeft(c.Expiration) <= FALLBACK_MIN_SECONDS) {
     throw err;
   }
-  io.err(`sentinel-tvm: warning: ${err.message}; using the cached credentials of session ${entry!.sessionId}, which expire ${left(secondsLeft(c.Expiration))}\n`);
-  return { credentials: c, sessionId: entry!.sessionId, sessionExpiresAt: entry!.sessionExpiresAt, source: 'cache' };
+  const since = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  rewrite(io, req, { ...entry, unavailableSince: since });
+  return {
+    credentials: c,
+    sessionId: entry.sessionId,
+    sessionExpiresAt: entry.sessionExpiresAt,
+    source: 'fallback',
+    warning: `${err.message}; using the cached credentials of session ${entry.sessionId}, which expire ${left(secondsLeft(c.Expiration))}`,
+  };
 }
 
 function withoutCredentials(entry: CachedSession): CachedSession {
@@ -252,7 +287,10 @@ function tell(io: Io, req: Request, got: Obtained, handover: boolean): void {
   const now = Date.now();
   const credentialsLeft = secondsLeft(got.credentials.Expiration, now);
   const sessionLeft = got.sessionExpiresAt ? secondsLeft(got.sessionExpiresAt, now) : undefined;
-  const from = { cache: 'from the cache', new: 'vended in a new session', continued: 'vended, continuing the session' }[got.source];
+  if (got.warning) io.err(`sentinel-tvm: warning: ${printable(got.warning)}\n`);
+  const from = {
+    cache: 'from the cache', fallback: 'from the cache', new: 'vended in a new session', continued: 'vended, continuing the session',
+  }[got.source];
   verbose(io, req, `profile ${req.profile}, session ${got.sessionId}: credentials ${from}; they expire ${left(credentialsLeft)} `
     + `(${got.credentials.Expiration}), the session ${sessionLeft === undefined ? 'at a time the TVM did not say' : `ends ${left(sessionLeft)} (${got.sessionExpiresAt})`}`);
   if (sessionLeft !== undefined && sessionLeft < SESSION_WARNING_SECONDS) {

@@ -125,9 +125,10 @@ ${EXIT_CODES}
           --limit is the page size (1-100, default 50); --all follows every page; --next-token continues a page.
   get     one session record (owner or administrator); it never holds credentials.
   end     ends an active session (owner or administrator): its next vend is refused with SESSION_EXPIRED.
+          Its credentials cached on this machine are deleted (the next \`credentials\` starts a new session).
   revoke  revokes a session (administrators only), with a reason of 1-256 characters: its next vend is refused
           with SESSION_REVOKED, and credentials already issued are denied by IAM. An ended session whose credentials
-          may still be live can be revoked too.
+          may still be live can be revoked too. Its credentials cached on this machine are deleted.
           --block-principal-for S  also bars the session's principal from starting sessions for S seconds
                                    (60-604800) and revokes its other active sessions (a stolen laptop, stolen keys).
           --profile NAME           for an id the TVM has no record of (a vend made while its table was down, under

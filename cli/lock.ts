@@ -127,7 +127,7 @@ export async function acquireLock(file: string, ready: () => boolean, events: Lo
   const me: Holder = { pid: process.pid, host: os.hostname(), token: randomBytes(16).toString('hex') };
   let announced = false;
   // How long this very lock (by its token) has been waited for: a new holder starts the count again.
-  let waitingFor: { token?: string; since: number } | undefined;
+  let waitingFor: { token?: string; since: number } | undefined; // performance.now(): a clock that never jumps
   for (;;) {
     let fd: number | undefined;
     try {
@@ -149,13 +149,13 @@ export async function acquireLock(file: string, ready: () => boolean, events: Lo
     const seen = readHolder(file);
     if (seen === undefined) continue; // released between our attempt and the read
     const age = Date.now() - seen.mtimeMs;
-    if (!waitingFor || waitingFor.token !== seen.holder?.token) waitingFor = { token: seen.holder?.token, since: Date.now() };
+    if (!waitingFor || waitingFor.token !== seen.holder?.token) waitingFor = { token: seen.holder?.token, since: performance.now() };
     if (seen.holder && isGone(seen.holder)) {
       events.tookOver?.({ pid: seen.holder.pid, why: 'gone' });
       breakLock(file, seen.holder);
       continue;
     }
-    if (age > timing.staleMs || Date.now() - waitingFor.since > timing.maxWaitMs) {
+    if (age > timing.staleMs || performance.now() - waitingFor.since > timing.maxWaitMs) {
       events.tookOver?.({ pid: seen.holder?.pid ?? 0, why: age > timing.staleMs ? 'stale' : 'waited' });
       breakLock(file, seen.holder);
       continue;

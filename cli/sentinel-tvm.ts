@@ -3,6 +3,7 @@
 import type { Io } from './common';
 import { credentials, env, exec } from './credentials';
 import { CliError, ExitCode } from './errors';
+import { printable } from './format';
 import { HELP } from './help';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on use; bundled apart (heavy.ts)
@@ -45,7 +46,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       return err.exitCode;
     }
     // Never a stack trace with request details: name and message only.
-    io.err(`sentinel-tvm: unexpected ${(err as Error)?.name ?? 'error'}: ${(err as Error)?.message ?? String(err)}\n`);
+    io.err(`sentinel-tvm: unexpected ${printable((err as Error)?.name ?? 'error')}: ${printable((err as Error)?.message ?? String(err))}\n`);
     return ExitCode.LOCAL;
   }
 }

@@ -5,85 +5,48 @@ import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { cleanEnv, KEYS, removeTempDirs, runCli, runInProcess, startFakeTvm, tempDir, type CliResult, type FakeAnswer, type FakeTvm } from './support/cli';
+import { KEYS, runCli, runInProcess, tempDir, type CliResult, type FakeAnswer } from './support/cli';
+import { cachedEntry, HOUR, iso, useFakeVending } from './support/fake-vend';
 import { cacheFile, lockFileOf, readEntry, signerOf, writeSession } from '../cli/cache';
 import { acquireLock } from '../cli/lock';
 import { SESSION_HEADER } from '../src/shared/contract';
 
 const SESSION = '0123456789abcdef';
-const HOUR = 3600;
-const iso = (secondsFromNow: number) => new Date(Date.now() + secondsFromNow * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-
-/** What the fake TVM answers next; each vend gets new keys, so that a reused answer is told from a new one. */
-let next: () => FakeAnswer | Promise<FakeAnswer>;
-let vends = 0;
-const issued = (seconds = HOUR, sessionSeconds = 12 * HOUR, sessionId = SESSION): FakeAnswer => {
-  vends++;
-  return {
-    status: 200,
-    body: {
-      AccessKeyId: `ASIAFAKE${String(vends).padStart(8, '0')}`,
-      SecretAccessKey: `secret-${vends}`,
-      Token: `token-${vends}`,
-      Expiration: iso(seconds),
-      SessionId: sessionId,
-      SessionExpiresAt: iso(sessionSeconds),
-    },
-  };
-};
+const fake = useFakeVending({ sessionId: SESSION });
+const issued = (seconds = HOUR, sessionSeconds = 12 * HOUR, sessionId = SESSION) => fake.issued({ seconds, sessionSeconds, sessionId });
 const refusal = (status: number, code: string): FakeAnswer => ({ status, body: { Code: code, Message: `${code} (fake)`, RequestId: 'r-1' } });
-
-let tvm: FakeTvm;
-beforeAll(async () => {
-  tvm = await startFakeTvm(() => next());
-});
-afterAll(async () => {
-  await tvm.close();
-  removeTempDirs();
-});
-
-let env: Record<string, string>;
-let file: string;
-beforeEach(() => {
-  tvm.requests.length = 0;
-  vends = 0;
-  next = () => issued();
-  env = cleanEnv();
-  file = cacheFile(new URL(tvm.url), 'p', env);
-});
-
-const run = (command: string, ...extra: string[]) => runInProcess([command, '--url', tvm.url, '--profile', 'p', ...extra], env);
+const run = (command: string, ...extra: string[]) => fake.run(command, ...extra);
 const credentials = (...extra: string[]) => run('credentials', ...extra);
 const keyOf = (res: CliResult) => JSON.parse(res.stdout).AccessKeyId as string;
 
 describe('answered from the cache', () => {
   test('until the credentials have less than the expiry window left (default 300 s), then vended again in the same session', async () => {
-    next = () => issued(330);
+    fake.next = () => issued(330);
     const first = await credentials();
     const second = await credentials();
     expect([first.code, second.code]).toEqual([0, 0]);
     expect(keyOf(second)).toBe(keyOf(first));
-    expect(tvm.requests).toHaveLength(1);
+    expect(fake.tvm.requests).toHaveLength(1);
 
     // 330 s left is not more than a 400 s window: vended again, continuing the cached session.
     const wider = await credentials('--expiry-window', '400');
 
     expect(keyOf(wider)).not.toBe(keyOf(first));
-    expect(tvm.requests.map((r) => r.headers[SESSION_HEADER])).toEqual([undefined, SESSION]);
+    expect(fake.tvm.requests.map((r) => r.headers[SESSION_HEADER])).toEqual([undefined, SESSION]);
   });
 
   test('never when the credentials have no more than the window left as they are vended (--duration 900 with --expiry-window 900)', async () => {
-    next = () => issued(900);
+    fake.next = () => issued(900);
     await credentials('--expiry-window', '900');
     await credentials('--expiry-window', '900');
-    expect(tvm.requests).toHaveLength(2);
+    expect(fake.tvm.requests).toHaveLength(2);
     const told = await credentials('--expiry-window', '900', '--verbose');
     expect(told.stderr).toMatch(/no more than the expiry window \(900 s\): the next call vends again/);
   });
 
   test('not once the cached session has ended, even if its credentials have not', async () => {
-    writeSession(file, {
-      url: tvm.url,
+    writeSession(fake.file, {
+      url: fake.tvm.url,
       profile: 'p',
       sessionId: SESSION,
       updatedAt: 'x',
@@ -91,20 +54,20 @@ describe('answered from the cache', () => {
       credentials: { AccessKeyId: 'ASIAOLD', SecretAccessKey: 's', SessionToken: 't', Expiration: iso(HOUR) },
     });
     expect(keyOf(await credentials())).not.toBe('ASIAOLD');
-    expect(tvm.requests).toHaveLength(1);
+    expect(fake.tvm.requests).toHaveLength(1);
   });
 
   test('--no-cache vends every call, continuing the session, and writes no credentials (and removes cached ones)', async () => {
     await credentials();
-    expect(readEntry(file)?.credentials).toBeDefined();
+    expect(readEntry(fake.file)?.credentials).toBeDefined();
 
     await credentials('--no-cache');
     await credentials('--no-cache');
 
-    expect(tvm.requests.map((r) => r.headers[SESSION_HEADER])).toEqual([undefined, SESSION, SESSION]);
-    expect(readEntry(file)).toMatchObject({ sessionId: SESSION });
-    expect(readEntry(file)?.credentials).toBeUndefined();
-    expect(fs.readFileSync(file, 'utf8')).not.toContain('secret-');
+    expect(fake.tvm.requests.map((r) => r.headers[SESSION_HEADER])).toEqual([undefined, SESSION, SESSION]);
+    expect(readEntry(fake.file)).toMatchObject({ sessionId: SESSION });
+    expect(readEntry(fake.file)?.credentials).toBeUndefined();
+    expect(fs.readFileSync(fake.file, 'utf8')).not.toContain('secret-');
     const both = await credentials('--no-cache', '--expiry-window', '60');
     expect(both).toMatchObject({ code: 2, stdout: '' });
     expect(both.stderr).toMatch('--expiry-window has no effect with --no-cache');
@@ -112,15 +75,15 @@ describe('answered from the cache', () => {
 
   test('--new-session starts a new session whatever is cached', async () => {
     await credentials();
-    next = () => issued(HOUR, 12 * HOUR, 'fedcba9876543210');
+    fake.next = () => issued(HOUR, 12 * HOUR, 'fedcba9876543210');
     const fresh = await credentials('--new-session');
     expect(fresh.code).toBe(0);
-    expect(tvm.requests.map((r) => r.headers[SESSION_HEADER])).toEqual([undefined, undefined]);
-    expect(readEntry(file)?.sessionId).toBe('fedcba9876543210');
+    expect(fake.tvm.requests.map((r) => r.headers[SESSION_HEADER])).toEqual([undefined, undefined]);
+    expect(readEntry(fake.file)?.sessionId).toBe('fedcba9876543210');
   });
 
   test('is kept apart per signer: another --source-profile or another access key in the environment does not get these credentials', () => {
-    const url = new URL(tvm.url);
+    const url = new URL(fake.tvm.url);
     const files = new Set([
       cacheFile(url, 'p', {}, signerOf(undefined, {})),
       cacheFile(url, 'p', {}, signerOf('alice', {})),
@@ -135,58 +98,57 @@ describe('answered from the cache', () => {
 });
 
 describe('when the TVM refuses or fails', () => {
-  const cached = (secondsLeft: number) => writeSession(file, {
-    url: tvm.url,
-    profile: 'p',
-    sessionId: SESSION,
-    updatedAt: 'x',
-    sessionExpiresAt: iso(12 * HOUR),
-    credentials: { AccessKeyId: 'ASIACACHED', SecretAccessKey: 's', SessionToken: 't', Expiration: iso(secondsLeft) },
-  });
+  const cached = (secondsLeft: number) => writeSession(fake.file, cachedEntry(fake.tvm.url, SESSION, secondsLeft));
 
   test.each(['SESSION_REVOKED', 'SESSION_FORBIDDEN'])('%s clears the cached credentials, keeps the session id, and exits 1', async (code) => {
     cached(200);
-    next = () => refusal(403, code);
+    fake.next = () => refusal(403, code);
 
     const res = await credentials();
 
     expect(res).toMatchObject({ code: 1, stdout: '' });
     expect(res.stderr).toMatch(new RegExp(`^sentinel-tvm: ${code}: `));
-    expect(readEntry(file)).toMatchObject({ sessionId: SESSION });
-    expect(readEntry(file)?.credentials).toBeUndefined();
+    expect(readEntry(fake.file)).toMatchObject({ sessionId: SESSION });
+    expect(readEntry(fake.file)?.credentials).toBeUndefined();
   });
 
   test('a failed, throttling or unreachable TVM leaves the session\'s cached credentials in use while they have more than a minute left', async () => {
     cached(200);
-    next = () => ({ status: 503, body: { Code: 'STORE_UNAVAILABLE', Message: 'down' } });
+    fake.next = () => ({ status: 503, body: { Code: 'STORE_UNAVAILABLE', Message: 'down' } });
 
     const res = await credentials();
 
     expect(res.code).toBe(0);
     expect(keyOf(res)).toBe('ASIACACHED');
     expect(res.stderr).toMatch(/^sentinel-tvm: warning: STORE_UNAVAILABLE: down; using the cached credentials of session 0123456789abcdef, which expire in 3m/);
-    expect(readEntry(file)?.credentials?.AccessKeyId).toBe('ASIACACHED');
+    expect(readEntry(fake.file)?.credentials?.AccessKeyId).toBe('ASIACACHED');
+    // For 30 s the next calls do not try again: they serve the same, saying so (processes waiting behind the first).
+    const shared = await credentials();
+    expect(keyOf(shared)).toBe('ASIACACHED');
+    expect(shared.stderr).toMatch(/^sentinel-tvm: warning: the TVM was unavailable at \S+Z; using the cached credentials of session 0123456789abcdef/);
+    expect(fake.tvm.requests).toHaveLength(1);
 
-    next = () => ({ status: 429, body: { Code: 'RATE_LIMITED', Message: 'slow down' } });
+    cached(200);
+    fake.next = () => ({ status: 429, body: { Code: 'RATE_LIMITED', Message: 'slow down' } });
     const throttled = await credentials();
     expect(throttled.code).toBe(0);
     expect(throttled.stderr).toMatch(/^sentinel-tvm: warning: RATE_LIMITED: slow down; using the cached credentials/);
 
-    next = () => ({ status: 503, body: { Code: 'STORE_UNAVAILABLE', Message: 'down' } });
+    fake.next = () => ({ status: 503, body: { Code: 'STORE_UNAVAILABLE', Message: 'down' } });
     cached(50);
     const late = await credentials();
     expect(late).toMatchObject({ code: 3, stdout: '' });
     // Unreachable: the same.
-    file = cacheFile(new URL('http://127.0.0.1:1/'), 'p', env);
+    fake.file = cacheFile(new URL('http://127.0.0.1:1/'), 'p', fake.env);
     cached(200);
-    const unreachable = await runInProcess(['credentials', '--url', 'http://127.0.0.1:1/', '--profile', 'p'], env);
+    const unreachable = await runInProcess(['credentials', '--url', 'http://127.0.0.1:1/', '--profile', 'p'], fake.env);
     expect(unreachable.code).toBe(0);
     expect(unreachable.stderr).toMatch(/^sentinel-tvm: warning: cannot reach the TVM at http:\/\/127.0.0.1:1: .*; using the cached credentials/);
   });
 
   test('a refusal never falls back to cached credentials', async () => {
     cached(200);
-    next = () => refusal(403, 'POLICY_DENY');
+    fake.next = () => refusal(403, 'POLICY_DENY');
     const res = await credentials();
     expect(res).toMatchObject({ code: 1, stdout: '' });
     expect(res.stderr).toMatch(/^sentinel-tvm: POLICY_DENY: /);
@@ -195,7 +157,7 @@ describe('when the TVM refuses or fails', () => {
 
 describe('what the user is told', () => {
   test('--verbose says on stderr where the credentials come from and how long they and the session last; stdout stays the JSON', async () => {
-    next = () => issued(HOUR, 5 * HOUR);
+    fake.next = () => issued(HOUR, 5 * HOUR);
     const vended = await credentials('--verbose');
     const hit = await credentials('--verbose');
 
@@ -209,38 +171,38 @@ describe('what the user is told', () => {
   });
 
   test('a session with under 15 minutes left is announced on stderr without --verbose; one with more is not', async () => {
-    next = () => issued(600, 14 * 60);
+    fake.next = () => issued(600, 14 * 60);
     const soon = await credentials();
     expect(soon.code).toBe(0);
     expect(soon.stderr).toMatch(/^sentinel-tvm: warning: session 0123456789abcdef ends in 1[34]m\d+s \(\S+\), and no credentials outlive it: .*--new-session/);
     // Answered from the cache too.
     expect((await credentials()).stderr).toMatch(/warning: session 0123456789abcdef ends in/);
-    next = () => issued(600, 16 * 60);
+    fake.next = () => issued(600, 16 * 60);
     expect((await credentials('--new-session')).stderr).toBe('');
   });
 });
 
-describe('sentinel-tvm exec and env', () => {
+describe('sentinel-tvm exec and fake.env', () => {
   test('exec runs the command with the credentials in its environment, without AWS_PROFILE, and passes its exit code through', async () => {
-    env = { ...env, AWS_PROFILE: 'someone-else', AWS_DEFAULT_PROFILE: 'x' };
-    file = cacheFile(new URL(tvm.url), 'p', env);
+    fake.env = { ...fake.env, AWS_PROFILE: 'someone-else', AWS_DEFAULT_PROFILE: 'x' };
+    fake.file = cacheFile(new URL(fake.tvm.url), 'p', fake.env);
     const script = 'printf "%s|%s|%s|%s|%s|%s|%s" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$AWS_SESSION_TOKEN" "$AWS_CREDENTIAL_EXPIRATION" '
       + '"$SENTINEL_TVM_SESSION_ID" "${AWS_PROFILE-unset}" "${AWS_DEFAULT_PROFILE-unset}" >&2; exit 7';
     const res = await run('exec', '--', 'sh', '-c', 'exit 7');
 
     expect(res.code).toBe(7);
-    const entry = readEntry(file)!;
+    const entry = readEntry(fake.file)!;
     expect(entry.credentials).toBeDefined();
     // The child's stderr is the terminal's (inherited), not captured here: run it again through the bundle to read it.
-    const child = await runCli(['exec', '--url', tvm.url, '--profile', 'p', '--', 'sh', '-c', script], { ...env, ...KEYS.alice });
+    const child = await runCli(['exec', '--url', fake.tvm.url, '--profile', 'p', '--', 'sh', '-c', script], { ...fake.env, ...KEYS.alice });
     expect(child.code).toBe(7);
     const c = entry.credentials!;
     expect(child.stderr).toBe([c.AccessKeyId, c.SecretAccessKey, c.SessionToken, c.Expiration, SESSION, 'unset', 'unset'].join('|'));
-    expect(tvm.requests).toHaveLength(1); // one vend for both: the same cache
+    expect(fake.tvm.requests).toHaveLength(1); // one vend for both: the same cache
   });
 
   test('exec: options after -- are the command\'s (--help included); a missing command is 127; a signal is 128 + its number', async () => {
-    const help = await runCli(['exec', '--url', tvm.url, '--profile', 'p', '--', 'sh', '-c', 'echo "$0 $1"', '--help'], { ...env, ...KEYS.alice });
+    const help = await runCli(['exec', '--url', fake.tvm.url, '--profile', 'p', '--', 'sh', '-c', 'echo "$0 $1"', '--help'], { ...fake.env, ...KEYS.alice });
     expect(help).toMatchObject({ code: 0, stdout: '--help \n' });
     const missing = await run('exec', '--', 'no-such-command-sentinel');
     expect(missing.code).toBe(127);
@@ -253,8 +215,8 @@ describe('sentinel-tvm exec and env', () => {
   });
 
   test('exec passes a signal it receives to the command, and exits with the command\'s code', async () => {
-    const child = spawn(process.execPath, [path.join(__dirname, '..', 'assets', 'cli', 'sentinel-tvm', 'index.js'), 'exec', '--url', tvm.url,
-      '--profile', 'p', '--', 'sh', '-c', 'trap "exit 42" TERM; echo ready; while :; do sleep 0.05; done'], { env: { ...env, ...KEYS.alice } });
+    const child = spawn(process.execPath, [path.join(__dirname, '..', 'assets', 'cli', 'sentinel-tvm', 'index.js'), 'exec', '--url', fake.tvm.url,
+      '--profile', 'p', '--', 'sh', '-c', 'trap "exit 42" TERM; echo ready; while :; do sleep 0.05; done'], { env: { ...fake.env, ...KEYS.alice } });
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
     child.kill('SIGTERM');
     const code = await new Promise((resolve) => child.once('exit', resolve));
@@ -262,60 +224,60 @@ describe('sentinel-tvm exec and env', () => {
   });
 
   test('env prints export lines a POSIX shell evaluates to the same values, then unsets AWS_PROFILE', async () => {
-    next = () => ({ ...issued(), body: { ...(issued().body as object), SecretAccessKey: 'it\'s $(not) `run` "quoted"' } });
+    fake.next = () => ({ ...issued(), body: { ...(issued().body as object), SecretAccessKey: 'it\'s$(not)`run`"quoted"' } });
     const res = await run('env');
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/^export AWS_ACCESS_KEY_ID='ASIAFAKE\d+'\n/);
     expect(res.stdout).toMatch(/\nunset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SECURITY_TOKEN\n$/);
     const shell = spawnSync('sh', ['-c', 'AWS_PROFILE=x; eval "$1"; printf \'%s|%s\' "$AWS_SECRET_ACCESS_KEY" "${AWS_PROFILE-unset}"', 'sh', res.stdout],
       { encoding: 'utf8' });
-    expect(shell.stdout).toBe('it\'s $(not) `run` "quoted"|unset');
+    expect(shell.stdout).toBe('it\'s$(not)`run`"quoted"|unset');
   });
 
-  test('exec and env warn that credentials with under 10 minutes left cannot be refreshed inside; credentials does not', async () => {
-    next = () => issued(900);
+  test('exec and fake.env warn that credentials with under 10 minutes left cannot be refreshed inside; credentials does not', async () => {
+    fake.next = () => issued(900);
     expect((await run('env', '--expiry-window', '0')).stderr).toBe('');
-    next = () => issued(500);
+    fake.next = () => issued(500);
     const soon = await run('env', '--new-session');
     expect(soon.stderr).toMatch(/warning: these credentials expire in 8m\d+s .* cannot be refreshed inside the command/);
     expect((await credentials('--expiry-window', '0')).stderr).toBe('');
   });
 
   test('inside exec, a vend that would sign with the protected role\'s credentials from the environment is refused with the fix', async () => {
-    const inside = { ...env, SENTINEL_TVM_SESSION_ID: SESSION, AWS_ACCESS_KEY_ID: 'ASIAFROMEXEC', AWS_SECRET_ACCESS_KEY: 'x' };
-    const res = await runInProcess(['credentials', '--url', tvm.url, '--profile', 'p'], inside);
+    const inside = { ...fake.env, SENTINEL_TVM_SESSION_ID: SESSION, AWS_ACCESS_KEY_ID: 'ASIAFROMEXEC', AWS_SECRET_ACCESS_KEY: 'x' };
+    const res = await runInProcess(['credentials', '--url', fake.tvm.url, '--profile', 'p'], inside);
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch('this runs inside `sentinel-tvm exec` (session 0123456789abcdef)');
     expect(res.stderr).toMatch('pass --source-profile');
-    expect(tvm.requests).toHaveLength(0);
+    expect(fake.tvm.requests).toHaveLength(0);
   });
 });
 
 describe('one vend for processes started together: the lock', () => {
-  const bundleEnv = () => ({ ...env, ...KEYS.alice });
-  const lock = () => lockFileOf(cacheFile(new URL(tvm.url), 'p', bundleEnv()));
+  const bundleEnv = () => ({ ...fake.env, ...KEYS.alice });
+  const lock = () => lockFileOf(cacheFile(new URL(fake.tvm.url), 'p', bundleEnv()));
 
   test('eight processes started at once with an empty cache make one vend and share its credentials', async () => {
-    next = () => new Promise((resolve) => setTimeout(() => resolve(issued()), 300));
-    const results = await Promise.all(Array.from({ length: 8 }, () => runCli(['credentials', '--url', tvm.url, '--profile', 'p'], bundleEnv())));
+    fake.next = () => new Promise((resolve) => setTimeout(() => resolve(issued()), 300));
+    const results = await Promise.all(Array.from({ length: 8 }, () => runCli(['credentials', '--url', fake.tvm.url, '--profile', 'p'], bundleEnv())));
     expect(results.map((r) => r.code)).toEqual(Array(8).fill(0));
     expect(new Set(results.map(keyOf)).size).toBe(1);
-    expect(tvm.requests).toHaveLength(1);
+    expect(fake.tvm.requests).toHaveLength(1);
     expect(fs.existsSync(lock())).toBe(false);
   });
 
   test('a holder killed while it vends does not hold the lock: the next process takes it over at once (its pid is gone)', async () => {
-    next = () => new Promise(() => undefined); // never answers
-    const holder = spawn(process.execPath, [path.join(__dirname, '..', 'assets', 'cli', 'sentinel-tvm', 'index.js'), 'credentials', '--url', tvm.url,
+    fake.next = () => new Promise(() => undefined); // never answers
+    const holder = spawn(process.execPath, [path.join(__dirname, '..', 'assets', 'cli', 'sentinel-tvm', 'index.js'), 'credentials', '--url', fake.tvm.url,
       '--profile', 'p'], { env: bundleEnv(), stdio: 'ignore' });
-    await waitFor(() => fs.existsSync(lock()) && tvm.requests.length === 1);
+    await waitFor(() => fs.existsSync(lock()) && fake.tvm.requests.length === 1);
     holder.kill('SIGKILL');
     await new Promise((resolve) => holder.once('exit', resolve));
     expect(fs.existsSync(lock())).toBe(true); // left behind
-    next = () => issued();
+    fake.next = () => issued();
 
     const started = Date.now();
-    const res = await runCli(['credentials', '--url', tvm.url, '--profile', 'p', '--verbose'], bundleEnv());
+    const res = await runCli(['credentials', '--url', fake.tvm.url, '--profile', 'p', '--verbose'], bundleEnv());
 
     expect(res.code).toBe(0);
     expect(res.stderr).toMatch(`took over the cache lock of pid ${holder.pid}, which is no longer running`);
@@ -324,16 +286,16 @@ describe('one vend for processes started together: the lock', () => {
   });
 
   test('a frozen holder (SIGSTOP) loses the lock once it has not touched it for 10 s; a waiter told so vends', async () => {
-    next = () => new Promise(() => undefined);
-    const holder = spawn(process.execPath, [path.join(__dirname, '..', 'assets', 'cli', 'sentinel-tvm', 'index.js'), 'credentials', '--url', tvm.url,
+    fake.next = () => new Promise(() => undefined);
+    const holder = spawn(process.execPath, [path.join(__dirname, '..', 'assets', 'cli', 'sentinel-tvm', 'index.js'), 'credentials', '--url', fake.tvm.url,
       '--profile', 'p'], { env: bundleEnv(), stdio: 'ignore' });
     try {
-      await waitFor(() => fs.existsSync(lock()) && tvm.requests.length === 1);
+      await waitFor(() => fs.existsSync(lock()) && fake.tvm.requests.length === 1);
       holder.kill('SIGSTOP');
-      next = () => issued();
+      fake.next = () => issued();
       const started = Date.now();
 
-      const res = await runCli(['credentials', '--url', tvm.url, '--profile', 'p', '--verbose'], bundleEnv());
+      const res = await runCli(['credentials', '--url', fake.tvm.url, '--profile', 'p', '--verbose'], bundleEnv());
 
       const waited = Date.now() - started;
       expect(res.code).toBe(0);
@@ -350,10 +312,10 @@ describe('one vend for processes started together: the lock', () => {
     // A live holder on another host (its pid cannot be checked), touching its lock.
     fs.mkdirSync(path.dirname(lock()), { recursive: true, mode: 0o700 });
     fs.writeFileSync(lock(), JSON.stringify({ pid: 1, host: 'another-host', token: 'x' }), { mode: 0o600 });
-    const waiter = runCli(['credentials', '--url', tvm.url, '--profile', 'p', '--verbose'], bundleEnv());
+    const waiter = runCli(['credentials', '--url', fake.tvm.url, '--profile', 'p', '--verbose'], bundleEnv());
     await new Promise((r) => setTimeout(r, 1_000));
-    writeSession(cacheFile(new URL(tvm.url), 'p', bundleEnv()), {
-      url: tvm.url,
+    writeSession(cacheFile(new URL(fake.tvm.url), 'p', bundleEnv()), {
+      url: fake.tvm.url,
       profile: 'p',
       sessionId: SESSION,
       updatedAt: 'x',
@@ -365,7 +327,7 @@ describe('one vend for processes started together: the lock', () => {
     expect(res.code).toBe(0);
     expect(keyOf(res)).toBe('ASIAFROMHOLDER');
     expect(res.stderr).toMatch('another sentinel-tvm (pid 1) is vending for this profile: waiting for it');
-    expect(tvm.requests).toHaveLength(0);
+    expect(fake.tvm.requests).toHaveLength(0);
     expect(fs.existsSync(lock())).toBe(true); // not ours to remove
   });
 
@@ -402,11 +364,11 @@ describe('one vend for processes started together: the lock', () => {
     const target = path.join(tempDir('lock-target-'), 'elsewhere');
     fs.writeFileSync(target, 'keep');
     fs.symlinkSync(target, lock());
-    const res = await runCli(['credentials', '--url', tvm.url, '--profile', 'p'], bundleEnv());
+    const res = await runCli(['credentials', '--url', fake.tvm.url, '--profile', 'p'], bundleEnv());
     expect(res.code).toBe(4);
     expect(res.stderr).toMatch(`the session cache lock ${lock()} is a symbolic link, which is never followed`);
     expect(fs.readFileSync(target, 'utf8')).toBe('keep');
-    expect(tvm.requests).toHaveLength(0);
+    expect(fake.tvm.requests).toHaveLength(0);
   });
 });
 

@@ -1,4 +1,5 @@
 // L6: whatever the command prints that came from the TVM or its table reaches the terminal without control characters.
+import * as fs from 'fs';
 import { cleanEnv, removeTempDirs, runInProcess, startFakeTvm, type FakeAnswer, type FakeRequest, type FakeTvm } from './support/cli';
 import { cacheFile, writeSession } from '../cli/cache';
 import { keyValues, printable, printableJson, table } from '../cli/format';
@@ -116,14 +117,13 @@ describe('the command prints the TVM\'s answers made printable', () => {
     ]);
   });
 
-  test('credentials: the credential_process JSON escapes DEL and C1 and keeps the values', async () => {
+  test('credentials: an answer whose credentials are not printable ASCII is refused (exit 3): nothing is printed or cached', async () => {
     const creds = { AccessKeyId: `AKID${HOSTILE}`, SecretAccessKey: 's', Token: 't', Expiration: '2030-01-01T00:00:00Z', SessionId: SESSION_ID };
     answer = () => ({ status: 200, body: creds });
-    const res = await runInProcess(['credentials', '--url', tvm.url, '--profile', 'p']);
-    expect(res.code).toBe(0);
-    expect(res.stdout).not.toMatch(CONTROL);
-    expect(JSON.parse(res.stdout)).toEqual({
-      Version: 1, AccessKeyId: creds.AccessKeyId, SecretAccessKey: 's', SessionToken: 't', Expiration: creds.Expiration,
-    });
+    const env = cleanEnv();
+    const res = await runInProcess(['credentials', '--url', tvm.url, '--profile', 'p'], env);
+    expect(res).toMatchObject({ code: 3, stdout: '' });
+    expect(res.stderr).toBe('sentinel-tvm: the TVM answered a malformed AccessKeyId (not printable ASCII)\n');
+    expect(fs.existsSync(env.SENTINEL_TVM_CACHE_DIR) ? fs.readdirSync(env.SENTINEL_TVM_CACHE_DIR) : []).toEqual([]);
   });
 });

@@ -47,7 +47,8 @@ test('a second run on the same data directory finds the earlier session and cont
     const get = await runCli(['sessions', 'get', id, '--url', second.url, '--json'], env);
     expect(get.code).toBe(0);
     expect(JSON.parse(get.stdout).Session).toMatchObject({ id, status: 'active', request_count: 1 });
-    const again = await runCli(['credentials', '--url', second.url, '--profile', 'prod-readonly'], env);
+    // --no-cache: the cached credentials would answer without a request; the vend must find the session.
+    const again = await runCli(['credentials', '--url', second.url, '--profile', 'prod-readonly', '--no-cache'], env);
     expect(again.code).toBe(0);
     const after = await runCli(['sessions', 'get', id, '--url', second.url, '--json'], env);
     expect(JSON.parse(after.stdout).Session).toMatchObject({ id, request_count: 2 });
