@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { CliError, ExitCode } from './errors';
-import { acquireLock } from './lock';
+import { acquireLock, type LockEvents } from './lock';
 import { Patterns } from '../src/shared/contract';
 
 /** Where sessions and their credentials are kept: `$SENTINEL_TVM_CACHE_DIR`, else `$XDG_CACHE_HOME/sentinel-tvm`, else `~/.cache/sentinel-tvm`. */
@@ -22,9 +22,11 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
  */
 export function signerOf(sourceProfile: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   const home = env.HOME ?? os.homedir();
+  // As the SDK reads them: a leading ~/ is the home directory, not a folder of the working directory.
+  const file = (set: string | undefined, fallback: string) => path.resolve(set?.startsWith('~/') ? path.join(home, set.slice(2)) : set ?? fallback);
   const files = [
-    path.resolve(env.AWS_CONFIG_FILE ?? path.join(home, '.aws', 'config')),
-    path.resolve(env.AWS_SHARED_CREDENTIALS_FILE ?? path.join(home, '.aws', 'credentials')),
+    file(env.AWS_CONFIG_FILE, path.join(home, '.aws', 'config')),
+    file(env.AWS_SHARED_CREDENTIALS_FILE, path.join(home, '.aws', 'credentials')),
   ];
   const profile = sourceProfile ?? env.AWS_PROFILE;
   if (profile) return JSON.stringify(['profile', profile, ...files]);
@@ -112,38 +114,61 @@ export function checkCacheDir(dir: string): boolean {
 
 /**
  * Whoever can write a directory above the cache directory can swap the cache directory for one of theirs between our
- * checks and our reads (as OpenSSH's StrictModes reasons): every directory above it, as written and as resolved, must
- * be root's or yours, and not writable by others unless sticky (/tmp), nor by its group unless that is your own group.
+ * checks and our reads (as OpenSSH's StrictModes reasons). So every directory on the way to it, following each symbolic
+ * link one step at a time (the directories holding the links included), must be root's or yours, and not writable by
+ * others unless sticky (/tmp), nor by its group unless that group is yours alone; and every link on the way, root's or
+ * yours.
  */
 function checkAncestors(dir: string, uid: number): void {
-  const gid = process.getgid?.();
-  const above = (p: string) => {
-    const out: string[] = [];
-    for (let d = path.dirname(p); ; d = path.dirname(d)) {
-      out.push(d);
-      if (path.dirname(d) === d) return out;
+  const fail = (what: string) => refused(`the session cache directory ${dir} is under ${what}: they could swap the cache for `
+    + 'theirs; set SENTINEL_TVM_CACHE_DIR to a directory of your own');
+  let links = 0;
+  const visit = (target: string): void => {
+    const abs = path.resolve(target);
+    let cur = path.parse(abs).root;
+    const parts = abs.slice(cur.length).split(path.sep).filter(Boolean);
+    for (let i = 0; ; i++) {
+      let st: fs.Stats;
+      try {
+        st = fs.lstatSync(cur);
+      } catch (err) {
+        throw refused(`cannot use the session cache directory ${dir}: ${errorText(err)}`);
+      }
+      if (st.uid !== 0 && st.uid !== uid) throw fail(`${cur}, which belongs to uid ${st.uid}`);
+      if (st.isSymbolicLink()) {
+        if (++links > 40) throw refused(`cannot use the session cache directory ${dir}: too many symbolic links`);
+        visit(path.join(path.resolve(path.dirname(cur), fs.readlinkSync(cur)), ...parts.slice(i)));
+        return;
+      }
+      const mode = st.mode;
+      /* eslint-disable no-bitwise -- permission bits */
+      const sticky = (mode & 0o1000) !== 0;
+      if ((mode & 0o002) !== 0 && !sticky) throw fail(`${cur}, which others can write (mode ${octal(mode)})`);
+      if ((mode & 0o020) !== 0 && !sticky && !groupIsYoursAlone(st.gid, uid)) {
+        throw fail(`${cur}, which its group (gid ${st.gid}) can write and which is not yours alone (mode ${octal(mode)}): \`chmod g-w ${cur}\``);
+      }
+      /* eslint-enable no-bitwise */
+      if (i >= parts.length) return;
+      cur = path.join(cur, parts[i]);
     }
   };
-  let real: string;
+  visit(path.dirname(path.resolve(dir)));
+}
+
+/**
+ * A group is yours alone when it is named after you and nobody else is in it, as a member or by primary group (a user
+ * private group). Read from /etc/group and /etc/passwd; when they say otherwise or cannot be read, it is not.
+ */
+function groupIsYoursAlone(gid: number, uid: number): boolean {
   try {
-    real = fs.realpathSync(path.dirname(dir));
-  } catch (err) {
-    throw refused(`cannot use the session cache directory ${dir}: ${errorText(err)}`);
-  }
-  for (const d of new Set([...above(path.resolve(dir)), real, ...above(real)])) {
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(d);
-    } catch (err) {
-      throw refused(`cannot use the session cache directory ${dir}: ${errorText(err)}`);
-    }
-    const sticky = (st.mode & 0o1000) !== 0; // eslint-disable-line no-bitwise -- permission bits
-    const othersWrite = (st.mode & 0o002) !== 0 && !sticky; // eslint-disable-line no-bitwise
-    const groupWrite = (st.mode & 0o020) !== 0 && !sticky && st.gid !== gid; // eslint-disable-line no-bitwise
-    if ((st.uid !== 0 && st.uid !== uid) || (!st.isSymbolicLink() && (othersWrite || groupWrite))) {
-      throw refused(`the session cache directory ${dir} is under ${d}, which ${st.uid !== 0 && st.uid !== uid ? `belongs to uid ${st.uid}`
-        : `others can write (mode ${octal(st.mode)})`}: they could swap the cache for theirs; set SENTINEL_TVM_CACHE_DIR to a directory of your own`);
-    }
+    const users = fs.readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')).filter((f) => f.length >= 4);
+    const me = users.find((f) => Number(f[2]) === uid)?.[0];
+    const group = fs.readFileSync('/etc/group', 'utf8').split('\n').map((l) => l.split(':')).find((f) => f.length >= 4 && Number(f[2]) === gid);
+    if (!me || !group || group[0] !== me) return false;
+    const members = group[3].split(',').map((m) => m.trim()).filter(Boolean);
+    return members.every((m) => m === me) && users.every((f) => Number(f[3]) !== gid || f[0] === me);
+  } catch {
+    return false;
   }
 }
 
@@ -211,12 +236,15 @@ export function readEntry(file: string): CachedSession | undefined {
 /** A credential field as AWS issues them: printable ASCII, no space (nothing that can drive a terminal or a shell). */
 export const isToken = (v: unknown): v is string => typeof v === 'string' && /^[\x21-\x7e]{1,4096}$/.test(v);
 
+/** ISO 8601 with an explicit offset, as STS and the TVM write times: without one, Date.parse would read local time. */
+const ISO_8601 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$/;
+
 /**
- * A time as ISO 8601 UTC to the second, or undefined. Only what Date.parse reads as a time AND what that time prints
- * back as: Date.parse skips text in parentheses, which must not travel on to a terminal.
+ * A time as ISO 8601 UTC to the second, or undefined: only ISO 8601 with an offset (Date.parse alone also skips text
+ * in parentheses, which must not travel on to a terminal, and reads a time without offset as local time).
  */
 export function isoTime(v: unknown): string | undefined {
-  if (typeof v !== 'string' || v.length > 64) return undefined;
+  if (typeof v !== 'string' || !ISO_8601.test(v)) return undefined;
   const t = Date.parse(v);
   return Number.isNaN(t) ? undefined : new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
@@ -261,7 +289,8 @@ export function removeSession(file: string): void {
  * the next call asks the TVM and reports SESSION_REVOKED instead of quietly starting another session. Returns how many
  * entries were changed.
  */
-export async function forgetSession(sessionId: string, how: 'ended' | 'revoked', env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function forgetSession(sessionId: string, how: 'ended' | 'revoked', env: NodeJS.ProcessEnv = process.env,
+  events: LockEvents = {}): Promise<number> {
   const dir = cacheDir(env);
   if (!checkCacheDir(dir)) return 0;
   let changed = 0;
@@ -276,7 +305,7 @@ export async function forgetSession(sessionId: string, how: 'ended' | 'revoked',
     }
     if (entry?.sessionId !== sessionId) continue;
     // Under the entry's lock: a vend of this session in flight would otherwise write its credentials back after us.
-    const lock = await acquireLock(lockFileOf(file), () => false);
+    const lock = await acquireLock(lockFileOf(file), () => false, events);
     try {
       const now = readEntry(file);
       if (now?.sessionId !== sessionId) continue;

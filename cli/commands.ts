@@ -142,7 +142,10 @@ async function showSession(argv: readonly string[], io: Io, action: 'get' | 'end
 /** The session's credentials cached on this machine go with it (the session is over either way). */
 async function clearCached(id: string, how: 'ended' | 'revoked', io: Io): Promise<void> {
   try {
-    const n = await forgetSession(id, how, io.env);
+    const n = await forgetSession(id, how, io.env, {
+      waiting: (pid) => io.err(`sentinel-tvm: waiting for the session cache lock${pid ? ` of pid ${pid}` : ''} (a vend in flight) to clear `
+        + 'the cached credentials\n'),
+    });
     if (n > 0) io.err(`sentinel-tvm: session ${id}: its cached credentials on this machine are cleared\n`);
   } catch (err) {
     io.err(`sentinel-tvm: warning: the session cache was not cleared: ${printable((err as Error).message)}\n`);

@@ -30,6 +30,8 @@ export const HANDOVER_WARNING_SECONDS = 10 * 60;
 const FALLBACK_MIN_SECONDS = 60;
 /** For this long after a vend found the TVM unavailable, other calls serve the same cached credentials without trying. */
 const UNAVAILABLE_SHARE_SECONDS = 30;
+/** Clocks of hosts sharing a cache directory are taken to agree within this (the lock's 10-s staleness assumes it too). */
+const CLOCK_SKEW_SECONDS = 10;
 
 const CREDENTIAL_OPTIONS: OptionKinds = {
   ...CLIENT_OPTIONS,
@@ -95,8 +97,10 @@ function usable(req: Request, entry: CachedSession | undefined, now = Date.now()
   const credentialsLeft = secondsLeft(entry.credentials.Expiration, now);
   const base = { credentials: entry.credentials, sessionId: entry.sessionId, sessionExpiresAt: entry.sessionExpiresAt };
   if (credentialsLeft > req.windowSeconds) return { ...base, source: 'cache' };
+  // A mark in the future (a clock stepped back, a host sharing the directory running fast) counts for nothing.
+  const markAge = entry.unavailableSince ? -secondsLeft(entry.unavailableSince, now) : undefined;
   const since = entry.unavailableSince;
-  if (since && -secondsLeft(since, now) < UNAVAILABLE_SHARE_SECONDS && credentialsLeft > FALLBACK_MIN_SECONDS) {
+  if (markAge !== undefined && markAge > -CLOCK_SKEW_SECONDS && markAge < UNAVAILABLE_SHARE_SECONDS && credentialsLeft > FALLBACK_MIN_SECONDS) {
     return {
       ...base,
       source: 'fallback',

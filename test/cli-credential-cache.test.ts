@@ -182,7 +182,7 @@ describe('what the user is told', () => {
   });
 });
 
-describe('sentinel-tvm exec and fake.env', () => {
+describe('sentinel-tvm exec and env', () => {
   test('exec runs the command with the credentials in its environment, without AWS_PROFILE, and passes its exit code through', async () => {
     fake.env = { ...fake.env, AWS_PROFILE: 'someone-else', AWS_DEFAULT_PROFILE: 'x' };
     fake.file = cacheFile(new URL(fake.tvm.url), 'p', fake.env);
@@ -234,7 +234,7 @@ describe('sentinel-tvm exec and fake.env', () => {
     expect(shell.stdout).toBe('it\'s$(not)`run`"quoted"|unset');
   });
 
-  test('exec and fake.env warn that credentials with under 10 minutes left cannot be refreshed inside; credentials does not', async () => {
+  test('exec and env warn that credentials with under 10 minutes left cannot be refreshed inside; credentials does not', async () => {
     fake.next = () => issued(900);
     expect((await run('env', '--expiry-window', '0')).stderr).toBe('');
     fake.next = () => issued(500);

@@ -82,20 +82,21 @@ describe('what a hostile or broken TVM answer can do', () => {
   // Finding 2 (low). Date.parse accepts far more than ISO 8601: V8 skips parenthesised comments, so
   // "Jan 1 2020 (<ESC>]0;title<BEL>)" is a valid date. Expiration and SessionExpiresAt are only checked with Date.parse,
   // stored as they are, and printed raw by tell(): the session warning (printed without --verbose), the handover
-  // warning of exec/fake.env and the --verbose line put the TVM's control characters on the user's terminal.
-  test('the session-end warning carries no control character from SessionExpiresAt', async () => {
+  // warning of exec/env and the --verbose line put the TVM's control characters on the user's terminal.
+  test('a SessionExpiresAt that is not ISO 8601 is ignored: no control character reaches the terminal or the cache', async () => {
     fake.next = () => issued(HOUR, SESSION, { SessionExpiresAt: 'Jan 1 2020 (\u001b]0;pwned\u0007\u001b[2J)' });
-    const res = await run('credentials');
+    const res = await run('credentials', '--verbose');
     expect(res.code).toBe(0);
-    expect(res.stderr).toMatch(/warning: session 0123456789abcdef ends now/);
+    expect(res.stderr).toMatch('the session at a time the TVM did not say');
     expect(res.stderr).not.toMatch(CONTROL);
+    expect(readEntry(fake.file)?.sessionExpiresAt).toBeUndefined();
   });
 
-  test('--verbose and the exec/fake.env warning carry no control character from Expiration', async () => {
+  test('an Expiration that is not ISO 8601 is refused (exit 3): no control character reaches the terminal', async () => {
     fake.next = () => issued(HOUR, SESSION, { Expiration: `${new Date(Date.now() + 300_000).toUTCString()} (\u001b[31mforged\u001b[0m)` });
     const res = await run('env', '--verbose');
-    expect(res.code).toBe(0);
-    expect(res.stderr).toMatch(/cannot be refreshed inside the command/);
+    expect(res).toMatchObject({ code: 3, stdout: '' });
+    expect(res.stderr).toMatch('the TVM answered a malformed Expiration');
     expect(res.stderr).not.toMatch(CONTROL);
   });
 
@@ -109,8 +110,8 @@ describe('what a hostile or broken TVM answer can do', () => {
     expect(res.code).toBe(3); // a malformed answer: the TVM's fault (exit 3), named as such
   });
 
-  test('held: a value with whitespace or newlines never reaches fake.env\'s output: the answer is refused (exit 3)', async () => {
-    const marker = path.join(tempDir('redteam-fake.env-'), 'ran');
+  test('held: a value with whitespace or newlines never reaches env\'s output: the answer is refused (exit 3)', async () => {
+    const marker = path.join(tempDir('redteam-env-'), 'ran');
     fake.next = () => issued(HOUR, SESSION, { SecretAccessKey: `x'\n$(touch ${marker})\n\`touch ${marker}\`'"; touch ${marker}; '` });
     const res = await run('env');
     expect(res).toMatchObject({ code: 3, stdout: '' });
@@ -118,8 +119,8 @@ describe('what a hostile or broken TVM answer can do', () => {
     expect(fs.existsSync(marker)).toBe(false);
   });
 
-  test('held: fake.env\'s export lines evaluate to inert strings whatever quotes and substitutions a value holds', async () => {
-    const marker = path.join(tempDir('redteam-fake.env-'), 'ran');
+  test('held: env\'s export lines evaluate to inert strings whatever quotes and substitutions a value holds', async () => {
+    const marker = path.join(tempDir('redteam-env-'), 'ran');
     const token = '\';touch${marker}#$(touch${marker})`touch${marker}`"';
     fake.next = () => issued(HOUR, SESSION, { Token: token });
     const res = await run('env');
