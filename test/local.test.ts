@@ -194,8 +194,10 @@ describe('sentinel-tvm credentials', () => {
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch('AWS_PROFILE=tvm gets its credentials from `sentinel-tvm credentials` itself');
     // Should the config file escape that check, the nested call still stops at once instead of recursing.
+    const nestedEnv = cleanEnv(KEYS.alice);
+    const chainKey = chainKeyOf(cacheFile(new URL(local.url), 'prod-readonly', nestedEnv, signerOf('alice', nestedEnv)));
     const nested = await runCli(['credentials', '--url', local.url, '--profile', 'prod-readonly', '--source-profile', 'alice'],
-      cleanEnv({ ...KEYS.alice, SENTINEL_TVM_CREDENTIAL_CHAIN: `0000 ${chainKeyOf(cacheFile(new URL(local.url), 'prod-readonly', {}, signerOf('alice')))}` }));
+      { ...nestedEnv, SENTINEL_TVM_CREDENTIAL_CHAIN: `0000 ${chainKey}` });
     expect(nested.code).toBe(4);
     expect(nested.stderr).toMatch('lead back to `sentinel-tvm credentials --profile prod-readonly` itself');
   });
