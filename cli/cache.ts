@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { CliError, ExitCode } from './errors';
 import { acquireLock, type LockEvents } from './lock';
+import { readOwnFile } from './own-file';
 import { Patterns } from '../src/shared/contract';
 
 /** Where sessions and their credentials are kept: `$SENTINEL_TVM_CACHE_DIR`, else `$XDG_CACHE_HOME/sentinel-tvm`, else `~/.cache/sentinel-tvm`. */
@@ -77,9 +78,6 @@ const errorText = (err: unknown) => (err as Error)?.message ?? String(err);
 // turns every refresh into SESSION_FORBIDDEN. So the directory and the files must be the user's own, closed to
 // everyone else, and never symbolic links (a link would lead the reads and checks somewhere else).
 // Without process.getuid (Windows) there are no POSIX owners or modes to check: only the symbolic-link checks apply.
-// A flag the platform lacks is 0 (O_NOFOLLOW on Windows: there the file is lstat'ed before it is opened).
-const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
-const O_NONBLOCK = fs.constants.O_NONBLOCK ?? 0; // a FIFO planted as a cache file must not hang the command
 
 /**
  * Checks the cache directory before it is used: it must be a directory, not a symbolic link, owned by the user,
@@ -190,30 +188,14 @@ const SESSION_ID = new RegExp(Patterns.SESSION_ID);
  */
 export function readEntry(file: string): CachedSession | undefined {
   if (!checkCacheDir(path.dirname(file))) return undefined;
-  const symlink = () => refused(`the session cache file ${file} is a symbolic link, which is never followed: delete it (\`rm ${file}\`)`);
-  let fd: number;
-  try {
-    if (!O_NOFOLLOW && fs.lstatSync(file).isSymbolicLink()) throw symlink();
-    // eslint-disable-next-line no-bitwise -- open(2) flags are a bit set
-    fd = fs.openSync(file, fs.constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
-  } catch (err) {
-    if (err instanceof CliError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    // O_NOFOLLOW on a symbolic link: ELOOP (Linux, macOS), EMLINK (FreeBSD).
-    if (code === 'ELOOP' || code === 'EMLINK') throw symlink();
-    throw refused(`cannot read the session cache file ${file}: ${errorText(err)}`);
-  }
-  let text: string;
-  try {
-    checkCacheFile(file, fs.fstatSync(fd));
-    text = fs.readFileSync(fd, 'utf8');
-  } finally {
-    fs.closeSync(fd);
-  }
+  const read = readOwnFile(file, {
+    link: () => refused(`the session cache file ${file} is a symbolic link, which is never followed: delete it (\`rm ${file}\`)`),
+    unreadable: (err) => refused(`cannot read the session cache file ${file}: ${errorText(err)}`),
+  }, (st) => checkCacheFile(file, st));
+  if (!read) return undefined;
   let entry: any;
   try {
-    entry = JSON.parse(text);
+    entry = JSON.parse(read.text);
   } catch {
     return undefined;
   }
@@ -254,6 +236,17 @@ export function readSession(file: string): string | undefined {
   return readEntry(file)?.sessionId;
 }
 
+/** Creates the cache directory (0700) if it does not exist yet, and checks it as {@link checkCacheDir} does. */
+export function ensureCacheDir(dir: string): void {
+  if (checkCacheDir(dir)) return;
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw refused(`cannot create the session cache directory ${dir}: ${errorText(err)}`);
+  }
+  checkCacheDir(dir);
+}
+
 /**
  * Writes the entry atomically, mode 0600 in a 0700 directory (it holds credentials, unless the cache is off):
  * a new temporary file (O_EXCL: never an existing file or link), then a rename over the old one (which replaces a link,
@@ -261,14 +254,7 @@ export function readSession(file: string): string | undefined {
  */
 export function writeSession(file: string, entry: CachedSession): void {
   const dir = path.dirname(file);
-  if (!checkCacheDir(dir)) {
-    try {
-      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    } catch (err) {
-      throw refused(`cannot write the session cache ${file}: ${errorText(err)}`);
-    }
-    checkCacheDir(dir);
-  }
+  ensureCacheDir(dir);
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}`);
   try {
     fs.writeFileSync(tmp, `${JSON.stringify(entry)}\n`, { mode: 0o600, flag: 'wx' });
@@ -277,6 +263,12 @@ export function writeSession(file: string, entry: CachedSession): void {
     fs.rmSync(tmp, { force: true }); // it may hold credentials
     throw refused(`cannot write the session cache ${file}: ${errorText(err)}`);
   }
+}
+
+/** The entry with its credentials (and the unavailability mark that only concerns them) gone, updated now. */
+export function withoutCredentials(entry: CachedSession): CachedSession {
+  const { credentials: _dropped, unavailableSince: _theirs, ...rest } = entry;
+  return { ...rest, updatedAt: new Date().toISOString() };
 }
 
 export function removeSession(file: string): void {
@@ -312,8 +304,7 @@ export async function forgetSession(sessionId: string, how: 'ended' | 'revoked',
       if (how === 'ended') {
         removeSession(file);
       } else {
-        const { credentials: _dropped, unavailableSince: _too, ...rest } = now;
-        writeSession(file, { ...rest, updatedAt: new Date().toISOString() });
+        writeSession(file, withoutCredentials(now));
       }
       changed++;
     } finally {

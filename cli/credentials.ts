@@ -5,13 +5,13 @@
 // (and without loading the AWS SDK); otherwise one process at a time vends (cli/lock.ts), continuing the cached
 // session, and the others read what it wrote.
 import { spawn } from 'child_process';
-import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { failOn, refusalError, refusalOf } from './answer';
 import { integerOption, parseArgs, type OptionKinds, type ParsedArgs } from './args';
 import {
-  cacheFile, checkCacheDir, isoTime, isToken, lockFileOf, readEntry, signerOf, writeSession, type CachedCredentials, type CachedSession,
+  cacheFile, checkCacheDir, ensureCacheDir, isoTime, isToken, lockFileOf, readEntry, signerOf, withoutCredentials, writeSession,
+  type CachedCredentials, type CachedSession,
 } from './cache';
 import { CHAIN_VAR, chainKeyOf, CLIENT_OPTIONS, DEVICE_ID, printableError, profileOption, refuseSelfSigning, SESSION_ID, type Io } from './common';
 import { CliError, ExitCode, usageError } from './errors';
@@ -69,6 +69,9 @@ interface Request {
 }
 
 const secondsLeft = (iso: string, now = Date.now()) => Math.floor((Date.parse(iso) - now) / 1000);
+/** The entry's session has ended (as the TVM said when it vended): its credentials never serve. */
+const sessionEnded = (entry: CachedSession, now = Date.now()) =>
+  entry.sessionExpiresAt !== undefined && secondsLeft(entry.sessionExpiresAt, now) <= 0;
 const left = (seconds: number) => (seconds <= 0 ? 'now' : `in ${humanSeconds(seconds)}`);
 
 function requestOf(a: ParsedArgs, io: Io): Request {
@@ -92,14 +95,13 @@ function requestOf(a: ParsedArgs, io: Io): Request {
  * the same failure). Never those of a session that has ended.
  */
 function usable(req: Request, entry: CachedSession | undefined, now = Date.now()): Obtained | undefined {
-  if (req.noCache || req.newSession || !entry?.credentials) return undefined;
-  if (entry.sessionExpiresAt && secondsLeft(entry.sessionExpiresAt, now) <= 0) return undefined;
+  if (req.noCache || req.newSession || !entry?.credentials || sessionEnded(entry, now)) return undefined;
   const credentialsLeft = secondsLeft(entry.credentials.Expiration, now);
   const base = { credentials: entry.credentials, sessionId: entry.sessionId, sessionExpiresAt: entry.sessionExpiresAt };
   if (credentialsLeft > req.windowSeconds) return { ...base, source: 'cache' };
   // A mark in the future (a clock stepped back, a host sharing the directory running fast) counts for nothing.
-  const markAge = entry.unavailableSince ? -secondsLeft(entry.unavailableSince, now) : undefined;
   const since = entry.unavailableSince;
+  const markAge = since ? -secondsLeft(since, now) : undefined;
   if (markAge !== undefined && markAge > -CLOCK_SKEW_SECONDS && markAge < UNAVAILABLE_SHARE_SECONDS && credentialsLeft > FALLBACK_MIN_SECONDS) {
     return {
       ...base,
@@ -113,11 +115,12 @@ function usable(req: Request, entry: CachedSession | undefined, now = Date.now()
 
 /** Credentials for `req`: from the cache, or vended by this process while it holds the lock, or by another. */
 async function obtain(a: ParsedArgs, io: Io, req: Request): Promise<Obtained> {
-  // Before anything is read or sent: a cache directory others could write is refused (exit 4).
+  // Before anything is read or sent: a cache directory others could write is refused (exit 4); readEntry checks it.
   const dir = path.dirname(req.file);
   // --new-session reads nothing from the cache file (a bad one is then replaced, never written through).
   const peek = () => (req.newSession ? undefined : readEntry(req.file));
-  const first = checkCacheDir(dir) ? usable(req, peek()) : undefined;
+  if (req.newSession) checkCacheDir(dir);
+  const first = usable(req, peek());
   if (first) return first;
 
   const chainKey = chainKeyOf(req.file);
@@ -134,14 +137,7 @@ async function obtain(a: ParsedArgs, io: Io, req: Request): Promise<Obtained> {
       + 'role\'s, which cannot sign requests to the TVM: pass --source-profile with a profile holding your own credentials');
   }
 
-  if (!fs.existsSync(dir)) {
-    try {
-      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    } catch (err) {
-      throw new CliError(ExitCode.LOCAL, `cannot create the session cache directory ${dir}: ${(err as Error).message}`);
-    }
-    checkCacheDir(dir);
-  }
+  ensureCacheDir(dir); // for the lock file
   let done: Obtained | undefined;
   const lock = await acquireLock(lockFileOf(req.file), () => {
     done = usable(req, peek());
@@ -179,7 +175,9 @@ async function vendAndCache(a: ParsedArgs, io: Io, req: Request, cachedEntry: Ca
   try {
     res = await vend(cached);
   } catch (err) {
-    return fallback(io, req, entry, err);
+    // Unreachable (exit 3): cached credentials may serve. Anything else (no credentials to sign with...) is reported.
+    if (err instanceof CliError && err.exitCode === ExitCode.SERVER) return fallback(io, req, entry, err);
+    throw err;
   }
   if (cached && res.status >= 400) {
     const code = refusalOf(res).code;
@@ -187,29 +185,23 @@ async function vendAndCache(a: ParsedArgs, io: Io, req: Request, cachedEntry: Ca
       io.err(`sentinel-tvm: session ${cached} ${code === 'SESSION_EXPIRED' ? 'has ended' : 'is unknown to the TVM'}: starting a new session\n`);
       // The session is over: its credentials neither serve as a fallback nor stay cached, whatever the next vend does.
       if (entry?.credentials) {
-        entry = { ...withoutCredentials(entry), updatedAt: new Date().toISOString() };
+        entry = withoutCredentials(entry);
         rewrite(io, req, entry);
       }
       res = await vend(undefined);
     } else if (code === 'SESSION_REVOKED' || code === 'SESSION_FORBIDDEN') {
       // Its credentials go; its id stays, so that every call says so until --new-session.
-      if (entry?.credentials) rewrite(io, req, { ...withoutCredentials(entry), updatedAt: new Date().toISOString() });
+      if (entry?.credentials) rewrite(io, req, withoutCredentials(entry));
       const why = code === 'SESSION_REVOKED' ? `session ${cached} was revoked` : `session ${cached} belongs to another principal`;
       const refusal = printable(refusalError(refusalOf(res)).message);
       throw new CliError(ExitCode.REFUSED, `${refusal}\nsentinel-tvm: ${why}; --new-session starts a new one`);
     }
   }
-  // A failure of the TVM, or its throttling: not a refusal of this session, so its cached credentials may serve.
-  if (res.status >= 500 || res.status === 429) {
-    try {
-      failOn(res);
-    } catch (err) {
-      return fallback(io, req, entry, printableError(err), true);
-    }
-  }
   try {
     failOn(res);
   } catch (err) {
+    // A failure of the TVM, or its throttling: not a refusal of this session, so its cached credentials may serve.
+    if (res.status >= 500 || res.status === 429) return fallback(io, req, entry, printableError(err) as CliError);
     throw printableError(err);
   }
   const c = res.json;
@@ -245,20 +237,17 @@ async function vendAndCache(a: ParsedArgs, io: Io, req: Request, cachedEntry: Ca
 }
 
 /**
- * The TVM could not be reached, failed (exit 3) or throttled (429): credentials of the cached session that are still
- * good for more than a minute serve, with a warning, as an AWS client would keep using what it holds; the entry says
- * so for {@link UNAVAILABLE_SHARE_SECONDS}, for the processes waiting behind this one. A refusal never falls back, nor
- * does a session that has ended.
+ * `err` says the TVM could not be reached, failed (exit 3) or throttled (429): credentials of the cached session that
+ * are still good for more than a minute serve, with a warning, as an AWS client would keep using what it holds; the
+ * entry says so for {@link UNAVAILABLE_SHARE_SECONDS}, for the processes waiting behind this one. Otherwise `err` is
+ * thrown. A refusal never comes here, and a session that has ended never falls back.
  */
-function fallback(io: Io, req: Request, entry: CachedSession | undefined, err: unknown, throttledOrFailed = false): Obtained {
-  const unavailable = err instanceof CliError && (err.exitCode === ExitCode.SERVER || throttledOrFailed);
+function fallback(io: Io, req: Request, entry: CachedSession | undefined, err: CliError): Obtained {
   const c = entry?.credentials;
-  const ended = entry?.sessionExpiresAt !== undefined && secondsLeft(entry.sessionExpiresAt) <= 0;
-  if (!unavailable || req.noCache || req.newSession || !entry || !c || ended || secondsLeft(c.Expiration) <= FALLBACK_MIN_SECONDS) {
+  if (req.noCache || req.newSession || !entry || !c || sessionEnded(entry) || secondsLeft(c.Expiration) <= FALLBACK_MIN_SECONDS) {
     throw err;
   }
-  const since = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-  rewrite(io, req, { ...entry, unavailableSince: since });
+  rewrite(io, req, { ...entry, unavailableSince: isoTime(new Date().toISOString()) });
   return {
     credentials: c,
     sessionId: entry.sessionId,
@@ -266,11 +255,6 @@ function fallback(io: Io, req: Request, entry: CachedSession | undefined, err: u
     source: 'fallback',
     warning: `${err.message}; using the cached credentials of session ${entry.sessionId}, which expire ${left(secondsLeft(c.Expiration))}`,
   };
-}
-
-function withoutCredentials(entry: CachedSession): CachedSession {
-  const { credentials: _dropped, ...rest } = entry;
-  return rest;
 }
 
 function rewrite(io: Io, req: Request, entry: CachedSession): void {

@@ -6,6 +6,7 @@ import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import { CliError, ExitCode } from './errors';
+import { readOwnFile } from './own-file';
 
 export interface LockTiming {
   /** How often a holder touches its lock file. */
@@ -40,34 +41,24 @@ export interface LockEvents {
   tookOver?(t: Takeover): void;
 }
 
-const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function readHolder(file: string): { holder?: Holder; mtimeMs: number } | undefined {
-  let fd: number;
-  try {
-    // eslint-disable-next-line no-bitwise -- open(2) flags are a bit set
-    fd = fs.openSync(file, fs.constants.O_RDONLY | O_NOFOLLOW | (fs.constants.O_NONBLOCK ?? 0));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP' || code === 'EMLINK') throw lockRefused(file, 'is a symbolic link, which is never followed');
-    throw lockRefused(file, `cannot be read: ${(err as Error).message}`);
-  }
-  try {
-    const st = fs.fstatSync(fd);
+  const read = readOwnFile(file, {
+    link: () => lockRefused(file, 'is a symbolic link, which is never followed'),
+    unreadable: (err) => lockRefused(file, `cannot be read: ${(err as Error).message}`),
+  }, (st) => {
     if (!st.isFile()) throw lockRefused(file, 'is not a regular file');
-    let holder: Holder | undefined;
-    try {
-      const h = JSON.parse(fs.readFileSync(fd, 'utf8'));
-      if (typeof h?.pid === 'number' && typeof h.host === 'string' && typeof h.token === 'string') holder = h;
-    } catch {
-      // Being written (created, not yet filled) or damaged: only its age counts.
-    }
-    return { holder, mtimeMs: st.mtimeMs };
-  } finally {
-    fs.closeSync(fd);
+  });
+  if (!read) return undefined;
+  let holder: Holder | undefined;
+  try {
+    const h = JSON.parse(read.text);
+    if (typeof h?.pid === 'number' && typeof h.host === 'string' && typeof h.token === 'string') holder = h;
+  } catch {
+    // Being written (created, not yet filled) or damaged: only its age counts.
   }
+  return { holder, mtimeMs: read.st.mtimeMs };
 }
 
 const lockRefused = (file: string, what: string) =>
