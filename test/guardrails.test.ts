@@ -1,17 +1,11 @@
 // The guardrail SCP shipped in docs/guardrails/: what it lets principals of the TVM's account do to the TVM, evaluated
 // by an IAM policy simulator with the tags the construct puts on its resources (read from the synthesized template).
-import * as fs from 'fs';
-import * as path from 'path';
-import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { Template } from 'aws-cdk-lib/assertions';
+import { decideUnderScp, DEPLOY_ROLE, guardrailScp } from './support/guardrail-scp';
 import { ACCOUNT, fullTvm, logicalIdOf, removeOutdirs } from './support/synth';
 import { TvmTags } from '../src/shared/contract';
 
 afterAll(removeOutdirs);
-
-const SCP_FILE = path.join(__dirname, '..', 'docs', 'guardrails', 'tvm-account-scp.json');
-const DEPLOY_ROLE = `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-${ACCOUNT}-eu-west-1`;
-const FULL_ACCESS = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
 
 let serviceName: string;
 let scp: unknown;
@@ -33,8 +27,7 @@ beforeAll(() => {
     protectedRole: logicalIdOf(full.protectedRole),
     ownedRole: logicalIdOf(full.ownedRole),
   };
-  scp = JSON.parse(fs.readFileSync(SCP_FILE, 'utf8').replace(/<DEPLOYMENT_ROLE_ARN>/g, DEPLOY_ROLE).replace(/<SERVICE_NAME>/g, serviceName)
-    .replace(/<TVM_STACK_NAME>/g, full.stack.stackName).replace(/<API_ID>/g, 'abc123'));
+  scp = guardrailScp(serviceName, full.stack.stackName);
 });
 
 const RESOURCES = {
@@ -54,14 +47,7 @@ async function decide(roleArn: string, principalTags: Record<string, string>, ac
   const context: Record<string, string> = { 'aws:PrincipalArn': roleArn };
   for (const [k, v] of Object.entries(principalTags)) context[`aws:PrincipalTag/${k}`] = v;
   for (const [k, v] of Object.entries(resourceTags)) context[`aws:ResourceTag/${k}`] = v;
-  const result = await runSimulation({
-    request: { principal, action, resource: { resource, accountId: ACCOUNT }, contextVariables: context },
-    identityPolicies: [{ name: 'full', policy: FULL_ACCESS }],
-    serviceControlPolicies: [{ orgIdentifier: 'r-root', policies: [{ name: 'full', policy: FULL_ACCESS }, { name: 'tvm', policy: scp }] }],
-    resourceControlPolicies: [],
-  }, {});
-  if (result.resultType === 'error') throw new Error(JSON.stringify(result.errors));
-  return result.overallResult;
+  return decideUnderScp(scp, principal, action, resource, context);
 }
 
 describe('GIVEN the construct\'s tags', () => {

@@ -113,13 +113,14 @@ describe('GIVEN anyone able to invoke the enforcer function, during an ordinary 
     expect(Object.keys(declarations)).toEqual([LOGICAL_ID]);
   });
 
+  /** A Delete of a cleanup resource that no stack declares, naming roles and a policy of the forger's choosing. */
+  const forgedDelete = (roleNames: string[], policyName: string) => request('Delete', {
+    LogicalResourceId: 'Forged', PhysicalResourceId: 'anything', ResourceProperties: { RoleNames: roleNames, PolicyName: policyName },
+  });
+
   test('fails when a forged Delete of a made-up resource strips the deny from a profile\'s imported role, which no cleanup '
     + 'resource lists (nothing declared protects it)', async () => {
-    const forged = request('Delete', {
-      LogicalResourceId: 'Forged',
-      PhysicalResourceId: 'anything',
-      ResourceProperties: { RoleNames: [IMPORTED], PolicyName: POLICY },
-    });
+    const forged = forgedDelete([IMPORTED], POLICY);
 
     await handleCleanup(deps(), forged, 0);
 
@@ -128,11 +129,7 @@ describe('GIVEN anyone able to invoke the enforcer function, during an ordinary 
 
   test('fails when a forged Delete names the same-named TVM\'s policy of another region: the cleanup does not compare the '
     + 'policy name with its own, and this enforcer\'s grant on /sentinel-tvm/prod/* reaches that TVM\'s roles', async () => {
-    const forged = request('Delete', {
-      LogicalResourceId: 'Forged',
-      PhysicalResourceId: 'anything',
-      ResourceProperties: { RoleNames: [OTHER_REGION_ROLE], PolicyName: OTHER_REGION_POLICY },
-    });
+    const forged = forgedDelete([OTHER_REGION_ROLE], OTHER_REGION_POLICY);
 
     await handleCleanup(deps(), forged, 0);
 

@@ -9,18 +9,13 @@
 // - a role that takes the execution role's fixed name under another path (names are unique in an account, whatever the
 //   path): the TVM's stack then cannot create its execution role.
 // Evaluated with an IAM policy simulator, as test/guardrails.test.ts does; each test asserts what the SCP should deny.
-import * as fs from 'fs';
-import * as path from 'path';
-import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { Template } from 'aws-cdk-lib/assertions';
+import { decideUnderScp, guardrailScp } from './support/guardrail-scp';
 import { ACCOUNT, CfnResolver, fullTvm, logicalIdOf, removeOutdirs } from './support/synth';
 
 afterAll(removeOutdirs);
 
-const SCP_FILE = path.join(__dirname, '..', 'docs', 'guardrails', 'tvm-account-scp.json');
-const DEPLOY_ROLE = `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-${ACCOUNT}-eu-west-1`;
 const ADMIN = `arn:aws:iam::${ACCOUNT}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_AdministratorAccess_0123456789abcdef`;
-const FULL_ACCESS = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
 
 let scp: unknown;
 let controlTableArn: string;
@@ -31,8 +26,7 @@ beforeAll(() => {
   const full = fullTvm();
   const template = Template.fromStack(full.stack).toJSON();
   const resolver = new CfnResolver(template);
-  scp = JSON.parse(fs.readFileSync(SCP_FILE, 'utf8').replace(/<DEPLOYMENT_ROLE_ARN>/g, DEPLOY_ROLE)
-    .replace(/<SERVICE_NAME>/g, full.tvm.tvmName).replace(/<TVM_STACK_NAME>/g, full.stack.stackName).replace(/<API_ID>/g, 'abc123'));
+  scp = guardrailScp(full.tvm.tvmName, full.stack.stackName);
   // CloudFormation names a table `<stack name>-<logical id>-<random suffix>`.
   const tableArn = (id: string) => `arn:aws:dynamodb:eu-west-1:${ACCOUNT}:table/${full.stack.stackName}-${logicalIdOf(full.tvm.node.findChild(id) as any)}-1A2B3C4D5E6F`;
   controlTableArn = tableArn('ControlTable');
@@ -44,19 +38,8 @@ beforeAll(() => {
 async function decide(action: string, resource: string, resourceTags: Record<string, string> = {}): Promise<string> {
   const context: Record<string, string> = { 'aws:PrincipalArn': ADMIN };
   for (const [k, v] of Object.entries(resourceTags)) context[`aws:ResourceTag/${k}`] = v;
-  const result = await runSimulation({
-    request: {
-      principal: `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_AdministratorAccess_0123456789abcdef/admin`,
-      action,
-      resource: { resource, accountId: ACCOUNT },
-      contextVariables: context,
-    },
-    identityPolicies: [{ name: 'full', policy: FULL_ACCESS }],
-    serviceControlPolicies: [{ orgIdentifier: 'r-root', policies: [{ name: 'full', policy: FULL_ACCESS }, { name: 'tvm', policy: scp }] }],
-    resourceControlPolicies: [],
-  }, {});
-  if (result.resultType === 'error') throw new Error(JSON.stringify(result.errors));
-  return result.overallResult;
+  return decideUnderScp(scp, `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_AdministratorAccess_0123456789abcdef/admin`, action, resource,
+    context);
 }
 
 describe('GIVEN the guardrail SCP in the TVM\'s account, and an administrator who is not the deployment role', () => {
