@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { KEYS, runCli, runInProcess, tempDir, type CliResult, type FakeAnswer } from './support/cli';
+import { CLI_BUNDLE, KEYS, runCli, runInProcess, tempDir, type CliResult, type FakeAnswer } from './support/cli';
 import { cachedEntry, HOUR, iso, useFakeVending } from './support/fake-vend';
 import { cacheFile, lockFileOf, readEntry, signerOf, writeSession } from '../cli/cache';
 import { acquireLock } from '../cli/lock';
@@ -94,6 +94,21 @@ describe('answered from the cache', () => {
     expect(files.size).toBe(5);
     // AWS_PROFILE wins over keys in the environment, as in the AWS SDK's default chain.
     expect(signerOf(undefined, { AWS_PROFILE: 'alice', AWS_ACCESS_KEY_ID: 'AKIDONE' })).toBe(signerOf('alice', {}));
+  });
+  test('a cache hit loads only the entry bundle: it answers with heavy.js (the AWS SDK, signing) absent', async () => {
+    const bundleEnv = { ...fake.env, ...KEYS.alice };
+    writeSession(cacheFile(new URL(fake.tvm.url), 'p', bundleEnv), cachedEntry(fake.tvm.url, SESSION, HOUR));
+    const lone = path.join(tempDir('entry-only-'), 'index.js');
+    fs.copyFileSync(CLI_BUNDLE, lone);
+
+    const hit = await runCli(['credentials', '--url', fake.tvm.url, '--profile', 'p'], bundleEnv, { bundle: lone });
+    const miss = await runCli(['credentials', '--url', fake.tvm.url, '--profile', 'p', '--no-cache'], bundleEnv, { bundle: lone });
+
+    expect(hit.code).toBe(0);
+    expect(keyOf(hit)).toBe('ASIACACHED');
+    // To vend it needs heavy.js: the test would pass vacuously if the copy could vend.
+    expect(miss.code).not.toBe(0);
+    expect(miss.stderr).toMatch(/heavy/);
   });
 });
 
@@ -256,6 +271,30 @@ describe('sentinel-tvm exec and env', () => {
 describe('one vend for processes started together: the lock', () => {
   const bundleEnv = () => ({ ...fake.env, ...KEYS.alice });
   const lock = () => lockFileOf(cacheFile(new URL(fake.tvm.url), 'p', bundleEnv()));
+
+  test('six processes that find the same stale lock break it once between them: one vend', async () => {
+    fs.mkdirSync(path.dirname(lock()), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(lock(), JSON.stringify({ pid: 1, host: 'another-host', token: 'stale' }), { mode: 0o600 });
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(lock(), old, old);
+    fake.next = () => new Promise((resolve) => setTimeout(() => resolve(issued()), 500));
+
+    const results = await Promise.all(Array.from({ length: 6 }, () => runCli(['credentials', '--url', fake.tvm.url, '--profile', 'p'], bundleEnv())));
+
+    expect(results.map((r) => r.code)).toEqual(Array(6).fill(0));
+    expect(new Set(results.map(keyOf)).size).toBe(1);
+    expect(fake.tvm.requests).toHaveLength(1);
+  });
+
+  test('a holder removes only a lock with its own token: one taken over meanwhile stays', async () => {
+    const lockFile = path.join(tempDir('lock-'), 'x.lock');
+    const held = await acquireLock(lockFile, () => false);
+    fs.writeFileSync(lockFile, JSON.stringify({ pid: 1, host: 'another-host', token: 'someone-else' }), { mode: 0o600 });
+
+    held!.release();
+
+    expect(JSON.parse(fs.readFileSync(lockFile, 'utf8')).token).toBe('someone-else');
+  });
 
   test('eight processes started at once with an empty cache make one vend and share its credentials', async () => {
     fake.next = () => new Promise((resolve) => setTimeout(() => resolve(issued()), 300));
