@@ -3,3 +3,4 @@ export * from './tvm-reference';
 export * from './protected-role';
 export * from './principal-pattern';
 export * from './revocation';
+export * from './spoke';

@@ -1,8 +1,8 @@
 import { Annotations, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { apiRegionOf } from './private/imported-tvm';
-import { noRoleChaining, noSelfVending, trustStatements, TvmTrustPrincipal, tvmAccountOf } from './private/trust';
+import { selfConfinement } from './private/imported-tvm';
+import { trustStatements, TvmTrustPrincipal, tvmAccountOf } from './private/trust';
 import { SentinelTvm } from './sentinel-tvm';
 import { ISentinelTvm } from './tvm-reference';
 
@@ -134,17 +134,12 @@ export class ProtectedRole extends iam.Role implements IProtectedRole {
         + 'execution role ARN its trust names takes the account of this role\'s stack: deploy both stacks to the same account, or '
         + 'give the stacks an env');
     }
-    // A TVM of another app cannot attach its confinement policies to this role: the role confines itself (it may not call
-    // the TVM, nor assume any role: a revoked credential cannot escape into a role without the deny).
-    if (!SentinelTvm.isSentinelTvm(props.tvm)) {
-      this.addToPrincipalPolicy(noSelfVending(Stack.of(this).formatArn({
-        service: 'execute-api',
-        region: apiRegionOf(props.tvm.url) ?? Stack.of(this).region,
-        account: tvmAccountOf(props.tvm.executionRoleArn, Stack.of(this).account),
-        resource: props.tvm.apiId,
-        resourceName: '*',
-      })));
-      this.addToPrincipalPolicy(noRoleChaining([], 'SentinelTvmNoRoleChaining'));
+    // A TVM of another app, or of another account, cannot attach its confinement policies to this role: the role confines
+    // itself (it may not call the TVM, nor assume any role: a revoked credential cannot escape into a role without the deny).
+    const ownAccount = Stack.of(this).account;
+    const otherAccount = !Token.isUnresolved(tvmStack.account) && !Token.isUnresolved(ownAccount) && tvmStack.account !== ownAccount;
+    if (!SentinelTvm.isSentinelTvm(props.tvm) || otherAccount) {
+      selfConfinement(this, props.tvm, account, SentinelTvm.isSentinelTvm(props.tvm)).forEach((st) => this.addToPrincipalPolicy(st));
     }
 
     // The invariant: the trust policy is exactly the TVM's statements, and the path is the one the TVM's policies cover.

@@ -17,7 +17,7 @@ import { ImportedSentinelTvm, protectedRolePathOf, validateTvmName } from './pri
 import { addDeploymentLimitChecks } from './private/limits';
 import { acknowledgeNag } from './private/nag';
 import { renderPrincipalPatterns } from './private/principals';
-import { assumeStatements, noRoleChaining, noSelfVending, onlyFromFunction, trustStatements } from './private/trust';
+import { assumeStatements, noRoleChaining, noSelfVending, onlyFromFunction, SPOKE_ROLE_SYMBOL, trustStatements } from './private/trust';
 import { validateDuration, validateProfileName } from './private/validation';
 import { VendFunction } from './private/vend-function';
 import { RevocationEnforcement } from './revocation';
@@ -201,6 +201,16 @@ export interface SentinelTvmProps {
    * @default false
    */
   readonly allowCallerChosenPrincipalNames?: boolean;
+
+  /**
+   * Accounts with a `SentinelTvmSpoke` of this TVM that this app does not define (e.g. one deployed as a StackSet): the
+   * enforcer may assume their enforcement role, and profiles may name their roles. A spoke of this app registers its
+   * account itself.
+   *
+   * @default - only the accounts of this app's spokes
+   * @experimental
+   */
+  readonly spokeAccounts?: string[];
 }
 
 /**
@@ -212,7 +222,9 @@ export interface ProfileOptions {
    *
    * An `iam.Role` of this app (a `ProtectedRole` or a plain `iam.Role`, in this stack or another of the same account)
    * gets the TVM trust statements added; a role from `ProtectedRole.fromProtectedRoleArn` is trusted as it is; any other
-   * imported role gets a synth warning that prints the statements to add.
+   * imported role gets a synth warning that prints the statements to add. A role of another account needs a
+   * `SentinelTvmSpoke` there (use its `addProtectedRole`) while revocation reaches issued credentials, unless
+   * `issuedCredentialsSurviveRevocation` is set.
    */
   readonly role: iam.IRole;
 
@@ -237,6 +249,16 @@ export interface ProfileOptions {
    * @default - none: the profile's role may not assume any role
    */
   readonly allowRoleChainingTo?: iam.IRole[];
+
+  /**
+   * Let revocation leave this profile's issued credentials working until they expire (at most `maxCredentialDuration`):
+   * the enforcer writes no deny on its role. Revocation still refuses the session's future vends. Meant for a role in an
+   * account without a `SentinelTvmSpoke`, which synth otherwise refuses while revocation reaches issued credentials.
+   *
+   * @default false
+   * @experimental
+   */
+  readonly issuedCredentialsSurviveRevocation?: boolean;
 }
 
 /**
@@ -334,6 +356,9 @@ interface Profile {
   readonly allowedPrincipals: string[];
   readonly maxDurationSeconds: number;
   readonly chainRoleArns: string[];
+  readonly unenforced: boolean;
+  /** The role, for the synth-time account check (not part of the configuration). */
+  readonly role: iam.IRole;
 }
 
 /** One JSON line per request in the API's access log. */
@@ -445,6 +470,7 @@ export class SentinelTvm extends SentinelTvmBase {
   private readonly roleArnsGranted = new Set<string>();
   private readonly confinedRoles = new Set<iam.IRole>();
   private readonly chainPolicies = new Map<iam.IRole, iam.Policy>();
+  private readonly spokeAccounts = new Set<string>();
   private readonly controlTable: dynamodb.Table;
   private readonly configuration: TvmConfiguration;
   private stsStatements?: iam.PolicyStatement[];
@@ -652,6 +678,8 @@ export class SentinelTvm extends SentinelTvmBase {
         encryptionKey: props.encryptionKey,
         logRetention,
         runtimeRolePath: this.runtimeRolePath,
+        tvmName: this.tvmName,
+        organizationTargetIds: (props.revocation ?? RevocationEnforcement.roleDenyPolicy())._organizationScp?.targetIds,
         protectedRoleArnPattern: this.protectedRoleArnPattern(),
         protectedRolePath: this.protectedRolePath,
         policyName: this.revokedSessionsPolicyName,
@@ -668,9 +696,12 @@ export class SentinelTvm extends SentinelTvmBase {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         alarmDescription: `Sentinel TVM ${this.node.path}: the enforcer could not write a revoked-sessions deny: `
-          + 'revoked credentials may still work on that role (see the enforcer log, and the metric by Role)',
+          + 'revoked credentials may still work on that role (see the enforcer log, and the metric by Role and by Account)',
       });
     }
+    (props.spokeAccounts ?? []).forEach((account, i) => this.addSpokeAccountAs(`spokeAccounts[${i}]`, account));
+    // Spokes and profiles may come in any order: a role of another account is checked once all are known.
+    this.node.addValidation({ validate: () => this.validateAccounts() });
 
     // Every resource of this TVM is marked for the account's guardrail SCP.
     Tags.of(this).add(TvmTags.SERVICE, this.tvmName);
@@ -717,17 +748,36 @@ export class SentinelTvm extends SentinelTvmBase {
       { allowCallerChosenNames: this.allowCallerChosenNames });
     const maxDurationSeconds = validateDuration(`${prop}.maxCredentialDuration`, options.maxCredentialDuration,
       Limits.MIN_CREDENTIAL_SECONDS, Limits.MAX_CREDENTIAL_SECONDS) ?? Limits.MAX_CREDENTIAL_SECONDS;
-    // Revocation of issued credentials is a deny the enforcer writes with its own account's IAM.
-    if (this.enforcer) this.checkSameAccount(`${prop}.role`, options.role);
     const chainTargets = options.allowRoleChainingTo ?? [];
-    chainTargets.forEach((target, i) => this.checkSameAccount(`${prop}.allowRoleChainingTo[${i}]`, target));
+    const roleAccount = this.otherAccountOf(options.role);
+    if (SPOKE_ROLE_SYMBOL in options.role && Token.isUnresolved(options.role.env.account)) {
+      throw new Error(`${prop}.role is ${options.role.node.path}, a role of a SentinelTvmSpoke whose stack has no account (environment-`
+        + 'agnostic): this TVM cannot name a role of an unknown account. Give the spoke\'s stack an env, or name the role with '
+        + 'ProtectedRole.fromProtectedRoleArn and its literal ARN');
+    }
+    // A role of another account confines itself (a spoke's ProtectedRole may assume no role), and the enforcer writes no
+    // deny on chain targets there: the organization-wide SCP is what reaches chained sessions.
+    if (roleAccount !== undefined && chainTargets.length > 0) {
+      throw new Error(`${prop}.allowRoleChainingTo: the profile's role is in account ${roleAccount}, not this TVM's `
+        + `(${Stack.of(this).account}): role chaining from a role of another account is not supported; `
+        + 'RevocationEnforcement.organizationScp() denies revoked sessions in every account, chained ones included');
+    }
+    chainTargets.forEach((target, i) => {
+      const account = this.otherAccountOf(target);
+      if (account === undefined) return;
+      throw new Error(`${prop}.allowRoleChainingTo[${i}] is ${describeRole(target)}, in account ${account}: a chain target must be a `
+        + `role of this TVM's account (${Stack.of(this).account}), whose deny the enforcer writes and whose own chaining the TVM `
+        + 'confines; chaining into another account is not supported');
+    });
 
-    const profile = {
+    const profile: Profile = {
       name,
       roleArn: options.role.roleArn,
       allowedPrincipals,
       maxDurationSeconds,
       chainRoleArns: chainTargets.map((t) => t.roleArn),
+      unenforced: options.issuedCredentialsSurviveRevocation === true,
+      role: options.role,
     };
     // Trust first: it refuses a role another TVM uses, before anything of this profile is recorded.
     this.trust(prop, options.role);
@@ -735,8 +785,9 @@ export class SentinelTvm extends SentinelTvmBase {
     this.configuration.addProfile(profile);
     this.confine(options.role, chainTargets);
     if (iam.Role.isRole(options.role)) Tags.of(options.role).add(TvmTags.SERVICE, this.tvmName);
-    // Roles under this TVM's path are covered by one wildcard; any other role is named.
-    this.grantAssume(this.isUnderPath(options.role) ? this.protectedRoleArnPattern() : options.role.roleArn);
+    // Roles under this TVM's path are covered by one wildcard per account; any other role is named.
+    this.grantAssume(this.isUnderPath(options.role) ? this.protectedRoleArnPattern(roleAccount) : options.role.roleArn,
+      roleAccount === undefined);
     // The revocation cleanup deletes the deny from these roles before CloudFormation deletes them (DeleteConflict).
     [options.role, ...chainTargets].forEach((r) => this.enforcer?.addRole(r));
     for (const target of chainTargets) {
@@ -745,6 +796,18 @@ export class SentinelTvm extends SentinelTvmBase {
       this.confine(target, []);
       if (iam.Role.isRole(target)) Tags.of(target).add(TvmTags.SERVICE, this.tvmName);
     }
+  }
+
+  /**
+   * Registers an account with a `SentinelTvmSpoke` of this TVM: the enforcer may assume its enforcement role, and
+   * profiles may name roles of that account. A spoke of this app calls it itself; list a StackSet's accounts in
+   * `spokeAccounts`. Adding an account twice is harmless.
+   *
+   * @param account the spoke's 12-digit account id
+   * @experimental
+   */
+  public addSpokeAccount(account: string): void {
+    this.addSpokeAccountAs(`addSpokeAccount(${JSON.stringify(account)})`, account);
   }
 
   /**
@@ -908,7 +971,7 @@ export class SentinelTvm extends SentinelTvmBase {
       `Add these statements to its trust policy, or the TVM cannot assume it: ${rendered}`);
   }
 
-  private grantAssume(roleArn: string): void {
+  private grantAssume(roleArn: string, enforceHere: boolean): void {
     if (this.roleArnsGranted.has(roleArn)) return;
     this.roleArnsGranted.add(roleArn);
     if (!this.stsStatements || this.stsStatements[0].resources.length >= ROLE_ARNS_PER_STATEMENT) {
@@ -917,7 +980,11 @@ export class SentinelTvm extends SentinelTvmBase {
       this.stsStatements.forEach((st) => this.executionRole.addToPrincipalPolicy(st));
     }
     this.stsStatements.forEach((s) => s.addResources(roleArn));
-    if (roleArn !== this.protectedRoleArnPattern()) this.grantEnforce(roleArn);
+    if (roleArn.includes(`:role${this.protectedRolePath}*`)) {
+      this.acknowledgePathWildcard(this.executionRole, enforceHere ? this.nagAccount() : roleArn.split(':')[4]);
+    }
+    // In another account the spoke's enforcement role writes the deny, not this account's enforcer.
+    if (enforceHere && roleArn !== this.protectedRoleArnPattern()) this.grantEnforce(roleArn);
   }
 
   private grantEnforce(roleArn: string): void {
@@ -956,7 +1023,10 @@ export class SentinelTvm extends SentinelTvmBase {
    */
   private confine(role: iam.IRole, chainTargets: iam.IRole[]): void {
     const chainDeny = noRoleChaining(chainTargets.map((t) => t.roleArn));
-    if (iam.Role.isRole(role)) {
+    const otherAccount = this.otherAccountOf(role) !== undefined;
+    // A ProtectedRole of another account confines itself: a policy of this account cannot be attached to it.
+    if (otherAccount && isProtectedRoleOf(role, this)) return;
+    if (iam.Role.isRole(role) && !otherAccount) {
       // Two policies every confined role shares (its name in their Roles list is all a role adds to the template), and
       // one of its own for a role whose profiles name chain targets: one statement per profile, so a role several
       // profiles use may chain only into the targets they all name (and into none if one of them names none).
@@ -979,8 +1049,9 @@ export class SentinelTvm extends SentinelTvmBase {
     const rendered = JSON.stringify([this.noSelfVending(), chainDeny].map((d) => d.toStatementJson()), (_k, v) =>
       typeof v === 'string' && Token.isUnresolved(v) ? '<deploy-time value>' : v);
     Annotations.of(role).addWarningV2('cdk-sentinel-tvm:importedRoleConfinement',
-      `Role ${Token.isUnresolved(role.roleArn) ? role.node.path : role.roleArn} is not owned by this app: add these statements to its `
-      + `identity policies so that its sessions can neither call the TVM nor chain into roles without the revocation deny: ${rendered}`);
+      `Role ${describeRole(role)} is ${otherAccount ? 'in another account than the TVM' : 'not owned by this app'}: add these `
+      + 'statements to its identity policies so that its sessions can neither call the TVM nor chain into roles without the '
+      + `revocation deny: ${rendered}`);
   }
 
   private sharedConfinement(id: string, statement: iam.PolicyStatement): iam.Policy {
@@ -991,22 +1062,69 @@ export class SentinelTvm extends SentinelTvmBase {
     return noSelfVending(this.api.arnForExecuteApi('*', '/*', '*'));
   }
 
-  private checkSameAccount(prop: string, role: iam.IRole): void {
-    const account = Stack.of(this).account;
-    const roleAccount = role.roleArn.split(':')[4];
-    if (!Token.isUnresolved(role.roleArn) && !Token.isUnresolved(account) && roleAccount !== account) {
-      throw new Error(`${prop} is ${role.roleArn}, in account ${roleAccount}: the enforcer writes revocation denies only in this TVM's `
-        + `account (${account}), so a revoked session could keep working there: use a role of ${account}, or `
-        + 'revocation: RevocationEnforcement.futureVendsOnly()');
+  private addSpokeAccountAs(prop: string, account: string): void {
+    if (typeof account !== 'string' || Token.isUnresolved(account) || !/^[0-9]{12}$/.test(account)) {
+      throw new Error(`${prop}: ${JSON.stringify(Token.isUnresolved(account) ? '<token>' : account)} is not an account id: expected 12 `
+        + 'digits, literally (profiles\' roles are checked against it at synth)');
     }
+    const own = Stack.of(this).account;
+    if (!Token.isUnresolved(own) && account === own) {
+      throw new Error(`${prop}: ${account} is this TVM's own account, where its enforcer writes the denies itself: a spoke is for `
+        + 'another account');
+    }
+    if (this.spokeAccounts.has(account)) return;
+    this.spokeAccounts.add(account);
+    this.enforcer?.addSpokeAccount(account);
+  }
+
+  /** The role's account when it is known and not this TVM's (both literal); undefined otherwise. */
+  private otherAccountOf(role: iam.IRole): string | undefined {
+    const own = Stack.of(this).account;
+    const account = Token.isUnresolved(role.roleArn) ? role.env.account : role.roleArn.split(':')[4];
+    if (account === undefined || Token.isUnresolved(account) || Token.isUnresolved(own) || account === own) return undefined;
+    return account;
+  }
+
+  /**
+   * While revocation reaches issued credentials, a profile's role in another account needs a spoke there (the enforcer
+   * writes its deny through the spoke's enforcement role), or the profile's explicit opt-out.
+   */
+  private validateAccounts(): string[] {
+    if (!this.enforcer) return [];
+    const errors: string[] = [];
+    for (const profile of this.profiles.values()) {
+      const account = this.otherAccountOf(profile.role);
+      if (account === undefined || profile.unenforced) continue;
+      const prop = `addProfile(${JSON.stringify(profile.name)}).role`;
+      if (!this.spokeAccounts.has(account)) {
+        errors.push(`${prop} is ${describeRole(profile.role)}, in account ${account}, which has no spoke of this TVM: the enforcer `
+          + `could not deny revoked sessions' issued credentials there. Deploy a SentinelTvmSpoke in ${account} and use its `
+          + `addProtectedRole(); or list ${account} in spokeAccounts (a spoke deployed elsewhere, e.g. a StackSet); or set `
+          + 'issuedCredentialsSurviveRevocation: true on the profile; or use revocation: RevocationEnforcement.futureVendsOnly()');
+        continue;
+      }
+      // The spoke's enforcement role writes only roles under this TVM's path that carry a spoke permissions boundary.
+      const arn = profile.role.roleArn;
+      const spokeMade = SPOKE_ROLE_SYMBOL in profile.role;
+      const importedUnderPath = !iam.Role.isRole(profile.role) && !Token.isUnresolved(arn)
+        && arn.split(':').slice(5).join(':').startsWith(`role${this.protectedRolePath}`);
+      if (!spokeMade && !importedUnderPath) {
+        Annotations.of(profile.role).addWarningV2('cdk-sentinel-tvm:spokeCannotWrite',
+          `${prop} is ${describeRole(profile.role)}, in the spoke account ${account}, but not a role of SentinelTvmSpoke.addProtectedRole(): `
+          + `the spoke's enforcement role writes denies only on roles under ${this.protectedRolePath} with a spoke permissions boundary, `
+          + 'so revoked credentials would keep working on it (the enforcer counts it in EnforcementFailures)');
+      }
+    }
+    return errors;
   }
 
   private isUnderPath(role: iam.IRole): boolean {
     return isProtectedRoleOf(role, this) && (role as iam.Role & { path?: string }).path === this.protectedRolePath;
   }
 
-  private protectedRoleArnPattern(): string {
-    return Stack.of(this).formatArn({ service: 'iam', region: '', resource: 'role', resourceName: `${this.protectedRolePath.slice(1)}*` });
+  /** This TVM's ProtectedRoles in its own account, or in `account`. */
+  private protectedRoleArnPattern(account?: string): string {
+    return Stack.of(this).formatArn({ service: 'iam', region: '', account, resource: 'role', resourceName: `${this.protectedRolePath.slice(1)}*` });
   }
 
   private acknowledgeNagFindings(): void {
@@ -1023,17 +1141,23 @@ export class SentinelTvm extends SentinelTvmBase {
         reason: 'dynamodb:ListStreams, added by the stream event source, has no resource-level permissions.',
       }]);
     }
-    // The wildcard is the TVM's own role path: it names this TVM's ProtectedRoles and nothing else.
-    const account = Token.isUnresolved(Stack.of(this).account) ? '<AWS::AccountId>' : Stack.of(this).account;
-    const pathFinding = `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::${account}:role${this.protectedRolePath}*]`;
-    for (const role of [this.executionRole, this.enforcer?.role]) {
-      if (!role) continue;
-      acknowledgeNag(role, [{
-        id: pathFinding,
-        reason: 'The wildcard is this TVM\'s own IAM path: it covers its ProtectedRoles (which only this TVM trusts), and keeps the '
-          + 'policy within IAM\'s size limits with hundreds of profiles.',
-      }]);
-    }
+    // The wildcard is the TVM's own role path: it names this TVM's ProtectedRoles and nothing else. The execution role's is
+    // acknowledged where it is granted (grantAssume), in whichever accounts it is.
+    if (this.enforcer) this.acknowledgePathWildcard(this.enforcer.role, this.nagAccount());
+  }
+
+  /** This TVM's account as cdk-nag writes it in a finding. */
+  private nagAccount(): string {
+    return Token.isUnresolved(Stack.of(this).account) ? '<AWS::AccountId>' : Stack.of(this).account;
+  }
+
+  /** The cdk-nag finding on this TVM's protected-role path in `account` (its own, or a spoke's). */
+  private acknowledgePathWildcard(role: iam.Role, account: string): void {
+    acknowledgeNag(role, [{
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::${account}:role${this.protectedRolePath}*]`,
+      reason: 'The wildcard is this TVM\'s own IAM path: it covers its ProtectedRoles (which only this TVM trusts), and keeps the '
+        + 'policy within IAM\'s size limits with hundreds of profiles.',
+    }]);
   }
 }
 
@@ -1049,6 +1173,11 @@ function validatePositive(prop: string, value: number | undefined): number | und
 function isProtectedRoleOf(role: iam.IRole, tvm: SentinelTvm): boolean {
   const trusted = (role as { readonly tvm?: ISentinelTvm }).tvm;
   return trusted === tvm || (trusted !== undefined && trusted.executionRoleArn === tvm.executionRoleArn);
+}
+
+/** A role's ARN when literal, else its construct path. */
+function describeRole(role: iam.IRole): string {
+  return Token.isUnresolved(role.roleArn) ? role.node.path : role.roleArn;
 }
 
 const SENTINEL_TVM_SYMBOL = Symbol.for('cdk-sentinel-tvm.SentinelTvm');

@@ -192,6 +192,25 @@ export abstract class SentinelTvmBase extends Construct implements ISentinelTvm 
     return this.metric(Metrics.ENFORCEMENT_FAILURES, props);
   }
 
+  /**
+   * Roles of one account whose revoked-sessions deny the enforcer could not write in a run (e.g. it could not assume that
+   * account's spoke enforcement role). Sum over 5 minutes.
+   *
+   * @param accountId the 12-digit account id, or `organization` for the organization-wide SCP (not `account`: `props` has
+   *   one, the account the metric is read from)
+   * @experimental
+   */
+  public metricEnforcementFailuresByAccount(accountId: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    if (!Token.isUnresolved(accountId) && !/^([0-9]{12}|organization)$/.test(accountId)) {
+      throw new Error(`metricEnforcementFailuresByAccount: accountId is ${JSON.stringify(accountId)}: expected a 12-digit account id, `
+        + 'or "organization" for the organization-wide SCP');
+    }
+    return this.metric(Metrics.ENFORCEMENT_FAILURES, {
+      ...props,
+      dimensionsMap: { ...props?.dimensionsMap, [Metrics.ACCOUNT_DIMENSION]: accountId },
+    });
+  }
+
   /** Time to answer a vend, in the handler, milliseconds. p99 over 5 minutes. */
   public metricVendLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric(Metrics.VEND_LATENCY, { statistic: cloudwatch.Stats.p(99), ...props });

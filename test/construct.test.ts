@@ -618,9 +618,11 @@ describe('GIVEN two TVMs in one stack', () => {
     const hardCoded = Object.entries<any>(template.Resources)
       .filter(([, r]) => named[r.Type] && r.Properties?.[named[r.Type]] !== undefined && !stackUnique(r.Properties[named[r.Type]]))
       .map(([id, r]) => `${id}.${named[r.Type]}=${JSON.stringify(r.Properties[named[r.Type]])}`);
-    // The execution roles have fixed names (protected roles elsewhere name them), unique per TVM name and region.
-    expect(hardCoded.sort()).toEqual([a, b].map((tvm) =>
-      `${logicalIdOf(part(tvm, 'ExecutionRole'))}.RoleName=${JSON.stringify(`${tvm.tvmName}-vend-${REGION}`)}`).sort());
+    // The execution and enforcer roles have fixed names (protected roles and spokes elsewhere name them), unique per TVM name and region.
+    expect(hardCoded.sort()).toEqual([a, b].flatMap((tvm) => [
+      `${logicalIdOf(part(tvm, 'ExecutionRole'))}.RoleName=${JSON.stringify(`${tvm.tvmName}-vend-${REGION}`)}`,
+      `${logicalIdOf(tvm.node.findChild('Enforcer').node.findChild('Role') as any)}.RoleName=${JSON.stringify(`${tvm.tvmName}-enforce-${REGION}`)}`,
+    ]).sort());
   });
 });
 

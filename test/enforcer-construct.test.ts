@@ -107,7 +107,8 @@ describe('GIVEN a TVM with revocation of issued credentials (the default)', () =
     // And only from the enforcer's own code (lambda:SourceFunctionArn): a function someone else runs as this role cannot.
     expect(statements.filter((s) => s.Effect === 'Deny').map((s) => [s.Action, s.Condition.ArnNotEquals['lambda:SourceFunctionArn']]))
       .toEqual([[['iam:GetRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy', 'iam:ListRolePolicies',
-        'dynamodb:PutItem', 'dynamodb:DeleteItem', 'cloudformation:DescribeStacks'], { 'Fn::GetAtt': [enforcerOf(json)[0], 'Arn'] }]]);
+        'dynamodb:PutItem', 'dynamodb:DeleteItem', 'cloudformation:DescribeStacks', 'sts:AssumeRole'],
+      { 'Fn::GetAtt': [enforcerOf(json)[0], 'Arn'] }]]);
     for (const statement of iamStatements) {
       // Its own policy, and the list of the role's others (to know how much room is left for the deny).
       expect(asArray(statement.Action).sort()).toEqual(['iam:DeleteRolePolicy', 'iam:GetRolePolicy', 'iam:ListRolePolicies', 'iam:PutRolePolicy']);

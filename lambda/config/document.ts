@@ -52,6 +52,8 @@ export function canonicalProfiles(input: unknown, what = 'profiles'): ProfileCon
       allowedPrincipals: stringList(p.allowedPrincipals, `${what}[${i}].allowedPrincipals`),
       maxDurationSeconds: max,
       chainRoleArns: stringList(p.chainRoleArns ?? [], `${what}[${i}].chainRoleArns`),
+      // Only when set (CloudFormation passes booleans as strings): configurations without it keep their digest.
+      ...(p.unenforced === true || p.unenforced === 'true' ? { unenforced: true } : {}),
     };
   });
 }

@@ -16,6 +16,8 @@ export interface ConfigProfile {
   readonly allowedPrincipals: string[];
   readonly maxDurationSeconds: number;
   readonly chainRoleArns: string[];
+  /** The profile opted out of revocation reaching issued credentials: the enforcer writes no deny for its role. */
+  readonly unenforced?: boolean;
 }
 
 export interface TvmConfigurationProps {
@@ -116,6 +118,8 @@ export class TvmConfiguration extends Construct {
       allowedPrincipals: profile.allowedPrincipals,
       maxDurationSeconds: profile.maxDurationSeconds,
       chainRoleArns: profile.chainRoleArns,
+      // Only when set: the other profiles' documents, and so the digests, stay as they were.
+      ...(profile.unenforced === true ? { unenforced: true } : {}),
     };
     const bytes = this.estimateBytes(value);
     let chunk = this.chunks[this.chunks.length - 1];

@@ -7,11 +7,13 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as organizations from 'aws-cdk-lib/aws-organizations';
 import { Construct } from 'constructs';
 import { EnforcerFunction } from './enforcer-function';
 import { onlyFromFunction } from './trust';
 import {
-  Attr, ENFORCER_LEASE_ITEM_ID, EnforcerTiming, Env, Indexes, REVOCATION_CLEANUP_ITEM_ID, REVOCATION_CLEANUP_RESOURCE_TYPE, Status,
+  Attr, ENFORCER_LEASE_ITEM_ID, enforcerRoleName, EnforcerTiming, Env, Indexes, organizationPolicyName, REVOCATION_CLEANUP_ITEM_ID,
+  REVOCATION_CLEANUP_RESOURCE_TYPE, spokeEnforcementRoleName, SPOKE_PLACEHOLDER_POLICY, Status,
 } from '../shared/contract';
 
 /** ARNs per IAM statement, so that CDK can split a large policy across documents. */
@@ -24,6 +26,10 @@ const LEASE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:DeleteItem'];
 const CLEANUP_ITEM_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem'];
 /** The revocation cleanup checks that a request comes from CloudFormation working on this stack. */
 const STACK_ACTIONS = ['cloudformation:DescribeStacks'];
+/** The spokes' enforcement roles, one per other account whose roles it denies. */
+const SPOKE_ACTIONS = ['sts:AssumeRole'];
+/** The organization-wide SCP: read it to compare, write it when it differs; never attach, detach, create or delete. */
+const ORGANIZATION_ACTIONS = ['organizations:DescribePolicy', 'organizations:UpdatePolicy'];
 
 /** What the enforcer needs of the deployed configuration (`TvmConfiguration` is one). */
 export interface EnforcerConfiguration {
@@ -40,6 +46,10 @@ export interface TvmEnforcerProps {
   readonly encryptionKey?: kms.IKey;
   readonly logRetention: logs.RetentionDays;
   readonly runtimeRolePath: string;
+  /** The TVM's name: the enforcer role's fixed name, and its spokes' enforcement role name, derive from it. */
+  readonly tvmName: string;
+  /** The targets of the organization-wide SCP, in organization mode. */
+  readonly organizationTargetIds?: string[];
   /** The TVM's ProtectedRoles, by path: `arn:…:role/sentinel-tvm/<service>/*`. */
   readonly protectedRoleArnPattern: string;
   readonly protectedRolePath: string;
@@ -61,12 +71,19 @@ export class TvmEnforcer extends Construct {
   public readonly role: iam.Role;
   /** Deletes the policy from the roles added with {@link addRole} right before CloudFormation deletes them. */
   public readonly cleanup: CustomResource;
+  /** The organization-wide SCP, in organization mode. */
+  public readonly organizationPolicy?: organizations.CfnPolicy;
   private statement?: iam.PolicyStatement;
+  private spokeStatement?: iam.PolicyStatement;
+  private readonly spokeRole: string;
   private readonly roleNames: string[] = [];
 
   constructor(scope: Construct, id: string, props: TvmEnforcerProps) {
     super(scope, id);
+    const region = Stack.of(this).region;
+    // A fixed name: a spoke in another account names it in its enforcement role's trust without a reference.
     this.role = new iam.Role(this, 'Role', {
+      roleName: enforcerRoleName(props.tvmName, region),
       path: props.runtimeRolePath,
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'Sentinel TVM revocation enforcer: writes the revoked-sessions deny policy of its protected roles',
@@ -98,6 +115,22 @@ export class TvmEnforcer extends Construct {
     }));
     // Decrypt for the stream and the reads, encrypt for the lease item.
     props.encryptionKey?.grantEncryptDecrypt(this.role);
+    this.spokeRole = `${props.runtimeRolePath.slice(1)}${spokeEnforcementRoleName(props.tvmName, region)}`;
+    if (props.organizationTargetIds) {
+      this.organizationPolicy = new organizations.CfnPolicy(this, 'OrganizationPolicy', {
+        name: organizationPolicyName(props.tvmName, region),
+        type: 'SERVICE_CONTROL_POLICY',
+        description: `Sentinel TVM ${props.tvmName}: denies revoked sessions' credentials; written by its enforcer`,
+        // The deny-nothing placeholder: the enforcer writes the live content, and this stays the same on every synth so that
+        // CloudFormation rewrites the policy only when its other properties change.
+        content: JSON.parse(JSON.stringify(SPOKE_PLACEHOLDER_POLICY)),
+        targetIds: props.organizationTargetIds,
+      });
+      this.role.addToPrincipalPolicy(new iam.PolicyStatement({
+        actions: ORGANIZATION_ACTIONS,
+        resources: [this.organizationPolicy.attrArn],
+      }));
+    }
     this.function = new EnforcerFunction(this, 'Function', {
       description: 'Sentinel TVM: denies the credentials of revoked sessions on the protected roles',
       architecture: props.architecture,
@@ -114,6 +147,9 @@ export class TvmEnforcer extends Construct {
         [Env.REVOKED_POLICY_NAME]: props.policyName,
         [Env.PROTECTED_ROLE_PATH]: props.protectedRolePath,
         [Env.STACK_ID]: Aws.STACK_ID,
+        // Always set: the enforcer assumes it only in the accounts of roles outside its own.
+        [Env.SPOKE_ROLE]: this.spokeRole,
+        ...(this.organizationPolicy ? { [Env.ORGANIZATION_POLICY_ID]: this.organizationPolicy.attrId } : {}),
         ...props.observability,
       },
       tracing: props.tracing,
@@ -143,7 +179,8 @@ export class TvmEnforcer extends Construct {
     });
     new iam.Policy(this, 'OnlyFromFunction', {
       roles: [this.role],
-      statements: [onlyFromFunction(this.function.functionArn, [...ENFORCER_ROLE_ACTIONS, ...LEASE_ACTIONS, ...STACK_ACTIONS])],
+      statements: [onlyFromFunction(this.function.functionArn, [...ENFORCER_ROLE_ACTIONS, ...LEASE_ACTIONS, ...STACK_ACTIONS,
+        ...SPOKE_ACTIONS, ...(this.organizationPolicy ? ORGANIZATION_ACTIONS : [])])],
     });
     this.cleanup = new CustomResource(this, 'Cleanup', {
       serviceToken: this.function.functionArn,
@@ -180,6 +217,19 @@ export class TvmEnforcer extends Construct {
       this.role.addToPrincipalPolicy(this.statement);
     }
     if (!this.statement.resources.includes(roleArn)) this.statement.addResources(roleArn);
+  }
+
+  /**
+   * The enforcer may assume the enforcement role of the spoke in `account` (one statement for every spoke, created with the
+   * first: no statement, and no empty Resource list, without spokes).
+   */
+  public addSpokeAccount(account: string): void {
+    const arn = Stack.of(this).formatArn({ service: 'iam', region: '', account, resource: 'role', resourceName: this.spokeRole });
+    if (!this.spokeStatement) {
+      this.spokeStatement = new iam.PolicyStatement({ actions: SPOKE_ACTIONS });
+      this.role.addToPrincipalPolicy(this.spokeStatement);
+    }
+    if (!this.spokeStatement.resources.includes(arn)) this.spokeStatement.addResources(arn);
   }
 
   /** The roles' names, each once: two tokens may name the same role, so they are compared resolved. */

@@ -1,8 +1,9 @@
 import { Stack, Token } from 'aws-cdk-lib';
-import { Construct } from 'constructs';
-import { tvmAccountOf } from './trust';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct, IConstruct } from 'constructs';
+import { noRoleChaining, noSelfVending, tvmAccountOf } from './trust';
 import { revokedSessionsPolicyName } from '../shared/contract';
-import { SentinelTvmAttributes, SentinelTvmBase } from '../tvm-reference';
+import { ISentinelTvm, SentinelTvmAttributes, SentinelTvmBase } from '../tvm-reference';
 
 /** A TVM deployed elsewhere, named by its attributes. */
 export class ImportedSentinelTvm extends SentinelTvmBase {
@@ -68,4 +69,27 @@ export function validateTvmName(prop: string, name: string): void {
     throw new Error(`${prop} ${JSON.stringify(name)} is not a valid TVM name: expected 1 to 40 of A-Z a-z 0-9 _ - , starting with `
       + 'a letter or digit');
   }
+}
+
+/** The roles that added {@link selfConfinement} to themselves. */
+export const SELF_CONFINED_ROLES = new WeakSet<IConstruct>();
+
+/**
+ * The denies a protected role adds to itself when its TVM cannot attach them (a TVM of another app, or of another
+ * account): no `execute-api:Invoke` on the TVM, no `sts:AssumeRole` at all. `tvmOfThisApp`: the TVM is a `SentinelTvm`
+ * of this app in another account, whose API id would be a reference CloudFormation cannot resolve across accounts: the
+ * deny then covers every HTTP API's `$default` stage (the TVM's only one; REST API stage names cannot start with `$`) in
+ * the TVM's account and Region.
+ */
+export function selfConfinement(role: IConstruct, tvm: ISentinelTvm, tvmAccount: string, tvmOfThisApp: boolean): iam.PolicyStatement[] {
+  SELF_CONFINED_ROLES.add(role);
+  const stack = Stack.of(role);
+  const tvmStack = Stack.of(tvm);
+  const api = tvmOfThisApp
+    ? { region: Token.isUnresolved(tvmStack.region) ? '*' : tvmStack.region, resource: '*', resourceName: '$default/*' }
+    : { region: apiRegionOf(tvm.url) ?? stack.region, resource: tvm.apiId, resourceName: '*' };
+  return [
+    noSelfVending(stack.formatArn({ service: 'execute-api', account: tvmAccount, ...api })),
+    noRoleChaining([], 'SentinelTvmNoRoleChaining'),
+  ];
 }

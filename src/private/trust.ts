@@ -112,3 +112,6 @@ export function noRoleChaining(chainTargetArns: string[], sid?: string): iam.Pol
 export function tvmAccountOf(executionRoleArn: string, stackAccount: string): string {
   return Token.isUnresolved(executionRoleArn) ? stackAccount : executionRoleArn.split(':')[4];
 }
+
+/** Marks the roles a `SentinelTvmSpoke` creates (bounded, under the TVM's path): the ones its enforcement role can write. */
+export const SPOKE_ROLE_SYMBOL = Symbol.for('cdk-sentinel-tvm.SpokeProtectedRole');

@@ -23,6 +23,61 @@ export function revokedSessionsPolicyName(serviceName: string, region: string): 
   return `${REVOKED_SESSIONS_POLICY_NAME}-${serviceName}-${region}`;
 }
 
+/** The IAM path of a TVM's own function roles (vending, enforcer, configuration writer) and of its spokes' enforcement roles. */
+export function runtimeRolePathOf(tvmName: string): string {
+  return `/sentinel-tvm-runtime/${tvmName}/`;
+}
+
+/**
+ * The name of a TVM's enforcer role (under {@link runtimeRolePathOf}): fixed, so that a spoke in another account names it
+ * in its enforcement role's trust without a reference. At most 40 + 9 + 14 characters (IAM allows 64).
+ */
+export function enforcerRoleName(tvmName: string, region: string): string {
+  return `${tvmName}-enforce-${region}`;
+}
+
+/**
+ * The name of the enforcement role a spoke creates in its account (under the hub's {@link runtimeRolePathOf}): the hub's
+ * enforcer assumes `arn:<partition>:iam::<spoke account>:role/sentinel-tvm-runtime/<tvmName>/<this name>`.
+ */
+export function spokeEnforcementRoleName(tvmName: string, region: string): string {
+  return `${tvmName}-spoke-${region}`;
+}
+
+/** The IAM path of the permissions boundaries a spoke writes for its protected roles: the enforcement role writes only roles bounded so. */
+export function spokeBoundaryPathOf(tvmName: string): string {
+  return `/sentinel-tvm-boundary/${tvmName}/`;
+}
+
+/** Sid of the placeholder a spoke's template declares as each protected role's revoked-sessions policy. */
+export const SPOKE_PLACEHOLDER_SID = 'SentinelNoRevokedSessions';
+
+/**
+ * The revoked-sessions policy a spoke's template declares on each of its protected roles (an `AWS::IAM::RolePolicy` with
+ * the hub's policy name), so that CloudFormation deletes the policy, whatever the enforcer wrote into it, before the role
+ * on a stack deletion (no custom resource: a spoke template has no assets). It denies nothing: no request has the tag
+ * both absent and equal to a value. The enforcer writes it back instead of deleting the policy in a spoke account.
+ * Never change it: CloudFormation would write it over a live deny on the next update.
+ */
+export const SPOKE_PLACEHOLDER_POLICY = {
+  Version: '2012-10-17',
+  Statement: [{
+    Sid: SPOKE_PLACEHOLDER_SID,
+    Effect: 'Deny',
+    Action: '*',
+    Resource: '*',
+    Condition: { Null: { [`aws:PrincipalTag/${SESSION_TAG_KEY}`]: 'true' }, StringEquals: { [`aws:PrincipalTag/${SESSION_TAG_KEY}`]: 'none' } },
+  }],
+} as const;
+
+/** The name of the organization-wide SCP a TVM maintains (`RevocationEnforcement.organizationScp`). */
+export function organizationPolicyName(tvmName: string, region: string): string {
+  return `${REVOKED_SESSIONS_POLICY_NAME}-${tvmName}-${region}`;
+}
+
+/** Service control policies: at most this many characters, whitespace included (the enforcer writes compact JSON). */
+export const SCP_MAX_CHARS = 5_120;
+
 /**
  * Tags the construct puts on its resources, so that a service control policy can protect them
  * (docs/guardrails/tvm-account-scp.json): every resource of a TVM, its profiles' roles and chain targets included,
@@ -159,6 +214,11 @@ export interface ProfileConfig {
    * The session tag is transitive, so the enforcer writes the revoked-sessions deny on these roles too.
    */
   readonly chainRoleArns?: string[];
+  /**
+   * The profile opted out of revocation reaching issued credentials (`issuedCredentialsSurviveRevocation`): the enforcer
+   * writes no deny for its role, e.g. a role of an account without a spoke. Revocation still refuses future vends.
+   */
+  readonly unenforced?: boolean;
 }
 
 /** Environment variables of the vending Lambda. */
@@ -183,6 +243,13 @@ export const Env = {
   PROTECTED_ROLE_PATH: 'SENTINEL_PROTECTED_ROLE_PATH',
   /** Enforcer: the id (ARN) of its own stack: a revocation-cleanup request is obeyed only when it comes from that stack. */
   STACK_ID: 'SENTINEL_STACK_ID',
+  /**
+   * Enforcer: the spoke enforcement role's path and name (`sentinel-tvm-runtime/<tvmName>/<tvmName>-spoke-<region>`), which
+   * it assumes in each other account whose roles it denies. Unset: it writes only in its own account.
+   */
+  SPOKE_ROLE: 'SENTINEL_SPOKE_ROLE',
+  /** Enforcer: the id (`p-…`) of the organization-wide SCP it keeps (`RevocationEnforcement.organizationScp`). */
+  ORGANIZATION_POLICY_ID: 'SENTINEL_ORGANIZATION_POLICY_ID',
 } as const;
 
 /**
@@ -305,6 +372,11 @@ export const Metrics = {
   ENFORCEMENT_FAILURES: 'EnforcementFailures',
   /** Dimension of {@link Metrics.ENFORCEMENT_FAILURES} naming the role. */
   ROLE_DIMENSION: 'Role',
+  /**
+   * Dimension of {@link Metrics.ENFORCEMENT_FAILURES} naming the account (12 digits) whose roles' deny could not be written;
+   * `organization` for the organization-wide SCP.
+   */
+  ACCOUNT_DIMENSION: 'Account',
   /** Dimension every metric has: the TVM's service name (`POWERTOOLS_SERVICE_NAME`). */
   SERVICE_DIMENSION: 'service',
   /** Second dimension of `Denials`, besides the total. */

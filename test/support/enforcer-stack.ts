@@ -84,6 +84,7 @@ export function enforcerStack(options: EnforcerStackOptions = {}): EnforcerStack
     encryptionKey,
     logRetention: logs.RetentionDays.ONE_WEEK,
     runtimeRolePath: `/sentinel-tvm-runtime/${TVM_NAME}/`,
+    tvmName: TVM_NAME,
     protectedRoleArnPattern: stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: `${PROTECTED_ROLE_PATH.slice(1)}*` }),
     protectedRolePath: PROTECTED_ROLE_PATH,
     policyName: POLICY_NAME,
