@@ -6,17 +6,22 @@ import * as http from 'http';
 import type { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { STSClient } from '@aws-sdk/client-sts';
 import { clientCacheRows } from './client-cache';
 import { IdentityVerifier, httpSend } from '../lambda/auth/proof';
+import { enforce, type EnforcerDeps } from '../lambda/enforcer/enforce';
+import { spokeIamClients } from '../lambda/enforcer/spokes';
 import { createHandler } from '../lambda/handler';
 import { PrincipalMatcher } from '../lambda/match';
 import { readSettings } from '../lambda/settings';
+import { Attr, Indexes, revokedSessionsPolicyName, type ProfileConfig } from '../src/shared/contract';
 import { cleanEnv, EXAMPLE_CONFIG, KEYS, removeTempDirs, startLocal } from '../test/support/cli';
 import { sendRequest, signRequest } from '../test/support/cli-sign';
-import { ENDPOINT_VAR, startDynamoDbLocal } from '../test/support/dynamodb-local';
-import { startLocalSts } from '../test/support/local-sts';
+import { createTableFromTemplate, ENDPOINT_VAR, startDynamoDbLocal } from '../test/support/dynamodb-local';
+import { startLocalIam } from '../test/support/local-iam';
+import { startLocalSts, type LocalSts } from '../test/support/local-sts';
 import { ALICE, AUDIENCE, CREDENTIALS, createFixture, event, proven } from '../test/support/tvm-fixture';
 
 const ROOT = path.join(__dirname, '..');
@@ -84,6 +89,8 @@ function coldRequire(modules: string[], runs: number): number {
 
 async function main() {
   process.stderr.write(`bench: ${os.cpus()[0]?.model ?? 'cpu'} x${os.cpus().length}, Node.js ${process.version}\n`);
+  // `BENCH_ONLY=enforcer`: the enforcer's row alone (seconds, where the whole bench takes minutes).
+  if (process.env.BENCH_ONLY === 'enforcer') return onlyEnforcer();
   // 0. Principal matching worst case (review L4), first: it needs no backend.
   matchWorstCase();
   const db = await startDynamoDbLocal();
@@ -207,6 +214,9 @@ async function main() {
     row('identity proof, cached, p50', `${(percentile(lookups, 50) * 1000).toFixed(1)} µs`,
       'a proof seen before in this container (parse, checks, SHA-256 lookup), n=5000');
 
+    // 3b. The revocation enforcer in a spoke account (issue 12) against its own account.
+    await enforcerAccountsRow(db.endpoint, sts);
+
     // 4. Throughput of `sentinel-tvm local` (separate process): signed continued vends at several concurrencies.
     await localThroughput(db.endpoint);
 
@@ -219,8 +229,112 @@ async function main() {
     removeTempDirs();
   }
 
+  printTable();
+}
+
+function printTable(): void {
   const width = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length))];
   process.stdout.write(`\n| figure | value | note |\n|---|---|---|\n${rows.map(([a, b, c]) => `| ${a.padEnd(width[0])} | ${b.padEnd(width[1])} | ${c} |`).join('\n')}\n`);
+}
+
+async function onlyEnforcer(): Promise<void> {
+  const db = await startDynamoDbLocal();
+  const sts = await startLocalSts();
+  try {
+    await enforcerAccountsRow(db.endpoint, sts);
+  } finally {
+    await sts.stop();
+    await db.stop();
+  }
+  printTable();
+}
+
+/**
+ * One enforcement run fed one revocation record, on a role of the enforcer's own account and on a role of a spoke account
+ * (its enforcement role's credentials cached, or assumed first: a cold container, or every 10 minutes), against
+ * DynamoDB Local, the local STS and the multi-account local IAM. Runs interleaved, so that noise hits all three alike.
+ */
+async function enforcerAccountsRow(dynamodbEndpoint: string, sts: LocalSts): Promise<void> {
+  const hub = '111122223333';
+  const spoke = '444455556666';
+  const rolePath = '/sentinel-tvm/bench/';
+  const ownRole = `arn:aws:iam::${hub}:role${rolePath}bench-Own`;
+  const spokeRole = `arn:aws:iam::${spoke}:role${rolePath}bench-Spoke`;
+  const iam = await startLocalIam({ roles: [ownRole, spokeRole], account: hub, issued: (id) => sts.issued(id) });
+  const ddb = new DynamoDBClient({ region: 'us-east-1', endpoint: dynamodbEndpoint, credentials: CREDENTIALS });
+  const table = await createTableFromTemplate({
+    Resources: {
+      Sessions: {
+        Type: 'AWS::DynamoDB::Table',
+        Properties: {
+          KeySchema: [{ AttributeName: Attr.ID, KeyType: 'HASH' }],
+          AttributeDefinitions: [...new Set([Attr.ID, ...Indexes.flatMap((i) => [i.partitionKey, i.sortKey])])]
+            .map((AttributeName) => ({ AttributeName, AttributeType: 'S' })),
+          GlobalSecondaryIndexes: Indexes.map((i) => ({
+            IndexName: i.name,
+            KeySchema: [{ AttributeName: i.partitionKey, KeyType: 'HASH' }, { AttributeName: i.sortKey, KeyType: 'RANGE' }],
+            Projection: { ProjectionType: 'ALL' },
+          })),
+        },
+      },
+    },
+  }, `bench-enforcer-${Date.now()}`, ddb, 'Sessions');
+  const profiles = new Map([['own', ownRole], ['spoke', spokeRole]].map(([name, roleArn]): [string, ProfileConfig] =>
+    [name, { name, roleArn, allowedPrincipals: [`arn:aws:iam::${hub}:user/alice`], maxDurationSeconds: 3600 }]));
+  const stsClient = new STSClient({ region: 'us-east-1', endpoint: sts.endpoint, credentials: CREDENTIALS });
+  const spokeClients = () => spokeIamClients({
+    sts: stsClient,
+    spokeRole: 'sentinel-tvm-runtime/bench/bench-spoke-us-east-1',
+    iamClient: (credentials) => new IAMClient({ region: 'us-east-1', endpoint: iam.endpoint, credentials }),
+  });
+  const deps = (iamFor = spokeClients()): EnforcerDeps => ({
+    tableName: table,
+    ddb,
+    iam: new IAMClient({ region: 'us-east-1', endpoint: iam.endpoint, credentials: CREDENTIALS }),
+    iamFor,
+    policyName: revokedSessionsPolicyName('bench', 'us-east-1'),
+    protectedRolePath: rolePath,
+    account: hub,
+    loadConfig: async () => ({ profiles }),
+  });
+  const warmDeps = deps();
+  let n = 0;
+  /** Revokes a new session of the role, and times the run its stream record triggers. */
+  const run = async (role: string, d: EnforcerDeps): Promise<number> => {
+    const now = new Date();
+    const item = {
+      id: { S: (++n).toString(16).padStart(16, '0') },
+      profile: { S: role === ownRole ? 'own' : 'spoke' },
+      role_arn: { S: role },
+      status: { S: 'revoked' },
+      created_at: { S: now.toISOString() },
+      revoked_at: { S: now.toISOString() },
+      credentials_expire_at: { S: new Date(now.getTime() + 3600_000).toISOString() },
+    };
+    await ddb.send(new PutItemCommand({ TableName: table, Item: item }));
+    const t = performance.now();
+    await enforce(d, { Records: [{ eventName: 'MODIFY', dynamodb: { NewImage: item } }] });
+    return performance.now() - t;
+  };
+  const times = { own: [] as number[], cached: [] as number[], assumed: [] as number[] };
+  const runs = 40;
+  try {
+    await run(ownRole, warmDeps);
+    await run(spokeRole, warmDeps);
+    for (let i = 0; i < runs; i++) {
+      times.own.push(await run(ownRole, warmDeps));
+      times.cached.push(await run(spokeRole, warmDeps));
+      times.assumed.push(await run(spokeRole, deps()));
+    }
+  } finally {
+    await iam.stop();
+    ddb.destroy();
+  }
+  const p50 = (v: number[]) => percentile(v, 50);
+  row('enforcer run, own account / spoke / spoke + AssumeRole, p50',
+    `${ms(p50(times.own))} / ${ms(p50(times.cached))} / ${ms(p50(times.assumed))}`,
+    'one revocation record, one role (GetRolePolicy, ListRolePolicies, PutRolePolicy); spoke: its enforcement role\'s credentials cached, '
+    + `or assumed first (a cold container, then every 10 minutes); local endpoints, n=${runs} each`);
 }
 
 async function localThroughput(dynamodbEndpoint: string): Promise<void> {

@@ -1,11 +1,13 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { stackStatusOf } from './aws/stack-guard';
 import { createCleanupHandler, dynamoCleanupStore, isCustomResourceEvent } from './enforcer/cleanup';
-import { enforcerCloudFormationClient, enforcerDynamoClient, enforcerIamClient } from './enforcer/clients';
+import { enforcerCloudFormationClient, enforcerDynamoClient, enforcerIamClient, enforcerStsClient } from './enforcer/clients';
 import { createEnforcer, type EnforcerContext, type EnforcerLog } from './enforcer/enforce';
 import { dynamoLease } from './enforcer/lease';
 import { powertoolsEnforcerMetrics } from './enforcer/metrics';
+import { organizationsClient, partitionOfRegion } from './enforcer/organization';
 import { readEnforcerSettings } from './enforcer/settings';
+import { spokeIamClients } from './enforcer/spokes';
 import { loadConfig } from './profiles';
 
 // The revocation enforcer: stream records of revocations and a schedule invoke it; CloudFormation invokes it as the
@@ -15,6 +17,17 @@ const settings = readEnforcerSettings(process.env);
 const logger = new Logger({ logRecordOrder: ['level', 'message', 'timestamp', 'service'] });
 const ddb = enforcerDynamoClient();
 const iam = enforcerIamClient();
+// Spoke accounts' clients are cached here, across warm invocations, until shortly before their credentials expire.
+const iamFor = settings.spokeRole
+  ? spokeIamClients({ sts: enforcerStsClient(), spokeRole: settings.spokeRole, iamClient: enforcerIamClient })
+  : undefined;
+// The function's own credentials (the SDK's chain, as the IAM client resolves it); Organizations' endpoint of its partition.
+const organization = settings.organizationPolicyId
+  ? {
+    policyId: settings.organizationPolicyId,
+    client: organizationsClient({ credentials: () => iam.config.credentials(), partition: partitionOfRegion(process.env.AWS_REGION) }),
+  }
+  : undefined;
 const log: EnforcerLog = (level, message, fields) => {
   if (level === 'ERROR') logger.error(message, fields);
   else if (level === 'WARN') logger.warn(message, fields);
@@ -30,6 +43,8 @@ const enforce = createEnforcer({
   tableName: settings.tableName,
   ddb,
   iam,
+  ...(iamFor ? { iamFor } : {}),
+  ...(organization ? { organization } : {}),
   policyName: settings.policyName,
   protectedRolePath: settings.protectedRolePath,
   loadConfig: deployedConfig,

@@ -291,9 +291,9 @@ describe('GIVEN the bundled enforcer, fed by the real stream of DynamoDB Local',
   });
   const stdoutLines = () => bundle.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l));
   const runLines = () => stdoutLines().filter((l) => l.message === 'revoked-sessions enforcement');
-  /** EMF documents of EnforcementFailures: [value, dimension names, Role]. */
+  /** EMF documents of EnforcementFailures: [value, dimension names, Role or Account]. */
   const failureMetrics = () => stdoutLines().filter((l) => 'EnforcementFailures' in l)
-    .map((m) => [m.EnforcementFailures, m._aws.CloudWatchMetrics[0].Dimensions[0].join(','), m.Role]);
+    .map((m) => [m.EnforcementFailures, m._aws.CloudWatchMetrics[0].Dimensions[0].join(','), m.Role ?? m.Account]);
   /** The bundled enforcer's policy: the name the construct gives it. */
   const bundlePolicyOf = (role: string) => iam.policy(role, enforcerEnv[Env.REVOKED_POLICY_NAME]);
 
@@ -362,7 +362,7 @@ describe('GIVEN the bundled enforcer, fed by the real stream of DynamoDB Local',
     const second = await bundle.invoke(records);
 
     expect(summarize(iam.calls)).toEqual([['GetRolePolicy', 'tvm-test-ReadOnly']]);
-    expect(second.roles).toEqual([{ role: READONLY, ids: 1, mode: 'unchanged', policy: 'list' }]);
+    expect(second.roles).toEqual([{ role: READONLY, account: ACCOUNT, ids: 1, mode: 'unchanged', policy: 'list' }]);
   });
 
   test('WHEN the schedule invokes it THEN every role of the config is recomputed, and an unchanged one is not rewritten', async () => {
@@ -386,7 +386,9 @@ describe('GIVEN the bundled enforcer, fed by the real stream of DynamoDB Local',
     const metricsBefore = failureMetrics().length;
     await expect(bundle.invoke(await streamEvent())).rejects.toThrow(/tvm-test-ReadOnly.*AccessDenied/s);
     expect(bundlePolicyOf(READONLY)).toBeUndefined();
-    expect(failureMetrics().slice(metricsBefore)).toEqual([[1, 'service', undefined], [1, 'service,Role', 'tvm-test-ReadOnly']]);
+    expect(failureMetrics().slice(metricsBefore)).toEqual([
+      [1, 'service', undefined], [1, 'service,Role', 'tvm-test-ReadOnly'], [1, 'service,Account', ACCOUNT],
+    ]);
     // (Powertools writes WARN and ERROR lines to stderr; the ERROR summary line is checked on the unbundled enforcer below.)
   });
 });
@@ -470,7 +472,7 @@ describe('GIVEN revoked sessions whose credentials expire (pruning by the schedu
 
     const atT = await enforce(deps(T), SCHEDULE);
     expect(listedIds(policyOf(READONLY))).toEqual([A, B]);
-    expect(atT.roles.find((r) => r.role === READONLY)).toEqual({ role: READONLY, ids: 2, mode: 'list', policy: 'list' });
+    expect(atT.roles.find((r) => r.role === READONLY)).toEqual({ role: READONLY, account: ACCOUNT, ids: 2, mode: 'list', policy: 'list' });
 
     iam.calls.length = 0;
     await enforce(deps(ms(T, 20)), SCHEDULE);
@@ -563,7 +565,7 @@ describe('GIVEN a revocation written by Sentinel\'s own tooling (profile = the r
     const summary = await enforce(deps(() => new Date()), records);
 
     expect(records.Records.map((r) => r.eventName)).toEqual(['INSERT']);
-    expect(summary.roles).toEqual([{ role: DEPLOY, ids: 1, mode: 'list', policy: 'list' }]);
+    expect(summary.roles).toEqual([{ role: DEPLOY, account: ACCOUNT, ids: 1, mode: 'list', policy: 'list' }]);
     expect(listedIds(policyOf(DEPLOY))).toEqual([sessionId]);
     expect(policyOf(READONLY)).toBeUndefined();
 
@@ -582,7 +584,7 @@ describe('GIVEN a revocation written by Sentinel\'s own tooling (profile = the r
 
     const summary = await enforce(deps(T), SCHEDULE);
 
-    expect(summary.roles.find((r) => r.role === DEPLOY)).toEqual({ role: DEPLOY, ids: 1, mode: 'list', policy: 'list' });
+    expect(summary.roles.find((r) => r.role === DEPLOY)).toEqual({ role: DEPLOY, account: ACCOUNT, ids: 1, mode: 'list', policy: 'list' });
     expect(listedIds(policyOf(DEPLOY))).toEqual(['c0ffee00c0ffee01']);
   });
 
@@ -623,8 +625,8 @@ describe('GIVEN many revoked sessions with live credentials on one role', () => 
     expect(ownPolicy.length).toBe(1948);
     expect(ownPolicy.length + policy.length).toBeLessThanOrEqual(IAM_ROLE_INLINE_POLICIES_LIMIT);
     expect(summary.roles).toEqual([
-      { role: DEPLOY, ids: 1, mode: 'list', policy: 'list' },
-      { role: READONLY, ids: 2000, mode: 'fallback', policy: 'fallback', issuedBefore: '2036-01-25T14:30:16Z' },
+      { role: DEPLOY, account: ACCOUNT, ids: 1, mode: 'list', policy: 'list' },
+      { role: READONLY, account: ACCOUNT, ids: 2000, mode: 'fallback', policy: 'fallback', issuedBefore: '2036-01-25T14:30:16Z' },
     ]);
     expect(logs.filter((l) => l.level === 'WARN')).toEqual([expect.objectContaining({
       message: expect.stringMatching(/budget.*issued before the latest revocation/),
@@ -795,7 +797,7 @@ describe('GIVEN a role whose other inline policies leave less room than the list
 
     expect(refusedWrites().map((c) => [c.status, listedIds(c.policyDocument).length])).toEqual([[409, 40]]);
     expect(summary.roles.find((r) => r.role === READONLY)).toEqual({
-      role: READONLY, ids: 40, mode: 'fallback', policy: 'fallback', issuedBefore: '2036-01-25T14:30:15Z',
+      role: READONLY, account: ACCOUNT, ids: 40, mode: 'fallback', policy: 'fallback', issuedBefore: '2036-01-25T14:30:15Z',
     });
     expect(policyOf(READONLY)).toBe(fallbackPolicy(new Date(T.getTime() + VEND_IN_FLIGHT_MS)));
     expect(logs.find((l) => l.level === 'WARN')).toMatchObject({
@@ -834,8 +836,8 @@ describe('GIVEN a role whose other inline policies leave less room than the list
 
     expect(error).toBeInstanceOf(EnforcementError);
     expect(error.summary.roles).toEqual([
-      { role: DEPLOY, ids: 1, mode: 'list', policy: 'list' },
-      { role: READONLY, ids: 1, mode: 'failed', error: expect.stringMatching(/^LimitExceeded.*10240/) },
+      { role: DEPLOY, account: ACCOUNT, ids: 1, mode: 'list', policy: 'list' },
+      { role: READONLY, account: ACCOUNT, ids: 1, mode: 'failed', error: expect.stringMatching(/^LimitExceeded.*10240/) },
     ]);
     expect(refusedWrites().map((c) => [c.roleName, c.status])).toEqual([['tvm-test-ReadOnly', 409]]);
     expect(policyOf(READONLY)).toBeUndefined();
@@ -844,7 +846,7 @@ describe('GIVEN a role whose other inline policies leave less room than the list
     expect(logs.pop()).toMatchObject({ level: 'ERROR', message: 'revoked-sessions enforcement' });
   });
 
-  test('WHEN reported to Powertools THEN EnforcementFailures is an EMF metric: every run\'s count, 0 included, and 1 per failed role', async () => {
+  test('WHEN reported to Powertools THEN EnforcementFailures is an EMF metric: every run\'s count, 0 included, 1 per failed role, and by account', async () => {
     iam.roles.get('tvm-test-ReadOnly')!.set('OwnPolicy', ownPolicyOf(10_100));
     const out: string[] = [];
     const capture = (chunk: any) => { out.push(String(chunk)); return true; };
@@ -859,10 +861,11 @@ describe('GIVEN a role whose other inline policies leave less room than the list
     }
 
     const emf = out.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((l) => l._aws);
-    expect(emf.map((m) => [m.EnforcementFailures, m._aws.CloudWatchMetrics[0].Dimensions, m.service, m.Role])).toEqual([
+    expect(emf.map((m) => [m.EnforcementFailures, m._aws.CloudWatchMetrics[0].Dimensions, m.service, m.Role ?? m.Account])).toEqual([
       [0, [['service']], 'sentinel-test', undefined],
       [1, [['service']], 'sentinel-test', undefined],
       [1, [['service', 'Role']], 'sentinel-test', 'tvm-test-ReadOnly'],
+      [1, [['service', 'Account']], 'sentinel-test', ACCOUNT],
     ]);
     expect(emf.every((m) => m._aws.CloudWatchMetrics[0].Namespace === 'SentinelTvm'
       && m._aws.CloudWatchMetrics[0].Metrics[0].Name === 'EnforcementFailures')).toBe(true);
@@ -926,7 +929,7 @@ describe('GIVEN a revoked session whose role left the configuration (replaced, o
     await put(item);
 
     const onStream = await enforce(deps(T), { Records: [record(item)] });
-    expect(onStream.roles).toEqual([{ role: OLD_ROLE, ids: 1, mode: 'list', policy: 'list' }]);
+    expect(onStream.roles).toEqual([{ role: OLD_ROLE, account: ACCOUNT, ids: 1, mode: 'list', policy: 'list' }]);
     expect(listedIds(policyOf(OLD_ROLE))).toEqual(['0123456789abcdef']);
 
     iam.roles.get('tvm-test-OldReadOnly')!.clear();
@@ -947,7 +950,7 @@ describe('GIVEN a revoked session whose role left the configuration (replaced, o
     const onStream = await enforce(deps(T), { Records: [record(item)] });
     const scheduled = await enforce(deps(T), SCHEDULE);
 
-    expect(onStream.roles).toEqual([{ role: DELETED_ROLE, ids: 1, mode: 'gone', policy: 'none' }]);
+    expect(onStream.roles).toEqual([{ role: DELETED_ROLE, account: ACCOUNT, ids: 1, mode: 'gone', policy: 'none' }]);
     expect(scheduled.roles.find((r) => r.role === DELETED_ROLE)).toMatchObject({ mode: 'gone' });
     expect(failures).toEqual([[], []]);
   });

@@ -3,18 +3,23 @@ import {
   DeleteRolePolicyCommand, GetRolePolicyCommand, ListRolePoliciesCommand, PutRolePolicyCommand, type IAMClient,
 } from '@aws-sdk/client-iam';
 import { leaseWaitMs, withLease, type EnforcerLease } from './lease';
-import type { EnforcerMetrics } from './metrics';
+import { ORGANIZATION_TARGET, type EnforcerMetrics } from './metrics';
+import type { OrganizationPolicies } from './organization';
 import {
-  canonical, desiredPolicy, fallbackFor, isSafeSessionId, listedIds, listPolicy, MAX_LISTED_IDS, policySize, roleBudget,
-  type DesiredPolicy, type PolicyKind,
+  canonical, desiredPolicy, desiredScp, fallbackFor, isPlaceholder, isSafeSessionId, listedIds, listPolicy, MAX_LISTED_IDS, MAX_SCP_IDS,
+  organizationPlaceholderPolicy, policySize, roleBudget, spokePlaceholderPolicy, type DesiredPolicy, type PolicyKind,
 } from './policy';
-import { Attr, Indexes, Status, type ProfileConfig } from '../../src/shared/contract';
+import type { IamFor } from './spokes';
+import { Attr, Env, Indexes, SCP_MAX_CHARS, Status, type ProfileConfig } from '../../src/shared/contract';
 import type { TvmConfig } from '../profiles';
 
 /**
  * The revocation enforcer: for each affected protected role, recomputes from the session table the
  * revoked sessions whose credentials may still be live, and writes this TVM's revoked-sessions inline policy on the
  * role denying them, idempotently: a list of ids when it fits the role's remaining inline-policy room, else a fallback.
+ * Roles of other accounts (spokes) are written with the credentials of their account's spoke enforcement role; each
+ * account on its own, so that one account's failure or slowness never delays another's deny. In organization mode, the
+ * organization SCP denies every live revoked session of this TVM as well.
  */
 
 export type LogLevel = 'INFO' | 'WARN' | 'ERROR';
@@ -28,7 +33,15 @@ export interface EnforcerConfig {
 export interface EnforcerDeps {
   readonly tableName: string;
   readonly ddb: DynamoDBClient;
+  /** IAM in the enforcer's own {@link account}. */
   readonly iam: IAMClient;
+  /**
+   * IAM in another account, acting as its spoke enforcement role (`spokeIamClients`, `SENTINEL_SPOKE_ROLE`).
+   * @default - none: the roles of other accounts fail (no spoke)
+   */
+  readonly iamFor?: IamFor;
+  /** Organization mode: the SCP (`SENTINEL_ORGANIZATION_POLICY_ID`) also denies every live revoked session. @default - none */
+  readonly organization?: { readonly policyId: string; readonly client: OrganizationPolicies };
   /**
    * This TVM's revoked-sessions policy name (`revokedSessionsPolicyName(serviceName, region)`): the only inline policy it reads
    * as its own, writes or deletes, so that two TVMs sharing a role never undo each other's deny. The role's other inline
@@ -38,12 +51,12 @@ export interface EnforcerDeps {
   /**
    * The IAM path of this TVM's ProtectedRoles (`/sentinel-tvm/<serviceName>/`). A revoked session whose role is no
    * longer in the configuration (replaced, or its profile removed) is still denied on that role when it lies under this
-   * path in {@link account}: its credentials may live. @default - only the configuration's roles
+   * path in {@link account} or in an account of a configured role: its credentials may live. @default - only the configuration's roles
    */
   readonly protectedRolePath?: string;
   /**
-   * The account the enforcer runs in: the IAM client names roles without their account, so a role left from the
-   * configuration is only followed here. @default - the account of the Lambda context's function ARN
+   * The account the enforcer runs in, whose roles {@link iam} writes; every other account's through {@link iamFor}.
+   * @default - the account of the Lambda context's function ARN; unknown, every role is written with {@link iam}
    */
   readonly account?: string;
   /** This TVM's configuration, read on every run so that a changed role is seen (the entry point verifies it). */
@@ -54,7 +67,7 @@ export interface EnforcerDeps {
   readonly log?: EnforcerLog;
   /** Query page size (DynamoDB's 1 MB pages by default); tests make it small to cross pages. */
   readonly pageSize?: number;
-  /** Roles processed at once. @default 4 */
+  /** Roles processed at once in each account (accounts run side by side). @default 4 */
   readonly concurrency?: number;
   /**
    * Lets one run at a time read and write the policies ({@link createEnforcer} takes it before the configuration, the
@@ -64,13 +77,16 @@ export interface EnforcerDeps {
 }
 
 /**
- * What happened to one role's policy: written as a list, written as the fallback, deleted, left as it was, failed, or
+ * What happened to one role's policy: written as a list, written as the fallback, deleted, `cleared` (replaced by the
+ * deny-nothing placeholder: a spoke account's role, whose template declares the policy), left as it was, failed, or
  * `gone`: a role no longer in the configuration that IAM no longer has (its credentials no longer work either).
  */
-export type RoleMode = PolicyKind | 'deleted' | 'unchanged' | 'gone' | 'failed';
+export type RoleMode = PolicyKind | 'deleted' | 'cleared' | 'unchanged' | 'gone' | 'failed';
 
 export interface RoleOutcome {
   readonly role: string;
+  /** The role's account (from its ARN). */
+  readonly account?: string;
   /** Live revoked sessions of the role. */
   readonly ids: number;
   readonly mode: RoleMode;
@@ -79,6 +95,19 @@ export interface RoleOutcome {
   /** Fallback: credentials issued before this are denied. */
   readonly issuedBefore?: string;
   /** Error name and message (never credentials). */
+  readonly error?: string;
+}
+
+/** What happened to the organization SCP: written as a list or the fallback, `cleared` (the placeholder), unchanged, failed. */
+export interface OrganizationOutcome {
+  readonly policyId: string;
+  /** Live revoked sessions of this TVM, of every role and account. */
+  readonly ids: number;
+  readonly mode: PolicyKind | 'cleared' | 'unchanged' | 'failed';
+  /** The content in place after the run (`none`: the placeholder). */
+  readonly policy?: PolicyKind | 'none';
+  /** Fallback: credentials issued before this are denied. */
+  readonly issuedBefore?: string;
   readonly error?: string;
 }
 
@@ -93,6 +122,8 @@ export interface EnforcementSummary {
   /** Revoked items read from the table (all roles, live or not). */
   readonly revokedItems: number;
   readonly roles: RoleOutcome[];
+  /** Organization mode, when the run had revocations to look at (every schedule). */
+  readonly organization?: OrganizationOutcome;
   readonly skipped: {
     /** Ids that are not safe tag values. */
     readonly invalidIds: number;
@@ -102,15 +133,22 @@ export interface EnforcementSummary {
     readonly unknownRole: number;
     /** Revoked sessions whose credentials have all expired. */
     readonly expired: number;
+    /**
+     * Live revoked sessions of roles whose every profile is `unenforced` (revocation does not reach their issued
+     * credentials): no role policy is written for them (the organization SCP, in that mode, still denies them).
+     */
+    readonly unenforced: number;
   };
   readonly durationMs: number;
 }
 
-/** Thrown when any role's policy could not be written: the invocation fails, so that the stream batch is retried. */
+/** Thrown when any role's policy (or the SCP) could not be written: the invocation fails, so that the stream batch is retried. */
 export class EnforcementError extends Error {
   constructor(public readonly summary: EnforcementSummary) {
-    super(`revoked-sessions policy not enforced on ${summary.roles.filter((r) => r.mode === 'failed')
-      .map((r) => `${r.role} (${r.error})`).join(', ')}`);
+    const failed = summary.roles.filter((r) => r.mode === 'failed').map((r) => `${r.role} (${r.error})`);
+    const org = summary.organization;
+    const scp = org?.mode === 'failed' ? [`the organization SCP ${org.policyId} (${org.error})`] : [];
+    super(`revoked-sessions policy not enforced on ${[...failed, ...scp].join(', ')}`);
     this.name = 'EnforcementError';
   }
 }
@@ -122,6 +160,8 @@ const STATUS_INDEX = Indexes.find((i) => i.partitionKey === Attr.STATUS)!.name;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::(\d{12}):role\/[\w+=,.@/-]+$/;
 const MAX_LOGGED_INVALID_IDS = 10;
 const SKIP_COUNTER = { invalidId: 'invalidIds', otherRole: 'otherRoles', unknownRole: 'unknownRole', expired: 'expired' } as const;
+/** Roles of another account when no spoke role is configured. */
+const NO_SPOKE = 'NoSpoke';
 
 type Item = Record<string, AttributeValue | undefined>;
 const str = (item: Item, name: string): string | undefined => (typeof item[name]?.S === 'string' ? item[name]!.S : undefined);
@@ -132,13 +172,22 @@ export function roleNameOf(roleArn: string): string {
   return roleArn.slice(roleArn.lastIndexOf('/') + 1);
 }
 
+/** The account of a role ARN, undefined when it is not one. */
+export function accountOf(roleArn: string): string | undefined {
+  return ROLE_ARN.exec(roleArn)?.[1];
+}
+
+/** The partition of an ARN (`aws`, `aws-cn`, …). */
+const partitionOf = (arn: string): string => arn.split(':')[1] || 'aws';
+
 /**
- * Whether a role ARN lies in `account` under the IAM path `path` (`/a/b/` covers `role/a/b/Name` and `role/a/b/c/Name`,
- * not `role/a/bc/Name`).
+ * Whether a role ARN lies in `account` (or one of `accounts`) under the IAM path `path` (`/a/b/` covers `role/a/b/Name` and
+ * `role/a/b/c/Name`, not `role/a/bc/Name`).
  */
-export function isUnderPath(roleArn: string, path: string | undefined, account: string | undefined): boolean {
+export function isUnderPath(roleArn: string, path: string | undefined, account: string | ReadonlySet<string> | undefined): boolean {
   const m = ROLE_ARN.exec(roleArn);
-  if (!path || !m || m[1] !== account) return false;
+  const inAccount = typeof account === 'string' ? m?.[1] === account : !!m && !!account?.has(m[1]);
+  if (!path || !m || !inAccount) return false;
   const rolePath = roleArn.slice(roleArn.indexOf(':role/') + ':role'.length, roleArn.lastIndexOf('/') + 1);
   return rolePath.startsWith(path);
 }
@@ -155,6 +204,17 @@ export function denyTargets(profiles: Iterable<ProfileConfig>): Map<string, stri
     targets.set(p.roleArn, roles);
   }
   return new Map([...targets].map(([role, roles]) => [role, [...roles]]));
+}
+
+/**
+ * The roles whose every profile is `unenforced` (revocation does not reach their issued credentials): no deny is written
+ * on them for their own sessions.
+ */
+export function unenforcedRoles(profiles: Iterable<ProfileConfig>): Set<string> {
+  const enforced = new Set<string>();
+  const opted = new Set<string>();
+  for (const p of profiles) (p.unenforced ? opted : enforced).add(p.roleArn);
+  return new Set([...opted].filter((role) => !enforced.has(role)));
 }
 
 /**
@@ -222,13 +282,20 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
   const log = deps.log ?? (() => undefined);
   const started = Date.now();
   const config = await deps.loadConfig();
-  const profileRoles = new Map([...config.profiles.values()].map((p) => [p.name, p.roleArn]));
+  const profiles = [...config.profiles.values()];
+  const profileRoles = new Map(profiles.map((p) => [p.name, p.roleArn]));
   const tvmRoles = new Set(profileRoles.values());
-  const targets = denyTargets(config.profiles.values());
-  /** Where a session of this role is denied; a role outside the configuration (under the path) only on itself. */
-  const targetsOf = (role: string): readonly string[] => targets.get(role) ?? [role];
+  const unenforced = unenforcedRoles(profiles);
+  const targets = denyTargets(profiles.filter((p) => !unenforced.has(p.roleArn)));
+  /**
+   * Where a session of this role is denied: a role outside the configuration (under the path) only on itself, a role
+   * whose every profile is unenforced nowhere.
+   */
+  const targetsOf = (role: string): readonly string[] => (unenforced.has(role) ? [] : targets.get(role) ?? [role]);
   const configuredRoles = new Set([...targets.values()].flat());
-  const skipped = { invalidIds: 0, otherRoles: 0, unknownRole: 0, expired: 0 };
+  // A role left from the configuration is followed in the accounts this TVM writes in: its own, and its roles' accounts.
+  const pathAccounts = new Set([deps.account, ...[...configuredRoles].map(accountOf)].filter((a): a is string => !!a));
+  const skipped = { invalidIds: 0, otherRoles: 0, unknownRole: 0, expired: 0, unenforced: 0 };
   const invalidIds: string[] = [];
 
   const judge = (item: Item): Verdict => {
@@ -238,13 +305,17 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
     const role = roleOfSession(item, profileRoles);
     if (!role) return { kind: 'unknownRole', id };
     // A role that left the configuration may still have live credentials; it is ours to write only under our path.
-    if (!tvmRoles.has(role) && !isUnderPath(role, deps.protectedRolePath, deps.account)) return { kind: 'otherRole', id };
+    if (!tvmRoles.has(role) && !isUnderPath(role, deps.protectedRolePath, pathAccounts)) return { kind: 'otherRole', id };
     const until = liveUntil(item);
     if (until <= now.getTime()) return { kind: 'expired', id, role };
     return { kind: 'live', id, role, session: { id, liveUntil: until, revokedAt: revokedAtOf(item) } };
   };
   const count = (v: Verdict) => {
-    if (v.kind === 'live' || v.kind === 'notRevoked') return;
+    if (v.kind === 'notRevoked') return;
+    if (v.kind === 'live') {
+      if (unenforced.has(v.role)) skipped.unenforced += 1;
+      return;
+    }
     skipped[SKIP_COUNTER[v.kind]] += 1;
     if (v.kind === 'invalidId' && invalidIds.length < MAX_LOGGED_INVALID_IDS) invalidIds.push(String(v.id).slice(0, 80));
   };
@@ -270,12 +341,14 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
   } else {
     tvmRoles.forEach(affect);
   }
+  // The SCP is recomputed by every schedule, and by a stream batch with a revocation of this TVM (unenforced ones too).
+  const organization = deps.organization && (!records || recordIds.size > 0) ? deps.organization : undefined;
 
   // The table decides, never the record: every revoked session, all pages of the status index.
   const live: LiveVerdict[] = [];
   let revokedItems = 0;
   const seen = new Set<string>();
-  if (affected.size > 0 || !records) {
+  if (affected.size > 0 || !records || organization) {
     for await (const item of revokedSessions(deps)) {
       revokedItems += 1;
       const v = judge(item);
@@ -305,26 +378,37 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
       byRole.get(role)!.set(v.id, v.session);
     }
   }
+  /** The latest revocation; unknown for any of them → now (the fallback then denies more, never less). */
+  const latestRevocation = (sessions: LiveSession[]) =>
+    new Date(sessions.reduce((latest, s) => Math.max(latest, Number.isNaN(s.revokedAt) ? now.getTime() : s.revokedAt), 0));
 
-  const enforceRole = async (role: string): Promise<RoleOutcome> => {
+  /** @param spoke a role of a spoke account: its template declares the policy, so "none" is the placeholder, not deletion */
+  const enforceRole = async (role: string, iam: IAMClient, spoke: boolean): Promise<RoleOutcome> => {
     const sessions = byRole.get(role) ?? new Map<string, LiveSession>();
+    const account = accountOf(role);
     const { policyName } = deps;
     try {
-      const current = await getPolicy(deps.iam, role, policyName);
+      const current = await getPolicy(iam, role, policyName);
+      // The spoke template's placeholder denies nothing: it counts as no policy.
+      const held = isPlaceholder(current) ? undefined : current;
       // An id leaving the policy is confirmed from the table first: the index may not show a revocation yet.
-      for (const id of listedIds(current)) {
+      for (const id of listedIds(held)) {
         if (sessions.has(id)) continue;
         const v = await confirm(id);
         if (v.kind === 'live' && targetsOf(v.role).includes(role)) sessions.set(id, v.session);
       }
       const liveSessions = [...sessions.values()];
-      const base = { role, ids: liveSessions.length };
+      const base = { role, ...(account ? { account } : {}), ids: liveSessions.length };
       const outcome = (mode: RoleMode, p: DesiredPolicy): RoleOutcome =>
         ({ ...base, mode, policy: p.kind, ...(p.issuedBefore ? { issuedBefore: p.issuedBefore } : {}) });
-      const inPlace = (p: DesiredPolicy) => current !== undefined && canonical(current) === canonical(p.document);
+      const inPlace = (p: DesiredPolicy) => held !== undefined && canonical(held) === canonical(p.document);
       if (liveSessions.length === 0) {
-        if (current === undefined) return { ...base, mode: 'unchanged', policy: 'none' };
-        await deletePolicy(deps.iam, role, policyName);
+        if (held === undefined) return { ...base, mode: 'unchanged', policy: 'none' };
+        if (spoke) {
+          if (!await putPolicy(iam, role, policyName, spokePlaceholderPolicy())) return gone(role, base);
+          return { ...base, mode: 'cleared', policy: 'none' };
+        }
+        await deletePolicy(iam, role, policyName);
         return { ...base, mode: 'deleted', policy: 'none' };
       }
       const ids = liveSessions.map((s) => s.id);
@@ -333,11 +417,10 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
       if (inPlace(list)) return outcome('unchanged', list);
 
       // The room IAM leaves this policy: its limit minus what the role's other inline policies take.
-      const otherChars = await otherPoliciesSize(deps.iam, role, policyName);
+      const otherChars = await otherPoliciesSize(iam, role, policyName);
       if (otherChars === undefined) return gone(role, base);
       const budgetChars = roleBudget(otherChars);
-      // The latest revocation; unknown for any of them → now (denies more, never less).
-      const revokedAt = new Date(liveSessions.reduce((latest, s) => Math.max(latest, Number.isNaN(s.revokedAt) ? now.getTime() : s.revokedAt), 0));
+      const revokedAt = latestRevocation(liveSessions);
       const desired = desiredPolicy(ids, revokedAt, budgetChars)!;
       if (inPlace(desired)) return outcome('unchanged', desired);
       if (desired.kind === 'fallback') {
@@ -351,7 +434,7 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
         });
       }
       try {
-        if (!await putPolicy(deps.iam, role, policyName, desired.document)) return gone(role, base);
+        if (!await putPolicy(iam, role, policyName, desired.document)) return gone(role, base);
         return outcome(desired.kind, desired);
       } catch (err) {
         // Another inline policy of the role grew since it was measured (or IAM counts differently): the fallback is small.
@@ -366,23 +449,89 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
           error: describe(err),
         });
         if (inPlace(fallback)) return outcome('unchanged', fallback);
-        if (!await putPolicy(deps.iam, role, policyName, fallback.document)) return gone(role, base);
+        if (!await putPolicy(iam, role, policyName, fallback.document)) return gone(role, base);
         return outcome('fallback', fallback);
       }
     } catch (err) {
-      return { role, ids: sessions.size, mode: 'failed', error: describe(err) };
+      return failedRole(role, sessions.size, describe(err));
     }
+  };
+  const failedRole = (role: string, ids: number, error: string): RoleOutcome => {
+    const account = accountOf(role);
+    return { role, ...(account ? { account } : {}), ids, mode: 'failed', error };
   };
   /**
    * The role does not exist. A role left from the configuration is then gone with its credentials; a configured role
-   * (or chain role) must exist, and may be a role of another account that this IAM client cannot reach: loud.
+   * (or chain role) must exist: loud.
    */
-  const gone = (role: string, base: { role: string; ids: number }): RoleOutcome => {
+  const gone = (role: string, base: { role: string; account?: string; ids: number }): RoleOutcome => {
     if (!configuredRoles.has(role)) return { ...base, mode: 'gone', policy: 'none' };
-    return { ...base, mode: 'failed', error: `NoSuchEntity: the role ${roleNameOf(role)} of the configuration does not exist in this account` };
+    const where = base.account ? `account ${base.account}` : 'this account';
+    return { ...base, mode: 'failed', error: `NoSuchEntity: the role ${roleNameOf(role)} of the configuration does not exist in ${where}` };
   };
-  // Each role on its own: one that fails never stops the others from being written.
-  const outcomes = await mapLimited([...affected].sort(), deps.concurrency ?? 4, enforceRole);
+
+  /**
+   * One account's roles, on their own limiter: its client first (a spoke's role assumed, or taken from the cache); when
+   * that fails, every role of the account fails with the error, and no other account waits for it.
+   */
+  const enforceAccount = async (account: string | undefined, roles: string[]): Promise<RoleOutcome[]> => {
+    const own = deps.account === undefined || account === undefined || account === deps.account;
+    let iam: IAMClient;
+    if (own) {
+      iam = deps.iam;
+    } else if (!deps.iamFor) {
+      return roles.map((role) => failedRole(role, byRole.get(role)?.size ?? 0, `${NO_SPOKE}: the role is in account ${account}, which has no spoke `
+        + `of this TVM (${Env.SPOKE_ROLE} is not set): deploy a SentinelTvmSpoke in that account to deny its revoked sessions`));
+    } else {
+      try {
+        iam = await deps.iamFor(account, partitionOf(roles[0]));
+      } catch (err) {
+        return roles.map((role) => failedRole(role, byRole.get(role)?.size ?? 0, describe(err)));
+      }
+    }
+    return mapLimited(roles, deps.concurrency ?? 4, (role) => enforceRole(role, iam, !own));
+  };
+
+  /**
+   * The organization SCP: every live revoked session of this TVM, of any role and account. Roles whose profiles are all
+   * unenforced are included: no role policy reaches their credentials, the SCP is the only deny they get.
+   */
+  const enforceOrganization = async ({ policyId, client }: NonNullable<EnforcerDeps['organization']>): Promise<OrganizationOutcome> => {
+    const sessions = new Map(live.map((v) => [v.id, v.session]));
+    try {
+      const current = await client.describePolicy(policyId);
+      // Ids leaving the SCP are confirmed from the table first (the index may lag), several at a time: it lists hundreds.
+      const leaving = listedIds(current).filter((id) => !sessions.has(id));
+      for (const v of await mapLimited(leaving, 8, confirm)) if (v.kind === 'live') sessions.set(v.id, v.session);
+      const liveSessions = [...sessions.values()];
+      const base = { policyId, ids: liveSessions.length };
+      const desired = desiredScp(liveSessions.map((s) => s.id), latestRevocation(liveSessions));
+      const document = desired?.document ?? organizationPlaceholderPolicy();
+      const after = { policy: desired?.kind ?? 'none' as const, ...(desired?.issuedBefore ? { issuedBefore: desired.issuedBefore } : {}) };
+      if (canonical(current) === canonical(document)) return { ...base, mode: 'unchanged', ...after };
+      if (desired?.kind === 'fallback') {
+        log('WARN', 'revoked sessions exceed the SCP\'s size: denying every TVM credential in the organization issued before the latest revocation', {
+          policyId, ids: liveSessions.length, issuedBefore: desired.issuedBefore, maxChars: SCP_MAX_CHARS, maxScpIds: MAX_SCP_IDS,
+        });
+      }
+      await client.updatePolicy(policyId, document);
+      return { ...base, mode: desired?.kind ?? 'cleared', ...after };
+    } catch (err) {
+      return { policyId, ids: sessions.size, mode: 'failed', error: describe(err) };
+    }
+  };
+
+  // Each account on its own, and the SCP beside them: one that fails or is slow never stops or delays the others.
+  const byAccount = new Map<string | undefined, string[]>();
+  for (const role of [...affected].sort()) {
+    const account = accountOf(role);
+    byAccount.set(account, [...byAccount.get(account) ?? [], role]);
+  }
+  const [scp, ...perAccount] = await Promise.all([
+    organization ? enforceOrganization(organization) : Promise.resolve(undefined),
+    ...[...byAccount].map(([account, roles]) => enforceAccount(account, roles)),
+  ]);
+  const outcomes = perAccount.flat().sort((a, b) => (a.role < b.role ? -1 : a.role > b.role ? 1 : 0));
 
   if (invalidIds.length > 0) {
     log('WARN', 'revoked session ids skipped: not a safe session tag value', { count: skipped.invalidIds, ids: invalidIds });
@@ -392,14 +541,22 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
     ...(records ? { records: records.length, ignoredRecords } : {}),
     revokedItems,
     roles: outcomes,
+    ...(scp ? { organization: scp } : {}),
     skipped,
     durationMs: Date.now() - started,
   };
   const failed = outcomes.filter((o) => o.mode === 'failed');
+  const failedAccounts: Record<string, number> = {};
+  for (const o of failed) {
+    const account = o.account ?? deps.account ?? 'unknown';
+    failedAccounts[account] = (failedAccounts[account] ?? 0) + 1;
+  }
+  if (scp?.mode === 'failed') failedAccounts[ORGANIZATION_TARGET] = 1;
   // Every run reports its count, 0 included, so that an alarm on it has data rather than a gap.
-  deps.metrics?.(failed.map((o) => roleNameOf(o.role)));
-  log(failed.length > 0 ? 'ERROR' : 'INFO', 'revoked-sessions enforcement', { ...summary });
-  if (failed.length > 0) throw new EnforcementError(summary);
+  deps.metrics?.(failed.map((o) => roleNameOf(o.role)), failedAccounts);
+  const anyFailed = failed.length > 0 || scp?.mode === 'failed';
+  log(anyFailed ? 'ERROR' : 'INFO', 'revoked-sessions enforcement', { ...summary });
+  if (anyFailed) throw new EnforcementError(summary);
   return summary;
 }
 

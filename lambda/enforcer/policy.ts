@@ -1,4 +1,4 @@
-import { SESSION_TAG_KEY } from '../../src/shared/contract';
+import { SCP_MAX_CHARS, SESSION_TAG_KEY, SPOKE_PLACEHOLDER_POLICY } from '../../src/shared/contract';
 
 /** IAM's limit on all inline policies of one role together, in characters (whitespace not counted). */
 export const IAM_ROLE_INLINE_POLICIES_LIMIT = 10_240;
@@ -92,19 +92,31 @@ export function isoSeconds(d: Date): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** How many 16-character session ids fit in a list policy within {@link POLICY_BUDGET_CHARS}: the most any role lists. */
-export const MAX_LISTED_IDS = ((): number => {
+/**
+ * How many 16-character session ids (the TVM's own) fit in a list policy of at most `limit` characters: computed from
+ * the document itself, and checked (n fit, n + 1 do not), so that a change of the document's shape cannot go unnoticed.
+ */
+function maxListedWithin(limit: number, what: string): number {
   const id = (i: number) => i.toString(16).padStart(16, '0');
   const empty = listPolicy([]).length;
   const perId = listPolicy([id(0), id(1)]).length - listPolicy([id(0)]).length;
   // The first id costs one character less (no comma).
-  const n = Math.floor((POLICY_BUDGET_CHARS - empty + 1) / perId);
-  if (listPolicy(Array.from({ length: n }, (_, i) => id(i))).length > POLICY_BUDGET_CHARS
-    || listPolicy(Array.from({ length: n + 1 }, (_, i) => id(i))).length <= POLICY_BUDGET_CHARS) {
-    throw new Error('MAX_LISTED_IDS is miscomputed');
+  const n = Math.floor((limit - empty + 1) / perId);
+  if (listPolicy(Array.from({ length: n }, (_, i) => id(i))).length > limit
+    || listPolicy(Array.from({ length: n + 1 }, (_, i) => id(i))).length <= limit) {
+    throw new Error(`${what} is miscomputed`);
   }
   return n;
-})();
+}
+
+/** How many 16-character session ids fit in a list policy within {@link POLICY_BUDGET_CHARS}: the most any role lists. */
+export const MAX_LISTED_IDS = maxListedWithin(POLICY_BUDGET_CHARS, 'MAX_LISTED_IDS');
+
+/**
+ * How many 16-character session ids the organization SCP lists within {@link SCP_MAX_CHARS} (whitespace counted, hence
+ * compact JSON); past it, the SCP is the fallback.
+ */
+export const MAX_SCP_IDS = maxListedWithin(SCP_MAX_CHARS, 'MAX_SCP_IDS');
 
 export type PolicyKind = 'list' | 'fallback';
 
@@ -151,16 +163,54 @@ function sortKeys(v: unknown): unknown {
   return v;
 }
 
-/** The session ids a list policy denies (empty for a fallback or foreign document). */
+/**
+ * The session ids a list policy denies: those of its {@link LIST_SID} statement only (empty for a fallback, the
+ * placeholder or a foreign document), so that no other statement's value is ever taken for a revoked session.
+ */
 export function listedIds(document: string | undefined): string[] {
   if (!document) return [];
   try {
     const statements = JSON.parse(document).Statement;
     const values = (Array.isArray(statements) ? statements : [statements])
+      .filter((s: any) => s?.Sid === LIST_SID)
       .map((s: any) => s?.Condition?.StringEquals?.[`aws:PrincipalTag/${SESSION_TAG_KEY}`])
       .flatMap((v: unknown) => (Array.isArray(v) ? v : v === undefined ? [] : [v]));
     return values.filter((v: unknown): v is string => typeof v === 'string');
   } catch {
     return [];
   }
+}
+
+/**
+ * The spoke template's placeholder (it denies nothing), compact: what the enforcer writes back on a spoke account's role
+ * once none of its revoked sessions is live, since that template declares the policy (CloudFormation deletes it).
+ */
+export function spokePlaceholderPolicy(): string {
+  return JSON.stringify(SPOKE_PLACEHOLDER_POLICY);
+}
+
+/**
+ * The organization SCP's content when no revoked session is live: the same deny-nothing document as the spoke
+ * placeholder (no request has the session tag both absent and equal to a value), compact. An SCP cannot be deleted
+ * while attached, nor be empty: the deny-nothing document stands for "none".
+ */
+export function organizationPlaceholderPolicy(): string {
+  return JSON.stringify(SPOKE_PLACEHOLDER_POLICY);
+}
+
+/** Whether a document is the deny-nothing placeholder (in any whitespace or key order): it counts as no policy. */
+export function isPlaceholder(document: string | undefined): boolean {
+  return document !== undefined && canonical(document) === canonical(spokePlaceholderPolicy());
+}
+
+/**
+ * The organization SCP for these live revoked sessions: the list while it fits {@link SCP_MAX_CHARS} (every character
+ * counted), else the fallback; the placeholder when there are none.
+ * @param revokedAt the latest revocation time among them (used only by the fallback)
+ */
+export function desiredScp(ids: readonly string[], revokedAt: Date): DesiredPolicy | undefined {
+  if (ids.length === 0) return undefined;
+  const list = listPolicy(ids);
+  if (list.length <= SCP_MAX_CHARS) return { kind: 'list', document: list };
+  return fallbackFor(revokedAt);
 }

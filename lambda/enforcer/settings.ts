@@ -13,12 +13,23 @@ export interface EnforcerSettings {
   readonly protectedRolePath?: string;
   /** The function's own stack (its id, an ARN): the only stack whose revocation-cleanup requests it obeys. */
   readonly stackId: string;
+  /**
+   * The spoke enforcement role's path and name (no leading slash), assumed in every other account whose roles it denies.
+   * Absent: it writes only in its own account.
+   */
+  readonly spokeRole?: string;
+  /** The organization SCP it keeps (`p-…`), in organization mode. */
+  readonly organizationPolicyId?: string;
 }
 
 /** IAM's policy names. */
 const POLICY_NAME = /^[\w+=,.@-]{1,128}$/;
 /** IAM's paths, the root excepted: under `/` every role of the account would count as this TVM's. */
 const ROLE_PATH = /^\/[\u0021-\u007e]+\/$/;
+/** A role's path (no leading slash) and name, as it follows `:role/` in its ARN. */
+const SPOKE_ROLE = /^([\u0021-\u002e\u0030-\u007e]+\/)*[\w+=,.@-]{1,64}$/;
+/** Organizations' policy ids. */
+const POLICY_ID = /^p-[0-9a-zA-Z_]{8,128}$/;
 
 /** Throws an error naming the variable when one is missing or malformed: a deployment defect, found at cold start. */
 export function readEnforcerSettings(env: NodeJS.ProcessEnv): EnforcerSettings {
@@ -40,6 +51,16 @@ export function readEnforcerSettings(env: NodeJS.ProcessEnv): EnforcerSettings {
     throw new Error(`environment variable ${Env.PROTECTED_ROLE_PATH} is "${protectedRolePath}": expected an IAM path such as /sentinel-tvm/MyTvm/ `
       + '(not the root path /)');
   }
+  const spokeRole = env[Env.SPOKE_ROLE] || undefined;
+  // An ARN is the likely mistake: IAM paths may hold colons, so the pattern alone lets it through.
+  if (spokeRole !== undefined && (spokeRole.length > 576 || !SPOKE_ROLE.test(spokeRole) || spokeRole.startsWith('arn:'))) {
+    throw new Error(`environment variable ${Env.SPOKE_ROLE} is "${spokeRole}": expected a role's path and name without a leading slash, `
+      + 'such as sentinel-tvm-runtime/MyTvm/MyTvm-spoke-eu-west-1');
+  }
+  const organizationPolicyId = env[Env.ORGANIZATION_POLICY_ID] || undefined;
+  if (organizationPolicyId !== undefined && !POLICY_ID.test(organizationPolicyId)) {
+    throw new Error(`environment variable ${Env.ORGANIZATION_POLICY_ID} is "${organizationPolicyId}": expected an Organizations policy id (p-…)`);
+  }
   return {
     tableName,
     controlTableName,
@@ -47,5 +68,7 @@ export function readEnforcerSettings(env: NodeJS.ProcessEnv): EnforcerSettings {
     policyName,
     ...(protectedRolePath ? { protectedRolePath } : {}),
     stackId,
+    ...(spokeRole ? { spokeRole } : {}),
+    ...(organizationPolicyId ? { organizationPolicyId } : {}),
   };
 }

@@ -26,6 +26,20 @@ export interface StsFault {
   readonly message: string;
   /** HTTP status; 400 when absent (AccessDenied is 403 at the real STS). */
   readonly status?: number;
+  /** Only AssumeRole of this role fails. @default every role */
+  readonly roleArn?: string;
+}
+
+/** Credentials this STS issued (AssumeRole), and whose they are: an endpoint handed them can tell the account acting. */
+export interface IssuedCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken: string;
+  /** The assumed role. */
+  readonly roleArn: string;
+  /** The assumed role's account. */
+  readonly account: string;
+  readonly expiration: Date;
 }
 
 export interface LocalStsOptions {
@@ -46,8 +60,10 @@ export interface LocalSts {
   fail(fault: StsFault | undefined): void;
   /** Makes every following GetCallerIdentity fail with this error, until cleared with undefined. */
   failIdentity(fault: StsFault | undefined): void;
-  /** Adds latency to every following AssumeRole answer. */
-  delay(ms: number): void;
+  /** Adds latency to every following AssumeRole answer; with `roleArn`, to that role's only (over the general latency). */
+  delay(ms: number, roleArn?: string): void;
+  /** The credentials this STS issued with this access key id, undefined for any other key. */
+  issued(accessKeyId: string): IssuedCredentials | undefined;
   /**
    * Made-up credentials of a principal, known to this STS from now on: GetCallerIdentity signed with them answers this
    * ARN (the signature is verified, as STS does).
@@ -151,12 +167,22 @@ export function validateAssumeRole(call: AssumeRoleCall, maxSessionDurationSecon
   return undefined;
 }
 
-function successXml(call: AssumeRoleCall, requestId: string): string {
+function successXml(call: AssumeRoleCall, requestId: string, issue: (c: IssuedCredentials) => void): string {
   const [, , , , account = '000000000000', resource = ''] = call.roleArn.split(':');
   const roleName = resource.split('/').pop() ?? '';
   // A role's id is stable: derive it from the ARN, as the real one is fixed at role creation.
   const roleId = `AROA${Array.from(createHash('sha256').update(call.roleArn).digest().subarray(0, 17), (b) => UPPER_ALNUM[b % 36]).join('')}`;
-  const expiration = new Date(Date.now() + call.durationSeconds * 1000).toISOString();
+  const expiresAt = new Date(Date.now() + call.durationSeconds * 1000);
+  const expiration = expiresAt.toISOString();
+  const credentials: IssuedCredentials = {
+    accessKeyId: `ASIA${randomOf(UPPER_ALNUM, 16)}`,
+    secretAccessKey: randomOf(BASE64ISH, 40),
+    sessionToken: randomBytes(300).toString('base64'),
+    roleArn: call.roleArn,
+    account,
+    expiration: expiresAt,
+  };
+  issue(credentials);
   const packed = call.policy !== undefined || call.policyArns.length > 0 || call.tags.length > 0;
   const packedSize = Math.max(1, Math.ceil((100 * (JSON.stringify(call.tags).length + (call.policy?.length ?? 0))) / 2048));
   return `<AssumeRoleResponse xmlns="${NS}"><AssumeRoleResult>`
@@ -164,8 +190,8 @@ function successXml(call: AssumeRoleCall, requestId: string): string {
     + `<AssumedRoleUser><AssumedRoleId>${roleId}:${xmlEscape(call.roleSessionName)}</AssumedRoleId>`
     + `<Arn>arn:aws:sts::${xmlEscape(account)}:assumed-role/${xmlEscape(roleName)}/${xmlEscape(call.roleSessionName)}</Arn>`
     + '</AssumedRoleUser>'
-    + `<Credentials><AccessKeyId>ASIA${randomOf(UPPER_ALNUM, 16)}</AccessKeyId><SecretAccessKey>${randomOf(BASE64ISH, 40)}</SecretAccessKey>`
-    + `<SessionToken>${randomBytes(300).toString('base64')}</SessionToken><Expiration>${expiration}</Expiration></Credentials>`
+    + `<Credentials><AccessKeyId>${credentials.accessKeyId}</AccessKeyId><SecretAccessKey>${credentials.secretAccessKey}</SecretAccessKey>`
+    + `<SessionToken>${credentials.sessionToken}</SessionToken><Expiration>${expiration}</Expiration></Credentials>`
     + (packed ? `<PackedPolicySize>${packedSize}</PackedPolicySize>` : '')
     + `</AssumeRoleResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></AssumeRoleResponse>`;
 }
@@ -184,6 +210,8 @@ export async function startLocalSts(options: LocalStsOptions = {}): Promise<Loca
   let fault: StsFault | undefined;
   let identityFault: StsFault | undefined;
   let latency = options.delayMs ?? 0;
+  const roleLatency = new Map<string, number>();
+  const issued = new Map<string, IssuedCredentials>();
   const principal = (arn: string) => {
     const h = createHash('sha256').update(arn).digest('hex').toUpperCase();
     const creds = { accessKeyId: `AKIDTEST${h.slice(0, 12)}`, secretAccessKey: `secret-${h.slice(12, 40).toLowerCase()}` };
@@ -210,10 +238,11 @@ export async function startLocalSts(options: LocalStsOptions = {}): Promise<Loca
     req.on('data', (d: Buffer) => chunks.push(d));
     req.on('end', () => {
       const requestId = randomUUID();
+      let extra = 0;
       const answer = (status: number, xml: string) => setTimeout(() => {
         res.writeHead(status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
         res.end(xml);
-      }, latency);
+      }, latency + extra);
       const refuse = (f: StsFault) => answer(f.status ?? 400, errorXml(f.code, f.message, f.status ?? 400, requestId));
       const params = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
       const action = params.get('Action');
@@ -230,10 +259,12 @@ export async function startLocalSts(options: LocalStsOptions = {}): Promise<Loca
       }
       const call = parseAssumeRole(params, req.headers.authorization);
       calls.push(call);
+      extra = roleLatency.get(call.roleArn) ?? 0;
       // An injected fault wins over validation: the test asked for exactly that answer.
-      const refusal = fault ?? validateAssumeRole(call, options.maxSessionDurationSeconds);
+      const injected = fault && (!fault.roleArn || fault.roleArn === call.roleArn) ? fault : undefined;
+      const refusal = injected ?? validateAssumeRole(call, options.maxSessionDurationSeconds);
       if (refusal) return refuse(refusal);
-      return answer(200, successXml(call, requestId));
+      return answer(200, successXml(call, requestId, (c) => issued.set(c.accessKeyId, c)));
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -248,7 +279,11 @@ export async function startLocalSts(options: LocalStsOptions = {}): Promise<Loca
     fail: (f) => { fault = f; },
     failIdentity: (f) => { identityFault = f; },
     principal,
-    delay: (ms) => { latency = ms; },
+    delay: (ms, roleArn) => {
+      if (roleArn === undefined) latency = ms;
+      else roleLatency.set(roleArn, ms);
+    },
+    issued: (accessKeyId) => issued.get(accessKeyId),
     stop: () => new Promise<void>((resolve) => {
       running.delete(`http://127.0.0.1:${port}`);
       if (!server.listening) return resolve();
