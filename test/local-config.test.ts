@@ -7,8 +7,10 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { CfnResolver, chunkProfilesOf, newApp, removeOutdirs } from './support/synth';
 import { resolveFragment } from './support/tvm-fixture';
+import { localNames, LOCAL_TVM_NAME } from '../cli/local/accounts';
 import { configProperties, handlerEnvironment, loadConfigFile, validateConfig, type LocalConfig } from '../cli/local/config';
 import { tableDefinition } from '../cli/local/dynamodb';
+import { enforcerEnvironment } from '../cli/local/enforcer';
 import { canonicalProfiles, chunkDocument, chunkProfiles, configDigest, manifestDocument } from '../lambda/config/document';
 import { PrincipalPattern, SentinelTvm, StoreFailureMode } from '../src';
 import { ConfigChunking, ConfigResourceTypes, Env } from '../src/shared/contract';
@@ -23,19 +25,22 @@ const example = () => JSON.parse(fs.readFileSync(EXAMPLE, 'utf8'));
 /** The construct, given the same settings as the local config (roles imported by ARN, so they stay literal). */
 function synthesizeFrom(config: LocalConfig): any {
   const app = newApp();
-  const stack = new Stack(app, 'Local', { env: { account: '111122223333', region: config.region } });
+  const stack = new Stack(app, 'Local', { env: { account: config.tvmAccount, region: config.region } });
   const tvm = new SentinelTvm(stack, 'Tvm', {
+    tvmName: LOCAL_TVM_NAME,
     adminPrincipals: config.adminPrincipals.map((a) => PrincipalPattern.fromArnPattern(a)),
     sessionLifetime: Duration.seconds(config.sessionLifetimeSeconds),
     defaultCredentialDuration: Duration.seconds(config.defaultCredentialDurationSeconds),
     sessionRetention: Duration.seconds(config.sessionRetentionSeconds),
     storeFailureMode: StoreFailureMode[config.storeFailureMode],
+    spokeAccounts: [...config.spokeAccounts],
   });
   for (const p of config.profiles) {
     tvm.addProfile(p.name, {
       role: iam.Role.fromRoleArn(stack, `Role-${p.name}`, p.roleArn, { mutable: false }),
       allowedPrincipals: p.allowedPrincipals.map((a) => PrincipalPattern.fromArnPattern(a)),
       maxCredentialDuration: Duration.seconds(p.maxDurationSeconds),
+      ...(p.unenforced ? { issuedCredentialsSurviveRevocation: true } : {}),
     });
   }
   return app.synth().getStackByName('Local').template;
@@ -92,6 +97,15 @@ describe('GIVEN examples/local/config.json and the construct synthesized from th
     const contract = Object.fromEntries(Object.keys(local).map((k) => [k, synthesized[k]]));
     expect(Object.keys(synthesized).filter((k) => k.startsWith('SENTINEL_')).sort()).toEqual(Object.keys(local).sort());
     expect(local).toEqual(contract);
+  });
+
+  test('THEN the enforcer gets the environment the construct gives the enforcer Lambda (the same TVM name)', () => {
+    const fn = Object.values(template.Resources)
+      .find((r: any) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.[Env.REVOKED_POLICY_NAME]) as any;
+    const physical = { tableName: TABLE, controlTableName: `${TABLE}-control`, configDigest: 'the-digest' };
+    const synthesized = resolveFragment(template, fn.Properties.Environment.Variables, physical);
+    const local = enforcerEnvironment(localNames(config), { ...physical, stackId: synthesized[Env.STACK_ID] });
+    expect(Object.fromEntries(Object.entries(synthesized).filter(([k]) => k.startsWith('SENTINEL_')))).toEqual(local);
   });
 
   test('THEN the session table has the synthesized key, indexes, stream and TTL', () => {

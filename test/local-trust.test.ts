@@ -132,10 +132,10 @@ describe('GIVEN the synthesized trust policy, the local evaluator decides as the
         Effect: 'Allow',
         Principal: { AWS: EXECUTION_ROLE },
         Action: 'sts:AssumeRole',
-        Condition: { DateGreaterThan: { 'aws:CurrentTime': '2020-01-01' } },
+        Condition: { NumericGreaterThan: { 'aws:EpochTime': '0' } },
       }],
     };
-    expect(evaluate(unknown, TVM, 'sts:AssumeRole', {})).toBe('ImplicitlyDenied');
+    expect(evaluate(unknown, TVM, 'sts:AssumeRole', { 'aws:EpochTime': '1' })).toBe('ImplicitlyDenied');
   });
 });
 

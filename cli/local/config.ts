@@ -11,9 +11,21 @@ export interface LocalPrincipal {
   readonly arn: string;
 }
 
+/** A role of the TVM's account that principals of other accounts assume to call the TVM (HTTP APIs have no resource policy). */
+export interface CallerRole {
+  readonly roleArn: string;
+  /** aws:PrincipalArn patterns (IAM users and roles, any account) its trust policy allows. */
+  readonly trusted: readonly string[];
+}
+
 /** The local config file, validated: the construct's props in JSON (durations in seconds) plus the principals. */
 export interface LocalConfig {
   readonly region: string;
+  /** The account the TVM lives in (its execution role, enforcer and API). */
+  readonly tvmAccount: string;
+  /** Accounts emulated with a spoke (SentinelTvmSpoke): the enforcer writes its deny there through the spoke's enforcement role. */
+  readonly spokeAccounts: readonly string[];
+  readonly callerRoles: readonly CallerRole[];
   readonly principals: readonly LocalPrincipal[];
   readonly adminPrincipals: readonly string[];
   readonly profiles: readonly ProfileConfig[];
@@ -24,9 +36,12 @@ export interface LocalConfig {
 }
 
 const TOP_KEYS = ['//', 'region', 'principals', 'adminPrincipals', 'profiles', 'sessionLifetime', 'defaultCredentialDuration',
-  'sessionRetention', 'storeFailureMode', 'allowCallerChosenPrincipalNames'];
+  'sessionRetention', 'storeFailureMode', 'allowCallerChosenPrincipalNames', 'tvmAccount', 'spokeAccounts', 'callerRoles'];
 const PRINCIPAL_KEYS = ['//', 'secretAccessKey', 'arn'];
-const PROFILE_KEYS = ['//', 'name', 'roleArn', 'allowedPrincipals', 'maxCredentialDuration'];
+const PROFILE_KEYS = ['//', 'name', 'roleArn', 'allowedPrincipals', 'maxCredentialDuration', 'issuedCredentialsSurviveRevocation'];
+const ACCOUNT = /^\d{12}$/;
+/** What aws:PrincipalArn holds: an IAM user or role (its path included), or an account root; wildcards as ArnLike takes them. */
+const PRINCIPAL_ARN = /^arn:[\w-]+:iam::\d{12}:(user\/|role\/|root$)/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 // The same syntax the construct accepts for principal patterns (src/private/validation.ts).
 const ROLE_ARN = /^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-[a-z]|aws-eusc):iam::\d{12}:role\/([\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
@@ -125,12 +140,58 @@ export function validateConfig(raw: unknown): LocalConfig {
     };
   });
 
+  const tvmAccount = top.tvmAccount ?? profiles[0].roleArn.split(':')[4];
+  if (typeof tvmAccount !== 'string' || !ACCOUNT.test(tvmAccount)) fail('tvmAccount', `is ${show(tvmAccount)}: expected a 12-digit account id`);
+  const spokeAccounts = top.spokeAccounts ?? [];
+  if (!Array.isArray(spokeAccounts)) fail('spokeAccounts', `is ${show(spokeAccounts)}: expected a list of 12-digit account ids`);
+  (spokeAccounts as unknown[]).forEach((a, i) => {
+    if (typeof a !== 'string' || !ACCOUNT.test(a)) fail(`spokeAccounts[${i}]`, `is ${show(a)}: expected a 12-digit account id`);
+    if (a === tvmAccount) fail(`spokeAccounts[${i}]`, `is ${show(a)}, the TVM's own account: expected another account (the hub needs no spoke)`);
+    if ((spokeAccounts as unknown[]).indexOf(a) !== i) fail(`spokeAccounts[${i}]`, `${show(a)} is listed twice: expected each account once`);
+  });
+  const spokes = spokeAccounts as string[];
+  // The construct's synth check: revocation must reach issued credentials, or the profile says it does not.
+  rawProfiles.forEach((value, i) => {
+    const where = `profiles[${i}]`;
+    const p = value as Record<string, unknown>;
+    const optOut = p.issuedCredentialsSurviveRevocation ?? false;
+    if (typeof optOut !== 'boolean') fail(`${where}.issuedCredentialsSurviveRevocation`, `is ${show(optOut)}: expected true or false`);
+    const account = profiles[i].roleArn.split(':')[4];
+    if (account !== tvmAccount && !spokes.includes(account) && !optOut) {
+      fail(`${where}.roleArn`, `is ${show(profiles[i].roleArn)}: its account ${account} is neither the TVM's (${tvmAccount}) nor in spokeAccounts, `
+        + 'so a revocation could not deny credentials already issued: add the account to spokeAccounts, or set '
+        + `${where}.issuedCredentialsSurviveRevocation: true to accept that`);
+    }
+    if (optOut === true) profiles[i] = { ...profiles[i], unenforced: true };
+  });
+
+  const rawCallers = object(top.callerRoles ?? {}, 'callerRoles', Object.keys(top.callerRoles ?? {}));
+  const callerRoles: CallerRole[] = Object.entries(rawCallers).filter(([k]) => k !== '//').map(([roleArn, trusted]) => {
+    const where = `callerRoles[${show(roleArn)}]`;
+    if (!ROLE_ARN.test(roleArn)) fail(`callerRoles key ${show(roleArn)}`, 'is not a role ARN: expected e.g. arn:aws:iam::111122223333:role/PartnerCaller');
+    if (roleArn.split(':')[4] !== tvmAccount) {
+      fail(`callerRoles key ${show(roleArn)}`, `is in account ${roleArn.split(':')[4]}: expected a role of the TVM's account ${tvmAccount}, `
+        + 'which principals of other accounts assume to call the TVM');
+    }
+    if (profiles.some((p) => p.roleArn === roleArn)) fail(`callerRoles key ${show(roleArn)}`, 'is a profile\'s role: expected a role of its own');
+    if (!Array.isArray(trusted) || trusted.length === 0) return fail(where, `is ${show(trusted)}: expected a list of at least one principal ARN pattern`);
+    trusted.forEach((t, i) => {
+      const problem = principalPatternProblem(t, patternOptions) ?? (PRINCIPAL_ARN.test(t as string) ? undefined
+        : 'expected an IAM user or role ARN (or an account root), what aws:PrincipalArn holds: a role session is matched by its role');
+      if (problem) fail(`${where}[${i}]`, `is ${show(t)}: ${problem}`);
+    });
+    return { roleArn, trusted: trusted as string[] };
+  });
+
   const mode = top.storeFailureMode ?? StoreFailureModes.FAIL_OPEN;
   if (mode !== StoreFailureModes.FAIL_OPEN && mode !== StoreFailureModes.FAIL_CLOSED) {
     fail('storeFailureMode', `is ${show(mode)}: expected FAIL_OPEN or FAIL_CLOSED`);
   }
   return {
     region: region as string,
+    tvmAccount: tvmAccount as string,
+    spokeAccounts: spokes,
+    callerRoles,
     principals,
     adminPrincipals,
     profiles,
@@ -178,6 +239,8 @@ export function configProperties(config: LocalConfig): { AdminPrincipals: string
       allowedPrincipals: p.allowedPrincipals,
       maxDurationSeconds: String(p.maxDurationSeconds),
       chainRoleArns: p.chainRoleArns ?? [],
+      // Only when set, as the construct writes it (CloudFormation's view: a string): others keep their digest.
+      ...(p.unenforced ? { unenforced: 'true' } : {}),
     })),
   };
 }

@@ -15,6 +15,11 @@ export interface FrontDoorOptions {
   readonly port?: number;
   readonly lookup: (accessKeyId: string) => KnownKey | undefined;
   readonly handler: Handler;
+  /**
+   * What IAM decides after the signature (API Gateway asks it for execute-api:Invoke): a refusal's message, answered
+   * `403 {"message"}`, or undefined to go on. @default - every verified caller goes on
+   */
+  readonly authorize?: (key: KnownKey, request: { method: string; path: string }) => string | undefined;
   readonly now?: () => Date;
   /** API Gateway gives up on an integration after 30 s. */
   readonly timeoutMs?: number;
@@ -146,6 +151,11 @@ export async function startFrontDoor(options: FrontDoorOptions): Promise<FrontDo
       if (!verified.ok) {
         options.log?.(`403 ${received.method} ${received.url.split('?')[0]}: ${verified.reason}`);
         return json(res, 403, { Code: 'IAM_AUTH_REQUIRED', Message: verified.reason, RequestId: id }, id);
+      }
+      const refusal = options.authorize?.(verified.key, { method: received.method, path: verified.target.path });
+      if (refusal !== undefined) {
+        options.log?.(`403 ${received.method} ${received.url.split('?')[0]}: ${refusal}`);
+        return json(res, 403, { message: refusal }, id);
       }
       let event: Record<string, unknown>;
       try {

@@ -1,6 +1,7 @@
 // `sentinel-tvm local`: the whole chain on this machine. The real bundled vending Lambda, configured only through
-// its environment (as the construct configures it), behind a SigV4-verifying front door, with DynamoDB Local and
-// a local STS that enforces the protected roles' trust policy.
+// its environment (as the construct configures it), behind a SigV4-verifying front door, with DynamoDB Local, a local
+// STS that enforces each role's trust policy across the emulated accounts, a local IAM, the real bundled revocation
+// enforcer writing its deny there, and one AWS-style call (S3 ListBuckets) decided by the caller's role policies.
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import { createRequire } from 'module';
@@ -8,18 +9,22 @@ import * as os from 'os';
 import * as path from 'path';
 import { integerOption, parseArgs } from '../args';
 import { CliError, ExitCode, usageError } from '../errors';
-import { configProperties, handlerEnvironment, loadConfigFile, type LocalConfig } from './config';
+import { explicitDenyMessage, LocalAccounts, LOCAL_TVM_NAME } from './accounts';
+import { startLocalAws } from './aws';
+import { configProperties, handlerEnvironment, loadConfigFile } from './config';
 import { ensureTable, freePort, localDynamoClient, startDynamoDbLocal, type RunningDynamoDb } from './dynamodb';
+import { enforcerEnvironment, startLocalEnforcer, type LocalEnforcer } from './enforcer';
 import { startFrontDoor, type FrontDoor, type Handler } from './front-door';
+import { startLocalIam } from './iam';
 import { startLocalSts, type LocalSts } from './sts';
-import { protectedRoleTrustPolicy } from './trust';
 import type { KnownKey } from './verify';
 import { writeConfig } from '../../lambda/config/provider';
 
 export const READY_PREFIX = 'sentinel-tvm local: ready at ';
 const DEFAULT_TABLE = 'sentinel-tvm-local-sessions';
-const EXECUTION_ROLE_NAME = 'SentinelTvmLocalExecutionRole';
 const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'];
+const DEFAULT_ENFORCE_EVERY_SECONDS = 60;
+const REVOKE_ROUTE = 'POST /sessions/{id}/revoke';
 
 export interface LocalIo {
   readonly env: NodeJS.ProcessEnv;
@@ -37,9 +42,25 @@ export function defaultDataDir(env: NodeJS.ProcessEnv): string {
   return path.join(base, 'sentinel-tvm', 'local');
 }
 
-/** The account the local TVM "lives" in: that of its first profile's role. */
-function tvmAccount(config: LocalConfig): string {
-  return config.profiles[0].roleArn.split(':')[4];
+/** The bundled enforcer, beside the vending handler. */
+export function enforcerBundlePath(bundleDir: string = __dirname): string {
+  return path.join(bundleDir, '..', '..', 'lambda', 'enforcer.lambda', 'index.js');
+}
+
+/** Made-up credentials of a role session that this process holds for itself (a Lambda's), known to the local STS and IAM. */
+function sessionKey(account: string, roleArn: string, sessionName: string): { accessKeyId: string; known: KnownKey } {
+  const roleName = roleArn.split('/').pop();
+  return {
+    accessKeyId: `ASIALOCAL${randomBytes(6).toString('hex').toUpperCase()}`,
+    known: {
+      secretAccessKey: randomBytes(30).toString('base64'),
+      sessionToken: randomBytes(60).toString('base64'),
+      arn: `arn:aws:sts::${account}:assumed-role/${roleName}/${sessionName}`,
+      principalArn: roleArn,
+      roleArn,
+      issuedAt: new Date(),
+    },
+  };
 }
 
 /** Runs until SIGINT or SIGTERM; resolves with the exit code once everything it started has stopped. */
@@ -52,6 +73,7 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
     'dynamodb-endpoint': 'value',
     'table': 'value',
     'log-level': 'value',
+    'enforce-every': 'value',
   }, [], 'sentinel-tvm local');
   if (!a.values.config) throw usageError('--config FILE is required: principals, profiles and settings (see examples/local/config.json)');
   const port = integerOption('port', a.values.port, 0, 65535) ?? 0;
@@ -60,6 +82,7 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
   if (!/^[a-zA-Z0-9_.-]{3,255}$/.test(table)) throw usageError(`--table "${table}" is not a DynamoDB table name`);
   const logLevel = (a.values['log-level'] ?? 'INFO').toUpperCase();
   if (!LOG_LEVELS.includes(logLevel)) throw usageError(`--log-level "${a.values['log-level']}": expected one of ${LOG_LEVELS.join(', ')}`);
+  const enforceEvery = integerOption('enforce-every', a.values['enforce-every'], 1, 86400) ?? DEFAULT_ENFORCE_EVERY_SECONDS;
   const ddbEndpoint = a.values['dynamodb-endpoint'];
   if (ddbEndpoint !== undefined && !/^https?:\/\/[^\s/]+\/?$/.test(ddbEndpoint)) {
     throw usageError(`--dynamodb-endpoint "${ddbEndpoint}": expected a URL like http://127.0.0.1:8000`);
@@ -69,10 +92,15 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
   }
   const config = loadConfigFile(path.resolve(a.values.config));
   const handlerPath = handlerBundlePath();
-  if (!fs.existsSync(handlerPath)) {
-    throw new CliError(ExitCode.LOCAL, `the bundled vending handler is missing at ${handlerPath}: build it with \`npx projen bundle\``);
+  const enforcerPath = enforcerBundlePath();
+  for (const [what, file] of [['vending handler', handlerPath], ['enforcer', enforcerPath]]) {
+    if (!fs.existsSync(file)) throw new CliError(ExitCode.LOCAL, `the bundled ${what} is missing at ${file}: build it with \`npx projen bundle\``);
   }
   const say = (line: string) => io.err(`sentinel-tvm local: ${line}\n`);
+  /** A line of the running emulation, shown at --log-level or finer. */
+  const sayAt = (level: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR', line: string) => {
+    if (LOG_LEVELS.indexOf(level) >= LOG_LEVELS.indexOf(logLevel)) say(line);
+  };
 
   const started: { stop(): Promise<void> }[] = [];
   let dynamo: RunningDynamoDb | undefined;
@@ -124,22 +152,82 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
     }
     checkSignal();
 
-    // The TVM's own credentials: made up for this run, known only to this process and its local STS.
-    const account = tvmAccount(config);
-    const tvmKey = { accessKeyId: `AKIDLOCALTVM${randomBytes(6).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(30).toString('base64') };
-    const executionRoleArn = `arn:aws:iam::${account}:role/${EXECUTION_ROLE_NAME}`;
+    // The TVM's own credentials and its enforcer's: made up for this run, known only to this process, its STS and IAM.
+    const accounts = new LocalAccounts(config);
+    const names = accounts.names;
+    const account = names.tvmAccount;
+    const tvmKey = sessionKey(account, names.executionRoleArn, LOCAL_TVM_NAME);
+    const enforcerKey = sessionKey(account, names.enforcerRoleArn, `${LOCAL_TVM_NAME}-enforcer`);
     const keys = new Map<string, KnownKey>([
-      [tvmKey.accessKeyId, { secretAccessKey: tvmKey.secretAccessKey, arn: `arn:aws:sts::${account}:assumed-role/${EXECUTION_ROLE_NAME}/sentinel-tvm-local` }],
+      [tvmKey.accessKeyId, tvmKey.known],
+      [enforcerKey.accessKeyId, enforcerKey.known],
       ...config.principals.map((p) => [p.accessKeyId, { secretAccessKey: p.secretAccessKey, arn: p.arn }] as [string, KnownKey]),
     ]);
     const sts: LocalSts = await startLocalSts({
       region: config.region,
       port: stsPort,
       keys,
-      roles: new Map(config.profiles.map((p) => [p.roleArn, protectedRoleTrustPolicy(executionRoleArn)])),
+      roles: accounts.trustPolicies(),
+      authorize: (caller, action, resource) => accounts.decide(caller, action, resource),
       log: (line) => say(`sts: ${line}`),
     });
     started.push(sts);
+    const lookup = (id: string) => keys.get(id) ?? sts.issued.get(id);
+    const iam = await startLocalIam({
+      region: config.region,
+      accounts,
+      lookup,
+      // Writes (and refusals) are what shows where a deny went, and who wrote it.
+      log: (c) => sayAt(c.action.startsWith('Get') || c.action.startsWith('List') ? (c.status === 200 || c.status === 404 ? 'DEBUG' : 'WARN') : 'INFO',
+        `iam: ${c.action} ${c.roleName ?? '(no role)'}${c.policyName ? ` ${c.policyName}` : ''} in ${c.account} by ${c.caller}: ${c.status}`
+        + `${c.code ? ` ${c.code}` : ''}`),
+    });
+    started.push(iam);
+    const aws = await startLocalAws({ region: config.region, accounts, lookup, log: (line) => sayAt('INFO', `aws: ${line}`) });
+    started.push(aws);
+
+    // The enforcer, with the environment the construct gives its Lambda and nothing of this process's.
+    const enforcerDdb = localDynamoClient(endpoint, config.region);
+    started.push({ stop: async () => enforcerDdb.destroy() });
+    const enforcer: LocalEnforcer = startLocalEnforcer({
+      bundle: enforcerPath,
+      region: config.region,
+      account,
+      tableName: table,
+      ddb: enforcerDdb,
+      log: (line, level) => sayAt(level, `enforcer: ${line}`),
+      env: {
+        ...enforcerEnvironment(names, {
+          tableName: table,
+          controlTableName: controlTable,
+          configDigest,
+          stackId: `arn:aws:cloudformation:${config.region}:${account}:stack/${LOCAL_TVM_NAME}/00000000-0000-4000-8000-000000000000`,
+        }),
+        AWS_REGION: config.region,
+        AWS_DEFAULT_REGION: config.region,
+        AWS_ACCESS_KEY_ID: enforcerKey.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: enforcerKey.known.secretAccessKey,
+        AWS_SESSION_TOKEN: enforcerKey.known.sessionToken!,
+        AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+        AWS_ENDPOINT_URL_IAM: iam.endpoint,
+        AWS_ENDPOINT_URL_STS: sts.endpoint,
+        // Any other service the function might call goes nowhere rather than to AWS.
+        AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_CONFIG_FILE: path.join(os.tmpdir(), 'sentinel-tvm-local-no-aws-config'),
+        AWS_SHARED_CREDENTIALS_FILE: path.join(os.tmpdir(), 'sentinel-tvm-local-no-aws-credentials'),
+        POWERTOOLS_SERVICE_NAME: `${LOCAL_TVM_NAME}-enforcer`,
+        POWERTOOLS_LOG_LEVEL: logLevel,
+        POWERTOOLS_METRICS_DISABLED: 'true',
+        // Lambda runs it on a newer Node.js than local mode may: the SDK's warning about this one is not the function's.
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      },
+    });
+    started.push(enforcer);
+    // A first run at once: a restart on the same data enforces what the table holds without waiting for the schedule.
+    enforcer.schedule();
+    const timer = setInterval(() => enforcer.schedule(), enforceEvery * 1000);
+    started.push({ stop: async () => clearInterval(timer) });
 
     // The front door's port is fixed first: identity proofs name its host, and the handler learns it at load time.
     const doorPort = port || await freePort();
@@ -151,21 +239,32 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
       AWS_REGION: config.region,
       AWS_DEFAULT_REGION: config.region,
       AWS_ACCESS_KEY_ID: tvmKey.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: tvmKey.secretAccessKey,
+      AWS_SECRET_ACCESS_KEY: tvmKey.known.secretAccessKey,
+      AWS_SESSION_TOKEN: tvmKey.known.sessionToken!,
       AWS_ENDPOINT_URL_DYNAMODB: endpoint,
       AWS_ENDPOINT_URL_STS: sts.endpoint,
       POWERTOOLS_SERVICE_NAME: 'sentinel-tvm-local',
       POWERTOOLS_LOG_LEVEL: logLevel,
       POWERTOOLS_METRICS_DISABLED: 'true',
     });
-    for (const name of ['AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_DEFAULT_PROFILE']) delete process.env[name];
-    let handler: Handler;
+    for (const name of ['AWS_PROFILE', 'AWS_DEFAULT_PROFILE']) delete process.env[name];
+    let vend: Handler;
     try {
-      handler = createRequire(__filename)(handlerPath).handler;
+      vend = createRequire(__filename)(handlerPath).handler;
     } catch (err) {
       throw new CliError(ExitCode.LOCAL, `cannot load the vending handler ${handlerPath}: ${(err as Error).message}`);
     }
-    if (typeof handler !== 'function') throw new CliError(ExitCode.LOCAL, `${handlerPath} exports no handler function`);
+    if (typeof vend !== 'function') throw new CliError(ExitCode.LOCAL, `${handlerPath} exports no handler function`);
+    // Standing in for the session table's stream: a revocation the API accepted reaches the enforcer at once.
+    const handler: Handler = async (event: any, context) => {
+      const result = await vend(event, context);
+      if (event?.routeKey === REVOKE_ROUTE && result?.statusCode === 200 && typeof event.pathParameters?.id === 'string') {
+        enforcer.revoked(event.pathParameters.id);
+        // Blocking the principal revoked its other sessions too: their records would follow on the stream.
+        if (/"revoked_sessions":[1-9]/.test(String(result.body ?? ''))) enforcer.schedule();
+      }
+      return result;
+    };
 
     const principalKeys = new Map(config.principals.map((p) => [p.accessKeyId, keys.get(p.accessKeyId)!]));
     const door: FrontDoor = await startFrontDoor({
@@ -175,16 +274,35 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
       // Principals of the config file and credentials vended by the local STS may call, as IAM principals could.
       lookup: (id) => principalKeys.get(id) ?? sts.issued.get(id),
       handler,
+      authorize: (key, request) => {
+        const resource = `arn:aws:execute-api:${config.region}:${account}:local/$default/${request.method}${request.path}`;
+        const callerAccount = key.arn.split(':')[4];
+        // An HTTP API has no resource policy to let another account in: IAM refuses a caller of another account.
+        if (callerAccount !== account) {
+          return `User: ${key.arn} is not authorized to perform: execute-api:Invoke on resource: ${resource}: the API is in account ${account}, `
+            + `and an HTTP API has no resource policy to admit account ${callerAccount}; assume a caller role of account ${account} instead`;
+        }
+        if (accounts.decide(key, 'execute-api:Invoke', resource).decision === 'ExplicitlyDenied') {
+          return explicitDenyMessage(key.arn, 'execute-api:Invoke', resource);
+        }
+        return undefined;
+      },
       log: (line) => say(line),
     });
     started.push(door);
 
-    say(`protected roles: ${config.profiles.map((p) => p.roleArn).join(', ')}`);
+    say(`TVM account ${account}${config.spokeAccounts.length ? `; spoke accounts ${config.spokeAccounts.join(', ')}` : ''}`);
+    say(`protected roles: ${config.profiles.map((p) => `${p.roleArn}${p.unenforced ? ' (issued credentials survive revocation)' : ''}`).join(', ')}`);
+    for (const c of config.callerRoles) say(`caller role ${c.roleArn} trusts ${c.trusted.join(', ')}`);
+    say(`enforcer ${names.enforcerRoleArn}: after each revocation and every ${enforceEvery} s; `
+      + 'local roles have no grants of their own (everything is allowed but what their inline policies deny)');
     for (const p of config.principals) say(`principal ${p.accessKeyId} is ${p.arn}`);
     say(`profiles: ${config.profiles.map((p) => p.name).join(', ')}; signing region ${config.region}`);
     checkSignal();
     // Machine-readable lines on stdout, the ready line last: whoever waits for it has both URLs.
     io.out(`sentinel-tvm local: STS at ${sts.endpoint}/\n`);
+    io.out(`sentinel-tvm local: IAM at ${iam.endpoint}/\n`);
+    io.out(`sentinel-tvm local: AWS at ${aws.endpoint}/\n`);
     io.out(`${READY_PREFIX}${door.url}\n`);
 
     // Run until told to stop, or until DynamoDB Local dies under us.

@@ -1,9 +1,11 @@
 // A local STS endpoint (query protocol) for local mode. It verifies SigV4 signatures, and issues credentials for
-// a protected role only when that role's trust policy allows all of STS's authorizations of the call.
+// a role only when that role's trust policy allows all of STS's authorizations of the call, and the caller's own
+// policies do not deny it sts:AssumeRole. Issued credentials remember their session tags (transitive ones carried on
+// chaining), source identity and issue time, which identity policies see.
 import { randomBytes, randomUUID } from 'crypto';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
-import { authorizeAssumeRole, type Decision, type PolicyDocument } from './trust';
+import { authorizeAssumeRole, principalArnOf, type Decision, type IdentityDecision, type PolicyDocument } from './trust';
 import { verifySigV4, type KnownKey } from './verify';
 
 export interface LocalStsOptions {
@@ -11,8 +13,10 @@ export interface LocalStsOptions {
   readonly port?: number;
   /** Keys known to this STS (the TVM's own, the principals'); credentials it issues are added as it issues them. */
   readonly keys: ReadonlyMap<string, KnownKey>;
-  /** Each protected role's trust policy; roles not listed cannot be assumed. */
+  /** Each role's trust policy, by role ARN (with its path); roles not listed cannot be assumed. */
   readonly roles: ReadonlyMap<string, PolicyDocument>;
+  /** The caller's identity policies on an action: an explicit deny refuses the call. @default - nothing denied */
+  readonly authorize?: (caller: KnownKey, action: string, resource: string) => IdentityDecision;
   readonly now?: () => Date;
   /** One line per refused call (never a secret). */
   readonly log?: (line: string) => void;
@@ -53,7 +57,8 @@ export async function startLocalSts(options: LocalStsOptions): Promise<LocalSts>
   const now = options.now ?? (() => new Date());
   const lookup = (id: string) => options.keys.get(id) ?? issued.get(id);
 
-  const assumeRole = (caller: string, params: URLSearchParams): string => {
+  const assumeRole = (callerKey: KnownKey, params: URLSearchParams): string => {
+    const caller = callerKey.arn;
     const roleArn = params.get('RoleArn') ?? '';
     const roleSessionName = params.get('RoleSessionName') ?? '';
     const sourceIdentity = params.get('SourceIdentity') ?? undefined;
@@ -77,14 +82,32 @@ export async function startLocalSts(options: LocalStsOptions): Promise<LocalSts>
     if (!Number.isInteger(durationSeconds) || durationSeconds < 900 || durationSeconds > 3600) {
       throw new StsError(400, 'ValidationError', 'DurationSeconds must be from 900 to 3600 (role chaining caps credentials at one hour)');
     }
+    // A session's own policies first: a revoked one (the enforcer's Deny on its role) cannot chain out.
+    const own = options.authorize?.(callerKey, 'sts:AssumeRole', roleArn);
+    if (own?.decision === 'ExplicitlyDenied') {
+      options.log?.(`AccessDenied: AssumeRole of ${roleArn || '(none)'} by ${caller}: sts:AssumeRole denied by its own policy (${own.deniedBy})`);
+      throw new StsError(403, 'AccessDenied',
+        `User: ${caller} is not authorized to perform: sts:AssumeRole on resource: ${roleArn} with an explicit deny in an identity-based policy`);
+    }
+    // Role chaining: the caller's transitive tags and source identity pass on, and cannot be changed.
+    const carried = (callerKey.tags ?? []).filter((t) => (callerKey.transitiveTagKeys ?? []).includes(t.Key));
+    const clash = carried.find((c) => tags.some((t) => t.Key.toLowerCase() === c.Key.toLowerCase()));
+    if (clash) throw new StsError(400, 'InvalidParameterValue', `Tag key ${clash.Key} is a transitive tag of the calling session: it cannot be set again`);
+    if (callerKey.sourceIdentity !== undefined && sourceIdentity !== undefined && sourceIdentity !== callerKey.sourceIdentity) {
+      throw new StsError(403, 'AccessDenied', 'The source identity of the calling session cannot be changed');
+    }
+    const allTags = [...carried, ...tags];
+    const allTransitive = [...new Set([...carried.map((t) => t.Key), ...transitiveTagKeys])];
+    const identity = sourceIdentity ?? callerKey.sourceIdentity;
     const policy = options.roles.get(roleArn);
     const decisions: Record<string, Decision> = policy
-      ? authorizeAssumeRole(policy, caller, { tags, transitiveTagKeys, sourceIdentity, roleSessionName })
+      ? authorizeAssumeRole(policy, caller, { tags: allTags, transitiveTagKeys, sourceIdentity: identity, roleSessionName },
+        callerKey.principalArn ?? principalArnOf(caller))
       : { 'sts:AssumeRole': 'ImplicitlyDenied' };
     const denied = Object.entries(decisions).filter(([, d]) => d !== 'Allowed');
     if (denied.length > 0) {
       options.log?.(`AccessDenied: AssumeRole of ${roleArn || '(none)'} by ${caller}: `
-        + `${policy ? denied.map(([a, d]) => `${a} ${d}`).join(', ') : 'not a role of a profile'}`);
+        + `${policy ? denied.map(([a, d]) => `${a} ${d}`).join(', ') : 'not a role it knows'}`);
       throw new StsError(403, 'AccessDenied', `User: ${caller} is not authorized to perform: ${denied[0][0]} on resource: ${roleArn}`);
     }
     const account = roleArn.split(':')[4];
@@ -93,15 +116,27 @@ export async function startLocalSts(options: LocalStsOptions): Promise<LocalSts>
     const accessKeyId = `ASIA${alnum(16)}`;
     const secretAccessKey = randomBytes(30).toString('base64');
     const sessionToken = randomBytes(160).toString('base64');
-    const expiration = new Date(Math.floor(now().getTime() / 1000) * 1000 + durationSeconds * 1000);
-    issued.set(accessKeyId, { secretAccessKey, sessionToken, arn, expiration });
+    const issuedAt = new Date(Math.floor(now().getTime() / 1000) * 1000);
+    const expiration = new Date(issuedAt.getTime() + durationSeconds * 1000);
+    issued.set(accessKeyId, {
+      secretAccessKey,
+      sessionToken,
+      arn,
+      expiration,
+      principalArn: roleArn,
+      roleArn,
+      tags: allTags,
+      transitiveTagKeys: allTransitive,
+      ...(identity !== undefined ? { sourceIdentity: identity } : {}),
+      issuedAt,
+    });
     const roleId = `AROA${alnum(17)}`;
     return `<AssumeRoleResponse xmlns="${NS}"><AssumeRoleResult>`
-      + (sourceIdentity ? `<SourceIdentity>${xml(sourceIdentity)}</SourceIdentity>` : '')
+      + (identity ? `<SourceIdentity>${xml(identity)}</SourceIdentity>` : '')
       + `<AssumedRoleUser><AssumedRoleId>${roleId}:${xml(roleSessionName)}</AssumedRoleId><Arn>${xml(arn)}</Arn></AssumedRoleUser>`
       + `<Credentials><AccessKeyId>${accessKeyId}</AccessKeyId><SecretAccessKey>${xml(secretAccessKey)}</SecretAccessKey>`
       + `<SessionToken>${xml(sessionToken)}</SessionToken><Expiration>${expiration.toISOString()}</Expiration></Credentials>`
-      + `<PackedPolicySize>${tags.length ? 6 : 0}</PackedPolicySize></AssumeRoleResult>`
+      + `<PackedPolicySize>${allTags.length ? 6 : 0}</PackedPolicySize></AssumeRoleResult>`
       + `<ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></AssumeRoleResponse>`;
   };
 
@@ -138,7 +173,7 @@ export async function startLocalSts(options: LocalStsOptions): Promise<LocalSts>
         const search = (req.url ?? '').split('?')[1] ?? '';
         const params = new URLSearchParams(req.method === 'POST' ? body.toString('utf8') : search);
         switch (params.get('Action')) {
-          case 'AssumeRole': return answer(200, assumeRole(verified.key.arn, params));
+          case 'AssumeRole': return answer(200, assumeRole(verified.key, params));
           case 'GetCallerIdentity': return answer(200, getCallerIdentity(verified.key, verified.accessKeyId));
           default: throw new StsError(400, 'InvalidAction', `Action ${params.get('Action')} is not supported by the local STS`);
         }

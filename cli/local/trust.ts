@@ -1,6 +1,7 @@
-// The protected roles' trust policy and a small IAM evaluator for it: enough of IAM's policy logic for
-// trust policies (principals, actions, string and Null conditions with set operators), checked against an IAM
-// simulator on the statements the construct synthesizes (test/local-trust.test.ts).
+// The protected roles' trust policy and a small IAM evaluator: enough of IAM's policy logic for trust policies
+// (principals, actions, string, ARN, date and Null conditions with set operators), checked against an IAM simulator
+// on the statements the construct synthesizes (test/local-trust.test.ts), and for the identity policies of local
+// roles (the enforcer's deny: actions, resources, aws:PrincipalTag and aws:TokenIssueTime conditions).
 import { SESSION_TAG_KEY, SOURCE_IDENTITY_PREFIX } from '../../src/shared/contract';
 
 export type ContextValue = string | readonly string[];
@@ -11,7 +12,11 @@ export interface PolicyStatement {
   readonly Sid?: string;
   readonly Effect: 'Allow' | 'Deny';
   readonly Principal?: '*' | { readonly AWS: string | readonly string[] };
-  readonly Action: string | readonly string[];
+  readonly Action?: string | readonly string[];
+  readonly NotAction?: string | readonly string[];
+  /** Identity policies only: trust policies name no resource (the role is the resource). */
+  readonly Resource?: string | readonly string[];
+  readonly NotResource?: string | readonly string[];
   readonly Condition?: Record<string, Record<string, string | readonly string[]>>;
 }
 
@@ -57,6 +62,49 @@ export function protectedRoleTrustPolicy(executionRoleArn: string): PolicyDocume
       },
     ],
   };
+}
+
+/**
+ * A spoke's enforcement role trust (the SentinelTvmSpoke construct's shape): the hub account, on condition that the caller
+ * is the hub's enforcer role (`aws:PrincipalArn`, with its path), as the ProtectedRole trust names the execution role.
+ */
+export function spokeEnforcementTrustPolicy(enforcerRoleArn: string): PolicyDocument {
+  const [, partition, , , account] = enforcerRoleArn.split(':');
+  return {
+    Version: '2012-10-17',
+    Statement: [{
+      Effect: 'Allow',
+      Principal: { AWS: `arn:${partition}:iam::${account}:root` },
+      Action: 'sts:AssumeRole',
+      Condition: { ArnEquals: { 'aws:PrincipalArn': enforcerRoleArn } },
+    }],
+  };
+}
+
+/**
+ * The trust of a caller role of the TVM's account: the accounts of `trusted` (aws:PrincipalArn patterns of IAM users and
+ * roles), on condition that the caller matches one. An IAM user named exactly must name the session after itself
+ * (`sts:RoleSessionName`, as `${aws:username}` does in AWS): the session name is the user name the TVM sees, and a
+ * pattern like `assumed-role/CallerRole/*` in a profile would otherwise let the user pick anyone's.
+ */
+export function callerRoleTrustPolicy(trusted: readonly string[]): PolicyDocument {
+  const rootOf = (arn: string) => `arn:${arn.split(':')[1]}:iam::${arn.split(':')[4]}:root`;
+  const accounts = [...new Set(trusted.map(rootOf))];
+  const principal = { AWS: accounts.length === 1 ? accounts[0] : accounts };
+  const namedUsers = trusted.filter((t) => /^arn:[\w-]+:iam::\d{12}:user\/(?:[^*?]*\/)?[^/*?]+$/.test(t));
+  const others = trusted.filter((t) => !namedUsers.includes(t));
+  const statements: PolicyStatement[] = [
+    ...namedUsers.map((user): PolicyStatement => ({
+      Effect: 'Allow',
+      Principal: principal,
+      Action: 'sts:AssumeRole',
+      Condition: { ArnEquals: { 'aws:PrincipalArn': user }, StringEquals: { 'sts:RoleSessionName': user.split('/').pop()! } },
+    })),
+    ...(others.length ? [{ Effect: 'Allow', Principal: principal, Action: 'sts:AssumeRole', Condition: { ArnLike: { 'aws:PrincipalArn': others } } } as const] : []),
+    // Tags and a source identity the caller brings along (transitive ones of a chained session) pass.
+    { Effect: 'Allow', Principal: principal, Action: ['sts:TagSession', 'sts:SetSourceIdentity'], Condition: { ArnLike: { 'aws:PrincipalArn': [...trusted] } } },
+  ];
+  return { Version: '2012-10-17', Statement: statements };
 }
 
 /** The condition keys STS sets for each action it authorizes (an action never sees the others' keys). */
@@ -113,8 +161,24 @@ function lookup(context: Context, key: string): readonly string[] | undefined {
   return undefined;
 }
 
-/** One condition operator on one key, as IAM evaluates it (missing keys included). */
-function conditionHolds(operator: string, key: string, policyValues: readonly string[], context: Context): boolean {
+/** A date condition value: ISO 8601, or epoch seconds as IAM also accepts; NaN when neither. */
+function dateOf(value: string): number {
+  return /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value);
+}
+
+const DATE_TESTS: Record<string, (context: number, policy: number) => boolean> = {
+  DateEquals: (c, p) => c === p,
+  DateLessThan: (c, p) => c < p,
+  DateLessThanEquals: (c, p) => c <= p,
+  DateGreaterThan: (c, p) => c > p,
+  DateGreaterThanEquals: (c, p) => c >= p,
+};
+
+/**
+ * One condition operator on one key, as IAM evaluates it (missing keys included); undefined when this evaluator does
+ * not know the operator (or cannot read a policy date), for the caller to fail closed.
+ */
+export function conditionHolds(operator: string, key: string, policyValues: readonly string[], context: Context): boolean | undefined {
   let op = operator;
   let set: 'ForAllValues' | 'ForAnyValue' | undefined;
   const prefix = /^(ForAllValues|ForAnyValue):(.+)$/.exec(op);
@@ -129,8 +193,8 @@ function conditionHolds(operator: string, key: string, policyValues: readonly st
     const wantsMissing = policyValues.some((v) => v === 'true');
     return wantsMissing === (values === undefined || values.length === 0);
   }
-  const negated = op.startsWith('StringNot') || op.startsWith('ArnNot');
-  const base = negated ? op.replace('StringNot', 'String').replace('ArnNot', 'Arn') : op;
+  const negated = op.startsWith('StringNot') || op.startsWith('ArnNot') || op === 'DateNotEquals';
+  const base = negated ? op.replace('StringNot', 'String').replace('ArnNot', 'Arn').replace('DateNot', 'Date') : op;
   let match: (value: string) => boolean;
   switch (base) {
     case 'ArnEquals':
@@ -138,8 +202,16 @@ function conditionHolds(operator: string, key: string, policyValues: readonly st
     case 'StringEquals': match = (v) => policyValues.includes(v); break;
     case 'StringEqualsIgnoreCase': match = (v) => policyValues.some((p) => p.toLowerCase() === v.toLowerCase()); break;
     case 'StringLike': match = (v) => policyValues.some((p) => wildcard(p).test(v)); break;
-    // An operator this evaluator does not know never grants: fail closed.
-    default: return false;
+    case 'Bool': match = (v) => policyValues.some((p) => p.toLowerCase() === v.toLowerCase()); break;
+    default: {
+      const compare = DATE_TESTS[base];
+      const dates = policyValues.map(dateOf);
+      if (!compare || dates.some(Number.isNaN)) return undefined;
+      match = (v) => {
+        const at = dateOf(v);
+        return !Number.isNaN(at) && dates.some((p) => compare(at, p));
+      };
+    }
   }
   const test = negated ? (v: string) => !match(v) : match;
   if (set === 'ForAllValues') return (values ?? []).every(test);
@@ -148,11 +220,22 @@ function conditionHolds(operator: string, key: string, policyValues: readonly st
   return values.some(test);
 }
 
+/**
+ * Whether all of a statement's conditions hold. An operator this evaluator does not know fails closed whichever the
+ * effect: it never lets an Allow grant, and it makes a Deny apply (denying more is the safe error for a deny).
+ */
+function conditionsHold(s: PolicyStatement, context: Context): boolean {
+  return Object.entries(s.Condition ?? {}).every(([operator, keys]) =>
+    Object.entries(keys).every(([key, values]) => conditionHolds(operator, key, list(values), context) ?? s.Effect === 'Deny'));
+}
+
+const actionMatches = (s: PolicyStatement, action: string) => (s.NotAction !== undefined
+  ? !list(s.NotAction).some((a) => wildcard(a, 'i').test(action))
+  : list(s.Action).some((a) => wildcard(a, 'i').test(action)));
+
 function statementApplies(s: PolicyStatement, caller: string, action: string, context: Context): boolean {
   if (!statementPrincipalMatches(s, caller)) return false;
-  if (!list(s.Action).some((a) => wildcard(a, 'i').test(action))) return false;
-  return Object.entries(s.Condition ?? {}).every(([operator, keys]) =>
-    Object.entries(keys).every(([key, values]) => conditionHolds(operator, key, list(values), context)));
+  return actionMatches(s, action) && conditionsHold(s, context);
 }
 
 /** IAM's decision on one action of a principal against a resource policy (deny wins, then allow, else implicit deny). */
@@ -160,6 +243,27 @@ export function evaluate(policy: PolicyDocument, caller: string, action: string,
   const statements = list(policy.Statement).filter((s) => statementApplies(s, caller, action, context));
   if (statements.some((s) => s.Effect === 'Deny')) return 'ExplicitlyDenied';
   return statements.some((s) => s.Effect === 'Allow') ? 'Allowed' : 'ImplicitlyDenied';
+}
+
+/** An identity policy's decision, and the Sid of the statement that decided it when it was a Deny. */
+export interface IdentityDecision {
+  readonly decision: Decision;
+  readonly deniedBy?: string;
+}
+
+/**
+ * IAM's decision on one action against a resource by a principal's identity policies (the principal is implied):
+ * deny wins, then allow, else implicit deny. A resource matches as ArnLike does; `*` matches any.
+ */
+export function evaluateIdentity(policies: readonly PolicyDocument[], action: string, resource: string, context: Context): IdentityDecision {
+  const resourceMatches = (s: PolicyStatement) => (s.NotResource !== undefined
+    ? !list(s.NotResource).some((r) => r === '*' || arnMatches(r, resource))
+    : list(s.Resource).some((r) => r === '*' || arnMatches(r, resource)));
+  const statements = policies.flatMap((p) => list(p.Statement))
+    .filter((s) => actionMatches(s, action) && resourceMatches(s) && conditionsHold(s, context));
+  const deny = statements.find((s) => s.Effect === 'Deny');
+  if (deny) return { decision: 'ExplicitlyDenied', deniedBy: deny.Sid ?? '(no Sid)' };
+  return { decision: statements.some((s) => s.Effect === 'Allow') ? 'Allowed' : 'ImplicitlyDenied' };
 }
 
 export interface AssumeRoleRequest {

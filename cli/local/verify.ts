@@ -14,6 +14,17 @@ export interface KnownKey {
   readonly arn: string;
   /** Temporary credentials stop working at this time. */
   readonly expiration?: Date;
+  /** aws:PrincipalArn: a role session's is its role's ARN with the role's path, which the session ARN lacks. */
+  readonly principalArn?: string;
+  /** Credentials of a role session: the role's ARN (with its path). */
+  readonly roleArn?: string;
+  /** Session tags (aws:PrincipalTag/…), those carried from a chained session included. */
+  readonly tags?: readonly { readonly Key: string; readonly Value: string }[];
+  /** The tag keys that pass on to a session this one chains into. */
+  readonly transitiveTagKeys?: readonly string[];
+  readonly sourceIdentity?: string;
+  /** When the credentials were issued (aws:TokenIssueTime). */
+  readonly issuedAt?: Date;
 }
 
 export interface ReceivedRequest {
