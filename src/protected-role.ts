@@ -1,7 +1,7 @@
 import { Annotations, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { selfConfinement } from './private/imported-tvm';
+import { isSpokeRoleUnderConstruction, selfConfinement } from './private/imported-tvm';
 import { trustStatements, TvmTrustPrincipal, tvmAccountOf } from './private/trust';
 import { SentinelTvm } from './sentinel-tvm';
 import { ISentinelTvm } from './tvm-reference';
@@ -112,6 +112,8 @@ export class ProtectedRole extends iam.Role implements IProtectedRole {
       throw new Error(`ProtectedRole ${id}: tvm is required`);
     }
     const path = props.path ?? props.tvm.protectedRolePath;
+    // Read before super(): a spoke's role is confined by the spoke's managed policy, which its enforcement role cannot change.
+    const confinedBySpoke = isSpokeRoleUnderConstruction(scope, id);
     const account = tvmAccountOf(props.tvm.executionRoleArn, Stack.of(props.tvm).account);
     super(scope, id, {
       assumedBy: new TvmTrustPrincipal(props.tvm.executionRoleArn, account),
@@ -138,7 +140,7 @@ export class ProtectedRole extends iam.Role implements IProtectedRole {
     // itself (it may not call the TVM, nor assume any role: a revoked credential cannot escape into a role without the deny).
     const ownAccount = Stack.of(this).account;
     const otherAccount = !Token.isUnresolved(tvmStack.account) && !Token.isUnresolved(ownAccount) && tvmStack.account !== ownAccount;
-    if (!SentinelTvm.isSentinelTvm(props.tvm) || otherAccount) {
+    if (!confinedBySpoke && (!SentinelTvm.isSentinelTvm(props.tvm) || otherAccount)) {
       selfConfinement(this, props.tvm, account, SentinelTvm.isSentinelTvm(props.tvm)).forEach((st) => this.addToPrincipalPolicy(st));
     }
 

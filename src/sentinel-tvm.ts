@@ -357,8 +357,9 @@ interface Profile {
   readonly maxDurationSeconds: number;
   readonly chainRoleArns: string[];
   readonly unenforced: boolean;
-  /** The role, for the synth-time account check (not part of the configuration). */
+  /** The role and the chain targets, for the synth-time account checks (not part of the configuration). */
   readonly role: iam.IRole;
+  readonly chainTargets: iam.IRole[];
 }
 
 /** One JSON line per request in the API's access log. */
@@ -764,10 +765,20 @@ export class SentinelTvm extends SentinelTvmBase {
     }
     chainTargets.forEach((target, i) => {
       const account = this.otherAccountOf(target);
-      if (account === undefined) return;
-      throw new Error(`${prop}.allowRoleChainingTo[${i}] is ${describeRole(target)}, in account ${account}: a chain target must be a `
-        + `role of this TVM's account (${Stack.of(this).account}), whose deny the enforcer writes and whose own chaining the TVM `
-        + 'confines; chaining into another account is not supported');
+      if (account !== undefined) {
+        throw new Error(`${prop}.allowRoleChainingTo[${i}] is ${describeRole(target)}, in account ${account}: a chain target must be a `
+          + `role of this TVM's account (${Stack.of(this).account}), whose deny the enforcer writes and whose own chaining the TVM `
+          + 'confines; chaining into another account is not supported');
+      }
+      // An environment-agnostic TVM cannot tell whether a literal account is its own: refused, as it would be with an env
+      // when it is another (a revoked session would chain out of the deny's reach); the fixes cost little.
+      const literal = literalAccountOf(target);
+      if (literal !== undefined && Token.isUnresolved(Stack.of(this).account)) {
+        throw new Error(`${prop}.allowRoleChainingTo[${i}] is ${describeRole(target)}, in account ${literal}, and this TVM's stack has no `
+          + 'account (environment-agnostic): synth cannot check that it is the TVM\'s account, as a chain target must be (chaining into '
+          + 'another account is not supported). Give the TVM\'s stack an env, or name the target without a literal account '
+          + '(e.g. iam.Role.fromRoleName)');
+      }
     });
 
     const profile: Profile = {
@@ -778,6 +789,7 @@ export class SentinelTvm extends SentinelTvmBase {
       chainRoleArns: chainTargets.map((t) => t.roleArn),
       unenforced: options.issuedCredentialsSurviveRevocation === true,
       role: options.role,
+      chainTargets,
     };
     // Trust first: it refuses a role another TVM uses, before anything of this profile is recorded.
     this.trust(prop, options.role);
@@ -1087,15 +1099,22 @@ export class SentinelTvm extends SentinelTvmBase {
 
   /**
    * While revocation reaches issued credentials, a profile's role in another account needs a spoke there (the enforcer
-   * writes its deny through the spoke's enforcement role), or the profile's explicit opt-out.
+   * writes its deny through the spoke's enforcement role), or the profile's explicit opt-out. A role whose account synth
+   * cannot compare with this TVM's is warned about.
    */
   private validateAccounts(): string[] {
     if (!this.enforcer) return [];
     const errors: string[] = [];
     for (const profile of this.profiles.values()) {
-      const account = this.otherAccountOf(profile.role);
-      if (account === undefined || profile.unenforced) continue;
+      if (profile.unenforced) continue;
       const prop = `addProfile(${JSON.stringify(profile.name)}).role`;
+      const account = this.otherAccountOf(profile.role);
+      if (account === undefined) {
+        this.warnIfAccountUnchecked(prop, profile.role, false);
+        profile.chainTargets.forEach((t, i) =>
+          this.warnIfAccountUnchecked(`addProfile(${JSON.stringify(profile.name)}).allowRoleChainingTo[${i}]`, t, true));
+        continue;
+      }
       if (!this.spokeAccounts.has(account)) {
         errors.push(`${prop} is ${describeRole(profile.role)}, in account ${account}, which has no spoke of this TVM: the enforcer `
           + `could not deny revoked sessions' issued credentials there. Deploy a SentinelTvmSpoke in ${account} and use its `
@@ -1103,19 +1122,49 @@ export class SentinelTvm extends SentinelTvmBase {
           + 'issuedCredentialsSurviveRevocation: true on the profile; or use revocation: RevocationEnforcement.futureVendsOnly()');
         continue;
       }
-      // The spoke's enforcement role writes only roles under this TVM's path that carry a spoke permissions boundary.
+      // The spoke's enforcement role writes only roles under this TVM's path that carry a spoke permissions boundary: on any
+      // other role revoked credentials would keep working, which the profile must say it accepts.
       const arn = profile.role.roleArn;
       const spokeMade = SPOKE_ROLE_SYMBOL in profile.role;
       const importedUnderPath = !iam.Role.isRole(profile.role) && !Token.isUnresolved(arn)
         && arn.split(':').slice(5).join(':').startsWith(`role${this.protectedRolePath}`);
       if (!spokeMade && !importedUnderPath) {
-        Annotations.of(profile.role).addWarningV2('cdk-sentinel-tvm:spokeCannotWrite',
-          `${prop} is ${describeRole(profile.role)}, in the spoke account ${account}, but not a role of SentinelTvmSpoke.addProtectedRole(): `
-          + `the spoke's enforcement role writes denies only on roles under ${this.protectedRolePath} with a spoke permissions boundary, `
-          + 'so revoked credentials would keep working on it (the enforcer counts it in EnforcementFailures)');
+        errors.push(`${prop} is ${describeRole(profile.role)}, in the spoke account ${account}, but not a role of `
+          + `SentinelTvmSpoke.addProtectedRole(): the spoke's enforcement role writes denies only on roles under ${this.protectedRolePath} `
+          + 'with a spoke permissions boundary, so it cannot write this one and revoked sessions\' issued credentials would keep '
+          + 'working on it. Use the spoke\'s addProtectedRole(), or set issuedCredentialsSurviveRevocation: true on the profile');
       }
     }
     return errors;
+  }
+
+  /**
+   * Warns of a role whose account synth cannot compare with this TVM's: a literal account while this TVM's is unknown
+   * (environment-agnostic stack), or a deploy-time ARN (a parameter, an import) of an imported role. If it is another
+   * account without a spoke, the enforcer cannot write its deny there.
+   */
+  private warnIfAccountUnchecked(prop: string, role: iam.IRole, chainTarget: boolean): void {
+    const literal = literalAccountOf(role);
+    let why: string;
+    let check: string;
+    if (literal !== undefined) {
+      if (!Token.isUnresolved(Stack.of(this).account) || this.spokeAccounts.has(literal)) return;
+      why = `in account ${literal}, and this TVM's stack has no account (environment-agnostic): synth cannot tell whether that is the `
+        + 'TVM\'s account';
+      check = 'Give the TVM\'s stack an env to have it checked';
+    } else {
+      if (iam.Role.isRole(role)) return; // a role of this app: its stack's env decides
+      const account = Stack.of(role).resolve(Token.isUnresolved(role.roleArn) ? role.env.account : role.roleArn.split(':')[4]);
+      // `${AWS::AccountId}` of the TVM's own stack is its account.
+      if (Stack.of(role) === Stack.of(this) && JSON.stringify(account) === JSON.stringify({ Ref: 'AWS::AccountId' })) return;
+      why = 'whose account cannot be checked at synth (a deploy-time value: a parameter, an import)';
+      check = 'Name the role by a literal ARN to have it checked';
+    }
+    const fix = chainTarget
+      ? 'A chain target must be in the TVM\'s account: in another one the enforcer cannot deny revoked sessions chained into it'
+      : 'If it is another account, the enforcer can deny revoked sessions\' issued credentials there only through a SentinelTvmSpoke '
+        + 'of that account (list the account in spokeAccounts); otherwise set issuedCredentialsSurviveRevocation: true on the profile';
+    Annotations.of(role).addWarningV2('cdk-sentinel-tvm:roleAccountUnchecked', `${prop} is ${describeRole(role)}, ${why}. ${fix}. ${check}`);
   }
 
   private isUnderPath(role: iam.IRole): boolean {
@@ -1173,6 +1222,12 @@ function validatePositive(prop: string, value: number | undefined): number | und
 function isProtectedRoleOf(role: iam.IRole, tvm: SentinelTvm): boolean {
   const trusted = (role as { readonly tvm?: ISentinelTvm }).tvm;
   return trusted === tvm || (trusted !== undefined && trusted.executionRoleArn === tvm.executionRoleArn);
+}
+
+/** A role's account when literal (from its ARN, or its env), else undefined. */
+function literalAccountOf(role: iam.IRole): string | undefined {
+  const account = Token.isUnresolved(role.roleArn) ? role.env.account : role.roleArn.split(':')[4];
+  return account !== undefined && !Token.isUnresolved(account) && /^[0-9]{12}$/.test(account) ? account : undefined;
 }
 
 /** A role's ARN when literal, else its construct path. */

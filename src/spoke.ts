@@ -1,7 +1,7 @@
-import { CfnResource, IResolveContext, Lazy, PhysicalName, Stack, Tags, Token } from 'aws-cdk-lib';
+import { Annotations, CfnResource, IResolveContext, Lazy, PhysicalName, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct, IConstruct } from 'constructs';
-import { apiRegionOf, SELF_CONFINED_ROLES, selfConfinement } from './private/imported-tvm';
+import { apiRegionOf, constructSpokeRole, selfConfinement } from './private/imported-tvm';
 import { addDeploymentLimitChecks, DeploymentLimits, resolvedJsonLength } from './private/limits';
 import { acknowledgeNag } from './private/nag';
 import { SPOKE_ROLE_SYMBOL, tvmAccountOf } from './private/trust';
@@ -70,12 +70,15 @@ export interface SpokeProtectedRoleProps {
 
   /**
    * Permissions boundary of the role: the most any policy on it can allow, including one written with a stolen credential
-   * of the spoke's enforcement role (which may write inline policies on roles with this boundary). Keep it as narrow as
-   * the role's own grants.
+   * of the spoke's enforcement role (which may write and delete inline policies on roles with this boundary). Keep it as
+   * narrow as the role's own grants: ideally one of the role's managed policies (synth warns otherwise). Such a credential
+   * can also delete the role's inline policies, their Deny statements included: with this property, put denies in managed
+   * policies (the spoke's own confinement is one, so it holds).
    *
    * @default - a managed policy the spoke writes under `/sentinel-tvm-boundary/<tvmName>/`, whose statements are the Allow
-   * statements of the role's grants at synth (inline policies, `iam.Policy`s attached to it, `iam.ManagedPolicy`s of this
-   * stack), grants added after `addProtectedRole` included
+   * and Deny statements of the role's grants at synth (inline policies, `iam.Policy`s attached to it, `iam.ManagedPolicy`s
+   * of this stack, the spoke's confinement), grants added after `addProtectedRole` included: a Deny in a boundary denies,
+   * so no inline policy written or deleted on the role lifts one
    * @experimental
    */
   readonly permissionsBoundary?: iam.IManagedPolicy;
@@ -89,9 +92,17 @@ interface SpokeRole {
   readonly boundary?: iam.CfnManagedPolicy;
   /** The boundary's ARN, which the role must keep. */
   readonly boundaryArn: string;
+  /** The role's name when the user gave it literally (another stack may name the role by it). */
+  readonly literalName?: string;
 }
 
-/** Statement of the boundary of a role without any grant: its sessions may do nothing. */
+/** A policy resource of another stack, and the roles it names, resolved in its stack. */
+interface RolePolicyElsewhere {
+  readonly policy: CfnResource;
+  readonly roles: unknown[];
+}
+
+/** Statement of the boundary of a role without any Allow: its sessions may do nothing. */
 const NO_GRANTS = { Sid: 'SentinelTvmNoGrants', Effect: 'Deny', Action: '*', Resource: '*' };
 /** What the enforcement role may read on the protected roles: the deny policy, and the others' sizes. */
 const READ_ACTIONS = ['iam:GetRolePolicy', 'iam:ListRolePolicies'];
@@ -135,6 +146,8 @@ export class SentinelTvmSpoke extends Construct {
   private readonly hubAccount: string;
   private readonly enforcementRole: iam.Role;
   private readonly roles: SpokeRole[] = [];
+  /** The denies every role of this spoke carries, created with the first role. */
+  private confinement?: iam.ManagedPolicy;
   /** Boundaries the user gave, which the enforcement role's writes accept too. */
   private readonly userBoundaryArns = new Set<string>();
 
@@ -233,7 +246,8 @@ export class SentinelTvmSpoke extends Construct {
 
   /**
    * A protected role of this account for the hub TVM: it trusts only the hub's execution role (with the session tag and
-   * SourceIdentity), may neither call the hub nor assume any role, has a permissions boundary, and declares the hub's
+   * SourceIdentity), may neither call the hub nor assume any role (the spoke's managed policy `Confinement`, which the
+   * enforcement role cannot change, says so), has a permissions boundary, and declares the hub's
    * revoked-sessions policy as a deny-nothing placeholder (so that a stack deletion deletes whatever the enforcer wrote
    * before the role). Name it in a profile of the hub: `tvm.addProfile(name, { role, ... })`.
    *
@@ -242,7 +256,7 @@ export class SentinelTvmSpoke extends Construct {
    * @experimental
    */
   public addProtectedRole(id: string, props: SpokeProtectedRoleProps = {}): ProtectedRole {
-    const role = new ProtectedRole(this, id, {
+    const role = constructSpokeRole(this, id, () => new ProtectedRole(this, id, {
       tvm: this.tvm,
       path: this.tvm.protectedRolePath,
       roleName: props.roleName ?? PhysicalName.GENERATE_IF_NEEDED,
@@ -250,13 +264,12 @@ export class SentinelTvmSpoke extends Construct {
       managedPolicies: props.managedPolicies,
       inlinePolicies: props.inlinePolicies,
       permissionsBoundary: props.permissionsBoundary,
-    });
+    }));
     Object.defineProperty(role, SPOKE_ROLE_SYMBOL, { value: true });
     // A spoke is always in another account than its hub: its roles confine themselves even when this stack's account is
-    // unknown (a StackSet), which ProtectedRole cannot tell for a hub of this app.
-    if (!SELF_CONFINED_ROLES.has(role)) {
-      selfConfinement(role, this.tvm, this.hubAccount, SentinelTvm.isSentinelTvm(this.tvm)).forEach((st) => role.addToPrincipalPolicy(st));
-    }
+    // unknown (a StackSet), which ProtectedRole cannot tell for a hub of this app. In a managed policy: the enforcement
+    // role may write and delete the role's inline policies, and could otherwise lift the confinement.
+    role.addManagedPolicy(this.confinementPolicy());
     let boundary: iam.CfnManagedPolicy | undefined;
     let boundaryArn: string;
     if (props.permissionsBoundary) {
@@ -266,8 +279,10 @@ export class SentinelTvmSpoke extends Construct {
       // The document is rendered at synth, so that grants added to the role after this call are in it.
       boundary = new iam.CfnManagedPolicy(role, 'Boundary', {
         path: spokeBoundaryPathOf(this.tvm.tvmName),
-        description: `Sentinel TVM ${this.tvm.tvmName}: permissions boundary of a protected role (its own grants at synth)`,
-        policyDocument: Lazy.uncachedAny({ produce: (context: IResolveContext) => boundaryDocument(grantsOf(role, (v) => context.resolve(v))) }),
+        description: `Sentinel TVM ${this.tvm.tvmName}: permissions boundary of a protected role (its own grants and denies at synth)`,
+        policyDocument: Lazy.uncachedAny({
+          produce: (context: IResolveContext) => boundaryDocument(grantsOf(role, this.tvm.revokedSessionsPolicyName, (v) => context.resolve(v))),
+        }),
       });
       boundaryArn = boundary.ref;
       (role.node.defaultChild as iam.CfnRole).permissionsBoundary = boundaryArn;
@@ -281,23 +296,38 @@ export class SentinelTvmSpoke extends Construct {
       policyName: this.tvm.revokedSessionsPolicyName,
       policyDocument: JSON.parse(JSON.stringify(SPOKE_PLACEHOLDER_POLICY)),
     });
-    this.roles.push({ id, role, boundary, boundaryArn });
+    const literalName = props.roleName !== undefined && !Token.isUnresolved(props.roleName) ? props.roleName : undefined;
+    this.roles.push({ id, role, boundary, boundaryArn, literalName });
     return role;
+  }
+
+  /** The spoke's confinement: its roles may not call the hub, nor assume any role (a revoked credential must not escape). */
+  private confinementPolicy(): iam.ManagedPolicy {
+    this.confinement ??= new iam.ManagedPolicy(this, 'Confinement', {
+      description: `Sentinel TVM ${this.tvm.tvmName}: the spoke's protected roles may not call the hub TVM, nor assume any role`,
+      statements: selfConfinement(this, this.tvm, this.hubAccount, SentinelTvm.isSentinelTvm(this.tvm)),
+    });
+    return this.confinement;
   }
 
   private validateRoles(): string[] {
     const stack = Stack.of(this);
     const resolve = (v: unknown) => stack.resolve(v);
     const errors: string[] = [];
-    for (const { id, role, boundary, boundaryArn } of this.roles) {
+    const grantsElsewhere = this.rolePoliciesOfOtherStacks();
+    for (const { id, role, boundary, boundaryArn, literalName } of this.roles) {
       const prop = `SentinelTvmSpoke ${this.node.path}: addProtectedRole(${JSON.stringify(id)})`;
       const actual = resolve((role.node.defaultChild as iam.CfnRole).permissionsBoundary);
       if (JSON.stringify(actual) !== JSON.stringify(resolve(boundaryArn))) {
         errors.push(`${prop}: the role's permissions boundary was changed after addProtectedRole (e.g. by PermissionsBoundary.of or a `
           + 'property injector): the spoke\'s enforcement role writes only roles with the boundary it knows; set it with permissionsBoundary');
       }
-      if (!boundary) continue;
-      const grants = grantsOf(role, resolve);
+      if (!boundary) {
+        this.warnIfBoundaryIsNotAGrant(prop, role, boundaryArn);
+        continue;
+      }
+      this.warnOfGrantsInOtherStacks(prop, role, literalName, grantsElsewhere);
+      const grants = grantsOf(role, this.tvm.revokedSessionsPolicyName, resolve);
       for (const arn of grants.foreignManagedPolicies) {
         errors.push(`${prop}: managed policy ${describeArn(arn)} is not an iam.ManagedPolicy of this stack (AWS managed, imported, or `
           + 'of another stack): the permissions boundary the spoke writes copies the role\'s grants and cannot read it. Give '
@@ -318,6 +348,56 @@ export class SentinelTvmSpoke extends Construct {
     }
     return errors;
   }
+
+  /**
+   * A boundary the user gave that is not one of the role's managed policies may allow more than the role's grants: a
+   * stolen enforcement credential may write an inline Allow up to it.
+   */
+  private warnIfBoundaryIsNotAGrant(prop: string, role: ProtectedRole, boundaryArn: string): void {
+    const stack = Stack.of(this);
+    const arn = JSON.stringify(stack.resolve(boundaryArn));
+    if (managedPolicyArnsOf(role, (v) => stack.resolve(v)).includes(arn)) return;
+    Annotations.of(role).addWarningV2('cdk-sentinel-tvm:spokeBoundaryWiderThanGrants',
+      `${prop}: its permissionsBoundary ${describeArn(stack.resolve(boundaryArn))} is not one of the role's managed policies, so it may `
+      + 'allow more than the role\'s grants: a stolen credential of the spoke\'s enforcement role may write an inline Allow on the role up '
+      + 'to that boundary, and delete its inline denies. Use one of the role\'s managed policies as the boundary, or leave '
+      + 'permissionsBoundary unset (the spoke writes one from the role\'s grants); put denies in managed policies');
+  }
+
+  /** The policies of the app's other stacks of this spoke's account, with the roles they name (resolved in their stack). */
+  private rolePoliciesOfOtherStacks(): RolePolicyElsewhere[] {
+    const home = Stack.of(this);
+    if (Token.isUnresolved(home.account)) return [];
+    const found: RolePolicyElsewhere[] = [];
+    for (const c of this.node.root.node.findAll()) {
+      if (!CfnResource.isCfnResource(c)) continue;
+      const stack = Stack.of(c);
+      if (stack === home || stack.account !== home.account) continue;
+      const roles = c.cfnResourceType === 'AWS::IAM::RolePolicy' ? [(c as iam.CfnRolePolicy).roleName]
+        : ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy'].includes(c.cfnResourceType) ? (c as iam.CfnPolicy).roles : undefined;
+      if (roles !== undefined) found.push({ policy: c, roles: asArray(stack.resolve(roles)) });
+    }
+    return found;
+  }
+
+  /**
+   * A policy of another stack of this account that grants the role: the boundary the spoke writes copies the grants of the
+   * role's own stack only, so that grant does not take effect. Roles are matched by literal name, or by the export of the
+   * role's name (a cross-stack reference).
+   */
+  private warnOfGrantsInOtherStacks(prop: string, role: ProtectedRole, literalName: string | undefined,
+    policies: RolePolicyElsewhere[]): void {
+    const roleId = Stack.of(this).resolve((role.node.defaultChild as iam.CfnRole).logicalId);
+    const namesRole = (entry: unknown) => (literalName !== undefined && entry === literalName)
+      || JSON.stringify((entry as { 'Fn::ImportValue'?: unknown })?.['Fn::ImportValue'] ?? '').includes(`ExportsOutputRef${roleId}`);
+    for (const { policy, roles } of policies) {
+      if (!roles.some(namesRole)) continue;
+      Annotations.of(role).addWarningV2('cdk-sentinel-tvm:spokeGrantOutsideBoundary',
+        `${prop}: ${policy.node.path} (${policy.cfnResourceType}, in stack ${Stack.of(policy).node.path}) grants the role, but the `
+        + 'permissions boundary the spoke writes copies only the grants of the role\'s own stack: that grant does not take effect. '
+        + 'Grant it in the role\'s stack, or give permissionsBoundary');
+    }
+  }
 }
 
 const SPOKE_SYMBOL = Symbol.for('cdk-sentinel-tvm.SentinelTvmSpoke');
@@ -333,23 +413,25 @@ function spokesOf(spoke: SentinelTvmSpoke): Map<string, SentinelTvmSpoke> {
   return spokes;
 }
 
-/** A role's grants as its template declares them: the Allow statements, and the managed policies whose content is unknown. */
+/** A role's grants as its template declares them: its statements, and the managed policies whose content is unknown. */
 interface Grants {
-  readonly statements: Array<Record<string, unknown>>;
+  readonly allows: Array<Record<string, unknown>>;
+  readonly denies: Array<Record<string, unknown>>;
   readonly foreignManagedPolicies: unknown[];
 }
 
 /**
  * The grants of a role of the stack, resolved: its inline policies, the `AWS::IAM::Policy`, `AWS::IAM::RolePolicy` and
  * `AWS::IAM::ManagedPolicy` resources of its stack that name it, and the managed policies of its stack it lists. A
- * managed policy it lists that the stack does not define (AWS managed, imported) is returned apart.
+ * managed policy it lists that the stack does not define (AWS managed, imported) is returned apart. The revoked-sessions
+ * policy (`revokedPolicyName`: the placeholder, then what the enforcer writes) is no grant of the role.
  */
-function grantsOf(role: iam.Role, resolve: (value: unknown) => any): Grants {
+function grantsOf(role: iam.Role, revokedPolicyName: string, resolve: (value: unknown) => any): Grants {
   const stack = Stack.of(role);
   const cfnRole = role.node.defaultChild as iam.CfnRole;
   const self = JSON.stringify(resolve(role.roleName));
   const namesRole = (value: unknown) => asArray(resolve(value)).some((r) => JSON.stringify(r) === self);
-  const documents: unknown[] = asArray(resolve(cfnRole.policies)).map((p) => p?.policyDocument);
+  const documents: unknown[] = asArray(resolve(cfnRole.policies)).filter((p) => p?.policyName !== revokedPolicyName).map((p) => p?.policyDocument);
   const listed = asArray(resolve(cfnRole.managedPolicyArns)).map((a) => JSON.stringify(a));
   const found = new Set<string>();
   for (const c of stack.node.findAll()) {
@@ -357,7 +439,7 @@ function grantsOf(role: iam.Role, resolve: (value: unknown) => any): Grants {
     if (c.cfnResourceType === 'AWS::IAM::Policy' && namesRole((c as iam.CfnPolicy).roles)) {
       documents.push(resolve((c as iam.CfnPolicy).policyDocument));
     } else if (c.cfnResourceType === 'AWS::IAM::RolePolicy' && namesRole([(c as iam.CfnRolePolicy).roleName])) {
-      documents.push(resolve((c as iam.CfnRolePolicy).policyDocument));
+      if (resolve((c as iam.CfnRolePolicy).policyName) !== revokedPolicyName) documents.push(resolve((c as iam.CfnRolePolicy).policyDocument));
     } else if (c.cfnResourceType === 'AWS::IAM::ManagedPolicy') {
       const policy = c as iam.CfnManagedPolicy;
       const arn = JSON.stringify(resolve(policy.ref));
@@ -368,21 +450,39 @@ function grantsOf(role: iam.Role, resolve: (value: unknown) => any): Grants {
     }
   }
   const seen = new Set<string>();
-  const statements: Array<Record<string, unknown>> = [];
+  const allows: Array<Record<string, unknown>> = [];
+  const denies: Array<Record<string, unknown>> = [];
   for (const statement of documents.flatMap((d) => asArray((d as { Statement?: unknown })?.Statement))) {
-    if (statement?.Effect !== 'Allow') continue;
+    if (statement?.Effect !== 'Allow' && statement?.Effect !== 'Deny') continue;
     // Sids may repeat across the role's policies, and IAM wants them unique in one policy: they name nothing here.
     const { Sid: _sid, ...rest } = statement as Record<string, unknown>;
     const key = JSON.stringify(rest);
     if (seen.has(key)) continue;
     seen.add(key);
-    statements.push(rest);
+    (rest.Effect === 'Allow' ? allows : denies).push(rest);
   }
-  return { statements, foreignManagedPolicies: listed.filter((a) => !found.has(a)).map((a) => JSON.parse(a)) };
+  return { allows, denies, foreignManagedPolicies: listed.filter((a) => !found.has(a)).map((a) => JSON.parse(a)) };
 }
 
+/** The managed policies attached to a role (its list, and those of its stack naming it), resolved, as JSON. */
+function managedPolicyArnsOf(role: iam.Role, resolve: (value: unknown) => any): string[] {
+  const stack = Stack.of(role);
+  const self = JSON.stringify(resolve(role.roleName));
+  const arns = asArray(resolve((role.node.defaultChild as iam.CfnRole).managedPolicyArns)).map((a) => JSON.stringify(a));
+  for (const c of stack.node.findAll()) {
+    if (!CfnResource.isCfnResource(c) || Stack.of(c) !== stack || c.cfnResourceType !== 'AWS::IAM::ManagedPolicy') continue;
+    const policy = c as iam.CfnManagedPolicy;
+    if (asArray(resolve(policy.roles)).some((r) => JSON.stringify(r) === self)) arns.push(JSON.stringify(resolve(policy.ref)));
+  }
+  return arns;
+}
+
+/**
+ * The boundary: the role's Allows cap what any policy written on it can add, and its Denies (a Deny in a boundary denies)
+ * hold when its inline policies are rewritten or deleted. Without an Allow, one Deny of everything says it all.
+ */
 function boundaryDocument(grants: Grants): unknown {
-  return { Version: '2012-10-17', Statement: grants.statements.length > 0 ? grants.statements : [NO_GRANTS] };
+  return { Version: '2012-10-17', Statement: grants.allows.length > 0 ? [...grants.allows, ...grants.denies] : [NO_GRANTS] };
 }
 
 /** An ARN as a message shows it: pseudo parameters as `<AWS::Partition>`. */

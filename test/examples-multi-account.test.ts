@@ -34,10 +34,10 @@ describe('GIVEN examples/multi-account.ts, synthesized as `cdk synth` would', ()
     }
   });
 
-  test('THEN each spoke template holds IAM only: its enforcement role, a protected role, its boundary and the placeholder', () => {
+  test('THEN each spoke template holds IAM only: its enforcement role, a protected role, its boundary, its confinement, the placeholder', () => {
     for (const team of ['payments', 'analytics']) {
       const types = Object.values(template(`SentinelTvmSpoke-${team}`).Resources).map((r) => r.Type).sort();
-      expect(types).toEqual(['AWS::IAM::ManagedPolicy', 'AWS::IAM::Policy', 'AWS::IAM::Role', 'AWS::IAM::Role', 'AWS::IAM::RolePolicy']);
+      expect(types).toEqual(['AWS::IAM::ManagedPolicy', 'AWS::IAM::ManagedPolicy', 'AWS::IAM::Role', 'AWS::IAM::Role', 'AWS::IAM::RolePolicy']);
     }
   });
 
@@ -74,7 +74,7 @@ describe('GIVEN the README\'s StackSet variant: an environment-agnostic spoke wi
     expect(template.Parameters ?? {}).toEqual({});
     expect(template.Rules).toBeUndefined();
     expect(artifact.assets).toEqual([]);
-    expect(new Set(Object.values(template.Resources).map((r) => r.Type))).toEqual(new Set(['AWS::IAM::Role', 'AWS::IAM::RolePolicy', 'AWS::IAM::Policy']));
+    expect(new Set(Object.values(template.Resources).map((r) => r.Type))).toEqual(new Set(['AWS::IAM::Role', 'AWS::IAM::RolePolicy', 'AWS::IAM::ManagedPolicy']));
   });
 
   test('THEN the role the hub names literally is where the README says, bounded by the boundary given', () => {

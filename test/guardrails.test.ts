@@ -1,9 +1,10 @@
 // The guardrail SCP shipped in docs/guardrails/: what it lets principals of the TVM's account do to the TVM, evaluated
 // by an IAM policy simulator with the tags the construct puts on its resources (read from the synthesized template).
 import { Template } from 'aws-cdk-lib/assertions';
-import { decideUnderScp, DEPLOY_ROLE, guardrailScp } from './support/guardrail-scp';
+import { RevocationEnforcement } from '../src';
+import { decideUnderScp, DEPLOY_ROLE, guardrailScp, guardrailScpText } from './support/guardrail-scp';
 import { ACCOUNT, fullTvm, logicalIdOf, removeOutdirs } from './support/synth';
-import { TvmTags } from '../src/shared/contract';
+import { SCP_MAX_CHARS, TvmTags } from '../src/shared/contract';
 
 afterAll(removeOutdirs);
 
@@ -110,5 +111,56 @@ describe('GIVEN the guardrail SCP in the TVM\'s account', () => {
   test('another TVM\'s runtime roles are not exempt from this one\'s guardrail', async () => {
     const other = `arn:aws:iam::${ACCOUNT}:role/sentinel-tvm-runtime/OtherTvm/TvmEnforcerRole`;
     expect(await decide(other, {}, 'iam:DeleteRolePolicy', RESOURCES.protectedRole, tagsOf(ids.protectedRole))).toBe('ExplicitlyDenied');
+  });
+});
+
+describe('GIVEN the guardrail SCP and a TVM in organization mode (its own SCP, which its enforcer rewrites)', () => {
+  const SCP_ARN = `arn:aws:organizations::${ACCOUNT}:policy/o-exampleorgid/service_control_policy/p-sentinel01`;
+  let scpTags: Record<string, string>;
+  let name: string;
+
+  beforeAll(() => {
+    const full = fullTvm({ props: { revocation: RevocationEnforcement.organizationScp({ targetIds: ['r-ab12'] }) } });
+    name = full.tvm.tvmName;
+    const template = Template.fromStack(full.stack).toJSON();
+    const [id] = Object.entries<any>(template.Resources).find(([, r]) => r.Type === 'AWS::Organizations::Policy')!;
+    scpTags = Object.fromEntries((template.Resources[id].Properties.Tags ?? []).map((t: any) => [t.Key, t.Value]));
+  });
+
+  const decideOnScp = (roleArn: string, action: string) => decideUnderScp(guardrailScp(name, 'TvmStack'),
+    roleArn.replace(/:iam::(\d+):role\/(?:.*\/)?([^/]+)$/, ':sts::$1:assumed-role/$2/session'), action, SCP_ARN,
+    { 'aws:PrincipalArn': roleArn, ...Object.fromEntries(Object.entries(scpTags).map(([k, v]) => [`aws:ResourceTag/${k}`, v])) });
+
+  test('THEN the TVM\'s SCP carries the service tag the guardrail keys on', () => {
+    expect(scpTags[TvmTags.SERVICE]).toBe(name);
+  });
+
+  test.each([
+    ['rewrite it (e.g. to deny nothing, or everything)', 'organizations:UpdatePolicy'],
+    ['detach it from its targets', 'organizations:DetachPolicy'],
+    ['delete it', 'organizations:DeletePolicy'],
+    ['attach it elsewhere', 'organizations:AttachPolicy'],
+    ['untag it to escape the guardrail', 'organizations:UntagResource'],
+    ['tag it', 'organizations:TagResource'],
+  ])('THEN an administrator of the account cannot %s', async (_what, action) => {
+    const admin = `arn:aws:iam::${ACCOUNT}:role/PolicyAdmin`;
+    expect(await decideOnScp(admin, action)).toBe('ExplicitlyDenied');
+  });
+
+  test('THEN the TVM\'s enforcer still updates it, and the deployment role still manages it; another TVM\'s enforcer may not', async () => {
+    expect(await decideOnScp(`arn:aws:iam::${ACCOUNT}:role/sentinel-tvm-runtime/${name}/${name}-enforce-eu-west-1`,
+      'organizations:UpdatePolicy')).toBe('Allowed');
+    for (const action of ['organizations:UpdatePolicy', 'organizations:DetachPolicy', 'organizations:DeletePolicy']) {
+      expect(await decideOnScp(DEPLOY_ROLE, action)).toBe('Allowed');
+    }
+    expect(await decideOnScp(`arn:aws:iam::${ACCOUNT}:role/sentinel-tvm-runtime/other/other-enforce-eu-west-1`,
+      'organizations:UpdatePolicy')).toBe('ExplicitlyDenied');
+  });
+});
+
+describe('GIVEN the guardrail SCP filled in for a long deployment role ARN and the longest TVM name', () => {
+  test('THEN it stays within an SCP\'s 5,120 characters, whitespace included (as the file is pasted)', () => {
+    const text = guardrailScpText('t'.repeat(40), 'a-long-tvm-stack-name-of-forty-characters');
+    expect(text.length).toBeLessThanOrEqual(SCP_MAX_CHARS);
   });
 });

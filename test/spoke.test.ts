@@ -4,14 +4,14 @@
 // what a role's session can do once such a write happened.
 import * as fs from 'fs';
 import * as path from 'path';
-import { runSimulation } from '@cloud-copilot/iam-simulate';
-import { App, PhysicalName, Stack, Validations } from 'aws-cdk-lib';
+import { App, CfnParameter, PhysicalName, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { AssetManifestArtifact } from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { listPolicy } from '../lambda/enforcer/policy';
 import { ProtectedRole, RevocationEnforcement, SentinelTvm, SentinelTvmSpoke } from '../src';
+import { decide, resourcesOf, type Context } from './support/iam-decide';
 import {
   ACCOUNT, ALICE, CfnResolver, P, REGION, asArray, configOf, identityStatementsOf, logicalIdOf, newApp, removeOutdirs,
 } from './support/synth';
@@ -73,37 +73,6 @@ function intrinsics(fragment: unknown, key: string): unknown[] {
   return Object.entries(fragment).flatMap(([k, v]) => (k === key ? [v] : intrinsics(v, key)));
 }
 
-const resourcesOf = (template: any, type: string): Array<[string, any]> =>
-  Object.entries<any>(template.Resources).filter(([, r]) => r.Type === type);
-
-type Context = Record<string, string | string[]>;
-
-interface Decision {
-  readonly principal: string;
-  readonly action: string;
-  readonly resource: string;
-  readonly resourceAccount: string;
-  readonly identityPolicies: unknown[];
-  readonly context?: Context;
-  readonly resourcePolicy?: unknown;
-  readonly boundary?: unknown;
-}
-
-/** The decision IAM makes on one request: 'Allowed', 'ImplicitlyDenied' or 'ExplicitlyDenied'. */
-async function decide(d: Decision): Promise<string> {
-  const result = await runSimulation({
-    request: {
-      principal: d.principal, action: d.action, resource: { resource: d.resource, accountId: d.resourceAccount }, contextVariables: d.context ?? {},
-    },
-    identityPolicies: d.identityPolicies.map((policy, i) => ({ name: `p${i}`, policy })),
-    serviceControlPolicies: [],
-    resourceControlPolicies: [],
-    resourcePolicy: d.resourcePolicy,
-    permissionBoundaryPolicies: d.boundary ? [{ name: 'boundary', policy: d.boundary }] : undefined,
-  }, {});
-  if (result.resultType === 'error') throw new Error(`the simulation did not run: ${JSON.stringify(result.errors)}`);
-  return result.overallResult;
-}
 
 /**
  * What a user does about cdk-nag's finding on its own grant (`spoke-data/*`): acknowledge it on the role (the metadata
@@ -216,17 +185,28 @@ describe('GIVEN a hub in one account and a spoke in another, in one app with exp
       }]);
     });
 
-    test('has a permissions boundary under the spoke\'s boundary path that copies its Allow statements, added after addProtectedRole', () => {
+    test('has a permissions boundary under the spoke\'s boundary path that copies its Allow and Deny statements, added after '
+      + 'addProtectedRole', () => {
       const boundaryId = spoke.Resources[readerId].Properties.PermissionsBoundary.Ref;
       const boundary = spoke.Resources[boundaryId];
       expect(boundary.Type).toBe('AWS::IAM::ManagedPolicy');
       expect(boundary.Properties.Path).toBe(`/sentinel-tvm-boundary/${TVM_NAME}/`);
-      expect(boundary.Properties.PolicyDocument).toEqual(doc([{ Effect: 'Allow', Action: 's3:GetObject', Resource: `${DATA}/*` }]));
+      expect(spokeResolver.resolve(boundary.Properties.PolicyDocument)).toEqual(doc([
+        { Effect: 'Allow', Action: 's3:GetObject', Resource: `${DATA}/*` },
+        // The confinement: a Deny in a boundary denies, whatever is written on or deleted from the role.
+        { Effect: 'Deny', Action: 'execute-api:Invoke', Resource: `arn:aws:execute-api:${REGION}:${HUB}:*/$default/*` },
+        { Effect: 'Deny', Action: 'sts:AssumeRole', Resource: '*' },
+      ]));
     });
 
-    test('confines itself: it may not call the hub\'s API (any HTTP API $default stage of the hub\'s account and Region), nor assume roles', () => {
-      const denies = spokeResolver.resolve(identityStatementsOf(spoke, readerId)).filter((s: any) => s.Effect === 'Deny');
-      expect(denies).toEqual([
+    test('confines itself through the spoke\'s one managed policy, which the enforcement role cannot change: it may not call the '
+      + 'hub\'s API (any HTTP API $default stage of the hub\'s account and Region), nor assume roles', () => {
+      expect(spokeResolver.resolve(identityStatementsOf(spoke, readerId)).filter((s: any) => s.Effect === 'Deny')).toEqual([]);
+      const confinementId = logicalIdOf(x.spoke.node.findChild('Confinement') as iam.ManagedPolicy);
+      expect(resourcesOf(spoke, 'AWS::IAM::ManagedPolicy').filter(([, r]) => r.Properties.Path !== `/sentinel-tvm-boundary/${TVM_NAME}/`)
+        .map(([id]) => id)).toEqual([confinementId]);
+      expect(spoke.Resources[readerId].Properties.ManagedPolicyArns).toEqual([{ Ref: confinementId }]);
+      expect(spokeResolver.resolve(spoke.Resources[confinementId].Properties.PolicyDocument.Statement)).toEqual([
         {
           Sid: 'SentinelTvmNoSelfVending',
           Effect: 'Deny',
@@ -408,6 +388,23 @@ describe('GIVEN a hub in one account and a spoke in another, in one app with exp
       expect(await asRole('s3:GetObject', `${DATA}/key`, [deny], tag('fedcba9876543210'))).toBe('Allowed');
     });
 
+    test('THEN once it also deleted the role\'s inline policies, the role still may not chain into a role', async () => {
+      // Only the Allows of the role's own grants are left: the boundary's copy of the confinement still denies.
+      const allows = doc(spokeResolver.resolve(identityStatementsOf(spoke, readerId)).filter((s: any) => s.Effect === 'Allow'));
+      const target = `arn:aws:iam::${SPOKE}:role/ci-deployer`;
+      const targetTrust = doc([{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${SPOKE}:root` }, Action: 'sts:AssumeRole' }]);
+      expect(await decide({
+        principal: SESSION,
+        action: 'sts:AssumeRole',
+        resource: target,
+        resourceAccount: SPOKE,
+        identityPolicies: [allows, ALLOW_ALL],
+        boundary,
+        resourcePolicy: targetTrust,
+        context: { 'aws:PrincipalArn': readerArn },
+      })).toBe('ExplicitlyDenied');
+    });
+
     test('THEN the placeholder the template declares denies nothing, tagged session or not', async () => {
       const placeholder = JSON.parse(JSON.stringify(SPOKE_PLACEHOLDER_POLICY));
       expect(await asRole('s3:GetObject', `${DATA}/key`, [placeholder], { 'aws:PrincipalTag/SentinelSessionID': SESSION_ID })).toBe('Allowed');
@@ -488,16 +485,38 @@ describe('GIVEN grants added to a spoke role after addProtectedRole', () => {
       statements: [new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [`${DATA}/*`] })],
     });
     const template = app.synth().getStackByName('Spoke').template;
-    const boundaryOf = (role: ProtectedRole) =>
-      template.Resources[template.Resources[logicalIdOf(role)].Properties.PermissionsBoundary.Ref].Properties.PolicyDocument.Statement;
-    // Sids dropped (they may repeat across policies), duplicates once, denies left out (a boundary only caps Allows).
-    expect(boundaryOf(reader)).toEqual(expect.arrayContaining([
+    const resolver = new CfnResolver(template);
+    const boundaryOf = (role: ProtectedRole) => resolver.resolve(
+      template.Resources[template.Resources[logicalIdOf(role)].Properties.PermissionsBoundary.Ref].Properties.PolicyDocument.Statement);
+    const confinement = [
+      { Effect: 'Deny', Action: 'execute-api:Invoke', Resource: `arn:aws:execute-api:${REGION}:${HUB}:*/$default/*` },
+      { Effect: 'Deny', Action: 'sts:AssumeRole', Resource: '*' },
+    ];
+    // Sids dropped (they may repeat across policies), duplicates once, Allows first; the denies kept (a Deny in a boundary
+    // denies: a stolen enforcement credential that deletes an inline deny does not lift it), the revoked-sessions placeholder not.
+    expect(boundaryOf(reader)).toEqual([
       { Effect: 'Allow', Action: 's3:GetObject', Resource: `${DATA}/*` },
       { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: `arn:aws:sqs:${REGION}:${SPOKE}:q` },
       { Effect: 'Allow', Action: 'sns:Publish', Resource: `arn:aws:sns:${REGION}:${SPOKE}:t` },
-    ]));
-    expect(boundaryOf(reader)).toHaveLength(3);
-    expect(boundaryOf(other)).toEqual([{ Effect: 'Allow', Action: 's3:PutObject', Resource: `${DATA}/in/*` }]);
+      ...confinement,
+      { Effect: 'Deny', Action: 's3:DeleteObject', Resource: '*' },
+    ].sort((a, b) => (a.Effect === b.Effect ? 0 : a.Effect === 'Allow' ? -1 : 1)));
+    expect(boundaryOf(other)).toEqual([{ Effect: 'Allow', Action: 's3:PutObject', Resource: `${DATA}/in/*` }, ...confinement]);
+  });
+
+  test('THEN an inline Deny of the role (a user\'s guard) is in its boundary too', () => {
+    const { app, spoke } = hubAndSpoke();
+    const guarded = spoke.addProtectedRole('Guarded', {
+      inlinePolicies: {
+        guard: new iam.PolicyDocument({
+          statements: [new iam.PolicyStatement({ effect: iam.Effect.DENY, actions: ['s3:DeleteObject'], resources: [`${DATA}/*`] })],
+        }),
+      },
+    });
+    guarded.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:*'], resources: [`${DATA}/*`] }));
+    const template = app.synth().getStackByName('Spoke').template;
+    const boundary = template.Resources[template.Resources[logicalIdOf(guarded)].Properties.PermissionsBoundary.Ref];
+    expect(boundary.Properties.PolicyDocument.Statement).toContainEqual({ Effect: 'Deny', Action: 's3:DeleteObject', Resource: `${DATA}/*` });
   });
 
   test('THEN a role without any grant gets a boundary that allows nothing', () => {
@@ -525,10 +544,57 @@ describe('GIVEN grants added to a spoke role after addProtectedRole', () => {
     });
     const template = app.synth().getStackByName('Spoke').template;
     expect(template.Resources[logicalIdOf(role)].Properties.PermissionsBoundary).toBe(`arn:aws:iam::${SPOKE}:policy/ReaderBoundary`);
+    // The confinement is a managed policy: it holds whatever the boundary.
+    expect(template.Resources[logicalIdOf(role)].Properties.ManagedPolicyArns)
+      .toContainEqual({ Ref: logicalIdOf(spoke.node.findChild('Confinement') as iam.ManagedPolicy) });
     const enforcement = template.Resources[logicalIdOf(spoke.node.findChild('EnforcementRole') as iam.Role)];
     const condition = new CfnResolver(template).resolve(enforcement.Properties.Policies[0].PolicyDocument.Statement[1].Condition);
     expect(condition.StringLike['iam:PermissionsBoundary'])
       .toEqual([`arn:aws:iam::${SPOKE}:policy/sentinel-tvm-boundary/${TVM_NAME}/*`, `arn:aws:iam::${SPOKE}:policy/ReaderBoundary`]);
+  });
+
+  test('THEN a permissionsBoundary that is not one of the role\'s managed policies is warned about (spokeBoundaryWiderThanGrants)', () => {
+    const { app, spokeStack, spoke } = hubAndSpoke();
+    const wide = spoke.addProtectedRole('Wide', {
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('ReadOnlyAccess')],
+      permissionsBoundary: iam.ManagedPolicy.fromAwsManagedPolicyName('AdministratorAccess'),
+    });
+    const own = iam.ManagedPolicy.fromAwsManagedPolicyName('ReadOnlyAccess');
+    spoke.addProtectedRole('Narrow', { managedPolicies: [own], permissionsBoundary: own });
+    app.synth();
+    const warnings = Annotations.fromStack(spokeStack).findWarning('*', Match.stringLikeRegexp('spokeBoundaryWiderThanGrants'));
+    expect(warnings.map((w) => w.id)).toEqual([`/${wide.node.path}`]);
+    // Narrow, bounded by its own managed policy, is not warned about.
+    expect(warnings[0].entry.data).toMatch(new RegExp('addProtectedRole\\("Wide"\\): its permissionsBoundary '
+      + 'arn:<AWS::Partition>:iam::aws:policy/AdministratorAccess is not one of the role\'s managed policies.*put denies in managed policies'));
+  });
+
+  test('THEN a grant of another stack of the account on the role is warned about: the boundary the spoke writes does not have it', () => {
+    const { app, spokeStack, spoke } = hubAndSpoke();
+    const named = spoke.addProtectedRole('Named', { roleName: 'spoke-named' });
+    const referenced = spoke.addProtectedRole('Referenced');
+    const team = new Stack(app, 'Team', { env: SPOKE_ENV });
+    new iam.Policy(team, 'ByName', {
+      roles: [iam.Role.fromRoleName(team, 'Spoke', 'spoke-named')],
+      statements: [new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: ['*'] })],
+    });
+    new iam.Policy(team, 'ByReference', {
+      roles: [referenced],
+      statements: [new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: ['*'] })],
+    });
+    // Another account's stack: not this role, whatever the name.
+    const elsewhere = new Stack(app, 'Elsewhere', { env: { account: THIRD, region: REGION } });
+    new iam.Policy(elsewhere, 'SameName', {
+      roles: [iam.Role.fromRoleName(elsewhere, 'Spoke', 'spoke-named')],
+      statements: [new iam.PolicyStatement({ actions: ['sns:Publish'], resources: ['*'] })],
+    });
+    app.synth();
+    const warnings = Annotations.fromStack(spokeStack).findWarning('*', Match.stringLikeRegexp('spokeGrantOutsideBoundary'))
+      .map((w) => w.entry.data as string);
+    expect(warnings).toHaveLength(2);
+    expect(warnings.find((w) => w.includes('"Named"'))).toMatch(/Team\/ByName\/Resource \(AWS::IAM::Policy, in stack Team\) grants the role/);
+    expect(warnings.find((w) => w.includes('"Referenced"'))).toMatch(/Team\/ByReference\/Resource/);
+    expect(named.node.metadata.length + referenced.node.metadata.length).toBeGreaterThan(0);
   });
 
   test('THEN a boundary over IAM\'s 6,144 characters fails synth', () => {
@@ -630,7 +696,9 @@ describe('GIVEN a spoke deployed as a StackSet: an environment-agnostic stack, t
   });
 
   test('THEN its role confines itself (the hub\'s API id from the attributes) and has the placeholder and a boundary', () => {
-    const denies = new CfnResolver(template).resolve(identityStatementsOf(template, logicalIdOf(role))).filter((s: any) => s.Effect === 'Deny');
+    const confinement = logicalIdOf(spoke.node.findChild('Confinement') as iam.ManagedPolicy);
+    expect(template.Resources[logicalIdOf(role)].Properties.ManagedPolicyArns).toEqual([{ Ref: confinement }]);
+    const denies = new CfnResolver(template).resolve(template.Resources[confinement].Properties.PolicyDocument.Statement);
     expect(denies.map((s: any) => s.Resource)).toEqual([`arn:aws:execute-api:${REGION}:${HUB}:abc123defg/*`, '*']);
     expect(resourcesOf(template, 'AWS::IAM::RolePolicy').map(([, r]) => r.Properties.PolicyName))
       .toEqual([`SentinelRevokedSessions-${TVM_NAME}-${REGION}`]);
@@ -693,17 +761,29 @@ describe('GIVEN a hub whose profile names a role of another account', () => {
     expect(() => Template.fromStack(Stack.of(tvm))).not.toThrow();
   });
 
-  test('THEN a plain role of another account gets the warning that prints the denies to add, not a policy of the hub', () => {
+  test('THEN a plain role of a spoke account, which the spoke cannot write, fails synth naming addProfile("x").role', () => {
     const app = newApp();
     const tvm = new SentinelTvm(new Stack(app, 'Hub', { env: HUB_ENV }), 'Tvm', { tvmName: TVM_NAME, spokeAccounts: [SPOKE] });
     const plain = new iam.Role(new Stack(app, 'Other', { env: SPOKE_ENV }), 'Plain', {
       assumedBy: new iam.AccountRootPrincipal(), roleName: PhysicalName.GENERATE_IF_NEEDED,
     });
     tvm.addProfile('x', { role: plain, allowedPrincipals: [P(ALICE)] });
+    expect(() => app.synth()).toThrow(new RegExp('addProfile\\("x"\\)\\.role is Other/Plain, in the spoke account 444455556666, but not a '
+      + 'role of SentinelTvmSpoke.addProtectedRole\\(\\).*issuedCredentialsSurviveRevocation: true', 's'));
+  });
+
+  test('THEN with issuedCredentialsSurviveRevocation it is accepted, with the warning that prints the denies to add, and no policy of '
+    + 'the hub', () => {
+    const app = newApp();
+    const tvm = new SentinelTvm(new Stack(app, 'Hub', { env: HUB_ENV }), 'Tvm', { tvmName: TVM_NAME, spokeAccounts: [SPOKE] });
+    const plain = new iam.Role(new Stack(app, 'Other', { env: SPOKE_ENV }), 'Plain', {
+      assumedBy: new iam.AccountRootPrincipal(), roleName: PhysicalName.GENERATE_IF_NEEDED,
+    });
+    tvm.addProfile('x', { role: plain, allowedPrincipals: [P(ALICE)], issuedCredentialsSurviveRevocation: true });
     const assembly = app.synth();
     const warnings = Annotations.fromStack(Stack.of(plain));
     warnings.hasWarning('*', Match.stringLikeRegexp('is in another account than the TVM: add these statements'));
-    warnings.hasWarning('*', Match.stringLikeRegexp('spokeCannotWrite|not a role of SentinelTvmSpoke.addProtectedRole'));
+    warnings.hasNoWarning('*', Match.stringLikeRegexp('not a role of SentinelTvmSpoke.addProtectedRole'));
     expect(intrinsics(assembly.getStackByName('Hub').template, 'Fn::ImportValue')).toEqual([]);
   });
 
@@ -732,5 +812,95 @@ describe('GIVEN a hub whose profile names a role of another account', () => {
 
   test('THEN addSpokeAccount with a malformed id fails, naming it', () => {
     expect(() => newHub().addSpokeAccount('spoke')).toThrow(/addSpokeAccount\("spoke"\): "spoke" is not an account id/);
+  });
+});
+
+describe('GIVEN the spoke accounts a hub knows, WHEN its enforcer\'s environment is synthesized', () => {
+  const accountsOf = (tvm: SentinelTvm) => {
+    const template = Template.fromStack(Stack.of(tvm)).toJSON();
+    const fn = resourcesOf(template, 'AWS::Lambda::Function').find(([id]) => id.startsWith('TvmEnforcerFunction'))![1];
+    return fn.Properties.Environment.Variables[Env.SPOKE_ACCOUNTS];
+  };
+  const newHub = (props: ConstructorParameters<typeof SentinelTvm>[2] = {}) =>
+    new SentinelTvm(new Stack(newApp(), 'Hub', { env: HUB_ENV }), 'Tvm', { tvmName: TVM_NAME, ...props });
+  const accounts = (n: number) => Array.from({ length: n }, (_, i) => String(200000000000 + i));
+
+  test('THEN SENTINEL_SPOKE_ACCOUNTS lists them sorted, each once: spokeAccounts, addSpokeAccount and the spokes of the app', () => {
+    const tvm = newHub({ spokeAccounts: [THIRD, SPOKE] });
+    tvm.addSpokeAccount(SPOKE);
+    tvm.addSpokeAccount('222233334444');
+    expect(accountsOf(tvm)).toBe(`222233334444,${SPOKE},${THIRD}`);
+    const x = hubAndSpoke();
+    expect(accountsOf(x.tvm)).toBe(SPOKE);
+  });
+
+  test('THEN it is an empty string without spokes', () => {
+    expect(accountsOf(newHub())).toBe('');
+  });
+
+  test('THEN 100 spoke accounts fit in the enforcer\'s environment, and 300 fail synth naming Lambda\'s environment limit', () => {
+    expect(accountsOf(newHub({ spokeAccounts: accounts(100) })).split(',')).toHaveLength(100);
+    expect(() => accountsOf(newHub({ spokeAccounts: accounts(300) })))
+      .toThrow(/Enforcer\/Function.*its environment variables take about [0-9,]+ bytes \(resolved\), over Lambda's limit of 4,096 bytes/);
+  });
+});
+
+describe('GIVEN a profile\'s role whose account synth cannot compare with the hub\'s', () => {
+  const FOREIGN = `arn:aws:iam::${SPOKE}:role${PROTECTED_PATH}reader`;
+  const unchecked = (stack: Stack) => Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('roleAccountUnchecked'))
+    .map((w) => w.entry.data as string);
+  const agnosticHub = (props: ConstructorParameters<typeof SentinelTvm>[2] = {}) => {
+    const stack = new Stack(newApp(), 'Hub');
+    return { stack, tvm: new SentinelTvm(stack, 'Tvm', { tvmName: TVM_NAME, ...props }) };
+  };
+
+  test('THEN an environment-agnostic hub warns of a role of a literal account (it may be another one, without a spoke)', () => {
+    const { stack, tvm } = agnosticHub();
+    tvm.addProfile('x', { role: ProtectedRole.fromProtectedRoleArn(stack, 'R', FOREIGN, tvm), allowedPrincipals: [P(ALICE)] });
+    expect(unchecked(stack)).toEqual([expect.stringMatching(new RegExp(`addProfile\\("x"\\)\\.role is ${FOREIGN}, in account ${SPOKE}, and this `
+      + 'TVM\'s stack has no account \\(environment-agnostic\\).*SentinelTvmSpoke.*spokeAccounts.*issuedCredentialsSurviveRevocation: true'))]);
+  });
+
+  test.each([
+    ['the account is in spokeAccounts', { spokeAccounts: [SPOKE] }, {}],
+    ['the profile sets issuedCredentialsSurviveRevocation', {}, { issuedCredentialsSurviveRevocation: true }],
+    ['revocation is futureVendsOnly', { revocation: RevocationEnforcement.futureVendsOnly() }, {}],
+  ])('THEN it does not when %s', (_case, hubProps, profileProps) => {
+    const { stack, tvm } = agnosticHub(hubProps);
+    tvm.addProfile('x', { role: ProtectedRole.fromProtectedRoleArn(stack, 'R', FOREIGN, tvm), allowedPrincipals: [P(ALICE)], ...profileProps });
+    expect(unchecked(stack)).toEqual([]);
+  });
+
+  test('THEN an environment-agnostic hub does not warn of its own stack\'s roles, owned or named by name', () => {
+    const { stack, tvm } = agnosticHub();
+    tvm.addProfile('owned', { role: new ProtectedRole(stack, 'Owned', { tvm }), allowedPrincipals: [P(ALICE)] });
+    tvm.addProfile('named', { role: iam.Role.fromRoleName(stack, 'Named', 'named'), allowedPrincipals: [P(ALICE)] });
+    expect(unchecked(stack)).toEqual([]);
+  });
+
+  test('THEN an environment-agnostic hub refuses a chain target of a literal account, as a hub with an env refuses another account\'s', () => {
+    const { stack, tvm } = agnosticHub();
+    const local = new ProtectedRole(stack, 'Local', { tvm });
+    expect(() => tvm.addProfile('x', {
+      role: local, allowedPrincipals: [P(ALICE)], allowRoleChainingTo: [iam.Role.fromRoleArn(stack, 'Target', FOREIGN)],
+    })).toThrow(new RegExp(`addProfile\\("x"\\)\\.allowRoleChainingTo\\[0\\] is ${FOREIGN}, in account ${SPOKE}, and this TVM's stack has `
+      + 'no account \\(environment-agnostic\\).*Give the TVM\'s stack an env'));
+  });
+
+  test('THEN a hub with an env warns of a role ARN from a parameter, and of a chain target from one', () => {
+    const stack = new Stack(newApp(), 'Hub', { env: HUB_ENV });
+    const tvm = new SentinelTvm(stack, 'Tvm', { tvmName: TVM_NAME });
+    const arn = (id: string) => new CfnParameter(stack, id, { type: 'String' }).valueAsString;
+    tvm.addProfile('x', { role: iam.Role.fromRoleArn(stack, 'R', arn('RoleArn')), allowedPrincipals: [P(ALICE)] });
+    tvm.addProfile('y', {
+      role: new ProtectedRole(stack, 'Local', { tvm }),
+      allowedPrincipals: [P(ALICE)],
+      allowRoleChainingTo: [iam.Role.fromRoleArn(stack, 'Target', arn('TargetArn'))],
+    });
+    const warnings = unchecked(stack);
+    expect(warnings).toHaveLength(2);
+    expect(warnings).toContainEqual(expect.stringMatching(/^addProfile\("x"\)\.role is Hub\/R, whose account cannot be checked at synth.*Spoke/));
+    expect(warnings).toContainEqual(expect.stringMatching(new RegExp('^addProfile\\("y"\\)\\.allowRoleChainingTo\\[0\\] is Hub/Target, whose '
+      + 'account cannot be checked at synth.*A chain target must be in the TVM\'s account')));
   });
 });

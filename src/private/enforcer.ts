@@ -77,6 +77,7 @@ export class TvmEnforcer extends Construct {
   private spokeStatement?: iam.PolicyStatement;
   private readonly spokeRole: string;
   private readonly roleNames: string[] = [];
+  private readonly spokeAccounts = new Set<string>();
 
   constructor(scope: Construct, id: string, props: TvmEnforcerProps) {
     super(scope, id);
@@ -149,6 +150,8 @@ export class TvmEnforcer extends Construct {
         [Env.STACK_ID]: Aws.STACK_ID,
         // Always set: the enforcer assumes it only in the accounts of roles outside its own.
         [Env.SPOKE_ROLE]: this.spokeRole,
+        // Where roles under the protected path stay the enforcer's to write once their profiles left the configuration.
+        [Env.SPOKE_ACCOUNTS]: Lazy.string({ produce: () => [...this.spokeAccounts].sort().join(',') }),
         ...(this.organizationPolicy ? { [Env.ORGANIZATION_POLICY_ID]: this.organizationPolicy.attrId } : {}),
         ...props.observability,
       },
@@ -220,16 +223,19 @@ export class TvmEnforcer extends Construct {
   }
 
   /**
-   * The enforcer may assume the enforcement role of the spoke in `account` (one statement for every spoke, created with the
-   * first: no statement, and no empty Resource list, without spokes).
+   * The enforcer may assume the enforcement role of the spoke in `account` (created with the first spoke: no statement, and
+   * no empty Resource list, without spokes). One statement per 25 accounts, so that CDK can spread many spokes over
+   * managed policies (one statement cannot be split, and 100 ARNs are over a managed policy's 6,144 characters).
    */
   public addSpokeAccount(account: string): void {
+    if (this.spokeAccounts.has(account)) return;
+    this.spokeAccounts.add(account);
     const arn = Stack.of(this).formatArn({ service: 'iam', region: '', account, resource: 'role', resourceName: this.spokeRole });
-    if (!this.spokeStatement) {
+    if (!this.spokeStatement || this.spokeStatement.resources.length >= ROLE_ARNS_PER_STATEMENT) {
       this.spokeStatement = new iam.PolicyStatement({ actions: SPOKE_ACTIONS });
       this.role.addToPrincipalPolicy(this.spokeStatement);
     }
-    if (!this.spokeStatement.resources.includes(arn)) this.spokeStatement.addResources(arn);
+    this.spokeStatement.addResources(arn);
   }
 
   /** The roles' names, each once: two tokens may name the same role, so they are compared resolved. */

@@ -71,19 +71,37 @@ export function validateTvmName(prop: string, name: string): void {
   }
 }
 
-/** The roles that added {@link selfConfinement} to themselves. */
-export const SELF_CONFINED_ROLES = new WeakSet<IConstruct>();
+/** The role a `SentinelTvmSpoke` is constructing: the spoke confines it with a managed policy, not inline statements. */
+let spokeRoleUnderConstruction: { readonly scope: IConstruct; readonly id: string } | undefined;
 
 /**
- * The denies a protected role adds to itself when its TVM cannot attach them (a TVM of another app, or of another
- * account): no `execute-api:Invoke` on the TVM, no `sts:AssumeRole` at all. `tvmOfThisApp`: the TVM is a `SentinelTvm`
- * of this app in another account, whose API id would be a reference CloudFormation cannot resolve across accounts: the
- * deny then covers every HTTP API's `$default` stage (the TVM's only one; REST API stage names cannot start with `$`) in
- * the TVM's account and Region.
+ * Runs `build`, the construction of a spoke's role `id` in `scope`: {@link isSpokeRoleUnderConstruction} tells the
+ * ProtectedRole constructor to leave its confinement to the spoke.
  */
-export function selfConfinement(role: IConstruct, tvm: ISentinelTvm, tvmAccount: string, tvmOfThisApp: boolean): iam.PolicyStatement[] {
-  SELF_CONFINED_ROLES.add(role);
-  const stack = Stack.of(role);
+export function constructSpokeRole<T>(scope: IConstruct, id: string, build: () => T): T {
+  const previous = spokeRoleUnderConstruction;
+  spokeRoleUnderConstruction = { scope, id };
+  try {
+    return build();
+  } finally {
+    spokeRoleUnderConstruction = previous;
+  }
+}
+
+/** Whether the role `id` of `scope` is a spoke's role under construction (see {@link constructSpokeRole}). */
+export function isSpokeRoleUnderConstruction(scope: IConstruct, id: string): boolean {
+  return spokeRoleUnderConstruction?.scope === scope && spokeRoleUnderConstruction.id === id;
+}
+
+/**
+ * The denies a protected role gets when its TVM cannot attach them (a TVM of another app, or of another account): no
+ * `execute-api:Invoke` on the TVM, no `sts:AssumeRole` at all. `scope` is in the role's stack. `tvmOfThisApp`: the TVM is
+ * a `SentinelTvm` of this app in another account, whose API id would be a reference CloudFormation cannot resolve
+ * across accounts: the deny then covers every HTTP API's `$default` stage (the TVM's only one; REST API stage names
+ * cannot start with `$`) in the TVM's account and Region.
+ */
+export function selfConfinement(scope: IConstruct, tvm: ISentinelTvm, tvmAccount: string, tvmOfThisApp: boolean): iam.PolicyStatement[] {
+  const stack = Stack.of(scope);
   const tvmStack = Stack.of(tvm);
   const api = tvmOfThisApp
     ? { region: Token.isUnresolved(tvmStack.region) ? '*' : tvmStack.region, resource: '*', resourceName: '$default/*' }

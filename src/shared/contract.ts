@@ -248,6 +248,12 @@ export const Env = {
    * it assumes in each other account whose roles it denies. Unset: it writes only in its own account.
    */
   SPOKE_ROLE: 'SENTINEL_SPOKE_ROLE',
+  /**
+   * Enforcer: the spoke accounts the hub knows (comma-separated 12-digit ids, from `spokeAccounts`, `addSpokeAccount` and
+   * the spokes of its app). Roles under the protected path in these accounts stay the enforcer's to write after their
+   * profiles left the configuration, as in its own account.
+   */
+  SPOKE_ACCOUNTS: 'SENTINEL_SPOKE_ACCOUNTS',
   /** Enforcer: the id (`p-…`) of the organization-wide SCP it keeps (`RevocationEnforcement.organizationScp`). */
   ORGANIZATION_POLICY_ID: 'SENTINEL_ORGANIZATION_POLICY_ID',
 } as const;

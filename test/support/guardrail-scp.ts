@@ -9,10 +9,15 @@ const SCP_FILE = path.join(__dirname, '..', '..', 'docs', 'guardrails', 'tvm-acc
 export const DEPLOY_ROLE = `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-${ACCOUNT}-eu-west-1`;
 const FULL_ACCESS = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
 
+/** The SCP file's text for a TVM named `serviceName` in stack `stackName` (its API id: abc123), deployed by {@link DEPLOY_ROLE}. */
+export function guardrailScpText(serviceName: string, stackName: string): string {
+  return fs.readFileSync(SCP_FILE, 'utf8').replace(/<DEPLOYMENT_ROLE_ARN>/g, DEPLOY_ROLE).replace(/<SERVICE_NAME>/g, serviceName)
+    .replace(/<TVM_STACK_NAME>/g, stackName).replace(/<API_ID>/g, 'abc123');
+}
+
 /** The SCP for a TVM named `serviceName` in stack `stackName` (its API id: abc123), deployed by {@link DEPLOY_ROLE}. */
 export function guardrailScp(serviceName: string, stackName: string): unknown {
-  return JSON.parse(fs.readFileSync(SCP_FILE, 'utf8').replace(/<DEPLOYMENT_ROLE_ARN>/g, DEPLOY_ROLE).replace(/<SERVICE_NAME>/g, serviceName)
-    .replace(/<TVM_STACK_NAME>/g, stackName).replace(/<API_ID>/g, 'abc123'));
+  return JSON.parse(guardrailScpText(serviceName, stackName));
 }
 
 /** The overall decision on `action` on `resource` by `principal`, whose identity policy allows everything, under `scp`. */
