@@ -16,10 +16,10 @@ import { spokeIamClients } from '../lambda/enforcer/spokes';
 import { createHandler } from '../lambda/handler';
 import { PrincipalMatcher } from '../lambda/match';
 import { readSettings } from '../lambda/settings';
-import { Attr, Indexes, revokedSessionsPolicyName, type ProfileConfig } from '../src/shared/contract';
+import { revokedSessionsPolicyName, type ProfileConfig } from '../src/shared/contract';
 import { cleanEnv, EXAMPLE_CONFIG, KEYS, removeTempDirs, startLocal } from '../test/support/cli';
 import { sendRequest, signRequest } from '../test/support/cli-sign';
-import { createTableFromTemplate, ENDPOINT_VAR, startDynamoDbLocal } from '../test/support/dynamodb-local';
+import { createTableFromTemplate, ENDPOINT_VAR, SESSION_TABLE_TEMPLATE, startDynamoDbLocal } from '../test/support/dynamodb-local';
 import { startLocalIam } from '../test/support/local-iam';
 import { startLocalSts, type LocalSts } from '../test/support/local-sts';
 import { ALICE, AUDIENCE, CREDENTIALS, createFixture, event, proven } from '../test/support/tvm-fixture';
@@ -262,23 +262,7 @@ async function enforcerAccountsRow(dynamodbEndpoint: string, sts: LocalSts): Pro
   const spokeRole = `arn:aws:iam::${spoke}:role${rolePath}bench-Spoke`;
   const iam = await startLocalIam({ roles: [ownRole, spokeRole], account: hub, issued: (id) => sts.issued(id) });
   const ddb = new DynamoDBClient({ region: 'us-east-1', endpoint: dynamodbEndpoint, credentials: CREDENTIALS });
-  const table = await createTableFromTemplate({
-    Resources: {
-      Sessions: {
-        Type: 'AWS::DynamoDB::Table',
-        Properties: {
-          KeySchema: [{ AttributeName: Attr.ID, KeyType: 'HASH' }],
-          AttributeDefinitions: [...new Set([Attr.ID, ...Indexes.flatMap((i) => [i.partitionKey, i.sortKey])])]
-            .map((AttributeName) => ({ AttributeName, AttributeType: 'S' })),
-          GlobalSecondaryIndexes: Indexes.map((i) => ({
-            IndexName: i.name,
-            KeySchema: [{ AttributeName: i.partitionKey, KeyType: 'HASH' }, { AttributeName: i.sortKey, KeyType: 'RANGE' }],
-            Projection: { ProjectionType: 'ALL' },
-          })),
-        },
-      },
-    },
-  }, `bench-enforcer-${Date.now()}`, ddb, 'Sessions');
+  const table = await createTableFromTemplate(SESSION_TABLE_TEMPLATE, `bench-enforcer-${Date.now()}`, ddb, 'Sessions');
   const profiles = new Map([['own', ownRole], ['spoke', spokeRole]].map(([name, roleArn]): [string, ProfileConfig] =>
     [name, { name, roleArn, allowedPrincipals: [`arn:aws:iam::${hub}:user/alice`], maxDurationSeconds: 3600 }]));
   const stsClient = new STSClient({ region: 'us-east-1', endpoint: sts.endpoint, credentials: CREDENTIALS });

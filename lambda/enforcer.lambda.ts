@@ -47,6 +47,7 @@ const enforce = createEnforcer({
   ...(organization ? { organization } : {}),
   policyName: settings.policyName,
   protectedRolePath: settings.protectedRolePath,
+  ...(settings.spokeAccounts ? { spokeAccounts: settings.spokeAccounts } : {}),
   loadConfig: deployedConfig,
   metrics: powertoolsEnforcerMetrics(),
   log,

@@ -3,10 +3,14 @@
 // multi-account local IAM that tells the account from the signing key), each account on its own, and the spoke
 // template's placeholder written back once nothing is left to deny. Sessions live in DynamoDB Local.
 import { performance } from 'perf_hooks';
-import { BatchWriteItemCommand, ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
 import { STSClient } from '@aws-sdk/client-sts';
-import { createTableFromTemplate, localDynamoClient, uniqueTableName } from './support/dynamodb-local';
+import { createTableFromTemplate, localDynamoClient, SESSION_TABLE_TEMPLATE, uniqueTableName } from './support/dynamodb-local';
+import {
+  B, B_DEPLOY, C, C_ROLE, DECLARED_PLACEHOLDER, emptyTable, enforcerDeps, HUB, HUB_CREDENTIALS, HUB_ROLE, ms, POLICY, profile, putItems,
+  REGION, resetEndpoints, revokedItems, roleIn, SCHEDULE, SPOKE_ROLE, spokeOf, T, type EnforcerRecords, type Item,
+} from './support/enforcer-fixture';
 import { startLocalIam, type IamCall, type LocalIam } from './support/local-iam';
 import { startLocalSts, type LocalSts } from './support/local-sts';
 import { enforce, EnforcementError, type EnforcerConfig, type EnforcerDeps } from '../lambda/enforcer/enforce';
@@ -14,57 +18,13 @@ import { powertoolsEnforcerMetrics } from '../lambda/enforcer/metrics';
 import { listedIds, listPolicy, spokePlaceholderPolicy } from '../lambda/enforcer/policy';
 import { readEnforcerSettings } from '../lambda/enforcer/settings';
 import { SPOKE_CREDENTIALS_MARGIN_MS, spokeIamClients, type IamFor } from '../lambda/enforcer/spokes';
-import {
-  Attr, Env, Indexes, revokedSessionsPolicyName, runtimeRolePathOf, SPOKE_PLACEHOLDER_POLICY, spokeEnforcementRoleName, type ProfileConfig,
-} from '../src/shared/contract';
+import { Attr, Env, SPOKE_PLACEHOLDER_POLICY } from '../src/shared/contract';
 
-const TVM = 'test';
-const REGION = 'us-east-1';
-const POLICY = revokedSessionsPolicyName(TVM, REGION);
-const PATH = `/sentinel-tvm/${TVM}/`;
-/** `SENTINEL_SPOKE_ROLE` as the construct sets it. */
-const SPOKE_ROLE = `${runtimeRolePathOf(TVM).slice(1)}${spokeEnforcementRoleName(TVM, REGION)}`;
-const HUB = '111122223333';
-const B = '444455556666';
-const C = '777788889999';
 /** An account without a spoke: its profile opted out (`issuedCredentialsSurviveRevocation`). */
 const D = '999988887777';
-const roleIn = (account: string, name: string) => `arn:aws:iam::${account}:role${PATH}${name}`;
-const spokeOf = (account: string) => `arn:aws:iam::${account}:role/${SPOKE_ROLE}`;
-const HUB_ROLE = roleIn(HUB, 'hub-ReadOnly');
-const B_DEPLOY = roleIn(B, 'b-Deploy');
 const B_AUDIT = roleIn(B, 'b-Audit');
-const C_ROLE = roleIn(C, 'c-ReadOnly');
 const D_ROLE = roleIn(D, 'd-Legacy');
-/** The hub enforcer's own credentials: the local IAM does not know them, so they act in its default account, the hub's. */
-const HUB_CREDENTIALS = { accessKeyId: 'AKIDHUBENFORCER', secretAccessKey: 'hub-secret' };
-const T = new Date('2036-01-25T14:30:00.000Z');
-const SCHEDULE = { source: 'aws.events' };
-/** As CloudFormation declared it on each spoke role (whitespace and all). */
-const DECLARED_PLACEHOLDER = JSON.stringify(SPOKE_PLACEHOLDER_POLICY, null, 2);
 
-/** The session table as the construct declares it: `id`, and the contract's indexes. */
-const SESSION_TABLE = {
-  Resources: {
-    Sessions: {
-      Type: 'AWS::DynamoDB::Table',
-      Properties: {
-        KeySchema: [{ AttributeName: Attr.ID, KeyType: 'HASH' }],
-        AttributeDefinitions: [...new Set([Attr.ID, ...Indexes.flatMap((i) => [i.partitionKey, i.sortKey])])]
-          .map((AttributeName) => ({ AttributeName, AttributeType: 'S' })),
-        GlobalSecondaryIndexes: Indexes.map((i) => ({
-          IndexName: i.name,
-          KeySchema: [{ AttributeName: i.partitionKey, KeyType: 'HASH' }, { AttributeName: i.sortKey, KeyType: 'RANGE' }],
-          Projection: { ProjectionType: 'ALL' },
-        })),
-      },
-    },
-  },
-};
-
-function profile(name: string, roleArn: string, more: Partial<ProfileConfig> = {}): ProfileConfig {
-  return { name, roleArn, allowedPrincipals: [`arn:aws:iam::${HUB}:user/alice`], maxDurationSeconds: 3600, ...more };
-}
 const CONFIG: EnforcerConfig = {
   profiles: new Map([
     profile('hub-readonly', HUB_ROLE),
@@ -82,11 +42,9 @@ let iam: LocalIam;
 let iamFor: IamFor;
 /** The clock the spoke clients' cache reads (epoch ms). */
 let clockMs: number | undefined;
-let logs: { level: string; message: string; [k: string]: unknown }[];
-let failures: { roles: string[]; accounts: Record<string, number> }[];
+let logs: EnforcerRecords['logs'];
+let failures: EnforcerRecords['failures'];
 
-const ms = (d: Date, minutes: number) => new Date(d.getTime() + minutes * 60_000);
-const iso = (d: Date) => d.toISOString();
 const hubIam = () => new IAMClient({ region: REGION, endpoint: iam.endpoint, credentials: HUB_CREDENTIALS, maxAttempts: 1 });
 const assumes = (account: string) => sts.calls.filter((c) => c.roleArn === spokeOf(account));
 const callsIn = (account: string) => iam.calls.filter((c) => c.account === account);
@@ -103,53 +61,16 @@ function spokeClients(): IamFor {
   });
 }
 
-function deps(now: Date, more: Partial<EnforcerDeps> = {}): EnforcerDeps {
-  return {
-    tableName,
-    ddb,
-    iam: hubIam(),
-    iamFor,
-    policyName: POLICY,
-    protectedRolePath: PATH,
-    account: HUB,
-    loadConfig: async () => CONFIG,
-    metrics: (roles, accounts = {}) => failures.push({ roles: [...roles], accounts: { ...accounts } }),
-    now: () => now,
-    log: (level, message, fields) => logs.push({ level, message, ...fields }),
-    ...more,
-  };
-}
+const deps = (now: Date, more: Partial<EnforcerDeps> = {}) =>
+  enforcerDeps({ tableName, ddb, iam: hubIam(), iamFor, config: CONFIG, failures, logs }, now, more);
+const revokedItem = revokedItems(CONFIG);
+const put = (...items: Item[]) => putItems(ddb, tableName, items);
 
-/** A revoked session as the TVM records it. */
-function revokedItem(sessionId: string, role: string, o: { revokedAt?: Date; credentialsExpireAt?: Date } = {}): Record<string, AttributeValue> {
-  const revokedAt = o.revokedAt ?? T;
-  const name = [...CONFIG.profiles.values()].find((p) => p.roleArn === role)?.name ?? 'gone';
-  return {
-    [Attr.ID]: { S: sessionId },
-    [Attr.USER]: { S: 'alice' },
-    [Attr.PROFILE]: { S: name },
-    [Attr.ROLE_ARN]: { S: role },
-    [Attr.STATUS]: { S: 'revoked' },
-    [Attr.CREATED_AT]: { S: iso(ms(revokedAt, -5)) },
-    [Attr.UPDATED_AT]: { S: iso(revokedAt) },
-    [Attr.REVOKED_AT]: { S: iso(revokedAt) },
-    [Attr.EXPIRES_AT]: { S: iso(ms(revokedAt, 12 * 60)) },
-    [Attr.CREDENTIALS_EXPIRE_AT]: { S: iso(o.credentialsExpireAt ?? ms(revokedAt, 15)) },
-  };
-}
-
-async function put(...items: Record<string, AttributeValue>[]): Promise<void> {
-  for (let i = 0; i < items.length; i += 25) {
-    let request: any = { [tableName]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) };
-    while (request && Object.keys(request).length) request = (await ddb.send(new BatchWriteItemCommand({ RequestItems: request }))).UnprocessedItems;
-  }
-}
-
-const record = (item: Record<string, AttributeValue>) => ({ Records: [{ eventName: 'MODIFY', dynamodb: { NewImage: item } }] });
+const record = (item: Item) => ({ Records: [{ eventName: 'MODIFY', dynamodb: { NewImage: item } }] });
 
 beforeAll(async () => {
   ddb = localDynamoClient();
-  tableName = await createTableFromTemplate(SESSION_TABLE, uniqueTableName('accounts'), ddb, 'Sessions');
+  tableName = await createTableFromTemplate(SESSION_TABLE_TEMPLATE, uniqueTableName('accounts'), ddb, 'Sessions');
   sts = await startLocalSts();
   iam = await startLocalIam({ roles: [HUB_ROLE, B_DEPLOY, B_AUDIT, C_ROLE], account: HUB, issued: (id) => sts.issued(id) });
 });
@@ -161,19 +82,9 @@ beforeEach(async () => {
   logs = [];
   failures = [];
   clockMs = undefined;
-  const keys = (await ddb.send(new ScanCommand({ TableName: tableName, ProjectionExpression: 'id' }))).Items ?? [];
-  for (let i = 0; i < keys.length; i += 25) {
-    await ddb.send(new BatchWriteItemCommand({
-      RequestItems: { [tableName]: keys.slice(i, i + 25).map((k) => ({ DeleteRequest: { Key: { id: k.id } } })) },
-    }));
-  }
-  for (const roles of iam.accounts.values()) for (const policies of roles.values()) policies.clear();
+  await emptyTable(ddb, tableName);
   // The spoke template declares the placeholder on each of its protected roles.
-  for (const role of [B_DEPLOY, B_AUDIT, C_ROLE]) iam.policiesOf(role)!.set(POLICY, DECLARED_PLACEHOLDER);
-  iam.calls.length = 0;
-  iam.fail(undefined);
-  sts.calls.length = 0;
-  sts.fail(undefined);
+  resetEndpoints(iam, sts, [B_DEPLOY, B_AUDIT, C_ROLE]);
   sts.delay(0, spokeOf(B));
   iamFor = spokeClients();
 });

@@ -4,12 +4,16 @@
 // the JSON 1.1 protocol and checks the SigV4 signature; the SCP it ends up with is evaluated by an IAM policy simulator.
 import * as path from 'path';
 import { performance } from 'perf_hooks';
-import { BatchWriteItemCommand, ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { STSClient } from '@aws-sdk/client-sts';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { startBundle, type BundleProcess } from './support/bundle-process';
-import { createTableFromTemplate, endpoint, localDynamoClient, uniqueTableName } from './support/dynamodb-local';
+import { createTableFromTemplate, endpoint, localDynamoClient, SESSION_TABLE_TEMPLATE, uniqueTableName } from './support/dynamodb-local';
+import {
+  emptyTable, enforcerDeps, HUB, HUB_CREDENTIALS, ms, PATH, POLICY, profile, putItems, REGION, revokedItems, roleIn, SCHEDULE, SPOKE_ROLE, T, TVM,
+  type EnforcerRecords, type Item,
+} from './support/enforcer-fixture';
 import { startLocalIam, type LocalIam } from './support/local-iam';
 import { startLocalOrganizations, type LocalOrganizations } from './support/local-organizations';
 import { startLocalSts, type LocalSts } from './support/local-sts';
@@ -21,52 +25,19 @@ import {
   fallbackPolicy, listedIds, listPolicy, MAX_SCP_IDS, organizationPlaceholderPolicy, VEND_IN_FLIGHT_MS,
 } from '../lambda/enforcer/policy';
 import { spokeIamClients } from '../lambda/enforcer/spokes';
-import {
-  Attr, Env, Indexes, revokedSessionsPolicyName, runtimeRolePathOf, SCP_MAX_CHARS, SPOKE_PLACEHOLDER_POLICY, spokeEnforcementRoleName,
-  type ProfileConfig,
-} from '../src/shared/contract';
+import { Attr, Env, SCP_MAX_CHARS, SPOKE_PLACEHOLDER_POLICY } from '../src/shared/contract';
 
-const TVM = 'test';
-const REGION = 'us-east-1';
-const POLICY = revokedSessionsPolicyName(TVM, REGION);
-const PATH = `/sentinel-tvm/${TVM}/`;
-const SPOKE_ROLE = `${runtimeRolePathOf(TVM).slice(1)}${spokeEnforcementRoleName(TVM, REGION)}`;
-const HUB = '111122223333';
 const B = '444455556666';
 const D = '999988887777';
-const roleIn = (account: string, name: string) => `arn:aws:iam::${account}:role${PATH}${name}`;
 const HUB_ROLE = roleIn(HUB, 'hub-ReadOnly');
 const B_ROLE = roleIn(B, 'b-Deploy');
 /** A role of an account without a spoke, whose profile opted out: the SCP is the only deny its sessions get. */
 const D_ROLE = roleIn(D, 'd-Legacy');
-const HUB_CREDENTIALS = { accessKeyId: 'AKIDHUBENFORCER', secretAccessKey: 'hub-secret' };
 const SCP_ID = 'p-sentinel0test';
-const T = new Date('2036-01-25T14:30:00.000Z');
-const SCHEDULE = { source: 'aws.events' };
 /** As CloudFormation created the SCP (the construct's deny-nothing content, pretty-printed). */
 const DEPLOYED_SCP = JSON.stringify(SPOKE_PLACEHOLDER_POLICY, null, 2);
 const TAG = 'aws:PrincipalTag/SentinelSessionID';
 
-const SESSION_TABLE = {
-  Resources: {
-    Sessions: {
-      Type: 'AWS::DynamoDB::Table',
-      Properties: {
-        KeySchema: [{ AttributeName: Attr.ID, KeyType: 'HASH' }],
-        AttributeDefinitions: [...new Set([Attr.ID, ...Indexes.flatMap((i) => [i.partitionKey, i.sortKey])])]
-          .map((AttributeName) => ({ AttributeName, AttributeType: 'S' })),
-        GlobalSecondaryIndexes: Indexes.map((i) => ({
-          IndexName: i.name,
-          KeySchema: [{ AttributeName: i.partitionKey, KeyType: 'HASH' }, { AttributeName: i.sortKey, KeyType: 'RANGE' }],
-          Projection: { ProjectionType: 'ALL' },
-        })),
-      },
-    },
-  },
-};
-
-const profile = (name: string, roleArn: string, more: Partial<ProfileConfig> = {}): ProfileConfig =>
-  ({ name, roleArn, allowedPrincipals: [`arn:aws:iam::${HUB}:user/alice`], maxDurationSeconds: 3600, ...more });
 const CONFIG: EnforcerConfig = {
   profiles: new Map([profile('hub', HUB_ROLE), profile('b', B_ROLE), profile('d', D_ROLE, { unenforced: true })].map((p) => [p.name, p])),
 };
@@ -76,16 +47,15 @@ let tableName: string;
 let sts: LocalSts;
 let iam: LocalIam;
 let org: LocalOrganizations;
-let failures: { roles: string[]; accounts: Record<string, number> }[];
-let logs: { level: string; message: string; [k: string]: unknown }[];
+let failures: EnforcerRecords['failures'];
+let logs: EnforcerRecords['logs'];
 
-const ms = (d: Date, minutes: number) => new Date(d.getTime() + minutes * 60_000);
 const id = (n: number) => n.toString(16).padStart(16, '0');
 const scp = () => org.policies.get(SCP_ID)!;
 const operations = () => org.calls.map((c) => c.operation);
 
 function deps(now: Date, more: Partial<EnforcerDeps> = {}): EnforcerDeps {
-  return {
+  return enforcerDeps({
     tableName,
     ddb,
     iam: new IAMClient({ region: REGION, endpoint: iam.endpoint, credentials: HUB_CREDENTIALS, maxAttempts: 1 }),
@@ -95,37 +65,13 @@ function deps(now: Date, more: Partial<EnforcerDeps> = {}): EnforcerDeps {
       iamClient: (credentials) => new IAMClient({ region: REGION, endpoint: iam.endpoint, credentials, maxAttempts: 1 }),
     }),
     organization: { policyId: SCP_ID, client: organizationsClient({ credentials: HUB_CREDENTIALS, endpoint: org.endpoint }) },
-    policyName: POLICY,
-    protectedRolePath: PATH,
-    account: HUB,
-    loadConfig: async () => CONFIG,
-    metrics: (roles, accounts = {}) => failures.push({ roles: [...roles], accounts: { ...accounts } }),
-    now: () => now,
-    log: (level, message, fields) => logs.push({ level, message, ...fields }),
-    ...more,
-  };
+    config: CONFIG,
+    failures,
+    logs,
+  }, now, more);
 }
-
-function revokedItem(sessionId: string, role: string, o: { revokedAt?: Date; credentialsExpireAt?: Date } = {}): Record<string, AttributeValue> {
-  const revokedAt = o.revokedAt ?? T;
-  return {
-    [Attr.ID]: { S: sessionId },
-    [Attr.PROFILE]: { S: [...CONFIG.profiles.values()].find((p) => p.roleArn === role)!.name },
-    [Attr.ROLE_ARN]: { S: role },
-    [Attr.STATUS]: { S: 'revoked' },
-    [Attr.CREATED_AT]: { S: ms(revokedAt, -5).toISOString() },
-    [Attr.UPDATED_AT]: { S: revokedAt.toISOString() },
-    [Attr.REVOKED_AT]: { S: revokedAt.toISOString() },
-    [Attr.CREDENTIALS_EXPIRE_AT]: { S: (o.credentialsExpireAt ?? ms(revokedAt, 15)).toISOString() },
-  };
-}
-
-async function put(...items: Record<string, AttributeValue>[]): Promise<void> {
-  for (let i = 0; i < items.length; i += 25) {
-    let request: any = { [tableName]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) };
-    while (request && Object.keys(request).length) request = (await ddb.send(new BatchWriteItemCommand({ RequestItems: request }))).UnprocessedItems;
-  }
-}
+const revokedItem = revokedItems(CONFIG);
+const put = (...items: Item[]) => putItems(ddb, tableName, items);
 
 /** The decision on a request of a principal with full access in a member account, under the SCP the enforcer keeps. */
 async function decide(sessionId: string | undefined, context: Record<string, string> = {}): Promise<string> {
@@ -147,7 +93,7 @@ async function decide(sessionId: string | undefined, context: Record<string, str
 
 beforeAll(async () => {
   ddb = localDynamoClient();
-  tableName = await createTableFromTemplate(SESSION_TABLE, uniqueTableName('organization'), ddb, 'Sessions');
+  tableName = await createTableFromTemplate(SESSION_TABLE_TEMPLATE, uniqueTableName('organization'), ddb, 'Sessions');
   sts = await startLocalSts();
   iam = await startLocalIam({ roles: [HUB_ROLE, B_ROLE], account: HUB, issued: (k) => sts.issued(k) });
   org = await startLocalOrganizations({ keys: { [HUB_CREDENTIALS.accessKeyId]: HUB_CREDENTIALS.secretAccessKey } });
@@ -158,12 +104,7 @@ afterAll(async () => {
 beforeEach(async () => {
   logs = [];
   failures = [];
-  const keys = (await ddb.send(new ScanCommand({ TableName: tableName, ProjectionExpression: 'id' }))).Items ?? [];
-  for (let i = 0; i < keys.length; i += 25) {
-    await ddb.send(new BatchWriteItemCommand({
-      RequestItems: { [tableName]: keys.slice(i, i + 25).map((k) => ({ DeleteRequest: { Key: { id: k.id } } })) },
-    }));
-  }
+  await emptyTable(ddb, tableName);
   for (const roles of iam.accounts.values()) for (const policies of roles.values()) policies.clear();
   iam.policiesOf(B_ROLE)!.set(POLICY, JSON.stringify(SPOKE_PLACEHOLDER_POLICY));
   iam.calls.length = 0;

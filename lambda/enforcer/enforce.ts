@@ -9,7 +9,7 @@ import {
   canonical, desiredPolicy, desiredScp, fallbackFor, isPlaceholder, isSafeSessionId, listedIds, listPolicy, MAX_LISTED_IDS, MAX_SCP_IDS,
   organizationPlaceholderPolicy, policySize, roleBudget, spokePlaceholderPolicy, type DesiredPolicy, type PolicyKind,
 } from './policy';
-import type { IamFor } from './spokes';
+import { isRejectedCredentials, type IamFor } from './spokes';
 import { Attr, Env, Indexes, SCP_MAX_CHARS, Status, type ProfileConfig } from '../../src/shared/contract';
 import type { TvmConfig } from '../profiles';
 
@@ -51,12 +51,18 @@ export interface EnforcerDeps {
   /**
    * The IAM path of this TVM's ProtectedRoles (`/sentinel-tvm/<serviceName>/`). A revoked session whose role is no
    * longer in the configuration (replaced, or its profile removed) is still denied on that role when it lies under this
-   * path in {@link account} or in an account of a configured role: its credentials may live. @default - only the configuration's roles
+   * path in {@link account}, in one of {@link spokeAccounts}, or in an account of a configured role: its credentials may
+   * live. @default - only the configuration's roles
    */
   readonly protectedRolePath?: string;
   /**
+   * The hub's spoke accounts (`SENTINEL_SPOKE_ACCOUNTS`): roles under {@link protectedRolePath} there are followed as in
+   * the own account, even once no configured role is left in that account. @default - none
+   */
+  readonly spokeAccounts?: readonly string[];
+  /**
    * The account the enforcer runs in, whose roles {@link iam} writes; every other account's through {@link iamFor}.
-   * @default - the account of the Lambda context's function ARN; unknown, every role is written with {@link iam}
+   * @default - the account of the Lambda context's function ARN; unknown, every role (with a readable ARN) is written with {@link iam}
    */
   readonly account?: string;
   /** This TVM's configuration, read on every run so that a changed role is seen (the entry point verifies it). */
@@ -127,7 +133,10 @@ export interface EnforcementSummary {
   readonly skipped: {
     /** Ids that are not safe tag values. */
     readonly invalidIds: number;
-    /** Revoked sessions of roles neither in this TVM's configuration nor under its protected role path (in its account). */
+    /**
+     * Revoked sessions of roles neither in this TVM's configuration nor under its protected role path (in its own account,
+     * a spoke account, or an account of a configured role).
+     */
     readonly otherRoles: number;
     /** Revoked sessions whose role cannot be told. */
     readonly unknownRole: number;
@@ -157,11 +166,14 @@ export class EnforcementError extends Error {
 export const FALLBACK_LIVE_MS = 12 * 3600 * 1000;
 
 const STATUS_INDEX = Indexes.find((i) => i.partitionKey === Attr.STATUS)!.name;
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::(\d{12}):role\/[\w+=,.@/-]+$/;
+/** A role ARN: IAM's path (`/`, or `/` and any of \u0021-\u007E then `/`, at most 512) and the role's name. */
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::(\d{12}):role\/(?:[\u0021-\u007e]{1,510}\/)?[\w+=,.@-]{1,64}$/;
 const MAX_LOGGED_INVALID_IDS = 10;
 const SKIP_COUNTER = { invalidId: 'invalidIds', otherRole: 'otherRoles', unknownRole: 'unknownRole', expired: 'expired' } as const;
 /** Roles of another account when no spoke role is configured. */
 const NO_SPOKE = 'NoSpoke';
+/** A role whose ARN names no account the enforcer can read: never written, rather than written in the wrong account. */
+const INVALID_ROLE_ARN = 'InvalidRoleArn';
 
 type Item = Record<string, AttributeValue | undefined>;
 const str = (item: Item, name: string): string | undefined => (typeof item[name]?.S === 'string' ? item[name]!.S : undefined);
@@ -293,8 +305,8 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
    */
   const targetsOf = (role: string): readonly string[] => (unenforced.has(role) ? [] : targets.get(role) ?? [role]);
   const configuredRoles = new Set([...targets.values()].flat());
-  // A role left from the configuration is followed in the accounts this TVM writes in: its own, and its roles' accounts.
-  const pathAccounts = new Set([deps.account, ...[...configuredRoles].map(accountOf)].filter((a): a is string => !!a));
+  // A role left from the configuration is followed in the accounts this TVM writes in: its own, its spokes', its roles'.
+  const pathAccounts = new Set([deps.account, ...deps.spokeAccounts ?? [], ...[...configuredRoles].map(accountOf)].filter((a): a is string => !!a));
   const skipped = { invalidIds: 0, otherRoles: 0, unknownRole: 0, expired: 0, unenforced: 0 };
   const invalidIds: string[] = [];
 
@@ -382,8 +394,11 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
   const latestRevocation = (sessions: LiveSession[]) =>
     new Date(sessions.reduce((latest, s) => Math.max(latest, Number.isNaN(s.revokedAt) ? now.getTime() : s.revokedAt), 0));
 
-  /** @param spoke a role of a spoke account: its template declares the policy, so "none" is the placeholder, not deletion */
-  const enforceRole = async (role: string, iam: IAMClient, spoke: boolean): Promise<RoleOutcome> => {
+  /**
+   * @param spoke a role of a spoke account: its template declares the policy, so "none" is the placeholder, not deletion
+   * @param rejected receives the role when IAM refused the client's credentials
+   */
+  const enforceRole = async (role: string, iam: IAMClient, spoke: boolean, rejected?: Set<string>): Promise<RoleOutcome> => {
     const sessions = byRole.get(role) ?? new Map<string, LiveSession>();
     const account = accountOf(role);
     const { policyName } = deps;
@@ -453,6 +468,7 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
         return outcome('fallback', fallback);
       }
     } catch (err) {
+      if (isRejectedCredentials(err)) rejected?.add(role);
       return failedRole(role, sessions.size, describe(err));
     }
   };
@@ -475,21 +491,42 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
    * that fails, every role of the account fails with the error, and no other account waits for it.
    */
   const enforceAccount = async (account: string | undefined, roles: string[]): Promise<RoleOutcome[]> => {
-    const own = deps.account === undefined || account === undefined || account === deps.account;
-    let iam: IAMClient;
-    if (own) {
-      iam = deps.iam;
-    } else if (!deps.iamFor) {
-      return roles.map((role) => failedRole(role, byRole.get(role)?.size ?? 0, `${NO_SPOKE}: the role is in account ${account}, which has no spoke `
-        + `of this TVM (${Env.SPOKE_ROLE} is not set): deploy a SentinelTvmSpoke in that account to deny its revoked sessions`));
-    } else {
-      try {
-        iam = await deps.iamFor(account, partitionOf(roles[0]));
-      } catch (err) {
-        return roles.map((role) => failedRole(role, byRole.get(role)?.size ?? 0, describe(err)));
-      }
+    const fail = (error: string) => roles.map((role) => failedRole(role, byRole.get(role)?.size ?? 0, error));
+    // Never guessed to be the own account: the hub's client would write the hub's role of the same name.
+    if (account === undefined) {
+      return fail(`${INVALID_ROLE_ARN}: not a role ARN whose account can be read (arn:<partition>:iam::<12-digit account>:role/<path><name>)`);
     }
-    return mapLimited(roles, deps.concurrency ?? 4, (role) => enforceRole(role, iam, !own));
+    const concurrency = deps.concurrency ?? 4;
+    if (deps.account === undefined || account === deps.account) return mapLimited(roles, concurrency, (role) => enforceRole(role, deps.iam, false));
+    if (!deps.iamFor) {
+      return fail(`${NO_SPOKE}: the role is in account ${account}, which has no spoke `
+        + `of this TVM (${Env.SPOKE_ROLE} is not set): deploy a SentinelTvmSpoke in that account to deny its revoked sessions`);
+    }
+    const partition = partitionOf(roles[0]);
+    let iam: IAMClient;
+    try {
+      iam = await deps.iamFor(account, partition);
+    } catch (err) {
+      return fail(describe(err));
+    }
+    const rejected = new Set<string>();
+    const outcomes = await mapLimited(roles, concurrency, (role) => enforceRole(role, iam, true, rejected));
+    if (rejected.size === 0) return outcomes;
+    // IAM refused the (cached) credentials, which spokeIamClients then dropped: assumed again, those roles are retried
+    // once in this run, rather than waiting for the next run (the stream's retry, or the schedule) to deny them.
+    const again = [...rejected];
+    log('WARN', 'IAM refused the spoke enforcement role\'s credentials: assuming it again and retrying the account\'s roles once', {
+      account, roles: again.length, error: outcomes.find((o) => o.role === again[0])?.error,
+    });
+    let retried: RoleOutcome[];
+    try {
+      const fresh = await deps.iamFor(account, partition);
+      retried = await mapLimited(again, concurrency, (role) => enforceRole(role, fresh, true));
+    } catch (err) {
+      retried = again.map((role) => failedRole(role, byRole.get(role)?.size ?? 0, describe(err)));
+    }
+    const byName = new Map(retried.map((o) => [o.role, o]));
+    return outcomes.map((o) => byName.get(o.role) ?? o);
   };
 
   /**

@@ -18,6 +18,11 @@ export interface EnforcerSettings {
    * Absent: it writes only in its own account.
    */
   readonly spokeRole?: string;
+  /**
+   * The spoke accounts the hub knows (`SENTINEL_SPOKE_ACCOUNTS`): roles under the protected path there stay the enforcer's
+   * to write after their profiles left the configuration. Absent when none.
+   */
+  readonly spokeAccounts?: readonly string[];
   /** The organization SCP it keeps (`p-…`), in organization mode. */
   readonly organizationPolicyId?: string;
 }
@@ -28,6 +33,8 @@ const POLICY_NAME = /^[\w+=,.@-]{1,128}$/;
 const ROLE_PATH = /^\/[\u0021-\u007e]+\/$/;
 /** A role's path (no leading slash) and name, as it follows `:role/` in its ARN. */
 const SPOKE_ROLE = /^([\u0021-\u002e\u0030-\u007e]+\/)*[\w+=,.@-]{1,64}$/;
+/** An AWS account id. */
+const ACCOUNT = /^\d{12}$/;
 /** Organizations' policy ids. */
 const POLICY_ID = /^p-[0-9a-zA-Z_]{8,128}$/;
 
@@ -57,6 +64,7 @@ export function readEnforcerSettings(env: NodeJS.ProcessEnv): EnforcerSettings {
     throw new Error(`environment variable ${Env.SPOKE_ROLE} is "${spokeRole}": expected a role's path and name without a leading slash, `
       + 'such as sentinel-tvm-runtime/MyTvm/MyTvm-spoke-eu-west-1');
   }
+  const spokeAccounts = readSpokeAccounts(env[Env.SPOKE_ACCOUNTS]);
   const organizationPolicyId = env[Env.ORGANIZATION_POLICY_ID] || undefined;
   if (organizationPolicyId !== undefined && !POLICY_ID.test(organizationPolicyId)) {
     throw new Error(`environment variable ${Env.ORGANIZATION_POLICY_ID} is "${organizationPolicyId}": expected an Organizations policy id (p-…)`);
@@ -69,6 +77,19 @@ export function readEnforcerSettings(env: NodeJS.ProcessEnv): EnforcerSettings {
     ...(protectedRolePath ? { protectedRolePath } : {}),
     stackId,
     ...(spokeRole ? { spokeRole } : {}),
+    ...(spokeAccounts.length > 0 ? { spokeAccounts } : {}),
     ...(organizationPolicyId ? { organizationPolicyId } : {}),
   };
+}
+
+/** Comma-separated 12-digit account ids (blanks around them ignored); unset or empty: none. */
+function readSpokeAccounts(value: string | undefined): string[] {
+  if (value === undefined || value.trim() === '') return [];
+  const accounts = value.split(',').map((a) => a.trim());
+  const bad = accounts.find((a) => !ACCOUNT.test(a));
+  if (bad !== undefined) {
+    throw new Error(`environment variable ${Env.SPOKE_ACCOUNTS} is "${value.slice(0, 200)}": "${bad.slice(0, 40)}" is not a 12-digit account id `
+      + '(expected comma-separated account ids such as 444455556666,777788889999)');
+  }
+  return [...new Set(accounts)];
 }

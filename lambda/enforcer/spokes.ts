@@ -4,7 +4,8 @@ import type { AwsCredentialIdentity } from '@smithy/types';
 
 /**
  * IAM clients of the spoke accounts: each acts with the credentials of that account's spoke enforcement role
- * (`SENTINEL_SPOKE_ROLE`), assumed once and kept across warm invocations until shortly before they expire.
+ * (`SENTINEL_SPOKE_ROLE`), assumed once and kept across warm invocations until shortly before they expire, or until IAM
+ * refuses them.
  */
 
 /** The session name of the enforcer in a spoke account (its CloudTrail shows it). */
@@ -44,6 +45,21 @@ export class SpokeAssumeError extends Error {
   }
 }
 
+/**
+ * Errors by which IAM (or STS) refuses the credentials themselves: the spoke's enforcement role was deleted and created
+ * again (a StackSet update), its sessions were revoked, or they expired early. AccessDenied may also be a real permission
+ * problem: assuming once more costs one AssumeRole per account and run, and the retry then fails the same way.
+ */
+const REJECTED_CREDENTIALS = new Set([
+  'InvalidClientTokenId', 'ExpiredToken', 'ExpiredTokenException', 'UnrecognizedClientException', 'AccessDenied', 'AccessDeniedException',
+]);
+
+/** Whether the error is IAM (or STS) refusing the caller's credentials (see {@link REJECTED_CREDENTIALS}). */
+export function isRejectedCredentials(err: unknown): boolean {
+  const e = err as { name?: unknown; Code?: unknown } | undefined;
+  return REJECTED_CREDENTIALS.has(String(e?.name)) || REJECTED_CREDENTIALS.has(String(e?.Code));
+}
+
 interface Cached {
   readonly client: Promise<IAMClient>;
   /** Epoch ms after which the client is not used any more (Infinity while the assume is in flight). */
@@ -52,7 +68,8 @@ interface Cached {
 
 /**
  * One IAM client per spoke account, cached: concurrent callers share one AssumeRole, a failed one is not kept (the
- * next run tries again), and a client is replaced {@link SPOKE_CREDENTIALS_MARGIN_MS} before its credentials expire.
+ * next run tries again), and a client is replaced {@link SPOKE_CREDENTIALS_MARGIN_MS} before its credentials expire,
+ * or as soon as IAM refuses its credentials ({@link isRejectedCredentials}): the next caller assumes the role again.
  */
 export function spokeIamClients(options: SpokeClientsOptions): IamFor {
   const clock = options.clock ?? Date.now;
@@ -80,7 +97,18 @@ export function spokeIamClients(options: SpokeClientsOptions): IamFor {
       }
       const expiration = credentials.expiration?.getTime() ?? clock() + SPOKE_SESSION_SECONDS * 1000;
       entry.expiresAt = expiration - SPOKE_CREDENTIALS_MARGIN_MS;
-      return options.iamClient(credentials);
+      const client = options.iamClient(credentials);
+      // Dropped only while it is still this entry: a late refusal of old credentials must not drop fresh ones.
+      const drop = () => { if (cache.get(key) === entry) cache.delete(key); };
+      const send = client.send.bind(client) as (...args: unknown[]) => unknown;
+      (client as { send: unknown }).send = (...args: unknown[]) => {
+        const out = send(...args);
+        return out instanceof Promise ? out.catch((err: unknown) => {
+          if (isRejectedCredentials(err)) drop();
+          throw err;
+        }) : out;
+      };
+      return client;
     })();
     cache.set(key, entry as Cached);
     return entry.client;

@@ -7,6 +7,7 @@ import {
   type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { freePort, startDynamoDbLocal as startShipped } from '../../cli/local/dynamodb';
+import { Attr, Indexes } from '../../src/shared/contract';
 
 export { freePort };
 
@@ -97,6 +98,28 @@ function tableResource(template: any, logicalId?: string): any {
   }
   return resources[ids[0]];
 }
+
+/**
+ * The session table as the construct declares it, `id` and the contract's indexes, without synthesizing a stack
+ * (logical id `Sessions`): for tests of functions that read the table rather than of the construct.
+ */
+export const SESSION_TABLE_TEMPLATE = {
+  Resources: {
+    Sessions: {
+      Type: 'AWS::DynamoDB::Table',
+      Properties: {
+        KeySchema: [{ AttributeName: Attr.ID, KeyType: 'HASH' }],
+        AttributeDefinitions: [...new Set([Attr.ID, ...Indexes.flatMap((i) => [i.partitionKey, i.sortKey])])]
+          .map((AttributeName) => ({ AttributeName, AttributeType: 'S' })),
+        GlobalSecondaryIndexes: Indexes.map((i) => ({
+          IndexName: i.name,
+          KeySchema: [{ AttributeName: i.partitionKey, KeyType: 'HASH' }, { AttributeName: i.sortKey, KeyType: 'RANGE' }],
+          Projection: { ProjectionType: 'ALL' },
+        })),
+      },
+    },
+  },
+};
 
 /**
  * Creates a table from the AWS::DynamoDB::Table of a synthesized template: keys, GSIs, LSIs, stream, TTL.
