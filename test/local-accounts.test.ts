@@ -250,6 +250,15 @@ describe('GIVEN a local config with a profile whose role is in another account',
       /^callerRoles key "arn:aws:iam::444455556666:role\/X" is in account 444455556666: expected a role of the TVM's account 111122223333/],
     ['a caller role trusts a session ARN', (c) => { c.callerRoles[`arn:aws:iam::${TVM}:role/X`] = [`arn:aws:sts::${SPOKE}:assumed-role/R/carol`]; },
       /^callerRoles\["arn:aws:iam::111122223333:role\/X"\]\[0\] is ".*": expected an IAM user or role ARN/],
+    // Whoever may assume a caller role names its session: a second principal could take carol's name, and the TVM would see carol.
+    ['a caller role trusts two principals',
+      (c) => { c.callerRoles[`arn:aws:iam::${TVM}:role/PartnerCaller`].push(`arn:aws:iam::${SPOKE}:role/pipeline`); },
+      new RegExp('^callerRoles\\["arn:aws:iam::111122223333:role/PartnerCaller"\\] trusts 2 principals: expected exactly one, as whoever may '
+        + 'assume a caller role chooses its session name')],
+    ['a caller role trusts a pattern', (c) => { c.callerRoles[`arn:aws:iam::${TVM}:role/X`] = [`arn:aws:iam::${SPOKE}:user/team/*`]; },
+      /^callerRoles\["arn:aws:iam::111122223333:role\/X"\]\[0\] is ".*", a pattern: expected one principal's ARN, without wildcards, as whoever/],
+    ['a caller role trusts nobody', (c) => { c.callerRoles[`arn:aws:iam::${TVM}:role/X`] = []; },
+      /^callerRoles\["arn:aws:iam::111122223333:role\/X"\] is \[\]: expected a list of one principal ARN$/],
     ['tvmAccount is not an account id', (c) => { c.tvmAccount = 'hub'; }, /^tvmAccount is "hub": expected a 12-digit account id$/],
   ])('fails when %s', (_case, change, message) => {
     const config = example();

@@ -104,7 +104,7 @@ describe('GIVEN examples/local/config.json and the construct synthesized from th
       .find((r: any) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.[Env.REVOKED_POLICY_NAME]) as any;
     const physical = { tableName: TABLE, controlTableName: `${TABLE}-control`, configDigest: 'the-digest' };
     const synthesized = resolveFragment(template, fn.Properties.Environment.Variables, physical);
-    const local = enforcerEnvironment(localNames(config), { ...physical, stackId: synthesized[Env.STACK_ID] });
+    const local = enforcerEnvironment(localNames(config), { ...physical, stackId: synthesized[Env.STACK_ID], spokeAccounts: config.spokeAccounts });
     expect(Object.fromEntries(Object.entries(synthesized).filter(([k]) => k.startsWith('SENTINEL_')))).toEqual(local);
   });
 
@@ -164,6 +164,15 @@ describe('config validation', () => {
     });
   });
 
+  const names = localNames({ tvmAccount: '111122223333', region: 'us-east-1' });
+  const LOCAL_ROLES = {
+    'enforcer': names.enforcerRoleArn,
+    'spoke enforcement': names.spokeRoleArn('444455556666'),
+    'execution': names.executionRoleArn,
+    'caller': 'arn:aws:iam::111122223333:role/PartnerCaller',
+    'spoke\'s protected': 'arn:aws:iam::444455556666:role/sentinel-tvm/sentinel-tvm-local/ReadOnly',
+  };
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
   const set = (mutate: (c: any) => void) => {
     const c = example();
     mutate(c);
@@ -185,7 +194,15 @@ describe('config validation', () => {
     ['an access key id looks real', (c) => { c.principals[REAL_LOOKING_KEY] = c.principals.AKIDLOCALALICE; },
       new RegExp(`^principals key "${REAL_LOOKING_KEY}" looks like a real AWS access key id`)],
     ['a principal ARN is not a principal', (c) => { c.principals.AKIDLOCALALICE.arn = 'arn:aws:s3:::bucket'; },
-      /^principals\.AKIDLOCALALICE\.arn is "arn:aws:s3:::bucket": expected an IAM user, role/],
+      /^principals\.AKIDLOCALALICE\.arn is "arn:aws:s3:::bucket": expected an IAM user, assumed-role, federated-user or root ARN$/],
+    ['a principal ARN is a role', (c) => { c.principals.AKIDLOCALALICE.arn = 'arn:aws:iam::111122223333:role/SecurityOps'; },
+      /^principals\.AKIDLOCALALICE\.arn is "arn:aws:iam::111122223333:role\/SecurityOps", a role: expected a principal that signs/],
+    // A session of a role local mode emulates is the local STS's to issue: declared, it would skip the role's trust.
+    ...Object.entries(LOCAL_ROLES).map(([kind, role]): [string, (c: any) => void, RegExp] => {
+      const session = `arn:aws:sts::${role.split(':')[4]}:assumed-role/${role.split('/').pop()}/someone`;
+      return [`a principal ARN is a session of the ${kind} role`, (c) => { c.principals.AKIDLOCALALICE.arn = session; },
+        new RegExp(`^principals\\.AKIDLOCALALICE\\.arn is "${escape(session)}", a session of ${escape(role)}, a role local mode emulates`)];
+    }),
     ['a secret is missing', (c) => { delete c.principals.AKIDLOCALBOB.secretAccessKey; }, /^principals\.AKIDLOCALBOB\.secretAccessKey must be a string/],
     ['the store failure mode is unknown', (c) => { c.storeFailureMode = 'OPEN'; }, /^storeFailureMode is "OPEN": expected FAIL_OPEN or FAIL_CLOSED$/],
     ['there are no profiles', (c) => { c.profiles = []; }, /^profiles is \[\]: expected a list of at least one profile$/],

@@ -30,7 +30,7 @@ export interface LocalNames {
   spokeRoleArn(account: string): string;
 }
 
-export function localNames(config: LocalConfig): LocalNames {
+export function localNames(config: Pick<LocalConfig, 'tvmAccount' | 'region'>): LocalNames {
   const account = config.tvmAccount;
   const runtimePath = runtimeRolePathOf(LOCAL_TVM_NAME);
   const spokeRole = `${runtimePath.slice(1)}${spokeEnforcementRoleName(LOCAL_TVM_NAME, config.region)}`;
@@ -83,7 +83,8 @@ export class LocalAccounts {
     // Nobody assumes these two locally: local mode holds their sessions' keys itself.
     this.add(n.executionRoleArn, 'execution', { Version: '2012-10-17', Statement: [] });
     this.add(n.enforcerRoleArn, 'enforcer', { Version: '2012-10-17', Statement: [] });
-    for (const account of config.spokeAccounts) this.add(n.spokeRoleArn(account), 'spoke-enforcement', spokeEnforcementTrustPolicy(n.enforcerRoleArn));
+    const spokeTrust = spokeEnforcementTrustPolicy(n.enforcerRoleArn);
+    for (const account of config.spokeAccounts) this.add(n.spokeRoleArn(account), 'spoke-enforcement', spokeTrust);
   }
 
   private add(arn: string, kind: RoleKind, trust: PolicyDocument, policies: readonly (readonly [string, string])[] = []): void {

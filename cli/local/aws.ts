@@ -2,9 +2,8 @@
 // as IAM would decide `s3:ListAllMyBuckets`: so that credentials issued before a revocation can be seen refused once the
 // enforcer's deny is on their role, in the TVM's account and in a spoke's.
 import { createHash, randomBytes, randomUUID } from 'crypto';
-import * as http from 'http';
-import type { AddressInfo } from 'net';
 import { explicitDenyMessage, type LocalAccounts } from './accounts';
+import { serveLocal, xml, type LocalEndpoint } from './http';
 import { verifySigV4, type KnownKey, type RefusalKind } from './verify';
 
 export const LIST_BUCKETS_ACTION = 's3:ListAllMyBuckets';
@@ -19,12 +18,8 @@ export interface LocalAwsOptions {
   readonly log?: (line: string) => void;
 }
 
-export interface LocalAws {
-  readonly endpoint: string;
-  stop(): Promise<void>;
-}
+export type LocalAws = LocalEndpoint;
 
-const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 /** S3's error codes for what the signature check refused. */
 const S3_CODES: Record<RefusalKind, [number, string]> = {
   MissingAuthenticationToken: [403, 'AccessDenied'],
@@ -37,54 +32,36 @@ const S3_CODES: Record<RefusalKind, [number, string]> = {
 
 export async function startLocalAws(options: LocalAwsOptions): Promise<LocalAws> {
   const now = options.now ?? (() => new Date());
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= 64 * 1024) chunks.push(c);
-    });
-    req.on('end', () => void (async () => {
-      const requestId = randomBytes(8).toString('hex').toUpperCase();
-      const answer = (status: number, body: string) => {
-        res.writeHead(status, { 'content-type': 'application/xml', 'x-amz-request-id': requestId, 'x-amz-id-2': randomUUID() });
-        res.end(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`);
-      };
-      const error = (status: number, code: string, message: string) =>
-        answer(status, `<Error><Code>${xml(code)}</Code><Message>${xml(message)}</Message><RequestId>${requestId}</RequestId></Error>`);
-      if (size > 64 * 1024) return error(400, 'MaxMessageLengthExceeded', 'Your request was too big.');
-      const verified = await verifySigV4({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks) },
-        { service: 's3', region: options.region, lookup: options.lookup, now });
-      if (!verified.ok) {
-        options.log?.(`${verified.kind}: ${verified.reason}`);
-        const [status, code] = S3_CODES[verified.kind];
-        return error(status, code, verified.reason);
-      }
-      if (req.method !== 'GET' || verified.target.path !== '/' || verified.target.rawQueryString !== '') {
-        return error(501, 'NotImplemented', 'Local mode answers only ListBuckets (GET /).');
-      }
-      const { key } = verified;
-      const decision = options.accounts.decide(key, LIST_BUCKETS_ACTION, '*', now());
-      if (decision.decision !== 'Allowed') {
-        const message = decision.decision === 'ExplicitlyDenied' ? explicitDenyMessage(key.arn, LIST_BUCKETS_ACTION, '*')
-          : `User: ${key.arn} is not authorized to perform: ${LIST_BUCKETS_ACTION} because no identity-based policy allows the ${LIST_BUCKETS_ACTION} action`;
-        options.log?.(`AccessDenied: ${LIST_BUCKETS_ACTION} by ${key.arn}${decision.deniedBy ? ` (statement ${decision.deniedBy})` : ''}`);
-        return error(403, 'AccessDenied', message);
-      }
-      const owner = createHash('sha256').update(key.arn.split(':')[4]).digest('hex');
-      return answer(200, '<ListAllMyBucketsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
-        + `<Owner><ID>${owner}</ID></Owner><Buckets></Buckets></ListAllMyBucketsResult>`);
-    })());
+  return serveLocal(options.port, async (req, res, body) => {
+    const requestId = randomBytes(8).toString('hex').toUpperCase();
+    const answer = (status: number, text: string) => {
+      res.writeHead(status, { 'content-type': 'application/xml', 'x-amz-request-id': requestId, 'x-amz-id-2': randomUUID() });
+      res.end(`<?xml version="1.0" encoding="UTF-8"?>\n${text}`);
+    };
+    const error = (status: number, code: string, message: string) =>
+      answer(status, `<Error><Code>${xml(code)}</Code><Message>${xml(message)}</Message><RequestId>${requestId}</RequestId></Error>`);
+    if (!body) return error(400, 'MaxMessageLengthExceeded', 'Your request was too big.');
+    const verified = await verifySigV4({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body },
+      { service: 's3', region: options.region, lookup: options.lookup, now });
+    if (!verified.ok) {
+      options.log?.(`${verified.kind}: ${verified.reason}`);
+      const [status, code] = S3_CODES[verified.kind];
+      return error(status, code, verified.reason);
+    }
+    if (req.method !== 'GET' || verified.target.path !== '/' || verified.target.rawQueryString !== '') {
+      return error(501, 'NotImplemented', 'Local mode answers only ListBuckets (GET /).');
+    }
+    const { key } = verified;
+    const decision = options.accounts.decide(key, LIST_BUCKETS_ACTION, '*', now());
+    if (decision.decision !== 'Allowed') {
+      const message = decision.decision === 'ExplicitlyDenied' ? explicitDenyMessage(key.arn, LIST_BUCKETS_ACTION, '*')
+        : `User: ${key.arn} is not authorized to perform: ${LIST_BUCKETS_ACTION} `
+          + `because no identity-based policy allows the ${LIST_BUCKETS_ACTION} action`;
+      options.log?.(`AccessDenied: ${LIST_BUCKETS_ACTION} by ${key.arn}${decision.deniedBy ? ` (statement ${decision.deniedBy})` : ''}`);
+      return error(403, 'AccessDenied', message);
+    }
+    const owner = createHash('sha256').update(key.arn.split(':')[4]).digest('hex');
+    return answer(200, '<ListAllMyBucketsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+      + `<Owner><ID>${owner}</ID></Owner><Buckets></Buckets></ListAllMyBucketsResult>`);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', resolve);
-  });
-  return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stop: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
 }

@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import { localNames } from './accounts';
 import { callerFrom } from '../../lambda/identity';
 import { Env, Limits, Patterns, StoreFailureModes, type ProfileConfig } from '../../src/shared/contract';
 import { principalPatternProblem, type PrincipalPatternOptions } from '../../src/shared/principal-patterns';
@@ -40,8 +41,10 @@ const TOP_KEYS = ['//', 'region', 'principals', 'adminPrincipals', 'profiles', '
 const PRINCIPAL_KEYS = ['//', 'secretAccessKey', 'arn'];
 const PROFILE_KEYS = ['//', 'name', 'roleArn', 'allowedPrincipals', 'maxCredentialDuration', 'issuedCredentialsSurviveRevocation'];
 const ACCOUNT = /^\d{12}$/;
-/** What aws:PrincipalArn holds: an IAM user or role (its path included), or an account root; wildcards as ArnLike takes them. */
+/** What aws:PrincipalArn holds: an IAM user or role (its path included), or an account root. */
 const PRINCIPAL_ARN = /^arn:[\w-]+:iam::\d{12}:(user\/|role\/|root$)/;
+const IAM_ROLE = /^arn:[\w-]+:iam::\d{12}:role\//;
+const SESSION_ARN = /^arn:[\w-]+:sts::(\d{12}):assumed-role\/([^/]+)\//;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 // The same syntax the construct accepts for principal patterns (src/private/validation.ts).
 const ROLE_ARN = /^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-[a-z]|aws-eusc):iam::\d{12}:role\/([\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
@@ -105,7 +108,13 @@ export function validateConfig(raw: unknown): LocalConfig {
     try {
       callerFrom({ userArn: p.arn });
     } catch {
-      fail(`${where}.arn`, `is ${show(p.arn)}: expected an IAM user, role, assumed-role, federated-user or root ARN`);
+      fail(`${where}.arn`, `is ${show(p.arn)}: expected an IAM user, assumed-role, federated-user or root ARN`);
+    }
+    // Whoever holds a role's credentials signs as a session of it: a role ARN would hand the key the role itself (the
+    // enforcer's, say), which no one gets without assuming it.
+    if (IAM_ROLE.test(p.arn)) {
+      fail(`${where}.arn`, `is ${show(p.arn)}, a role: expected a principal that signs (an IAM user, a role session `
+        + 'arn:aws:sts::111122223333:assumed-role/Role/name, a federated user or an account root); a role is used through its sessions');
     }
     return { accessKeyId, secretAccessKey: p.secretAccessKey as string, arn: p.arn as string };
   });
@@ -115,7 +124,9 @@ export function validateConfig(raw: unknown): LocalConfig {
   if (typeof optIn !== 'boolean') fail('allowCallerChosenPrincipalNames', `is ${show(optIn)}: expected true or false`);
   const patternOptions: PrincipalPatternOptions = { allowCallerChosenNames: optIn as boolean };
   const adminPrincipals = patterns(top.adminPrincipals, 'adminPrincipals', true, patternOptions);
-  if (!Array.isArray(top.profiles) || top.profiles.length === 0) fail('profiles', `is ${show(top.profiles)}: expected a list of at least one profile`);
+  if (!Array.isArray(top.profiles) || top.profiles.length === 0) {
+    fail('profiles', `is ${show(top.profiles)}: expected a list of at least one profile`);
+  }
   const rawProfiles = top.profiles as unknown[];
   if (rawProfiles.length > Limits.MAX_PROFILES) fail('profiles', `has ${rawProfiles.length} profiles: at most ${Limits.MAX_PROFILES}`);
   const names = new Set<string>();
@@ -168,20 +179,44 @@ export function validateConfig(raw: unknown): LocalConfig {
   const rawCallers = object(top.callerRoles ?? {}, 'callerRoles', Object.keys(top.callerRoles ?? {}));
   const callerRoles: CallerRole[] = Object.entries(rawCallers).filter(([k]) => k !== '//').map(([roleArn, trusted]) => {
     const where = `callerRoles[${show(roleArn)}]`;
-    if (!ROLE_ARN.test(roleArn)) fail(`callerRoles key ${show(roleArn)}`, 'is not a role ARN: expected e.g. arn:aws:iam::111122223333:role/PartnerCaller');
+    if (!ROLE_ARN.test(roleArn)) {
+      fail(`callerRoles key ${show(roleArn)}`, 'is not a role ARN: expected e.g. arn:aws:iam::111122223333:role/PartnerCaller');
+    }
     if (roleArn.split(':')[4] !== tvmAccount) {
       fail(`callerRoles key ${show(roleArn)}`, `is in account ${roleArn.split(':')[4]}: expected a role of the TVM's account ${tvmAccount}, `
         + 'which principals of other accounts assume to call the TVM');
     }
     if (profiles.some((p) => p.roleArn === roleArn)) fail(`callerRoles key ${show(roleArn)}`, 'is a profile\'s role: expected a role of its own');
-    if (!Array.isArray(trusted) || trusted.length === 0) return fail(where, `is ${show(trusted)}: expected a list of at least one principal ARN pattern`);
-    trusted.forEach((t, i) => {
-      const problem = principalPatternProblem(t, patternOptions) ?? (PRINCIPAL_ARN.test(t as string) ? undefined
-        : 'expected an IAM user or role ARN (or an account root), what aws:PrincipalArn holds: a role session is matched by its role');
-      if (problem) fail(`${where}[${i}]`, `is ${show(t)}: ${problem}`);
-    });
-    return { roleArn, trusted: trusted as string[] };
+    if (!Array.isArray(trusted) || trusted.length === 0) return fail(where, `is ${show(trusted)}: expected a list of one principal ARN`);
+    // The TVM sees a caller role's session name as the caller: several principals (or a pattern) could each take another's.
+    const why = 'whoever may assume a caller role chooses its session name, so the principals it trusts would be indistinguishable '
+      + 'to allowedPrincipals (one could name its session after another): give each principal a caller role of its own';
+    if (trusted.length > 1) fail(where, `trusts ${trusted.length} principals: expected exactly one, as ${why}`);
+    const t: unknown = trusted[0];
+    if (typeof t === 'string' && /[*?]/.test(t)) {
+      fail(`${where}[0]`, `is ${show(t)}, a pattern: expected one principal's ARN, without wildcards, as ${why}`);
+    }
+    const problem = principalPatternProblem(t, patternOptions) ?? (PRINCIPAL_ARN.test(t as string) ? undefined
+      : 'expected an IAM user or role ARN (or an account root), what aws:PrincipalArn holds: a role session is matched by its role');
+    if (problem) fail(`${where}[0]`, `is ${show(t)}: ${problem}`);
+    return { roleArn, trusted: [t as string] };
   });
+
+  // A session of a role local mode emulates comes from its local STS (through the role's trust), never from the config:
+  // a principal declared as one would hold, say, the enforcer's or a spoke enforcement role's write without assuming it.
+  const local = localNames({ tvmAccount: tvmAccount as string, region: region as string });
+  // By account and name, as IAM knows a role (names are unique in an account whatever the case or path).
+  const roleKey = (account: string, name: string) => `${account}/${name.toLowerCase()}`;
+  const localRoles = new Map([...profiles.map((p) => p.roleArn), ...callerRoles.map((c) => c.roleArn), local.executionRoleArn,
+    local.enforcerRoleArn, ...spokes.map(local.spokeRoleArn)].map((arn) => [roleKey(arn.split(':')[4], arn.split('/').pop()!), arn]));
+  for (const p of principals) {
+    const session = SESSION_ARN.exec(p.arn);
+    const role = session && localRoles.get(roleKey(session[1], session[2]));
+    if (role) {
+      fail(`principals.${p.accessKeyId}.arn`, `is ${show(p.arn)}, a session of ${role}, a role local mode emulates: expected another principal, `
+        + 'as its sessions are the local STS\'s to issue (assume the role there)');
+    }
+  }
 
   const mode = top.storeFailureMode ?? StoreFailureModes.FAIL_OPEN;
   if (mode !== StoreFailureModes.FAIL_OPEN && mode !== StoreFailureModes.FAIL_CLOSED) {

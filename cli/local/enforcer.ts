@@ -16,6 +16,8 @@ export interface EnforcerDeployment {
   readonly configDigest: string;
   /** The function's own stack (an ARN). */
   readonly stackId: string;
+  /** The spoke accounts of the config. */
+  readonly spokeAccounts: readonly string[];
 }
 
 /** The enforcer Lambda's `SENTINEL_*` environment, as the construct sets it. */
@@ -28,6 +30,8 @@ export function enforcerEnvironment(names: LocalNames, d: EnforcerDeployment): R
     [Env.PROTECTED_ROLE_PATH]: names.protectedRolePath,
     [Env.STACK_ID]: d.stackId,
     [Env.SPOKE_ROLE]: names.spokeRole,
+    // As the construct sets it: sorted, distinct, comma-separated (empty when none).
+    [Env.SPOKE_ACCOUNTS]: [...new Set(d.spokeAccounts)].sort().join(','),
   };
 }
 

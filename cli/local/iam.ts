@@ -2,9 +2,8 @@
 // signing credentials' own account (as IAM's endpoint acts in the caller's account), for the TVM's enforcer role in the
 // TVM's account and a spoke's enforcement role in that spoke's account only, on protected roles only.
 import { randomUUID } from 'crypto';
-import * as http from 'http';
-import type { AddressInfo } from 'net';
 import type { LocalAccounts, LocalRole } from './accounts';
+import { answerQuery, QueryError, queryErrorXml, serveLocal, xml, type LocalEndpoint } from './http';
 import { verifySigV4, type KnownKey } from './verify';
 
 const NAMESPACE = 'https://iam.amazonaws.com/doc/2010-05-08/';
@@ -34,18 +33,7 @@ export interface LocalIamOptions {
   readonly log?: (call: IamCallRecord) => void;
 }
 
-export interface LocalIam {
-  readonly endpoint: string;
-  stop(): Promise<void>;
-}
-
-const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-
-class IamError extends Error {
-  constructor(public readonly status: number, public readonly code: string, message: string) {
-    super(message);
-  }
-}
+export type LocalIam = LocalEndpoint;
 
 function ok(action: string, result = ''): string {
   return `<${action}Response xmlns="${NAMESPACE}">${result ? `<${action}Result>${result}</${action}Result>` : ''}`
@@ -69,21 +57,21 @@ export async function startLocalIam(options: LocalIamOptions): Promise<LocalIam>
   const perform = (key: KnownKey, action: string, p: URLSearchParams): string => {
     const account = key.arn.split(':')[4];
     const roleName = p.get('RoleName') ?? '';
-    if (!ACTIONS.includes(action)) throw new IamError(400, 'InvalidAction', `Action ${action} is not supported by the local IAM`);
-    if (!NAME.test(roleName)) throw new IamError(400, 'ValidationError', 'RoleName must satisfy [\\w+=,.@-]{1,128}');
+    if (!ACTIONS.includes(action)) throw new QueryError(400, 'InvalidAction', `Action ${action} is not supported by the local IAM`);
+    if (!NAME.test(roleName)) throw new QueryError(400, 'ValidationError', 'RoleName must satisfy [\\w+=,.@-]{1,128}');
     const role = accounts.role(account, roleName);
     const resource = role?.arn ?? `arn:aws:iam::${account}:role/${roleName}`;
     if (!mayEnforce(key, account) || (role && !writable(role))) {
-      throw new IamError(403, 'AccessDenied', `User: ${key.arn} is not authorized to perform: iam:${action} on resource: ${resource}`);
+      throw new QueryError(403, 'AccessDenied', `User: ${key.arn} is not authorized to perform: iam:${action} on resource: ${resource}`);
     }
-    if (!role) throw new IamError(404, 'NoSuchEntity', `The role with name ${roleName} cannot be found.`);
+    if (!role) throw new QueryError(404, 'NoSuchEntity', `The role with name ${roleName} cannot be found.`);
     if (action === 'ListRolePolicies') {
       const members = [...role.policies.keys()].sort().map((n) => `<member>${xml(n)}</member>`).join('');
       return ok(action, `<PolicyNames>${members}</PolicyNames><IsTruncated>false</IsTruncated>`);
     }
     const policyName = p.get('PolicyName') ?? '';
-    if (!NAME.test(policyName)) throw new IamError(400, 'ValidationError', 'PolicyName must satisfy [\\w+=,.@-]{1,128}');
-    const missing = () => new IamError(404, 'NoSuchEntity', `The role policy with name ${policyName} cannot be found.`);
+    if (!NAME.test(policyName)) throw new QueryError(400, 'ValidationError', 'PolicyName must satisfy [\\w+=,.@-]{1,128}');
+    const missing = () => new QueryError(404, 'NoSuchEntity', `The role policy with name ${policyName} cannot be found.`);
     switch (action) {
       case 'GetRolePolicy': {
         const document = role.policies.get(policyName);
@@ -101,15 +89,15 @@ export async function startLocalIam(options: LocalIamOptions): Promise<LocalIam>
         try {
           parsed = JSON.parse(document);
         } catch {
-          throw new IamError(400, 'MalformedPolicyDocument', 'Syntax errors in policy.');
+          throw new QueryError(400, 'MalformedPolicyDocument', 'Syntax errors in policy.');
         }
         if (parsed?.Version !== '2012-10-17' || !Array.isArray(parsed.Statement) || parsed.Statement.length === 0) {
-          throw new IamError(400, 'MalformedPolicyDocument', 'The policy must have Version 2012-10-17 and at least one statement.');
+          throw new QueryError(400, 'MalformedPolicyDocument', 'The policy must have Version 2012-10-17 and at least one statement.');
         }
         const size = (d: string) => d.replace(/\s/g, '').length;
         const total = [...role.policies].filter(([n]) => n !== policyName).reduce((sum, [, d]) => sum + size(d), size(document));
         if (total > ROLE_INLINE_POLICIES_LIMIT) {
-          throw new IamError(409, 'LimitExceeded', `Maximum policy size of ${ROLE_INLINE_POLICIES_LIMIT} bytes exceeded for role ${role.name}`);
+          throw new QueryError(409, 'LimitExceeded', `Maximum policy size of ${ROLE_INLINE_POLICIES_LIMIT} bytes exceeded for role ${role.name}`);
         }
         role.policies.set(policyName, document);
         return ok(action);
@@ -117,59 +105,37 @@ export async function startLocalIam(options: LocalIamOptions): Promise<LocalIam>
     }
   };
 
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= 64 * 1024) chunks.push(c);
-    });
-    req.on('end', () => void (async () => {
-      const body = Buffer.concat(chunks);
-      const params = new URLSearchParams(req.method === 'POST' ? body.toString('utf8') : (req.url ?? '').split('?')[1] ?? '');
-      const action = params.get('Action') ?? '';
-      let key: KnownKey | undefined;
-      const answer = (status: number, text: string, code?: string) => {
-        res.writeHead(status, { 'content-type': 'text/xml', 'x-amzn-requestid': randomUUID() });
-        res.end(text);
-        if (key) {
-          options.log?.({
-            action,
-            account: key.arn.split(':')[4],
-            roleName: params.get('RoleName') ?? undefined,
-            policyName: params.get('PolicyName') ?? undefined,
-            caller: key.arn,
-            status,
-            ...(code ? { code } : {}),
-          });
-        }
-      };
-      try {
-        if (size > 64 * 1024) throw new IamError(413, 'RequestEntityTooLarge', 'The request is too large');
-        // IAM is global: the SDK signs for us-east-1, or for its own region when given an endpoint URL.
-        const scope = /Credential=[^/]+\/\d{8}\/([^/]+)\//.exec(String(req.headers.authorization ?? ''))?.[1];
-        const region = scope === 'us-east-1' ? scope : options.region;
-        const verified = await verifySigV4({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body },
-          { service: 'iam', region, lookup: options.lookup, now });
-        if (!verified.ok) throw new IamError(403, verified.kind, verified.reason);
-        key = verified.key;
-        answer(200, perform(verified.key, action, params));
-      } catch (err) {
-        const e = err instanceof IamError ? err : new IamError(500, 'ServiceFailure', 'internal error');
-        answer(e.status, `<ErrorResponse xmlns="${NAMESPACE}"><Error><Type>${e.status >= 500 ? 'Receiver' : 'Sender'}</Type>`
-          + `<Code>${xml(e.code)}</Code><Message>${xml(e.message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`, e.code);
+  return serveLocal(options.port, async (req, res, body) => {
+    const params = new URLSearchParams(req.method === 'POST' ? (body?.toString('utf8') ?? '') : (req.url ?? '').split('?')[1] ?? '');
+    const action = params.get('Action') ?? '';
+    let key: KnownKey | undefined;
+    const answer = (status: number, text: string, code?: string) => {
+      answerQuery(res, status, text);
+      if (key) {
+        options.log?.({
+          action,
+          account: key.arn.split(':')[4],
+          roleName: params.get('RoleName') ?? undefined,
+          policyName: params.get('PolicyName') ?? undefined,
+          caller: key.arn,
+          status,
+          ...(code ? { code } : {}),
+        });
       }
-    })());
+    };
+    try {
+      if (!body) throw new QueryError(413, 'RequestEntityTooLarge', 'The request is too large');
+      // IAM is global: the SDK signs for us-east-1, or for its own region when given an endpoint URL.
+      const scope = /Credential=[^/]+\/\d{8}\/([^/]+)\//.exec(String(req.headers.authorization ?? ''))?.[1];
+      const region = scope === 'us-east-1' ? scope : options.region;
+      const verified = await verifySigV4({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body },
+        { service: 'iam', region, lookup: options.lookup, now });
+      if (!verified.ok) throw new QueryError(403, verified.kind, verified.reason);
+      key = verified.key;
+      answer(200, perform(verified.key, action, params));
+    } catch (err) {
+      const e = err instanceof QueryError ? err : new QueryError(500, 'ServiceFailure', 'internal error');
+      answer(e.status, queryErrorXml(NAMESPACE, e, e.status >= 500 ? 'Receiver' : 'Sender'), e.code);
+    }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', resolve);
-  });
-  return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stop: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
 }

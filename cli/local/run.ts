@@ -202,6 +202,7 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
           controlTableName: controlTable,
           configDigest,
           stackId: `arn:aws:cloudformation:${config.region}:${account}:stack/${LOCAL_TVM_NAME}/00000000-0000-4000-8000-000000000000`,
+          spokeAccounts: config.spokeAccounts,
         }),
         AWS_REGION: config.region,
         AWS_DEFAULT_REGION: config.region,

@@ -3,8 +3,7 @@
 // policies do not deny it sts:AssumeRole. Issued credentials remember their session tags (transitive ones carried on
 // chaining), source identity and issue time, which identity policies see.
 import { randomBytes, randomUUID } from 'crypto';
-import * as http from 'http';
-import type { AddressInfo } from 'net';
+import { answerQuery, QueryError, queryErrorXml, serveLocal, xml, type LocalEndpoint } from './http';
 import { authorizeAssumeRole, principalArnOf, type Decision, type IdentityDecision, type PolicyDocument } from './trust';
 import { verifySigV4, type KnownKey } from './verify';
 
@@ -22,29 +21,20 @@ export interface LocalStsOptions {
   readonly log?: (line: string) => void;
 }
 
-export interface LocalSts {
-  readonly endpoint: string;
+export interface LocalSts extends LocalEndpoint {
   /** Every credential issued so far, by access key id. */
   readonly issued: ReadonlyMap<string, KnownKey>;
-  stop(): Promise<void>;
 }
 
 const NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
 const STS_NAME = /^[\w+=,.@-]{2,64}$/;
 const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
 const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
-const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const alnum = (n: number) => {
   let out = '';
   while (out.length < n) out += randomBytes(n * 2).toString('base64').replace(/[^A-Z0-9]/g, '');
   return out.slice(0, n);
 };
-
-class StsError extends Error {
-  constructor(public readonly status: number, public readonly code: string, message: string) {
-    super(message);
-  }
-}
 
 function members(params: URLSearchParams, prefix: string): string[] {
   const out: string[] = [];
@@ -68,33 +58,35 @@ export async function startLocalSts(options: LocalStsOptions): Promise<LocalSts>
       tags.push({ Key: params.get(`Tags.member.${i}.Key`)!, Value: params.get(`Tags.member.${i}.Value`) ?? '' });
     }
     const transitiveTagKeys = members(params, 'TransitiveTagKeys');
-    if (!STS_NAME.test(roleSessionName)) throw new StsError(400, 'ValidationError', 'RoleSessionName must satisfy [\\w+=,.@-]{2,64}');
+    if (!STS_NAME.test(roleSessionName)) throw new QueryError(400, 'ValidationError', 'RoleSessionName must satisfy [\\w+=,.@-]{2,64}');
     if (sourceIdentity !== undefined && (!STS_NAME.test(sourceIdentity) || sourceIdentity.toLowerCase().startsWith('aws:'))) {
-      throw new StsError(400, 'ValidationError', 'SourceIdentity must satisfy [\\w+=,.@-]{2,64} and not start with aws:');
+      throw new QueryError(400, 'ValidationError', 'SourceIdentity must satisfy [\\w+=,.@-]{2,64} and not start with aws:');
     }
     if (tags.length > 50 || tags.some((t) => !TAG_KEY.test(t.Key) || !TAG_VALUE.test(t.Value))) {
-      throw new StsError(400, 'ValidationError', 'Tags must be at most 50 valid keys and values');
+      throw new QueryError(400, 'ValidationError', 'Tags must be at most 50 valid keys and values');
     }
     if (transitiveTagKeys.some((k) => !tags.some((t) => t.Key === k))) {
-      throw new StsError(400, 'InvalidParameterValue', 'TransitiveTagKeys must name tags of this request');
+      throw new QueryError(400, 'InvalidParameterValue', 'TransitiveTagKeys must name tags of this request');
     }
     // Credentials of an assumed role assuming another role are role chaining: STS caps them at one hour.
     if (!Number.isInteger(durationSeconds) || durationSeconds < 900 || durationSeconds > 3600) {
-      throw new StsError(400, 'ValidationError', 'DurationSeconds must be from 900 to 3600 (role chaining caps credentials at one hour)');
+      throw new QueryError(400, 'ValidationError', 'DurationSeconds must be from 900 to 3600 (role chaining caps credentials at one hour)');
     }
     // A session's own policies first: a revoked one (the enforcer's Deny on its role) cannot chain out.
     const own = options.authorize?.(callerKey, 'sts:AssumeRole', roleArn);
     if (own?.decision === 'ExplicitlyDenied') {
       options.log?.(`AccessDenied: AssumeRole of ${roleArn || '(none)'} by ${caller}: sts:AssumeRole denied by its own policy (${own.deniedBy})`);
-      throw new StsError(403, 'AccessDenied',
+      throw new QueryError(403, 'AccessDenied',
         `User: ${caller} is not authorized to perform: sts:AssumeRole on resource: ${roleArn} with an explicit deny in an identity-based policy`);
     }
     // Role chaining: the caller's transitive tags and source identity pass on, and cannot be changed.
     const carried = (callerKey.tags ?? []).filter((t) => (callerKey.transitiveTagKeys ?? []).includes(t.Key));
     const clash = carried.find((c) => tags.some((t) => t.Key.toLowerCase() === c.Key.toLowerCase()));
-    if (clash) throw new StsError(400, 'InvalidParameterValue', `Tag key ${clash.Key} is a transitive tag of the calling session: it cannot be set again`);
+    if (clash) {
+      throw new QueryError(400, 'InvalidParameterValue', `Tag key ${clash.Key} is a transitive tag of the calling session: it cannot be set again`);
+    }
     if (callerKey.sourceIdentity !== undefined && sourceIdentity !== undefined && sourceIdentity !== callerKey.sourceIdentity) {
-      throw new StsError(403, 'AccessDenied', 'The source identity of the calling session cannot be changed');
+      throw new QueryError(403, 'AccessDenied', 'The source identity of the calling session cannot be changed');
     }
     const allTags = [...carried, ...tags];
     const allTransitive = [...new Set([...carried.map((t) => t.Key), ...transitiveTagKeys])];
@@ -108,7 +100,7 @@ export async function startLocalSts(options: LocalStsOptions): Promise<LocalSts>
     if (denied.length > 0) {
       options.log?.(`AccessDenied: AssumeRole of ${roleArn || '(none)'} by ${caller}: `
         + `${policy ? denied.map(([a, d]) => `${a} ${d}`).join(', ') : 'not a role it knows'}`);
-      throw new StsError(403, 'AccessDenied', `User: ${caller} is not authorized to perform: ${denied[0][0]} on resource: ${roleArn}`);
+      throw new QueryError(403, 'AccessDenied', `User: ${caller} is not authorized to perform: ${denied[0][0]} on resource: ${roleArn}`);
     }
     const account = roleArn.split(':')[4];
     const roleName = roleArn.split('/').pop()!;
@@ -147,50 +139,26 @@ export async function startLocalSts(options: LocalStsOptions): Promise<LocalSts>
       + `<ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></GetCallerIdentityResponse>`;
   };
 
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= 64 * 1024) chunks.push(c);
-    });
-    req.on('end', () => {
-      const answer = (status: number, body: string) => {
-        res.writeHead(status, { 'content-type': 'text/xml', 'x-amzn-requestid': randomUUID() });
-        res.end(body);
-      };
-      const fail = (e: StsError) => answer(e.status, `<ErrorResponse xmlns="${NS}"><Error><Type>Sender</Type><Code>${xml(e.code)}</Code>`
-        + `<Message>${xml(e.message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`);
-      void (async () => {
-        if (size > 64 * 1024) throw new StsError(413, 'RequestEntityTooLarge', 'The request is too large');
-        const body = Buffer.concat(chunks);
-        const verified = await verifySigV4({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body },
-          { service: 'sts', region: options.region, lookup, now });
-        if (!verified.ok) {
-          options.log?.(`${verified.kind}: ${verified.reason}`);
-          throw new StsError(403, verified.kind, verified.reason);
-        }
-        const search = (req.url ?? '').split('?')[1] ?? '';
-        const params = new URLSearchParams(req.method === 'POST' ? body.toString('utf8') : search);
-        switch (params.get('Action')) {
-          case 'AssumeRole': return answer(200, assumeRole(verified.key, params));
-          case 'GetCallerIdentity': return answer(200, getCallerIdentity(verified.key, verified.accessKeyId));
-          default: throw new StsError(400, 'InvalidAction', `Action ${params.get('Action')} is not supported by the local STS`);
-        }
-      })().catch((err) => fail(err instanceof StsError ? err : new StsError(500, 'InternalFailure', 'internal error')));
-    });
+  const server = await serveLocal(options.port, async (req, res, body) => {
+    try {
+      if (!body) throw new QueryError(413, 'RequestEntityTooLarge', 'The request is too large');
+      const verified = await verifySigV4({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body },
+        { service: 'sts', region: options.region, lookup, now });
+      if (!verified.ok) {
+        options.log?.(`${verified.kind}: ${verified.reason}`);
+        throw new QueryError(403, verified.kind, verified.reason);
+      }
+      const search = (req.url ?? '').split('?')[1] ?? '';
+      const params = new URLSearchParams(req.method === 'POST' ? body.toString('utf8') : search);
+      switch (params.get('Action')) {
+        case 'AssumeRole': return answerQuery(res, 200, assumeRole(verified.key, params));
+        case 'GetCallerIdentity': return answerQuery(res, 200, getCallerIdentity(verified.key, verified.accessKeyId));
+        default: throw new QueryError(400, 'InvalidAction', `Action ${params.get('Action')} is not supported by the local STS`);
+      }
+    } catch (err) {
+      const e = err instanceof QueryError ? err : new QueryError(500, 'InternalFailure', 'internal error');
+      answerQuery(res, e.status, queryErrorXml(NS, e, 'Sender'));
+    }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', resolve);
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    issued,
-    stop: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
+  return { ...server, issued };
 }

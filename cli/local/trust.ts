@@ -85,7 +85,8 @@ export function spokeEnforcementTrustPolicy(enforcerRoleArn: string): PolicyDocu
  * The trust of a caller role of the TVM's account: the accounts of `trusted` (aws:PrincipalArn patterns of IAM users and
  * roles), on condition that the caller matches one. An IAM user named exactly must name the session after itself
  * (`sts:RoleSessionName`, as `${aws:username}` does in AWS): the session name is the user name the TVM sees, and a
- * pattern like `assumed-role/CallerRole/*` in a profile would otherwise let the user pick anyone's.
+ * pattern like `assumed-role/CallerRole/*` in a profile would otherwise let the user pick anyone's. The pin keeps only the
+ * user from other names: local mode's config gives a caller role one principal, as any other it trusted could take the user's.
  */
 export function callerRoleTrustPolicy(trusted: readonly string[]): PolicyDocument {
   const rootOf = (arn: string) => `arn:${arn.split(':')[1]}:iam::${arn.split(':')[4]}:root`;
@@ -100,9 +101,16 @@ export function callerRoleTrustPolicy(trusted: readonly string[]): PolicyDocumen
       Action: 'sts:AssumeRole',
       Condition: { ArnEquals: { 'aws:PrincipalArn': user }, StringEquals: { 'sts:RoleSessionName': user.split('/').pop()! } },
     })),
-    ...(others.length ? [{ Effect: 'Allow', Principal: principal, Action: 'sts:AssumeRole', Condition: { ArnLike: { 'aws:PrincipalArn': others } } } as const] : []),
+    ...(others.length
+      ? [{ Effect: 'Allow', Principal: principal, Action: 'sts:AssumeRole', Condition: { ArnLike: { 'aws:PrincipalArn': others } } } as const]
+      : []),
     // Tags and a source identity the caller brings along (transitive ones of a chained session) pass.
-    { Effect: 'Allow', Principal: principal, Action: ['sts:TagSession', 'sts:SetSourceIdentity'], Condition: { ArnLike: { 'aws:PrincipalArn': [...trusted] } } },
+    {
+      Effect: 'Allow',
+      Principal: principal,
+      Action: ['sts:TagSession', 'sts:SetSourceIdentity'],
+      Condition: { ArnLike: { 'aws:PrincipalArn': [...trusted] } },
+    },
   ];
   return { Version: '2012-10-17', Statement: statements };
 }
