@@ -195,18 +195,19 @@ project.addTask('integ:update', {
 project.testTask.spawn(integ);
 project.gitignore.addPatterns('/test/integ/cdk-integ.out.*', '/test/integ/cdk.context.json');
 
-// API compatibility (jsii-diff) with the last release, in every build after docgen: compat/baseline/ holds that release's
-// assembly, committed, so the check runs offline and cannot pick up someone else's package of the same name. Stable and
+// API compatibility (jsii-diff) with the last release, in every build after docgen: compat/.baseline/ holds that release's
+// assembly, committed, so the check runs offline and cannot pick up someone else's package of the same name; a dot folder, which
+// jsii-docgen's search for assemblies skips (it would document the baseline instead of the package). Stable and
 // deprecated APIs must stay compatible; experimental ones may change (reported as warnings). A break made on purpose is
 // listed in compat/accepted-breaking-changes.txt (the key jsii-diff prints in brackets).
 const compat = project.tasks.tryFind('compat')!;
-compat.description = 'Checks the API against the last release (compat/baseline/): jsii-diff, experimental APIs excepted';
-compat.reset('jsii-diff compat/baseline . --keys --error-on non-experimental --ignore-file compat/accepted-breaking-changes.txt');
+compat.description = 'Checks the API against the last release (compat/.baseline/): jsii-diff, experimental APIs excepted';
+compat.reset('jsii-diff compat/.baseline . --keys --error-on non-experimental --ignore-file compat/accepted-breaking-changes.txt');
 project.postCompileTask.spawn(compat);
 // After a release: `npx projen compat:baseline npm:cdk-sentinel-tvm@<version>` takes that release's assembly from npm;
 // without an argument it takes the assembly just compiled (before the first release, or to accept the current API).
 project.addTask('compat:baseline', {
-  description: 'Rewrites compat/baseline/ from the assembly just compiled, or from a release: compat:baseline npm:cdk-sentinel-tvm@<version>',
+  description: 'Rewrites compat/.baseline/ from the assembly just compiled, or from a release: compat:baseline npm:cdk-sentinel-tvm@<version>',
   steps: [
     { spawn: 'compile' },
     { exec: 'ts-node -P compat/tsconfig.json compat/update-baseline.ts', receiveArgs: true },
@@ -214,8 +215,8 @@ project.addTask('compat:baseline', {
   env: { TS_NODE_TRANSPILE_ONLY: 'true' },
 });
 // `.jsii` is ignored anywhere by default; the baseline's is committed.
-project.gitignore.addPatterns('!/compat/baseline/.jsii');
-project.gitattributes.addAttributes('/compat/baseline/**', 'linguist-generated');
+project.gitignore.addPatterns('!/compat/.baseline/.jsii');
+project.gitattributes.addAttributes('/compat/.baseline/**', 'linguist-generated');
 
 // The assets are built, not committed, but they are part of the package.
 project.npmignore?.addPatterns('!/assets/', '/examples/', '/lambda/', '/cli/', '/bench/', '/scripts/', '/.ci/', '/.tmp/', '/compat/');

@@ -1,4 +1,4 @@
-// `npx projen compat:baseline [npm:cdk-sentinel-tvm@<version>]` writes compat/baseline/, the API that the `compat` task
+// `npx projen compat:baseline [npm:cdk-sentinel-tvm@<version>]` writes compat/.baseline/, the API that the `compat` task
 // (jsii-diff, in every build) holds the assembly to. Without an argument it takes the assembly just compiled (.jsii);
 // with one, a published release's, from npm. The accepted breaking changes are cleared: the new baseline contains them.
 import { execFileSync } from 'child_process';
@@ -8,10 +8,10 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 
 const ROOT = path.join(__dirname, '..');
-const BASELINE = path.join(__dirname, 'baseline');
+const BASELINE = path.join(__dirname, '.baseline');
 const ACCEPTED = path.join(__dirname, 'accepted-breaking-changes.txt');
 const ACCEPTED_HEADER = [
-  '# Breaking changes of stable APIs made on purpose since compat/baseline/, one key a line: the key the compat task',
+  '# Breaking changes of stable APIs made on purpose since compat/.baseline/, one key a line: the key the compat task',
   '# (jsii-diff) prints in brackets after each error. `npx projen compat:baseline` clears this list.',
   '',
 ].join('\n');
@@ -64,7 +64,7 @@ function main(source: string | undefined): void {
     };
     fs.writeFileSync(path.join(BASELINE, 'package.json'), `${JSON.stringify(manifest, undefined, 2)}\n`);
     fs.writeFileSync(ACCEPTED, ACCEPTED_HEADER);
-    console.log(`compat/baseline: ${assembly.name}@${assembly.version} (${release ? `from npm ${release}` : 'from .jsii'}), ` +
+    console.log(`compat/.baseline: ${assembly.name}@${assembly.version} (${release ? `from npm ${release}` : 'from .jsii'}), ` +
       `${Object.keys(assembly.types ?? {}).length} types`);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

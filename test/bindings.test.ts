@@ -4,7 +4,7 @@
 // every type and member of the assembly in its language's naming, carry the package name users install, and embed the
 // npm package with the Lambda bundles (the jsii runtime runs the construct from it). The Java sources must parse (javac's
 // parser: nothing compiles without aws-cdk-lib for Java), the Go sources too where gofmt is installed; C# is checked
-// structurally only. Also here: the build's API compatibility check (the `compat` task: jsii-diff against compat/baseline/).
+// structurally only. Also here: the build's API compatibility check (the `compat` task: jsii-diff against compat/.baseline/).
 import { spawnSync, type SpawnSyncOptions, type SpawnSyncReturns } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -365,7 +365,7 @@ describe('API compatibility with the last release (the compat task)', () => {
   function checkAgainstRelease(goneMethods: Record<string, unknown>[]): SpawnSyncReturns<string> {
     const baseline = path.join(workDir, 'compat', 'baseline');
     fs.mkdirSync(baseline, { recursive: true });
-    // The baseline's aws-cdk-lib and constructs resolve from this repository, as compat/baseline/'s do.
+    // The baseline's aws-cdk-lib and constructs resolve from this repository, as compat/.baseline/'s do.
     fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(workDir, 'compat', 'node_modules'));
     const manifest = { name: pkg.name, version: pkg.version, jsii: pkg.jsii, peerDependencies: pkg.peerDependencies };
     fs.writeFileSync(path.join(baseline, 'package.json'), JSON.stringify(manifest));
@@ -374,7 +374,7 @@ describe('API compatibility with the last release (the compat task)', () => {
       released.types['cdk-sentinel-tvm.SentinelTvm'].methods.push({ locationInModule: { filename: 'src/sentinel-tvm.ts', line: 1 }, ...method });
     }
     fs.writeFileSync(path.join(baseline, '.jsii'), JSON.stringify(released));
-    const command = String(compat.steps[0].exec).replace(' compat/baseline ', ` ${baseline} `);
+    const command = String(compat.steps[0].exec).replace(' compat/.baseline ', ` ${baseline} `);
     try {
       return run('sh', ['-c', command], { cwd: ROOT, env: { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH}` } });
     } finally {
@@ -382,11 +382,16 @@ describe('API compatibility with the last release (the compat task)', () => {
     }
   }
 
-  test('the build runs it after compiling, against compat/baseline/', () => {
+  test('the build runs it after compiling, against compat/.baseline/', () => {
     const tasks = JSON.parse(fs.readFileSync(path.join(ROOT, '.projen', 'tasks.json'), 'utf8')).tasks;
     expect(tasks['post-compile'].steps).toContainEqual({ spawn: 'compat' });
-    expect(compat.steps[0].exec).toMatch(/^jsii-diff compat\/baseline \. /);
-    expect(JSON.parse(fs.readFileSync(path.join(ROOT, 'compat', 'baseline', '.jsii'), 'utf8')).name).toBe(assembly.name);
+    expect(compat.steps[0].exec).toMatch(/^jsii-diff compat\/\.baseline \. /);
+    expect(JSON.parse(fs.readFileSync(path.join(ROOT, 'compat', '.baseline', '.jsii'), 'utf8')).name).toBe(assembly.name);
+  });
+
+  test('API.md documents this package, not the baseline (jsii-docgen documents every .jsii it finds outside dot folders)', () => {
+    const api = fs.readFileSync(path.join(ROOT, 'API.md'), 'utf8');
+    for (const type of Object.values<{ name: string }>(assembly.types)) expect(api).toContain(`### ${type.name} `);
   });
 
   test('fails when a stable method of the last release is gone, and only warns of an experimental one', () => {
