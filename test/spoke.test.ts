@@ -353,6 +353,11 @@ describe('GIVEN a hub in one account and a spoke in another, in one app with exp
       ['iam:UpdateRole', () => roleUnderPath],
       ['iam:PassRole', () => roleUnderPath],
       ['iam:CreatePolicyVersion', () => SPOKE_BOUNDARY],
+      // The README: the roles' confinement is a managed policy the enforcement role cannot change or detach.
+      ['iam:DetachRolePolicy', () => roleUnderPath],
+      ['iam:CreatePolicyVersion', () => `arn:aws:iam::${SPOKE}:policy/SpokeConfinement`],
+      ['iam:SetDefaultPolicyVersion', () => `arn:aws:iam::${SPOKE}:policy/SpokeConfinement`],
+      ['iam:DeletePolicy', () => `arn:aws:iam::${SPOKE}:policy/SpokeConfinement`],
       ['iam:CreateRole', () => `arn:aws:iam::${SPOKE}:role${PROTECTED_PATH}new`],
       ['sts:AssumeRole', () => roleUnderPath],
     ])('THEN %s is denied, even on a bounded protected role', async (action, resource) => {
