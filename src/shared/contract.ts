@@ -166,6 +166,8 @@ export const CONFIG_DOCUMENT_VERSION = 2;
 export interface ConfigManifest {
   readonly version: number;
   readonly adminPrincipals: string[];
+  /** Relying parties that may call `POST /introspect` (patterns, as `adminPrincipals`); omitted when there are none. */
+  readonly introspectionPrincipals?: string[];
   /** SHA-256 (hex) of each chunk's document, in order. */
   readonly chunks: string[];
 }
@@ -174,6 +176,7 @@ export interface ConfigManifest {
 export interface ConfigDocument {
   readonly version: number;
   readonly adminPrincipals: string[];
+  readonly introspectionPrincipals?: string[];
   readonly profiles: ProfileConfig[];
 }
 
@@ -256,6 +259,13 @@ export const Env = {
   SPOKE_ACCOUNTS: 'SENTINEL_SPOKE_ACCOUNTS',
   /** Enforcer: the id (`p-…`) of the organization-wide SCP it keeps (`RevocationEnforcement.organizationScp`). */
   ORGANIZATION_POLICY_ID: 'SENTINEL_ORGANIZATION_POLICY_ID',
+  /**
+   * Events function and enforcer: the event bus (name or ARN) their session events go to ({@link SessionEvents}). Unset:
+   * the account's default bus.
+   */
+  EVENT_BUS: 'SENTINEL_EVENT_BUS',
+  /** Events function and enforcer: the TVM's name, stamped on every event (`detail.tvmName`). */
+  TVM_NAME: 'SENTINEL_TVM_NAME',
 } as const;
 
 /**
@@ -305,7 +315,200 @@ export const Routes = [
   { method: 'GET', path: '/sessions/{id}' },
   { method: 'DELETE', path: '/sessions/{id}' },
   { method: 'POST', path: '/sessions/{id}/revoke' },
+  { method: 'POST', path: '/introspect' },
 ] as const;
+
+/**
+ * Introspection (`POST /introspect`), shaped after OAuth 2.0 token introspection (RFC 7662): a relying party (a service
+ * downstream of the TVM that the TVM names in `introspectionPrincipals` or `grantIntrospect`) asks whether the session
+ * behind a caller it saw is still valid. The body is `application/x-www-form-urlencoded` (as RFC 7662) or JSON, with
+ * the fields of {@link IntrospectionRequestFields}. The answer is {@link IntrospectionAnswer}.
+ */
+export const Introspection = {
+  PATH: '/introspect',
+  /** Largest accepted body, in bytes (a proof is at most {@link IdentityProof.MAX_LENGTH} characters). */
+  MAX_BODY_BYTES: 16_384,
+  /**
+   * What an audience may look like: a host name, optionally with a port, or any short name of the relying party's choosing.
+   * Compared without case.
+   */
+  AUDIENCE_PATTERN: '^[A-Za-z0-9][A-Za-z0-9.:_-]{0,252}$',
+  /** How long a verifier caches an active answer by default (seconds). */
+  DEFAULT_ACTIVE_CACHE_SECONDS: 30,
+  /**
+   * How long a verifier caches an inactive answer: until any credentials it could have seen have expired (a TVM vends
+   * at most {@link Limits.MAX_CREDENTIAL_SECONDS}). An inactive session never becomes active again.
+   */
+  INACTIVE_CACHE_SECONDS: 3600,
+} as const;
+
+/** The request fields of `POST /introspect`. */
+export const IntrospectionRequestFields = {
+  /** The caller's principal ARN as the relying party saw it, or an identity proof (base64) the caller made for the relying party. */
+  TOKEN: 'token',
+  /** `principal_arn` or `identity_proof` ({@link IntrospectionTokenTypes}); optional: an ARN starts with `arn:`. */
+  TOKEN_TYPE_HINT: 'token_type_hint',
+  /** Required with an identity proof: the relying party's own audience, which the proof's signed audience header must name. */
+  AUDIENCE: 'audience',
+  /** `fail_closed` (default) or `fail_open` ({@link IntrospectionStoreFailure}): what to answer when the session store fails. */
+  ON_STORE_FAILURE: 'on_store_failure',
+} as const;
+
+/** Values of {@link IntrospectionRequestFields.TOKEN_TYPE_HINT}. */
+export const IntrospectionTokenTypes = {
+  PRINCIPAL_ARN: 'principal_arn',
+  IDENTITY_PROOF: 'identity_proof',
+} as const;
+
+/**
+ * Values of {@link IntrospectionRequestFields.ON_STORE_FAILURE}. `fail_closed`: the TVM answers 503 `STORE_UNAVAILABLE`
+ * (a verifier refuses the request and caches nothing). `fail_open`: 200 with `active: true`, `store_unavailable: true`
+ * and only the session id (a verifier admits the request and caches nothing), unless the container knows the session
+ * as inactive already.
+ */
+export const IntrospectionStoreFailure = {
+  FAIL_CLOSED: 'fail_closed',
+  FAIL_OPEN: 'fail_open',
+} as const;
+
+/**
+ * The answer of `POST /introspect` (200). Inactive: `{ "active": false }` and nothing more, whatever the reason (unknown,
+ * ended, revoked, expired, not a session of a profile's role, a proof for another audience). Active: the session's facts,
+ * RFC 7662 names where one fits.
+ */
+export interface IntrospectionAnswer {
+  readonly active: boolean;
+  /** The session id (RFC 7662 `jti`: the session is the token's identity). */
+  readonly jti?: string;
+  /** The principal that started the session: its ARN as the TVM saw it. */
+  readonly sub?: string;
+  /** The user: last segment of `sub` (IAM user name, role session name). */
+  readonly username?: string;
+  readonly profile?: string;
+  /** The protected role the session's credentials are of. */
+  readonly role_arn?: string;
+  /** The caller ARN the answer is about (the token's, or what STS said of the proof). */
+  readonly principal_arn?: string;
+  /** When the session started (epoch seconds). */
+  readonly iat?: number;
+  /** When the session ends (epoch seconds): no credentials are vended for it after that. */
+  readonly exp?: number;
+  /** Latest expiry of the credentials vended for the session so far (epoch seconds). */
+  readonly credentials_exp?: number;
+  /** The proof's audience, for an identity proof. */
+  readonly aud?: string;
+  /** `principal_arn` or `identity_proof`: what the token was. */
+  readonly token_type?: string;
+  /** The TVM that answered (its name). */
+  readonly iss?: string;
+  /** `fail_open` only: the store could not be read; `jti` is all the TVM knows. */
+  readonly store_unavailable?: boolean;
+}
+
+/**
+ * Events of sessions, on EventBridge (the account's default bus, or the `eventBus` the TVM was given). `source` is
+ * {@link SessionEvents.SOURCE}, `detail-type` one of {@link SessionEventTypes}, `detail.version` the version of the
+ * detail's schema ({@link SessionEvents.VERSION}; a change that could break a consumer is a new version), and
+ * `detail.tvmName` the TVM's name, so that rules of two TVMs on one bus never cross. The package ships a JSON Schema
+ * of each (`schemas/events/<kebab-case detail-type>.v<version>.json`).
+ */
+export const SessionEvents = {
+  SOURCE: 'sentinel-tvm',
+  VERSION: 1,
+  /** PutEvents takes at most 10 entries per call. */
+  MAX_ENTRIES_PER_CALL: 10,
+} as const;
+
+/** `detail-type` of each event. */
+export const SessionEventTypes = {
+  /** A session started: its first credentials are about to be vended. Emitted by the events function (session table stream). */
+  SESSION_STARTED: 'Session Started',
+  /** A session ended: by its owner or an administrator (`DELETE /sessions/{id}`), or because its first AssumeRole failed. */
+  SESSION_ENDED: 'Session Ended',
+  /** A session was revoked (`POST /sessions/{id}/revoke`, a principal block, a tombstone for an unrecorded session). */
+  SESSION_REVOKED: 'Session Revoked',
+  /** The enforcer wrote a revoked session's deny on a role (or the organization's SCP): one event per session, role and account. */
+  REVOCATION_ENFORCED: 'Revocation Enforced',
+  /** The enforcer could not write a role's deny (or the SCP) in a run: one event per role and account, listing the sessions. */
+  REVOCATION_ENFORCEMENT_FAILED: 'Revocation Enforcement Failed',
+} as const;
+
+/** Fields every event's detail has. */
+export interface SessionEventBase {
+  readonly version: number;
+  readonly tvmName: string;
+}
+
+/** Detail of `Session Started`. Times are ISO 8601 (UTC, milliseconds as stored). */
+export interface SessionStartedDetail extends SessionEventBase {
+  readonly sessionId: string;
+  readonly user: string;
+  readonly principalArn: string;
+  readonly accountId: string;
+  readonly profile: string;
+  readonly roleArn: string;
+  readonly sourceIdentity: string;
+  readonly startedAt: string;
+  readonly expiresAt: string;
+}
+
+/** Detail of `Session Ended`. */
+export interface SessionEndedDetail extends SessionEventBase {
+  readonly sessionId: string;
+  readonly user: string;
+  readonly principalArn: string;
+  readonly profile: string;
+  readonly roleArn: string;
+  readonly endedAt: string;
+  readonly reason: string;
+}
+
+/** Detail of `Session Revoked`. */
+export interface SessionRevokedDetail extends SessionEventBase {
+  readonly sessionId: string;
+  readonly user: string;
+  readonly principalArn: string;
+  readonly profile: string;
+  readonly roleArn: string;
+  readonly revokedAt: string;
+  readonly revokedBy: string;
+  readonly reason: string;
+}
+
+/** Where a deny is written: a role's inline policy, or the organization-wide SCP. */
+export const EnforcementMechanisms = {
+  ROLE_POLICY: 'role-policy',
+  ORGANIZATION_SCP: 'organization-scp',
+} as const;
+
+/** Detail of `Revocation Enforced`. */
+export interface RevocationEnforcedDetail extends SessionEventBase {
+  readonly sessionId: string;
+  /** The role the deny was written on (the session's role, or a role it may chain into). */
+  readonly roleArn: string;
+  /** The role's account (12 digits), or `organization` for the SCP. */
+  readonly account: string;
+  /** `role-policy` or `organization-scp`. */
+  readonly mechanism: string;
+  readonly revokedAt: string;
+  /** When the IAM (or Organizations) write returned. */
+  readonly enforcedAt: string;
+  /** `enforcedAt` − `revokedAt`, milliseconds: the measured delay from the revoke to the deny. */
+  readonly delayMs: number;
+}
+
+/** Detail of `Revocation Enforcement Failed`. */
+export interface RevocationEnforcementFailedDetail extends SessionEventBase {
+  readonly roleArn: string;
+  readonly account: string;
+  readonly mechanism: string;
+  /** The revoked sessions whose deny should be on the role and may not be (at most 100; `truncated` says there were more). */
+  readonly sessionIds: string[];
+  readonly truncated: boolean;
+  /** The error's name or code (never its message: it may name more than the role). */
+  readonly error: string;
+  readonly failedAt: string;
+}
 
 /** Request header that continues a session; also set on every vend response. */
 export const SESSION_HEADER = 'x-sentinel-session-id';
@@ -374,6 +577,12 @@ export const Metrics = {
   STORE_FAILURES: 'StoreFailures',
   STS_FAILURES: 'StsFailures',
   VEND_LATENCY: 'VendLatency',
+  /** Introspection answers (dimension `Active`: `true` or `false`, besides the total). */
+  INTROSPECTIONS: 'Introspections',
+  /** Dimension of {@link Metrics.INTROSPECTIONS}. */
+  ACTIVE_DIMENSION: 'Active',
+  /** Events that could not be put on the bus (the events function and the enforcer; never a vend). */
+  EVENTS_FAILED: 'EventsFailed',
   /** Enforcer: roles whose revoked-sessions deny could not be written in a run (dimension `service`, and `Role`). */
   ENFORCEMENT_FAILURES: 'EnforcementFailures',
   /** Dimension of {@link Metrics.ENFORCEMENT_FAILURES} naming the role. */

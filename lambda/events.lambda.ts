@@ -1,0 +1,2 @@
+// Placeholder: the events function (session table stream -> EventBridge) is being written.
+export const handler = async (): Promise<void> => undefined;
