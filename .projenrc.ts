@@ -161,6 +161,7 @@ project.bundler.addBundle('lambda/verifier/index.ts', {
   watchTask: false,
   tsconfigPath: 'lambda/tsconfig.json',
 });
+project.tasks.tryFind('bundle:lambda/verifier/index')!.exec('node scripts/verifier-types.js');
 
 // `npm run bench`: figures of the vending path against local backends (prints a table; asserts nothing).
 project.addTask('bench', {

@@ -6,6 +6,7 @@ import { IdentityVerifier } from './auth/proof';
 import { ApiError } from './errors';
 import { errorResponse, json, type HttpResponse } from './http';
 import { isVendedSession, verifiedCaller, type Caller } from './identity';
+import { InactiveSessions, introspect, type IntrospectFacts } from './introspect/introspect';
 import { powertoolsSink, type DecisionLog, type DecisionSink } from './observability';
 import { loadConfig, type TvmConfig } from './profiles';
 import { changeSession, getSession, listSessions, type ManageFacts } from './sessions/manage';
@@ -30,7 +31,7 @@ export interface HandlerDeps {
   readonly verifier?: IdentityVerifier;
 }
 
-type Route = 'vend' | 'profiles' | 'sessions';
+type Route = 'vend' | 'profiles' | 'sessions' | 'introspect';
 
 const ROUTES: { pattern: RegExp; route: Route; methods: string[] }[] = [
   { pattern: /^\/$/, route: 'vend', methods: ['GET', 'POST'] },
@@ -38,7 +39,10 @@ const ROUTES: { pattern: RegExp; route: Route; methods: string[] }[] = [
   { pattern: /^\/sessions$/, route: 'sessions', methods: ['GET'] },
   { pattern: /^\/sessions\/[^/]+$/, route: 'sessions', methods: ['GET', 'DELETE'] },
   { pattern: /^\/sessions\/[^/]+\/revoke$/, route: 'sessions', methods: ['POST'] },
+  { pattern: /^\/introspect$/, route: 'introspect', methods: ['POST'] },
 ];
+
+type Facts = VendFacts & ManageFacts & IntrospectFacts;
 
 export function createHandler(deps: HandlerDeps): (event: TvmEvent) => Promise<HttpResponse> {
   const now = deps.now ?? (() => new Date());
@@ -69,13 +73,14 @@ export function createHandler(deps: HandlerDeps): (event: TvmEvent) => Promise<H
     return tokensPromise;
   };
   const ctx = { settings: deps.settings, store, sts: deps.sts, config, now, newSessionId, serverInstanceId, pageTokens };
+  const introspection = { store, config, verifier, now, tvmName: deps.settings.tvmName, inactive: new InactiveSessions() };
 
   return async (event: TvmEvent) => {
     const started = Date.now();
     const requestId = String(event?.requestContext?.requestId ?? 'unknown');
     const method = String(event?.requestContext?.http?.method ?? '').toUpperCase();
     const path = normalizePath(event?.rawPath ?? event?.requestContext?.http?.path);
-    const facts: VendFacts & ManageFacts = {};
+    const facts: Facts = {};
     const entry: DecisionLog = { level: 'INFO', message: 'decision', requestId, method, path, decision: 'ALLOW', status: 200 };
     let response: HttpResponse;
     try {
@@ -109,7 +114,7 @@ export function createHandler(deps: HandlerDeps): (event: TvmEvent) => Promise<H
     return response;
   };
 
-  async function route(caller: Caller, method: string, path: string, event: TvmEvent, requestId: string, facts: VendFacts & ManageFacts) {
+  async function route(caller: Caller, method: string, path: string, event: TvmEvent, requestId: string, facts: Facts) {
     const match = ROUTES.filter((r) => r.pattern.test(path));
     if (match.length === 0) {
       throw new ApiError('NOT_FOUND', 'No such resource.');
@@ -152,6 +157,10 @@ export function createHandler(deps: HandlerDeps): (event: TvmEvent) => Promise<H
         if (method === 'GET') return json(200, await getSession(ctx, caller, id, facts));
         return json(200, await changeSession(ctx, caller, id, action === 'revoke', bodyOf(event), facts));
       }
+      case 'introspect':
+        return json(200, await introspect(introspection, caller, {
+          contentType: headerOf(event, 'content-type'), body: bodyOf(event), query: queryOf(event),
+        }, facts));
     }
   }
 }

@@ -1,11 +1,12 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { IntrospectFacts } from './introspect/introspect';
 import type { ManageFacts } from './sessions/manage';
 import type { VendFacts } from './vend/vend';
-import { Metrics as MetricNames } from '../src/shared/contract';
+import { Introspection, Metrics as MetricNames } from '../src/shared/contract';
 
 /** One decision per request: the facts a security reviewer needs, never a secret, token or signature. */
-export interface DecisionLog extends VendFacts, ManageFacts {
+export interface DecisionLog extends VendFacts, ManageFacts, IntrospectFacts {
   level: 'INFO' | 'WARN' | 'ERROR';
   message: 'decision';
   requestId: string;
@@ -50,6 +51,10 @@ function emitMetrics(metrics: Metrics, e: DecisionLog): void {
     metrics.singleMetric().addDimension(MetricNames.CODE_DIMENSION, e.code ?? 'UNKNOWN').addMetric(MetricNames.DENIALS, MetricUnit.Count, 1);
   }
   if (e.action === 'revoke' && e.decision === 'ALLOW') metrics.addMetric(MetricNames.REVOCATIONS, MetricUnit.Count, 1);
+  if (e.path === Introspection.PATH && e.decision === 'ALLOW' && e.active !== undefined) {
+    metrics.addMetric(MetricNames.INTROSPECTIONS, MetricUnit.Count, 1);
+    metrics.singleMetric().addDimension(MetricNames.ACTIVE_DIMENSION, String(e.active)).addMetric(MetricNames.INTROSPECTIONS, MetricUnit.Count, 1);
+  }
   if (e.storeFailure || e.code === 'STORE_UNAVAILABLE') metrics.addMetric(MetricNames.STORE_FAILURES, MetricUnit.Count, 1);
   if (e.stsError) metrics.addMetric(MetricNames.STS_FAILURES, MetricUnit.Count, 1);
   // Nothing to publish (e.g. an allowed GET /profiles): publishing would log Powertools' "No application metrics" warning.

@@ -28,11 +28,21 @@ export class TvmConfig {
    * path, as a session's role appears in `Caller.matchArns`: one lookup per request.
    */
   public readonly sessionRoleArns: ReadonlySet<string>;
+  /**
+   * The profiles' own roles (not the roles they may chain into), without their IAM path: only the TVM names sessions of
+   * these, so only their `tvm-<id>-…` sessions can be introspected as active.
+   */
+  public readonly profileRoleArns: ReadonlySet<string>;
+  /** Relying parties that may call `POST /introspect` (besides administrators). */
+  public readonly introspectors: PrincipalMatcher;
 
-  constructor(public readonly digest: string | undefined, profiles: ProfileConfig[], adminPrincipals: string[]) {
+  constructor(public readonly digest: string | undefined, profiles: ProfileConfig[], adminPrincipals: string[],
+    introspectionPrincipals: string[] = []) {
     this.profiles = new Map(profiles.map((p) => [p.name, { ...p, matcher: new PrincipalMatcher(p.allowedPrincipals) }]));
     this.admins = new PrincipalMatcher(adminPrincipals);
+    this.introspectors = new PrincipalMatcher(introspectionPrincipals);
     this.sessionRoleArns = new Set(profiles.flatMap((p) => [p.roleArn, ...(p.chainRoleArns ?? [])]).map(withoutPath));
+    this.profileRoleArns = new Set(profiles.map((p) => withoutPath(p.roleArn)));
   }
 
   /** The profile if it exists and the caller may use it; unknown and forbidden look the same to callers. */
@@ -48,6 +58,11 @@ export class TvmConfig {
   public isAdmin(caller: Caller): boolean {
     return this.admins.matchesAny(caller.matchArns);
   }
+
+  /** A relying party of this TVM: a caller matching `introspectionPrincipals` or `adminPrincipals`. */
+  public isIntrospector(caller: Caller): boolean {
+    return this.introspectors.matchesAny(caller.matchArns) || this.isAdmin(caller);
+  }
 }
 
 /**
@@ -61,5 +76,5 @@ export async function loadConfig(ddb: DynamoDBClient, controlTableName: string, 
     throw new ConfigError('no deployed configuration digest (SENTINEL_CONFIG_DIGEST): refusing to authorize from an unverified configuration');
   }
   const doc = await readConfig(ddb, controlTableName, expectedDigest);
-  return new TvmConfig(expectedDigest, doc.profiles, doc.adminPrincipals);
+  return new TvmConfig(expectedDigest, doc.profiles, doc.adminPrincipals, doc.introspectionPrincipals ?? []);
 }

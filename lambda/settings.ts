@@ -17,6 +17,8 @@ export interface Settings {
   readonly defaultDurationSeconds: number;
   readonly retentionSeconds: number;
   readonly failOpen: boolean;
+  /** The TVM's name (`POWERTOOLS_SERVICE_NAME`, else `SENTINEL_TVM_NAME`): the issuer of introspection answers. */
+  readonly tvmName: string;
 }
 
 export function readSettings(env: NodeJS.ProcessEnv): Settings {
@@ -49,6 +51,7 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
     defaultDurationSeconds: seconds(env, Env.DEFAULT_DURATION_SECONDS, Limits.DEFAULT_CREDENTIAL_SECONDS),
     retentionSeconds: seconds(env, Env.RETENTION_SECONDS, Limits.DEFAULT_RETENTION_SECONDS),
     failOpen: mode === StoreFailureModes.FAIL_OPEN,
+    tvmName: env.POWERTOOLS_SERVICE_NAME || env[Env.TVM_NAME] || 'sentinel-tvm',
   };
 }
 

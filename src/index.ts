@@ -4,3 +4,4 @@ export * from './protected-role';
 export * from './principal-pattern';
 export * from './revocation';
 export * from './spoke';
+export * from './session-authorizer';

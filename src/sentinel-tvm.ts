@@ -5,10 +5,13 @@ import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct, IConstruct } from 'constructs';
 import { PrincipalPattern } from './principal-pattern';
 import { TvmConfiguration } from './private/configuration';
@@ -17,13 +20,14 @@ import { ImportedSentinelTvm, protectedRolePathOf, validateTvmName } from './pri
 import { addDeploymentLimitChecks } from './private/limits';
 import { acknowledgeNag } from './private/nag';
 import { renderPrincipalPatterns } from './private/principals';
+import { TvmSessionEvents } from './private/session-events';
 import { assumeStatements, noRoleChaining, noSelfVending, onlyFromFunction, SPOKE_ROLE_SYMBOL, trustStatements } from './private/trust';
 import { validateDuration, validateProfileName } from './private/validation';
 import { VendFunction } from './private/vend-function';
 import { RevocationEnforcement } from './revocation';
 import {
   Attr, BLOCK_ITEM_PREFIX, Env, Indexes, Limits, revokedSessionsPolicyName, Routes, SESSION_TAG_KEY,
-  SOURCE_IDENTITY_PREFIX, StoreFailureModes, TOKEN_KEY_ITEM_ID, TvmTags,
+  SessionEvents, SessionEventTypes, SOURCE_IDENTITY_PREFIX, StoreFailureModes, TOKEN_KEY_ITEM_ID, TvmTags,
 } from './shared/contract';
 import { ISentinelTvm, SentinelTvmAttributes, SentinelTvmBase } from './tvm-reference';
 
@@ -75,6 +79,32 @@ export interface SentinelTvmProps {
    * @default - no administrators: callers manage only their own sessions
    */
   readonly adminPrincipals?: PrincipalPattern[];
+
+  /**
+   * Relying parties: the principals that may ask whether a session is still valid (`POST /introspect`), e.g. a
+   * downstream service's Lambda authorizer. `grantIntrospect` adds one of this app; administrators may too.
+   *
+   * @default - none besides those given `grantIntrospect` and the administrators
+   */
+  readonly introspectionPrincipals?: PrincipalPattern[];
+
+  /**
+   * The event bus every session change goes to (`Session Started`, `Session Ended`, `Session Revoked`, `Revocation
+   * Enforced`, `Revocation Enforcement Failed`; source `sentinel-tvm`). Subscribe with `onSessionRevoked` and its
+   * siblings.
+   *
+   * @default - the account's default event bus
+   */
+  readonly eventBus?: events.IEventBus;
+
+  /**
+   * A topic for people: each revocation, each deny the enforcer wrote for it, and each deny it could not write are
+   * published to it as a line of text (subscribe an email address or a chat integration). The TVM only publishes: the
+   * topic's encryption and subscriptions are yours (an encrypted topic's key must let EventBridge use it).
+   *
+   * @default - no notifications
+   */
+  readonly notificationTopic?: sns.ITopic;
 
   /**
    * Profiles of this TVM, as if each were added with `addProfile`.
@@ -177,7 +207,8 @@ export interface SentinelTvmProps {
   readonly tracing?: lambda.Tracing;
 
   /**
-   * Throttling of each vending route (`GET /`, `POST /`, `GET /profiles`): API Gateway keeps one bucket per route, for
+   * Throttling of each vending route (`GET /`, `POST /`, `GET /profiles`), and of `POST /introspect` (relying parties'
+   * checks, in a bucket of its own): API Gateway keeps one bucket per route, for
    * all callers of that route together. The session routes have buckets of their own (`sessionsThrottle`), so a flood
    * of vends cannot starve revocation.
    *
@@ -466,7 +497,10 @@ export class SentinelTvm extends SentinelTvmBase {
   private readonly enforcer?: TvmEnforcer;
   private readonly profiles = new Map<string, Profile>();
   private readonly adminPrincipals: string[];
+  private readonly introspectionPrincipals: string[];
   private readonly allowCallerChosenNames: boolean;
+  private readonly eventBus?: events.IEventBus;
+  private readonly sessionEvents: TvmSessionEvents;
   private readonly trustedRoles = new Set<iam.IRole>();
   private readonly roleArnsGranted = new Set<string>();
   private readonly confinedRoles = new Set<iam.IRole>();
@@ -483,6 +517,9 @@ export class SentinelTvm extends SentinelTvmBase {
 
     this.allowCallerChosenNames = props.allowCallerChosenPrincipalNames ?? false;
     this.adminPrincipals = renderPrincipalPatterns('adminPrincipals', props.adminPrincipals, true, { allowCallerChosenNames: this.allowCallerChosenNames });
+    this.introspectionPrincipals = renderPrincipalPatterns('introspectionPrincipals', props.introspectionPrincipals, true,
+      { allowCallerChosenNames: this.allowCallerChosenNames });
+    this.eventBus = props.eventBus;
     const lifetime = validateDuration('sessionLifetime', props.sessionLifetime, Limits.MIN_CREDENTIAL_SECONDS,
       Limits.MAX_SESSION_LIFETIME_SECONDS) ?? Limits.DEFAULT_SESSION_LIFETIME_SECONDS;
     const defaultDuration = validateDuration('defaultCredentialDuration', props.defaultCredentialDuration,
@@ -586,6 +623,7 @@ export class SentinelTvm extends SentinelTvmBase {
       logRetention,
       runtimeRolePath: this.runtimeRolePath,
       admins: () => this.adminPrincipals,
+      introspectors: () => this.introspectionPrincipals,
       architecture,
     });
     const configDigest = this.configuration.digest;
@@ -687,6 +725,7 @@ export class SentinelTvm extends SentinelTvmBase {
         observability,
         tracing,
         architecture,
+        eventBus: props.eventBus,
       });
       this.enforcerRoleArn = this.enforcer.role.roleArn;
       // A role on which no deny can be written is loud whether or not anyone called addAlarms().
@@ -700,6 +739,19 @@ export class SentinelTvm extends SentinelTvmBase {
           + 'revoked credentials may still work on that role (see the enforcer log, and the metric by Role and by Account)',
       });
     }
+    // Session changes reach EventBridge from the table's stream: the vending function makes no request for them.
+    this.sessionEvents = new TvmSessionEvents(this, 'Events', {
+      table: this.table,
+      eventBus: props.eventBus,
+      encryptionKey: props.encryptionKey,
+      logRetention,
+      runtimeRolePath: this.runtimeRolePath,
+      tvmName: this.tvmName,
+      observability,
+      tracing,
+      architecture,
+    });
+    if (props.notificationTopic) this.notifyPeople(props.notificationTopic);
     (props.spokeAccounts ?? []).forEach((account, i) => this.addSpokeAccountAs(`spokeAccounts[${i}]`, account));
     // Spokes and profiles may come in any order: a role of another account is checked once all are known.
     this.node.addValidation({ validate: () => this.validateAccounts() });
@@ -714,9 +766,10 @@ export class SentinelTvm extends SentinelTvmBase {
     // AWS's limits (template and policy sizes, managed policies per role, custom-resource requests, environment) are
     // checked at synth, so that a deployment never fails on them half-way.
     addDeploymentLimitChecks(this, {
-      roles: () => [...new Set([this.executionRole, this.configuration.writer.role!, ...(this.enforcer ? [this.enforcer.role] : []),
+      roles: () => [...new Set([this.executionRole, this.configuration.writer.role!, this.sessionEvents.role,
+        ...(this.enforcer ? [this.enforcer.role] : []),
         ...this.trustedRoles, ...this.confinedRoles])],
-      functions: () => [this.handler, this.configuration.writer, ...(this.enforcer ? [this.enforcer.function] : [])],
+      functions: () => [this.handler, this.configuration.writer, this.sessionEvents.function, ...(this.enforcer ? [this.enforcer.function] : [])],
     });
 
     for (const [i, profile] of (props.profiles ?? []).entries()) {
@@ -854,6 +907,57 @@ export class SentinelTvm extends SentinelTvmBase {
     return this.grantInvoke(grantee).combine(this._grantRoutes(grantee, [['POST', '/sessions/*/revoke']]));
   }
 
+  /**
+   * Makes the grantee a relying party of this TVM: it may ask whether the session behind a caller it saw is still valid
+   * (`POST /introspect`, RFC 7662-shaped), e.g. the Lambda authorizer of a downstream API (`SentinelSessionAuthorizer` does
+   * this itself). The grantee must be an IAM role (every session of it) or user of this app, in the TVM's account (HTTP
+   * APIs admit no other account). It learns a session's user, profile, role and expiry, nothing more.
+   */
+  public grantIntrospect(grantee: iam.IGrantable): iam.Grant {
+    const principal = grantee.grantPrincipal as { roleArn?: string; userArn?: string };
+    const arn = principal.roleArn ?? principal.userArn;
+    if (arn === undefined) {
+      throw new Error(`grantIntrospect: the grantee ${Construct.isConstruct(grantee) ? grantee.node.path : String(grantee)} is `
+        + 'not an IAM role or user, whose ARN could name it a relying party');
+    }
+    if (!this.introspectionPrincipals.includes(arn)) this.introspectionPrincipals.push(arn);
+    return super.grantIntrospect(grantee);
+  }
+
+  /**
+   * A rule matching this TVM's `Session Started` events (version 1) on its event bus: a session's first credentials are
+   * about to be vended. Give `options.target`, or add targets to the rule.
+   */
+  public onSessionStarted(id: string, options: events.OnEventOptions = {}): events.Rule {
+    return this.onSessionEvent(id, SessionEventTypes.SESSION_STARTED, options);
+  }
+
+  /** A rule matching this TVM's `Session Ended` events (version 1): ended by its owner or an administrator, or a failed start. */
+  public onSessionEnded(id: string, options: events.OnEventOptions = {}): events.Rule {
+    return this.onSessionEvent(id, SessionEventTypes.SESSION_ENDED, options);
+  }
+
+  /** A rule matching this TVM's `Session Revoked` events (version 1). */
+  public onSessionRevoked(id: string, options: events.OnEventOptions = {}): events.Rule {
+    return this.onSessionEvent(id, SessionEventTypes.SESSION_REVOKED, options);
+  }
+
+  /**
+   * A rule matching this TVM's `Revocation Enforced` events (version 1): the enforcer wrote a revoked session's deny on a
+   * role (or the organization's SCP); `detail.delayMs` is the time from the revoke to the write.
+   */
+  public onRevocationEnforced(id: string, options: events.OnEventOptions = {}): events.Rule {
+    return this.onSessionEvent(id, SessionEventTypes.REVOCATION_ENFORCED, options);
+  }
+
+  /**
+   * A rule matching this TVM's `Revocation Enforcement Failed` events (version 1): the enforcer could not write a role's
+   * deny in a run; revoked credentials may still work on that role until a later run writes it.
+   */
+  public onRevocationEnforcementFailed(id: string, options: events.OnEventOptions = {}): events.Rule {
+    return this.onSessionEvent(id, SessionEventTypes.REVOCATION_ENFORCEMENT_FAILED, options);
+  }
+
   /** Failed invocations of the vending function (crashes, timeouts; answered errors are not counted). Sum over 5 minutes. */
   public metricHandlerErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.handler.metricErrors({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5), ...props });
@@ -946,6 +1050,51 @@ export class SentinelTvm extends SentinelTvmBase {
   /** Names of the profiles defined so far. */
   public get profileNames(): string[] {
     return [...this.profiles.keys()];
+  }
+
+  /** A rule on this TVM's bus for one detail-type of its events, in the version this library emits. */
+  private onSessionEvent(id: string, detailType: string, options: events.OnEventOptions): events.Rule {
+    const rule = new events.Rule(this, id, {
+      eventBus: this.eventBus,
+      description: options.description,
+      ruleName: options.ruleName,
+      crossStackScope: options.crossStackScope,
+    });
+    rule.addEventPattern({
+      source: [SessionEvents.SOURCE],
+      detailType: [detailType],
+      detail: { tvmName: [this.tvmName], version: [SessionEvents.VERSION] },
+    });
+    rule.addEventPattern(options.eventPattern);
+    if (options.target) rule.addTarget(options.target);
+    return rule;
+  }
+
+  /** One line of text per revocation, written deny and unwritten deny, for people subscribed to `topic`. */
+  private notifyPeople(topic: sns.ITopic): void {
+    const f = (path: string) => events.EventField.fromPath(`$.detail.${path}`);
+    const tvm = `Sentinel TVM ${this.tvmName}`;
+    this.onSessionRevoked('NotifyRevoked', {
+      description: `${tvm}: tells people of each revocation`,
+      target: new targets.SnsTopic(topic, {
+        message: events.RuleTargetInput.fromText(`${tvm}: session ${f('sessionId')} of ${f('principalArn')} (profile ${f('profile')}) `
+          + `was revoked by ${f('revokedBy')} at ${f('revokedAt')}: ${f('reason')}`),
+      }),
+    });
+    this.onRevocationEnforced('NotifyEnforced', {
+      description: `${tvm}: tells people when a revocation took effect on a role`,
+      target: new targets.SnsTopic(topic, {
+        message: events.RuleTargetInput.fromText(`${tvm}: the revocation of session ${f('sessionId')} took effect on ${f('roleArn')} `
+          + `(${f('mechanism')}) ${f('delayMs')} ms after the revoke`),
+      }),
+    });
+    this.onRevocationEnforcementFailed('NotifyEnforcementFailed', {
+      description: `${tvm}: tells people when a revocation deny could not be written`,
+      target: new targets.SnsTopic(topic, {
+        message: events.RuleTargetInput.fromText(`${tvm}: the revoked-sessions deny could not be written on ${f('roleArn')} in `
+          + `${f('account')} (${f('error')}): revoked credentials may still work there; the enforcer retries every 5 minutes`),
+      }),
+    });
   }
 
   private trust(prop: string, role: iam.IRole): void {
@@ -1177,15 +1326,16 @@ export class SentinelTvm extends SentinelTvmBase {
   }
 
   private acknowledgeNagFindings(): void {
-    for (const fn of [this.handler, this.enforcer?.function, this.configuration.writer]) {
+    for (const fn of [this.handler, this.enforcer?.function, this.configuration.writer, this.sessionEvents.function]) {
       if (!fn) continue;
       acknowledgeNag(fn, [{
         id: 'AwsSolutions-L1',
         reason: 'The function is bundled for and tested on nodejs22.x (esbuild target node22); its runtime moves with this library.',
       }]);
     }
-    if (this.enforcer) {
-      acknowledgeNag(this.enforcer.role, [{
+    for (const role of [this.enforcer?.role, this.sessionEvents.role]) {
+      if (!role) continue;
+      acknowledgeNag(role, [{
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason: 'dynamodb:ListStreams, added by the stream event source, has no resource-level permissions.',
       }]);

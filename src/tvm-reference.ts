@@ -2,7 +2,7 @@ import { Annotations, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct, IConstruct } from 'constructs';
-import { Metrics } from './shared/contract';
+import { Introspection, Metrics } from './shared/contract';
 
 /**
  * A TVM's error codes that count as denials (4xx answers): the `Code` dimension of its `Denials` metric.
@@ -73,6 +73,12 @@ export interface ISentinelTvm extends IConstruct {
    */
   grantInvoke(grantee: iam.IGrantable): iam.Grant;
 
+  /**
+   * Grants `execute-api:Invoke` on `POST /introspect`, for a relying party. The TVM answers only the principals its own
+   * stack names: `introspectionPrincipals`, or `grantIntrospect` on the `SentinelTvm` itself (which does both).
+   */
+  grantIntrospect(grantee: iam.IGrantable): iam.Grant;
+
   /** A metric of this TVM in the `SentinelTvm` namespace, with its `service` dimension. Sum over 5 minutes. */
   metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   /** Credentials vended (new and continued sessions). Sum over 5 minutes. */
@@ -91,6 +97,8 @@ export interface ISentinelTvm extends IConstruct {
   metricEnforcementFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   /** Time to answer a vend, in the handler, milliseconds. p99 over 5 minutes. */
   metricVendLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Introspection answers, active and inactive together. Sum over 5 minutes. */
+  metricIntrospections(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
 }
 
 /**
@@ -135,6 +143,15 @@ export abstract class SentinelTvmBase extends Construct implements ISentinelTvm 
     return this._grantRoutes(grantee, [
       ['GET', '/'], ['POST', '/'], ['GET', '/profiles'], ['GET', '/sessions'], ['GET', '/sessions/*'], ['DELETE', '/sessions/*'],
     ]);
+  }
+
+  /**
+   * Grants `execute-api:Invoke` on `POST /introspect`, for a relying party. On an imported TVM this is the IAM half only:
+   * the TVM's own stack must name the grantee in `introspectionPrincipals` (on a `SentinelTvm`, `grantIntrospect` does
+   * both). A grantee in another account gets the `cdk-sentinel-tvm:crossAccountInvoke` warning.
+   */
+  public grantIntrospect(grantee: iam.IGrantable): iam.Grant {
+    return this._grantRoutes(grantee, [['POST', Introspection.PATH]]);
   }
 
   /**
@@ -211,6 +228,14 @@ export abstract class SentinelTvmBase extends Construct implements ISentinelTvm 
     });
   }
 
+  /**
+   * Introspection answers (`POST /introspect`), active and inactive together; `metricIntrospections({ dimensionsMap:
+   * { Active: 'false' } })` counts the inactive ones. Sum over 5 minutes.
+   */
+  public metricIntrospections(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(Metrics.INTROSPECTIONS, props);
+  }
+
   /** Time to answer a vend, in the handler, milliseconds. p99 over 5 minutes. */
   public metricVendLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric(Metrics.VEND_LATENCY, { statistic: cloudwatch.Stats.p(99), ...props });
@@ -233,6 +258,14 @@ export abstract class SentinelTvmBase extends Construct implements ISentinelTvm 
         resourceName: `$default/${method}${path}`,
       })),
     });
+  }
+
+  /**
+   * Region of the API, for constructs of this library that call it.
+   * @internal
+   */
+  public _region(): string {
+    return this._apiRegion();
   }
 
   /**

@@ -75,7 +75,7 @@ describe('GIVEN a TVM deployed elsewhere, imported with fromSentinelTvmAttribute
       `arn:aws:execute-api:us-west-2:${OTHER_ACCOUNT}:abc123defg/$default/${method}${path.replace('{id}', '0123456789abcdef')}`;
     for (const r of Routes) {
       const allowed = patterns.some((p) => iamWildcardMatch(p, route(r.method, r.path)));
-      expect({ route: `${r.method} ${r.path}`, allowed }).toEqual({ route: `${r.method} ${r.path}`, allowed: !r.path.endsWith('/revoke') });
+      expect({ route: `${r.method} ${r.path}`, allowed }).toEqual({ route: `${r.method} ${r.path}`, allowed: !r.path.endsWith('/revoke') && r.path !== '/introspect' });
     }
     expect(patterns.every((p) => p.startsWith(`arn:aws:execute-api:us-west-2:${OTHER_ACCOUNT}:abc123defg/$default/`))).toBe(true);
     Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('crossAccountInvoke'));
@@ -497,7 +497,7 @@ describe('GIVEN the architecture prop', () => {
     const architectures = (template: any) => resourcesOf(template, 'AWS::Lambda::Function')
       .filter(([, fn]) => String(fn.Properties.Runtime).startsWith('nodejs22'))
       .map(([, fn]) => fn.Properties.Architectures);
-    expect(architectures(byDefault)).toHaveLength(3); // vending, enforcer, configuration writer
+    expect(architectures(byDefault)).toHaveLength(4); // vending, enforcer, configuration writer, events
     expect(new Set(architectures(byDefault).map(String))).toEqual(new Set(['arm64']));
     expect(new Set(architectures(x86).map(String))).toEqual(new Set(['x86_64']));
   });

@@ -543,7 +543,7 @@ describe('GIVEN a change of the configuration', () => {
 });
 
 describe('GIVEN a CI role', () => {
-  test('WHEN grantInvoke is called THEN it may invoke every route of the $default stage but revoke, and nothing else', () => {
+  test('WHEN grantInvoke is called THEN it may invoke every route of the $default stage but revoke and introspect, and nothing else', () => {
     const full = fullTvm();
     const ci = new iam.Role(full.stack, 'Ci', { assumedBy: new iam.AccountRootPrincipal() });
     const grant = full.tvm.grantInvoke(ci);
@@ -560,7 +560,7 @@ describe('GIVEN a CI role', () => {
     for (const route of Routes) {
       const concrete = route.path.replace('{id}', '0123456789abcdef');
       expect({ route: `${route.method} ${concrete}`, allowed: allows(arn(apiId, '$default', route.method, concrete)) })
-        .toEqual({ route: `${route.method} ${concrete}`, allowed: !concrete.endsWith('/revoke') });
+        .toEqual({ route: `${route.method} ${concrete}`, allowed: !concrete.endsWith('/revoke') && concrete !== '/introspect' });
     }
     expect(allows(arn('otherapi123', '$default', 'GET', '/'))).toBe(false);
     expect(allows(arn(apiId, 'prod', 'GET', '/'))).toBe(false);

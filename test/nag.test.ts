@@ -2,7 +2,7 @@ import { App, CfnResource, PolicyValidationPluginReport, Stack, Validations } fr
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { IConstruct } from 'constructs';
-import { ProtectedRole, RevocationEnforcement, SentinelTvm } from '../src';
+import { ProtectedRole, RevocationEnforcement, SentinelSessionAuthorizer, SentinelTvm } from '../src';
 import { ACCOUNT, ALICE, P, REGION, fullTvm, newApp, removeOutdirs, type FullTvm } from './support/synth';
 
 /** One acknowledgement recorded in the construct tree (CDK `Validations`, which cdk-nag 3 reads). */
@@ -100,5 +100,18 @@ describe('GIVEN a TVM without an enforcer (futureVendsOnly) whose roles live in 
         (f.rule === a.id || f.rule.startsWith(`${a.id}[`)) && (f.path === a.path || f.path.startsWith(`${a.path}/`))))
       .map((a) => `${a.id} at ${a.path}`);
     expect(stale).toEqual([]);
+  });
+});
+
+describe('GIVEN a SentinelSessionAuthorizer of a relying party', () => {
+  test('WHEN cdk-nag AwsSolutions checks it THEN nothing of it is left unacknowledged, and each acknowledgement has a finding', () => {
+    const full = fullTvm();
+    const authorizer = new SentinelSessionAuthorizer(full.stack, 'Sessions', { tvm: full.tvm, audience: 'orders.example.com' });
+    full.app.synth();
+    const ours = (path: string) => path.startsWith(authorizer.node.path);
+    expect(describeViolations(new AwsSolutionsChecks().validateScope(full.app)).filter((line) => ours(line.split(' at ')[1] ?? '')))
+      .toEqual([]);
+    const findings = unacknowledgedReport(authorizer).violations.map((v) => v.ruleName);
+    for (const ack of acknowledgementsIn(authorizer)) expect(findings).toContain(ack.id);
   });
 });

@@ -83,11 +83,11 @@ describe('GIVEN a TVM', () => {
     expect(() => tvm.addAlarms({ serverErrorsThreshold: 0 })).toThrow(/ServerErrorsAlarm is 0: expected a number >= 1/);
   });
 
-  test('THEN logLevel and tracing reach both functions; tracing is off by default', () => {
+  test('THEN logLevel and tracing reach the vending, enforcer and events functions; tracing is off by default', () => {
     const quiet = Template.fromStack(fullTvm({ props: { logLevel: SentinelTvmLogLevel.WARN, tracing: lambda.Tracing.ACTIVE } }).stack);
     quiet.resourcePropertiesCountIs('AWS::Lambda::Function', {
       TracingConfig: { Mode: 'Active' }, Environment: { Variables: Match.objectLike({ POWERTOOLS_LOG_LEVEL: 'WARN' }) },
-    }, 2);
+    }, 3);
     const plain = Template.fromStack(fullTvm().stack);
     plain.resourcePropertiesCountIs('AWS::Lambda::Function', { TracingConfig: Match.anyValue() }, 0);
   });

@@ -29,6 +29,8 @@ export interface LocalConfig {
   readonly callerRoles: readonly CallerRole[];
   readonly principals: readonly LocalPrincipal[];
   readonly adminPrincipals: readonly string[];
+  /** Relying parties that may call `POST /introspect` (besides the administrators). */
+  readonly introspectionPrincipals: readonly string[];
   readonly profiles: readonly ProfileConfig[];
   readonly sessionLifetimeSeconds: number;
   readonly defaultCredentialDurationSeconds: number;
@@ -36,8 +38,9 @@ export interface LocalConfig {
   readonly storeFailureMode: 'FAIL_OPEN' | 'FAIL_CLOSED';
 }
 
-const TOP_KEYS = ['//', 'region', 'principals', 'adminPrincipals', 'profiles', 'sessionLifetime', 'defaultCredentialDuration',
-  'sessionRetention', 'storeFailureMode', 'allowCallerChosenPrincipalNames', 'tvmAccount', 'spokeAccounts', 'callerRoles'];
+const TOP_KEYS = ['//', 'region', 'principals', 'adminPrincipals', 'introspectionPrincipals', 'profiles', 'sessionLifetime',
+  'defaultCredentialDuration', 'sessionRetention', 'storeFailureMode', 'allowCallerChosenPrincipalNames', 'tvmAccount', 'spokeAccounts',
+  'callerRoles'];
 const PRINCIPAL_KEYS = ['//', 'secretAccessKey', 'arn'];
 const PROFILE_KEYS = ['//', 'name', 'roleArn', 'allowedPrincipals', 'maxCredentialDuration', 'issuedCredentialsSurviveRevocation'];
 const ACCOUNT = /^\d{12}$/;
@@ -124,6 +127,7 @@ export function validateConfig(raw: unknown): LocalConfig {
   if (typeof optIn !== 'boolean') fail('allowCallerChosenPrincipalNames', `is ${show(optIn)}: expected true or false`);
   const patternOptions: PrincipalPatternOptions = { allowCallerChosenNames: optIn as boolean };
   const adminPrincipals = patterns(top.adminPrincipals, 'adminPrincipals', true, patternOptions);
+  const introspectionPrincipals = patterns(top.introspectionPrincipals, 'introspectionPrincipals', true, patternOptions);
   if (!Array.isArray(top.profiles) || top.profiles.length === 0) {
     fail('profiles', `is ${show(top.profiles)}: expected a list of at least one profile`);
   }
@@ -229,6 +233,7 @@ export function validateConfig(raw: unknown): LocalConfig {
     callerRoles,
     principals,
     adminPrincipals,
+    introspectionPrincipals,
     profiles,
     sessionLifetimeSeconds: seconds(top.sessionLifetime, 'sessionLifetime', Limits.MIN_CREDENTIAL_SECONDS,
       Limits.MAX_SESSION_LIFETIME_SECONDS, Limits.DEFAULT_SESSION_LIFETIME_SECONDS),
@@ -265,9 +270,11 @@ export function loadConfigFile(file: string): LocalConfig {
  * The configuration as the writer's `writeConfig` takes it, which splits it into chunks as the construct does: each chunk
  * then gets the properties the construct's chunk resource passes (CloudFormation's view: numbers as strings).
  */
-export function configProperties(config: LocalConfig): { AdminPrincipals: string[]; Profiles: unknown[] } {
+export function configProperties(config: LocalConfig): { AdminPrincipals: string[]; IntrospectionPrincipals?: string[]; Profiles: unknown[] } {
   return {
     AdminPrincipals: [...config.adminPrincipals],
+    // Only when there are some, as the construct passes it.
+    ...(config.introspectionPrincipals.length > 0 ? { IntrospectionPrincipals: [...config.introspectionPrincipals] } : {}),
     Profiles: config.profiles.map((p) => ({
       name: p.name,
       roleArn: p.roleArn,

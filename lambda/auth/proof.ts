@@ -71,12 +71,18 @@ export class IdentityVerifier {
     this.audiences = new Set(options.audiences.map((a) => a.toLowerCase()));
   }
 
-  /** The proven identity, or an ApiError: 403 `IAM_AUTH_REQUIRED` for a missing or refused proof, 502 when STS fails. */
-  public async verify(header: string | undefined): Promise<VerifiedIdentity> {
+  /**
+   * The proven identity, or an ApiError: 403 `IAM_AUTH_REQUIRED` for a missing or refused proof, 502 when STS fails.
+   *
+   * @param audience instead of this TVM's audiences, the one audience the proof must name: a proof a caller made for a
+   * relying party (`POST /introspect`). It must not be one of this TVM's, or a relying party could hand the TVM a proof
+   * it was given, and introspection would lend it proofs that were only ever meant for the TVM.
+   */
+  public async verify(header: string | undefined, audience?: string): Promise<VerifiedIdentity> {
     if (header === undefined || header === '') throw refused('missing');
     if (header.length > IdentityProof.MAX_LENGTH) throw refused('too long');
     const headers = parseProof(header);
-    const date = this.check(headers);
+    const date = this.check(headers, audience?.toLowerCase());
     const key = createHash('sha256').update(header).digest('hex');
     const nowMs = this.now().getTime();
     const cached = this.cache.get(key);
@@ -87,10 +93,14 @@ export class IdentityVerifier {
   }
 
   /** Everything that can be checked without STS; returns the proof's signing time (epoch ms). */
-  private check(headers: Record<string, string>): number {
+  private check(headers: Record<string, string>, expectedAudience: string | undefined): number {
     if ((headers.host ?? '').toLowerCase() !== this.host) throw refused(`signed for host ${String(headers.host).slice(0, 80)}, not ${this.host}`);
     const audience = (headers[IdentityProof.AUDIENCE_HEADER] ?? '').toLowerCase();
-    if (!this.audiences.has(audience)) throw refused(`audience ${audience.slice(0, 100) || '(none)'} is not this TVM`);
+    if (expectedAudience === undefined) {
+      if (!this.audiences.has(audience)) throw refused(`audience ${audience.slice(0, 100) || '(none)'} is not this TVM`);
+    } else if (audience !== expectedAudience || this.audiences.has(audience)) {
+      throw refused(`audience ${audience.slice(0, 100) || '(none)'} is not the relying party's or is this TVM's`);
+    }
     const auth = AUTHORIZATION.exec(headers.authorization ?? '');
     if (!auth) throw refused('no AWS4-HMAC-SHA256 authorization');
     const [, scopeDate, region, service, signedList] = auth;

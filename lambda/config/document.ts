@@ -65,12 +65,23 @@ export function chunkDocument(profiles: unknown): string {
 }
 
 /** The manifest's canonical document, from loosely typed input (the custom resource's properties). */
-export function manifestDocument(input: { adminPrincipals?: unknown; chunks?: unknown }): string {
+export function manifestDocument(input: { adminPrincipals?: unknown; introspectionPrincipals?: unknown; chunks?: unknown }): string {
   const chunks = stringList(input.chunks ?? [], 'chunks');
   const bad = chunks.findIndex((c) => !SHA256.test(c));
   if (bad >= 0) throw new ConfigError(`chunks[${bad}]: expected a SHA-256 in hex`);
-  const manifest: ConfigManifest = { version: CONFIG_DOCUMENT_VERSION, adminPrincipals: stringList(input.adminPrincipals ?? [], 'adminPrincipals'), chunks };
+  const manifest: ConfigManifest = {
+    version: CONFIG_DOCUMENT_VERSION,
+    adminPrincipals: stringList(input.adminPrincipals ?? [], 'adminPrincipals'),
+    ...introspectors(input.introspectionPrincipals),
+    chunks,
+  };
   return sized(JSON.stringify(manifest), 'the configuration manifest');
+}
+
+/** `introspectionPrincipals` only when there are some: a configuration without relying parties keeps its digest. */
+function introspectors(value: unknown): { introspectionPrincipals?: string[] } {
+  const list = stringList(value ?? [], 'introspectionPrincipals');
+  return list.length > 0 ? { introspectionPrincipals: list } : {};
 }
 
 /** Parses a manifest whose digest has been checked; its shape is checked again (defence in depth, cheap). */
@@ -96,17 +107,20 @@ export function parseChunk(document: string): ProfileConfig[] {
  */
 export function assembleConfig(manifest: ConfigManifest, chunks: ProfileConfig[][]): ConfigDocument {
   const profiles = canonicalProfiles(chunks.flat());
-  return { version: CONFIG_DOCUMENT_VERSION, adminPrincipals: manifest.adminPrincipals, profiles };
+  return {
+    version: CONFIG_DOCUMENT_VERSION, adminPrincipals: manifest.adminPrincipals, ...introspectors(manifest.introspectionPrincipals), profiles,
+  };
 }
 
 /**
  * The configuration as one canonical JSON document, from loosely typed input: what the functions see, for comparing
  * configurations whole (tests, local mode against the construct).
  */
-export function canonicalConfig(input: { adminPrincipals?: unknown; profiles?: unknown }): string {
+export function canonicalConfig(input: { adminPrincipals?: unknown; introspectionPrincipals?: unknown; profiles?: unknown }): string {
   const doc: ConfigDocument = {
     version: CONFIG_DOCUMENT_VERSION,
     adminPrincipals: stringList(input.adminPrincipals ?? [], 'adminPrincipals'),
+    ...introspectors(input.introspectionPrincipals),
     profiles: canonicalProfiles(input.profiles),
   };
   return JSON.stringify(doc);

@@ -30,6 +30,8 @@ export interface ConfigEvent {
   readonly ResourceProperties: {
     /** Manifest: the administrators' patterns. */
     readonly AdminPrincipals?: unknown;
+    /** Manifest: the relying parties' patterns (`POST /introspect`); absent or empty when there are none. */
+    readonly IntrospectionPrincipals?: unknown;
     /** Manifest: the chunks' digests, in order. */
     readonly Chunks?: unknown;
     /** Chunk: its profiles, a list or the JSON of one (the construct passes a `Fn::Sub` of the JSON). */
@@ -63,9 +65,11 @@ export async function writeChunk(ddb: DynamoDBClient, table: string, profiles: u
  * Writes the manifest, held by `holder`, once its chunks are in the table and make a valid configuration (a deployment
  * fails here rather than its functions at their first request); returns the configuration digest.
  */
-export async function writeManifest(ddb: DynamoDBClient, table: string, properties: { AdminPrincipals?: unknown; Chunks?: unknown },
-  holder: string): Promise<string> {
-  const document = manifestDocument({ adminPrincipals: properties.AdminPrincipals, chunks: properties.Chunks });
+export async function writeManifest(ddb: DynamoDBClient, table: string,
+  properties: { AdminPrincipals?: unknown; IntrospectionPrincipals?: unknown; Chunks?: unknown }, holder: string): Promise<string> {
+  const document = manifestDocument({
+    adminPrincipals: properties.AdminPrincipals, introspectionPrincipals: properties.IntrospectionPrincipals, chunks: properties.Chunks,
+  });
   const manifest = parseManifest(document);
   assembleConfig(manifest, await readChunks(ddb, table, manifest));
   const digest = configDigest(document);
@@ -77,12 +81,13 @@ export async function writeManifest(ddb: DynamoDBClient, table: string, properti
  * Writes a whole configuration as the deployment would (chunks split by the construct's rule, then the manifest):
  * for local mode and tests. Returns the configuration digest.
  */
-export async function writeConfig(ddb: DynamoDBClient, table: string, properties: { AdminPrincipals?: unknown; Profiles?: unknown },
-  holder = 'local'): Promise<string> {
+export async function writeConfig(ddb: DynamoDBClient, table: string,
+  properties: { AdminPrincipals?: unknown; IntrospectionPrincipals?: unknown; Profiles?: unknown }, holder = 'local'): Promise<string> {
   const chunks = chunkProfiles(canonicalProfiles(properties.Profiles));
   const digests: string[] = [];
   for (const [i, profiles] of chunks.entries()) digests.push(await writeChunk(ddb, table, profiles, `${holder}-chunk-${i}`));
-  return writeManifest(ddb, table, { AdminPrincipals: properties.AdminPrincipals, Chunks: digests }, holder);
+  return writeManifest(ddb, table,
+    { AdminPrincipals: properties.AdminPrincipals, IntrospectionPrincipals: properties.IntrospectionPrincipals, Chunks: digests }, holder);
 }
 
 /**

@@ -28,6 +28,8 @@ export interface TvmConfigurationProps {
   readonly runtimeRolePath: string;
   /** The administrators' patterns, read at synth. */
   readonly admins: () => string[];
+  /** The relying parties' patterns (`POST /introspect`), read at synth; none when absent. */
+  readonly introspectors?: () => string[];
   /** Instruction set of the writer function. */
   readonly architecture: lambda.Architecture;
 }
@@ -103,6 +105,8 @@ export class TvmConfiguration extends Construct {
       resourceType: ConfigResourceTypes.MANIFEST,
       properties: {
         AdminPrincipals: Lazy.list({ produce: () => props.admins() }),
+        // Omitted when empty, as the manifest omits it: configurations without relying parties keep their digest and template.
+        IntrospectionPrincipals: Lazy.list({ produce: () => props.introspectors?.() ?? [] }, { omitEmpty: true }),
         Chunks: Lazy.list({ produce: () => this.chunks.map((c) => c.resource.getAttString('Digest')) }),
       },
     });

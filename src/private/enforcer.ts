@@ -10,6 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as organizations from 'aws-cdk-lib/aws-organizations';
 import { Construct } from 'constructs';
 import { EnforcerFunction } from './enforcer-function';
+import { eventBusArnOf, eventBusEnvironment } from './session-events';
 import { onlyFromFunction } from './trust';
 import {
   Attr, ENFORCER_LEASE_ITEM_ID, enforcerRoleName, EnforcerTiming, Env, Indexes, organizationPolicyName, REVOCATION_CLEANUP_ITEM_ID,
@@ -28,6 +29,8 @@ const CLEANUP_ITEM_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem'];
 const STACK_ACTIONS = ['cloudformation:DescribeStacks'];
 /** The spokes' enforcement roles, one per other account whose roles it denies. */
 const SPOKE_ACTIONS = ['sts:AssumeRole'];
+/** `Revocation Enforced` and `Revocation Enforcement Failed`, on the TVM's event bus. */
+const EVENT_ACTIONS = ['events:PutEvents'];
 /** The organization-wide SCP: read it to compare, write it when it differs; never attach, detach, create or delete. */
 const ORGANIZATION_ACTIONS = ['organizations:DescribePolicy', 'organizations:UpdatePolicy'];
 
@@ -58,6 +61,8 @@ export interface TvmEnforcerProps {
   readonly tracing: lambda.Tracing;
   /** Instruction set of the enforcer function. */
   readonly architecture: lambda.Architecture;
+  /** Where its events go; the account's default bus when absent. */
+  readonly eventBus?: events.IEventBus;
 }
 
 /**
@@ -114,6 +119,7 @@ export class TvmEnforcer extends Construct {
       actions: ENFORCER_ROLE_ACTIONS,
       resources: [props.protectedRoleArnPattern],
     }));
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: EVENT_ACTIONS, resources: [eventBusArnOf(this, props.eventBus)] }));
     // Decrypt for the stream and the reads, encrypt for the lease item.
     props.encryptionKey?.grantEncryptDecrypt(this.role);
     this.spokeRole = `${props.runtimeRolePath.slice(1)}${spokeEnforcementRoleName(props.tvmName, region)}`;
@@ -153,6 +159,9 @@ export class TvmEnforcer extends Construct {
         // Where roles under the protected path stay the enforcer's to write once their profiles left the configuration.
         [Env.SPOKE_ACCOUNTS]: Lazy.string({ produce: () => [...this.spokeAccounts].sort().join(',') }),
         ...(this.organizationPolicy ? { [Env.ORGANIZATION_POLICY_ID]: this.organizationPolicy.attrId } : {}),
+        // Each deny it writes, and each it cannot, is an event.
+        [Env.TVM_NAME]: props.tvmName,
+        ...eventBusEnvironment(props.eventBus),
         ...props.observability,
       },
       tracing: props.tracing,
@@ -183,7 +192,7 @@ export class TvmEnforcer extends Construct {
     new iam.Policy(this, 'OnlyFromFunction', {
       roles: [this.role],
       statements: [onlyFromFunction(this.function.functionArn, [...ENFORCER_ROLE_ACTIONS, ...LEASE_ACTIONS, ...STACK_ACTIONS,
-        ...SPOKE_ACTIONS, ...(this.organizationPolicy ? ORGANIZATION_ACTIONS : [])])],
+        ...SPOKE_ACTIONS, ...EVENT_ACTIONS, ...(this.organizationPolicy ? ORGANIZATION_ACTIONS : [])])],
     });
     this.cleanup = new CustomResource(this, 'Cleanup', {
       serviceToken: this.function.functionArn,

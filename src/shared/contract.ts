@@ -268,6 +268,20 @@ export const Env = {
   TVM_NAME: 'SENTINEL_TVM_NAME',
 } as const;
 
+/** Environment variables of a relying party's Lambda authorizer (lambda/authorizer.lambda.ts), built on the session verifier. */
+export const AuthorizerEnv = {
+  /** The TVM's URL (`tvm.url`). Required. */
+  TVM_URL: 'SENTINEL_TVM_URL',
+  /** The TVM's region (its STS executes the identity proofs). Required. */
+  TVM_REGION: 'SENTINEL_TVM_REGION',
+  /** The relying party's audience: callers' identity proofs must name it. Required. */
+  AUDIENCE: 'SENTINEL_AUDIENCE',
+  /** Seconds an active answer is reused (default {@link Introspection.DEFAULT_ACTIVE_CACHE_SECONDS}; 0: never). */
+  ACTIVE_CACHE_SECONDS: 'SENTINEL_ACTIVE_CACHE_SECONDS',
+  /** `fail_closed` (default) or `fail_open` ({@link IntrospectionStoreFailure}). */
+  ON_STORE_FAILURE: 'SENTINEL_ON_STORE_FAILURE',
+} as const;
+
 /**
  * The control-table item that lets one revocation enforcer run at a time (no reserved concurrency, which low-quota
  * accounts refuse): a run writes it when it is free or expired, and deletes it when done.

@@ -158,7 +158,9 @@ export function configOf(template: any, resolver: CfnResolver, tvmId = 'Tvm'): C
     if (chunk?.Type !== ConfigResourceTypes.CHUNK) throw new Error(`the manifest lists ${JSON.stringify(ref)}, not a ${ConfigResourceTypes.CHUNK}`);
     return chunkProfilesOf(resolver.resolve(chunk.Properties.Profiles));
   });
-  return JSON.parse(canonicalConfig({ adminPrincipals: resolver.resolve(manifest.AdminPrincipals), profiles }));
+  return JSON.parse(canonicalConfig({
+    adminPrincipals: resolver.resolve(manifest.AdminPrincipals), introspectionPrincipals: resolver.resolve(manifest.IntrospectionPrincipals), profiles,
+  }));
 }
 
 /**
