@@ -157,6 +157,8 @@ project.bundler.addBundle('lambda/verifier/index.ts', {
   platform: 'node',
   externals: [],
   outfile: '../../../verifier/index.js',
+  // The signer's ESM build: its CommonJS build drags in most of @smithy/core (56 KB instead of 396 KB).
+  esbuildArgs: { '--main-fields': 'module,main' },
   minify: false,
   watchTask: false,
   tsconfigPath: 'lambda/tsconfig.json',

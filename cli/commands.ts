@@ -1,11 +1,13 @@
-// profiles and sessions: every call goes to the TVM (credentials, exec and env are in credentials.ts).
+// profiles and sessions: every call goes to the TVM (credentials, exec and env are in credentials.ts); proof: no call at all.
+import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { integerOption, parseArgs, type OptionKinds, type ParsedArgs } from './args';
 import { forgetSession } from './cache';
-import { failOn, TvmClient, type TvmResponse } from './client';
+import { failOn, oneLine, TvmClient, type TvmResponse } from './client';
 import { CLIENT_OPTIONS, printableError, profileOption, sessionIdArg, type Io } from './common';
-import { ExitCode, usageError } from './errors';
+import { CliError, ExitCode, usageError } from './errors';
 import { humanSeconds, keyValues, printable, printableJson, table } from './format';
-import { Paging, Patterns, Limits, Status } from '../src/shared/contract';
+import { identityProof } from './proof';
+import { Introspection, Paging, Patterns, Limits, Status } from '../src/shared/contract';
 
 export { chainKeyOf, credentialProcessOf, type Io } from './common';
 
@@ -150,4 +152,28 @@ async function clearCached(id: string, how: 'ended' | 'revoked', io: Io): Promis
   } catch (err) {
     io.err(`sentinel-tvm: warning: the session cache was not cleared: ${printable((err as Error).message)}\n`);
   }
+}
+
+/** `sentinel-tvm proof`: an identity proof for a relying party, made with the environment's or a profile's credentials. */
+export async function proof(argv: readonly string[], io: Io): Promise<number> {
+  const a = parseArgs(argv, { audience: 'value', region: 'value', profile: 'value' }, [], 'sentinel-tvm proof');
+  const audience = a.values.audience;
+  if (audience === undefined) throw usageError('--audience is required: the audience of the service the proof is for (e.g. its host name)');
+  if (!new RegExp(Introspection.AUDIENCE_PATTERN).test(audience)) {
+    throw usageError(`--audience "${audience}": expected letters, digits and .:_- (e.g. a host name), at most 253 characters`);
+  }
+  const region = a.values.region ?? (io.env.AWS_REGION || io.env.AWS_DEFAULT_REGION);
+  if (!region) throw usageError('--region is required (or set AWS_REGION): the TVM\'s region, whose STS checks the proof');
+  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) throw usageError(`--region "${region}" is not an AWS region name`);
+  const profile = a.values.profile;
+  const chain = fromNodeProviderChain(profile !== undefined ? { profile } : {});
+  let signed: string;
+  try {
+    signed = await identityProof(await chain(), region, audience);
+  } catch (err) {
+    const source = profile !== undefined ? `AWS profile "${profile}"` : 'the environment or the default credential chain';
+    throw new CliError(ExitCode.LOCAL, `no AWS credentials to sign with from ${source}: ${oneLine((err as Error)?.message ?? err)}`);
+  }
+  io.out(`${signed}\n`);
+  return ExitCode.OK;
 }

@@ -43,6 +43,7 @@ Usage:
   sentinel-tvm env --url URL --profile NAME                           export lines for a shell
   sentinel-tvm profiles --url URL                                     the profiles you may use
   sentinel-tvm sessions list|get|end|revoke ...                       your sessions (administrators: anyone's)
+  sentinel-tvm proof --audience NAME [--region R]                     an identity proof for a service downstream of the TVM
   sentinel-tvm local --config FILE [--port N]                         run the TVM on this machine, no AWS account needed
   sentinel-tvm help COMMAND | COMMAND --help
 
@@ -135,6 +136,25 @@ ${EXIT_CODES}
                                    FAIL_OPEN; the id is in the decision log): records it as revoked on that profile's role.
 
 ${COMMON}
+
+${EXIT_CODES}
+`,
+  proof: `Usage: sentinel-tvm proof --audience NAME [--region REGION] [--profile AWS_PROFILE]
+
+Prints an identity proof (base64, one line) for a service downstream of the TVM that admits only live TVM sessions
+(a SentinelSessionAuthorizer, or the session verifier): a sts:GetCallerIdentity request signed with your credentials,
+for STS of the TVM's region, naming the service's audience. The service has the TVM check it; anyone holding it can
+present it to that service as you for 5 minutes, and to no other service. It asks nothing of the TVM or of AWS.
+
+  sentinel-tvm exec --url URL --profile orders -- sh -c \\
+    'curl -H "x-sentinel-identity: $(sentinel-tvm proof --audience orders.example.com)" https://orders.example.com/orders'
+
+Options:
+  --audience NAME      the service's audience, as it was deployed (e.g. its host name); required
+  --region REGION      the TVM's region (default: AWS_REGION, else AWS_DEFAULT_REGION)
+  --profile NAME       an AWS profile to sign with (not a TVM profile). Default: the AWS SDK's default chain, which
+                       under \`sentinel-tvm exec\` takes the session's credentials from the environment
+  -h, --help           show help
 
 ${EXIT_CODES}
 `,

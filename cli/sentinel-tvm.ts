@@ -8,13 +8,14 @@ import { HELP } from './help';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on use; bundled apart (heavy.ts)
 const heavy = () => require('./heavy') as typeof import('./heavy');
-// profiles, sessions and local load the AWS SDK and local mode when they run: a credential cache hit loads neither.
+// profiles, sessions, proof and local load the AWS SDK and local mode when they run: a credential cache hit loads neither.
 const COMMANDS: Record<string, (argv: readonly string[], io: Io) => Promise<number>> = {
   credentials,
   exec,
   env,
   profiles: (argv, io) => heavy().profiles(argv, io),
   sessions: (argv, io) => heavy().sessions(argv, io),
+  proof: (argv, io) => heavy().proof(argv, io),
   local: (argv, io) => heavy().runLocal(argv, io),
 };
 
