@@ -8,6 +8,9 @@ import { powertoolsEnforcerMetrics } from './enforcer/metrics';
 import { organizationsClient, partitionOfRegion } from './enforcer/organization';
 import { readEnforcerSettings } from './enforcer/settings';
 import { spokeIamClients } from './enforcer/spokes';
+import { eventsClient } from './events/clients';
+import { powertoolsEventsFailed } from './events/metrics';
+import { eventPublisher } from './events/publish';
 import { loadConfig } from './profiles';
 
 // The revocation enforcer: stream records of revocations and a schedule invoke it; CloudFormation invokes it as the
@@ -33,6 +36,14 @@ const log: EnforcerLog = (level, message, fields) => {
   else if (level === 'WARN') logger.warn(message, fields);
   else logger.info(message, fields);
 };
+// Session events (the construct always names the TVM): put at the end of each run, within a few seconds.
+const events = settings.tvmName
+  ? {
+    target: { tvmName: settings.tvmName, ...(settings.eventBus ? { eventBus: settings.eventBus } : {}) },
+    publish: eventPublisher({ client: eventsClient() }),
+    eventsFailed: powertoolsEventsFailed(),
+  }
+  : undefined;
 // One run at a time, in every container: the lease item in the control table.
 const lease = dynamoLease({ ddb, tableName: settings.controlTableName, warn: (message, fields) => log('WARN', message, fields) });
 
@@ -52,6 +63,7 @@ const enforce = createEnforcer({
   metrics: powertoolsEnforcerMetrics(),
   log,
   lease,
+  ...(events ? { events } : {}),
 });
 
 const cleanup = createCleanupHandler({

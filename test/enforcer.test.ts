@@ -18,8 +18,9 @@ import { startLocalIam, type IamCall, type LocalIam } from './support/local-iam'
 import { startLocalSts, type LocalSts } from './support/local-sts';
 import { eventSourceFilter, openTableStream, type TableStream } from './support/streams';
 import {
-  ACCOUNT, ADMIN, BOB, createFixture, CREDENTIALS, event, findResource, resolveFragment, ROLE_ARNS, stsClient, type Fixture,
+  ACCOUNT, ADMIN, BOB, createFixture, CREDENTIALS, event, resolveFragment, ROLE_ARNS, stsClient, type Fixture,
 } from './support/tvm-fixture';
+import { startLocalEventBridge, type LocalEventBridge } from '../cli/local/eventbridge';
 import {
   ALL_ROLES, createEnforcer, enforce, EnforcementError, FALLBACK_LIVE_MS, triggerOf, type EnforcerConfig, type EnforcerDeps,
 } from '../lambda/enforcer/enforce';
@@ -211,7 +212,9 @@ beforeAll(async () => {
   // record yet, and the session table starts empty: one item first (clearSessions removes it).
   await fx.ddb.send(new PutItemCommand({ TableName: fx.tableName, Item: { id: { S: 'stream-primer' } } }));
   stream = await openTableStream(fx.ddb, fx.tableName);
-  const mapping = findResource(fx.template, 'AWS::Lambda::EventSourceMapping');
+  // The enforcer's trigger (the events function reads the stream too).
+  const mapping = Object.values(fx.template.Resources as Record<string, any>).find((r) => r.Type === 'AWS::Lambda::EventSourceMapping'
+    && String(r.Properties.FunctionName.Ref).includes('Enforcer'));
   passesFilter = eventSourceFilter(mapping.Properties.FilterCriteria.Filters);
   const enforcerFn = fx.template.Resources[mapping.Properties.FunctionName.Ref];
   enforcerEnv = resolveFragment(fx.template, enforcerFn.Properties.Environment.Variables, fx);
@@ -275,7 +278,9 @@ describe('GIVEN the revoked-sessions policy documents', () => {
 
 describe('GIVEN the bundled enforcer, fed by the real stream of DynamoDB Local', () => {
   let bundle: BundleProcess;
+  let bus: LocalEventBridge;
   beforeAll(async () => {
+    bus = await startLocalEventBridge({ onEvent: () => undefined });
     // A separate Node.js process with the synthesized environment and the standard SDK variables only.
     bundle = await startBundle(BUNDLE, {
       ...enforcerEnv,
@@ -284,10 +289,13 @@ describe('GIVEN the bundled enforcer, fed by the real stream of DynamoDB Local',
       AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_DYNAMODB: endpoint(),
       AWS_ENDPOINT_URL_IAM: iam.endpoint,
+      // Its events go to a local EventBridge (what they hold is tested in enforcer-events.test.ts).
+      AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint,
     });
   });
   afterAll(async () => {
     await bundle?.stop();
+    await bus?.stop();
   });
   const stdoutLines = () => bundle.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l));
   const runLines = () => stdoutLines().filter((l) => l.message === 'revoked-sessions enforcement');

@@ -6,11 +6,16 @@ import { leaseWaitMs, withLease, type EnforcerLease } from './lease';
 import { ORGANIZATION_TARGET, type EnforcerMetrics } from './metrics';
 import type { OrganizationPolicies } from './organization';
 import {
-  canonical, desiredPolicy, desiredScp, fallbackFor, isPlaceholder, isSafeSessionId, listedIds, listPolicy, MAX_LISTED_IDS, MAX_SCP_IDS,
+  canonical, deniedBy, desiredPolicy, desiredScp, fallbackFor, isPlaceholder, isSafeSessionId, listedIds, listPolicy, MAX_LISTED_IDS, MAX_SCP_IDS,
   organizationPlaceholderPolicy, policySize, roleBudget, spokePlaceholderPolicy, type DesiredPolicy, type PolicyKind,
 } from './policy';
 import { isRejectedCredentials, type IamFor } from './spokes';
-import { Attr, Env, Indexes, SCP_MAX_CHARS, Status, type ProfileConfig } from '../../src/shared/contract';
+import { Attr, EnforcementMechanisms, Env, Indexes, SCP_MAX_CHARS, Status, type ProfileConfig } from '../../src/shared/contract';
+import {
+  revocationEnforced, revocationEnforcementFailed, type EnforcedDeny, type EventEntry, type EventTarget, type FailedDeny,
+} from '../events/entries';
+import type { EventsFailedMetric } from '../events/metrics';
+import type { EventPublisher } from '../events/publish';
 import type { TvmConfig } from '../profiles';
 
 /**
@@ -80,6 +85,30 @@ export interface EnforcerDeps {
    * table or any policy is read). @default - none: runs are not serialized
    */
   readonly lease?: EnforcerLease;
+  /**
+   * Session events of each run (`SENTINEL_TVM_NAME` set): `Revocation Enforced` for each session newly denied on a role (or
+   * by the SCP), `Revocation Enforcement Failed` for each role (or the SCP) whose write failed. @default - no events
+   */
+  readonly events?: EnforcerEvents;
+}
+
+/**
+ * Where the enforcer's events go. They are put at the end of a run, within {@link EnforcerEvents.timeoutMs}: what cannot be
+ * put is logged and counted (`EventsFailed`), and never fails or holds up the run beyond that.
+ */
+export interface EnforcerEvents {
+  readonly target: EventTarget;
+  readonly publish: EventPublisher;
+  /** @default - nowhere */
+  readonly eventsFailed?: EventsFailedMetric;
+  /** @default 3,000 */
+  readonly timeoutMs?: number;
+}
+
+/** The events of a run: how many it had to put, and how many were not put. */
+export interface EventsOutcome {
+  readonly emitted: number;
+  readonly failed: number;
 }
 
 /**
@@ -130,6 +159,8 @@ export interface EnforcementSummary {
   readonly roles: RoleOutcome[];
   /** Organization mode, when the run had revocations to look at (every schedule). */
   readonly organization?: OrganizationOutcome;
+  /** With {@link EnforcerDeps.events}: the run's events. */
+  readonly events?: EventsOutcome;
   readonly skipped: {
     /** Ids that are not safe tag values. */
     readonly invalidIds: number;
@@ -161,6 +192,9 @@ export class EnforcementError extends Error {
     this.name = 'EnforcementError';
   }
 }
+
+/** How long the events of a run may take to put, by default: a few seconds, so that they never hold a run up for long. */
+export const EVENTS_TIMEOUT_MS = 3_000;
 
 /** Credentials of a revoked session with none of our expiry attributes (other tools) live at most this long after revocation. */
 export const FALLBACK_LIVE_MS = 12 * 3600 * 1000;
@@ -290,7 +324,8 @@ type Verdict =
   | { readonly kind: 'invalidId' | 'otherRole' | 'unknownRole' | 'notRevoked'; readonly id?: string };
 
 export async function enforce(deps: EnforcerDeps, event: unknown): Promise<EnforcementSummary> {
-  const now = (deps.now ?? (() => new Date()))();
+  const clock = deps.now ?? (() => new Date());
+  const now = clock();
   const log = deps.log ?? (() => undefined);
   const started = Date.now();
   const config = await deps.loadConfig();
@@ -390,6 +425,18 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
       byRole.get(role)!.set(v.id, v.session);
     }
   }
+  /** The role (or the SCP) each session was newly denied on this run, and when: `Revocation Enforced` events. */
+  const enforced: EnforcedDeny[] = [];
+  /** Each role's live revoked sessions as its enforcement knew them (those its policy listed included): for failure events. */
+  const wanted = new Map<string, ReadonlyMap<string, LiveSession>>();
+  /** The role of each live revoked session (the SCP's events name it). */
+  const sessionRoles = new Map(live.map((v) => [v.id, v.role]));
+  /** Records the sessions a write newly denies: those the document read before it did not deny already. */
+  const newlyDenied = (held: string | undefined, sessions: LiveSession[], target: (s: LiveSession) => Omit<EnforcedDeny, 'enforcedAt'>) => {
+    const enforcedAt = clock();
+    const before = deniedBy(held);
+    for (const s of sessions) if (!before(s)) enforced.push({ ...target(s), enforcedAt });
+  };
   /** The latest revocation; unknown for any of them → now (the fallback then denies more, never less). */
   const latestRevocation = (sessions: LiveSession[]) =>
     new Date(sessions.reduce((latest, s) => Math.max(latest, Number.isNaN(s.revokedAt) ? now.getTime() : s.revokedAt), 0));
@@ -400,8 +447,12 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
    */
   const enforceRole = async (role: string, iam: IAMClient, spoke: boolean, rejected?: Set<string>): Promise<RoleOutcome> => {
     const sessions = byRole.get(role) ?? new Map<string, LiveSession>();
+    wanted.set(role, sessions);
     const account = accountOf(role);
     const { policyName } = deps;
+    const deny = (s: LiveSession) => ({
+      sessionId: s.id, roleArn: role, account: account ?? '', mechanism: EnforcementMechanisms.ROLE_POLICY, revokedAt: s.revokedAt,
+    });
     try {
       const current = await getPolicy(iam, role, policyName);
       // The spoke template's placeholder denies nothing: it counts as no policy.
@@ -450,6 +501,7 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
       }
       try {
         if (!await putPolicy(iam, role, policyName, desired.document)) return gone(role, base);
+        newlyDenied(held, liveSessions, deny);
         return outcome(desired.kind, desired);
       } catch (err) {
         // Another inline policy of the role grew since it was measured (or IAM counts differently): the fallback is small.
@@ -465,6 +517,7 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
         });
         if (inPlace(fallback)) return outcome('unchanged', fallback);
         if (!await putPolicy(iam, role, policyName, fallback.document)) return gone(role, base);
+        newlyDenied(held, liveSessions, deny);
         return outcome('fallback', fallback);
       }
     } catch (err) {
@@ -533,13 +586,18 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
    * The organization SCP: every live revoked session of this TVM, of any role and account. Roles whose profiles are all
    * unenforced are included: no role policy reaches their credentials, the SCP is the only deny they get.
    */
+  let scpWanted: ReadonlyMap<string, LiveSession> = new Map();
   const enforceOrganization = async ({ policyId, client }: NonNullable<EnforcerDeps['organization']>): Promise<OrganizationOutcome> => {
     const sessions = new Map(live.map((v) => [v.id, v.session]));
     try {
       const current = await client.describePolicy(policyId);
       // Ids leaving the SCP are confirmed from the table first (the index may lag), several at a time: it lists hundreds.
       const leaving = listedIds(current).filter((id) => !sessions.has(id));
-      for (const v of await mapLimited(leaving, 8, confirm)) if (v.kind === 'live') sessions.set(v.id, v.session);
+      for (const v of await mapLimited(leaving, 8, confirm)) {
+        if (v.kind !== 'live') continue;
+        sessions.set(v.id, v.session);
+        sessionRoles.set(v.id, v.role);
+      }
       const liveSessions = [...sessions.values()];
       const base = { policyId, ids: liveSessions.length };
       const desired = desiredScp(liveSessions.map((s) => s.id), latestRevocation(liveSessions));
@@ -552,8 +610,18 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
         });
       }
       await client.updatePolicy(policyId, document);
+      if (desired) {
+        newlyDenied(isPlaceholder(current) ? undefined : current, liveSessions, (s) => ({
+          sessionId: s.id,
+          roleArn: sessionRoles.get(s.id) ?? '',
+          account: ORGANIZATION_TARGET,
+          mechanism: EnforcementMechanisms.ORGANIZATION_SCP,
+          revokedAt: s.revokedAt,
+        }));
+      }
       return { ...base, mode: desired?.kind ?? 'cleared', ...after };
     } catch (err) {
+      scpWanted = sessions;
       return { policyId, ids: sessions.size, mode: 'failed', error: describe(err) };
     }
   };
@@ -573,12 +641,47 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
   if (invalidIds.length > 0) {
     log('WARN', 'revoked session ids skipped: not a safe session tag value', { count: skipped.invalidIds, ids: invalidIds });
   }
+  let events: EventsOutcome | undefined;
+  if (deps.events) {
+    const failedAt = clock();
+    const failures: FailedDeny[] = outcomes.filter((o) => o.mode === 'failed' && o.account).map((o) => ({
+      roleArn: o.role,
+      account: o.account!,
+      mechanism: EnforcementMechanisms.ROLE_POLICY,
+      sessionIds: [...(wanted.get(o.role) ?? byRole.get(o.role) ?? new Map()).keys()],
+      error: errorName(o.error),
+      failedAt,
+    }));
+    if (scp?.mode === 'failed') {
+      // One per role of the sessions the SCP should deny: the SCP's events name the session's role.
+      const byItsRole = new Map<string, string[]>();
+      for (const id of scpWanted.keys()) {
+        const role = sessionRoles.get(id);
+        if (role) byItsRole.set(role, [...byItsRole.get(role) ?? [], id]);
+      }
+      for (const [role, ids] of [...byItsRole].sort()) {
+        failures.push({
+          roleArn: role,
+          account: ORGANIZATION_TARGET,
+          mechanism: EnforcementMechanisms.ORGANIZATION_SCP,
+          sessionIds: ids,
+          error: errorName(scp.error),
+          failedAt,
+        });
+      }
+    }
+    events = await putRunEvents(deps.events, [
+      ...enforced.map((d) => revocationEnforced(d, deps.events!.target)),
+      ...failures.map((f) => revocationEnforcementFailed(f, deps.events!.target)),
+    ], log);
+  }
   const summary: EnforcementSummary = {
     trigger,
     ...(records ? { records: records.length, ignoredRecords } : {}),
     revokedItems,
     roles: outcomes,
     ...(scp ? { organization: scp } : {}),
+    ...(events ? { events } : {}),
     skipped,
     durationMs: Date.now() - started,
   };
@@ -595,6 +698,51 @@ export async function enforce(deps: EnforcerDeps, event: unknown): Promise<Enfor
   log(anyFailed ? 'ERROR' : 'INFO', 'revoked-sessions enforcement', { ...summary });
   if (anyFailed) throw new EnforcementError(summary);
   return summary;
+}
+
+/** The name (or code) of an error as {@link describe} wrote it: what precedes its first colon. */
+function errorName(error: string | undefined): string {
+  return (error ?? 'Error').split(':')[0].trim() || 'Error';
+}
+
+/**
+ * Puts a run's events within their time, never throwing: what cannot be put is logged (session ids and error codes, never
+ * a message) and counted. Events that cannot be written in their schema (another tool's session id) are left out.
+ */
+async function putRunEvents(events: EnforcerEvents, built: (EventEntry | undefined)[], log: EnforcerLog): Promise<EventsOutcome> {
+  const entries = built.filter((e): e is EventEntry => e !== undefined);
+  let failed = 0;
+  try {
+    if (entries.length > 0) {
+      const result = await events.publish(entries, { timeoutMs: events.timeoutMs ?? EVENTS_TIMEOUT_MS });
+      failed = result.failed.length;
+      if (failed > 0) {
+        log('ERROR', 'session events not put', {
+          failed,
+          emitted: entries.length,
+          errors: result.errors,
+          events: result.failed.slice(0, 20).map((i) => eventSummary(entries[i])),
+        });
+      }
+    }
+  } catch (err) {
+    failed = entries.length;
+    log('ERROR', 'session events not put', { failed, emitted: entries.length, errors: { [errorName(describe(err))]: failed } });
+  }
+  try {
+    events.eventsFailed?.(failed);
+  } catch {
+    // A metric that cannot be written is no reason to fail a run.
+  }
+  return { emitted: entries.length, failed };
+}
+
+/** An event's type, session and role, for a log line. */
+function eventSummary(entry: EventEntry): Record<string, unknown> {
+  const detail = JSON.parse(entry.Detail ?? '{}');
+  return {
+    detailType: entry.DetailType, roleArn: detail.roleArn, account: detail.account, sessionId: detail.sessionId, sessions: detail.sessionIds?.length,
+  };
 }
 
 /** The `Role` dimension of a run that failed before it reached any role (configuration or table unreadable, lease busy). */

@@ -1,8 +1,9 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { Metrics as MetricNames } from '../../src/shared/contract';
+import { ORGANIZATION_ACCOUNT } from '../events/entries';
 
-/** The `Account` dimension's value for the organization SCP (the other values are 12-digit accounts). */
-export const ORGANIZATION_TARGET = 'organization';
+/** The `Account` dimension's value for the organization SCP (the other values are 12-digit accounts), as its events' `account`. */
+export const ORGANIZATION_TARGET = ORGANIZATION_ACCOUNT;
 
 /**
  * Receives one run's failures (none included): the names of the roles whose revoked-sessions deny could not be written,

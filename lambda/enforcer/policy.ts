@@ -214,3 +214,30 @@ export function desiredScp(ids: readonly string[], revokedAt: Date): DesiredPoli
   if (list.length <= SCP_MAX_CHARS) return { kind: 'list', document: list };
   return fallbackFor(revokedAt);
 }
+
+/**
+ * Until when (epoch ms) a fallback document denies credentials (its {@link FALLBACK_SID} statement's `aws:TokenIssueTime`),
+ * undefined for a list, the placeholder or a foreign document.
+ */
+export function fallbackIssuedBefore(document: string | undefined): number | undefined {
+  if (!document) return undefined;
+  try {
+    const statements = JSON.parse(document).Statement;
+    const fallback = (Array.isArray(statements) ? statements : [statements]).find((s: any) => s?.Sid === FALLBACK_SID);
+    const at = Date.parse(fallback?.Condition?.DateLessThan?.['aws:TokenIssueTime']);
+    return Number.isNaN(at) ? undefined : at;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Which revoked sessions a document already denies: those it lists, or, a fallback, those whose revocation it covers (with
+ * the vends in flight then, as {@link fallbackFor} makes it). Unknown revocation time: only a listed id counts.
+ */
+export function deniedBy(document: string | undefined): (session: { readonly id: string; readonly revokedAt: number }) => boolean {
+  const listed = new Set(listedIds(document));
+  const issuedBefore = fallbackIssuedBefore(document);
+  return (session) => listed.has(session.id)
+    || (issuedBefore !== undefined && Number.isFinite(session.revokedAt) && session.revokedAt + VEND_IN_FLIGHT_MS <= issuedBefore);
+}

@@ -1,4 +1,5 @@
 import { Env } from '../../src/shared/contract';
+import { readEventTarget } from '../events/settings';
 
 /** The enforcer's settings, read once per container from the environment the construct sets. */
 export interface EnforcerSettings {
@@ -25,6 +26,10 @@ export interface EnforcerSettings {
   readonly spokeAccounts?: readonly string[];
   /** The organization SCP it keeps (`p-…`), in organization mode. */
   readonly organizationPolicyId?: string;
+  /** The TVM's name (`SENTINEL_TVM_NAME`), stamped on its events: unset, the enforcer emits none. */
+  readonly tvmName?: string;
+  /** The bus of its events (`SENTINEL_EVENT_BUS`): unset, the account's default bus. */
+  readonly eventBus?: string;
 }
 
 /** IAM's policy names. */
@@ -69,6 +74,7 @@ export function readEnforcerSettings(env: NodeJS.ProcessEnv): EnforcerSettings {
   if (organizationPolicyId !== undefined && !POLICY_ID.test(organizationPolicyId)) {
     throw new Error(`environment variable ${Env.ORGANIZATION_POLICY_ID} is "${organizationPolicyId}": expected an Organizations policy id (p-…)`);
   }
+  const events = readEventTarget(env);
   return {
     tableName,
     controlTableName,
@@ -79,6 +85,7 @@ export function readEnforcerSettings(env: NodeJS.ProcessEnv): EnforcerSettings {
     ...(spokeRole ? { spokeRole } : {}),
     ...(spokeAccounts.length > 0 ? { spokeAccounts } : {}),
     ...(organizationPolicyId ? { organizationPolicyId } : {}),
+    ...(events ? { tvmName: events.tvmName, ...(events.eventBus ? { eventBus: events.eventBus } : {}) } : {}),
   };
 }
 
