@@ -85,6 +85,7 @@ export interface SentinelTvmProps {
    * downstream service's Lambda authorizer. `grantIntrospect` adds one of this app; administrators may too.
    *
    * @default - none besides those given `grantIntrospect` and the administrators
+   * @experimental
    */
   readonly introspectionPrincipals?: PrincipalPattern[];
 
@@ -94,6 +95,7 @@ export interface SentinelTvmProps {
    * siblings.
    *
    * @default - the account's default event bus
+   * @experimental
    */
   readonly eventBus?: events.IEventBus;
 
@@ -103,6 +105,7 @@ export interface SentinelTvmProps {
    * topic's encryption and subscriptions are yours (an encrypted topic's key must let EventBridge use it).
    *
    * @default - no notifications
+   * @experimental
    */
   readonly notificationTopic?: sns.ITopic;
 
@@ -912,6 +915,8 @@ export class SentinelTvm extends SentinelTvmBase {
    * (`POST /introspect`, RFC 7662-shaped), e.g. the Lambda authorizer of a downstream API (`SentinelSessionAuthorizer` does
    * this itself). The grantee must be an IAM role (every session of it) or user of this app, in the TVM's account (HTTP
    * APIs admit no other account). It learns a session's user, profile, role and expiry, nothing more.
+   *
+   * @experimental
    */
   public grantIntrospect(grantee: iam.IGrantable): iam.Grant {
     const principal = grantee.grantPrincipal as { roleArn?: string; userArn?: string };
@@ -927,17 +932,27 @@ export class SentinelTvm extends SentinelTvmBase {
   /**
    * A rule matching this TVM's `Session Started` events (version 1) on its event bus: a session's first credentials are
    * about to be vended. Give `options.target`, or add targets to the rule.
+   *
+   * @experimental
    */
   public onSessionStarted(id: string, options: events.OnEventOptions = {}): events.Rule {
     return this.onSessionEvent(id, SessionEventTypes.SESSION_STARTED, options);
   }
 
-  /** A rule matching this TVM's `Session Ended` events (version 1): ended by its owner or an administrator, or a failed start. */
+  /**
+   * A rule matching this TVM's `Session Ended` events (version 1): ended by its owner or an administrator, or a failed start.
+   *
+   * @experimental
+   */
   public onSessionEnded(id: string, options: events.OnEventOptions = {}): events.Rule {
     return this.onSessionEvent(id, SessionEventTypes.SESSION_ENDED, options);
   }
 
-  /** A rule matching this TVM's `Session Revoked` events (version 1). */
+  /**
+   * A rule matching this TVM's `Session Revoked` events (version 1).
+   *
+   * @experimental
+   */
   public onSessionRevoked(id: string, options: events.OnEventOptions = {}): events.Rule {
     return this.onSessionEvent(id, SessionEventTypes.SESSION_REVOKED, options);
   }
@@ -945,6 +960,8 @@ export class SentinelTvm extends SentinelTvmBase {
   /**
    * A rule matching this TVM's `Revocation Enforced` events (version 1): the enforcer wrote a revoked session's deny on a
    * role (or the organization's SCP); `detail.delayMs` is the time from the revoke to the write.
+   *
+   * @experimental
    */
   public onRevocationEnforced(id: string, options: events.OnEventOptions = {}): events.Rule {
     return this.onSessionEvent(id, SessionEventTypes.REVOCATION_ENFORCED, options);
@@ -953,6 +970,8 @@ export class SentinelTvm extends SentinelTvmBase {
   /**
    * A rule matching this TVM's `Revocation Enforcement Failed` events (version 1): the enforcer could not write a role's
    * deny in a run; revoked credentials may still work on that role until a later run writes it.
+   *
+   * @experimental
    */
   public onRevocationEnforcementFailed(id: string, options: events.OnEventOptions = {}): events.Rule {
     return this.onSessionEvent(id, SessionEventTypes.REVOCATION_ENFORCEMENT_FAILED, options);

@@ -12,6 +12,8 @@ import { ISentinelTvm, SentinelTvmBase } from './tvm-reference';
 
 /**
  * What a relying party does when the TVM cannot read its session store.
+ *
+ * @experimental
  */
 export enum IntrospectionFailureMode {
   /** Refuse the request (the TVM answers 503; nothing is cached). */
@@ -25,6 +27,8 @@ export enum IntrospectionFailureMode {
 
 /**
  * Properties of a `SentinelSessionAuthorizer`.
+ *
+ * @experimental
  */
 export interface SentinelSessionAuthorizerProps {
   /** The TVM whose sessions the API admits. It must be in this stack's account (HTTP APIs admit no other account). */

@@ -76,6 +76,8 @@ export interface ISentinelTvm extends IConstruct {
   /**
    * Grants `execute-api:Invoke` on `POST /introspect`, for a relying party. The TVM answers only the principals its own
    * stack names: `introspectionPrincipals`, or `grantIntrospect` on the `SentinelTvm` itself (which does both).
+   *
+   * @experimental
    */
   grantIntrospect(grantee: iam.IGrantable): iam.Grant;
 
@@ -97,7 +99,11 @@ export interface ISentinelTvm extends IConstruct {
   metricEnforcementFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   /** Time to answer a vend, in the handler, milliseconds. p99 over 5 minutes. */
   metricVendLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
-  /** Introspection answers, active and inactive together. Sum over 5 minutes. */
+  /**
+   * Introspection answers, active and inactive together. Sum over 5 minutes.
+   *
+   * @experimental
+   */
   metricIntrospections(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
 }
 
@@ -149,6 +155,8 @@ export abstract class SentinelTvmBase extends Construct implements ISentinelTvm 
    * Grants `execute-api:Invoke` on `POST /introspect`, for a relying party. On an imported TVM this is the IAM half only:
    * the TVM's own stack must name the grantee in `introspectionPrincipals` (on a `SentinelTvm`, `grantIntrospect` does
    * both). A grantee in another account gets the `cdk-sentinel-tvm:crossAccountInvoke` warning.
+   *
+   * @experimental
    */
   public grantIntrospect(grantee: iam.IGrantable): iam.Grant {
     return this._grantRoutes(grantee, [['POST', Introspection.PATH]]);
@@ -231,6 +239,8 @@ export abstract class SentinelTvmBase extends Construct implements ISentinelTvm 
   /**
    * Introspection answers (`POST /introspect`), active and inactive together; `metricIntrospections({ dimensionsMap:
    * { Active: 'false' } })` counts the inactive ones. Sum over 5 minutes.
+   *
+   * @experimental
    */
   public metricIntrospections(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric(Metrics.INTROSPECTIONS, props);
