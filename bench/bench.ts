@@ -2,14 +2,15 @@
 // Not a test: nothing here asserts; compare ratios, this machine is noisy.
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
-import * as http from 'http';
-import type { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { STSClient } from '@aws-sdk/client-sts';
 import { clientCacheRows } from './client-cache';
+import { countingProxy } from './counting-proxy';
+import { eventRows } from './events';
+import { introspectionRows } from './introspection';
 import { IdentityVerifier, httpSend } from '../lambda/auth/proof';
 import { enforce, type EnforcerDeps } from '../lambda/enforcer/enforce';
 import { spokeIamClients } from '../lambda/enforcer/spokes';
@@ -38,34 +39,6 @@ function percentile(values: number[], p: number): number {
 }
 const ms = (v: number) => `${v.toFixed(2)} ms`;
 
-/** An HTTP proxy in front of DynamoDB Local that counts requests by operation: the wire, not the SDK. */
-async function countingProxy(target: string) {
-  const counts = new Map<string, number>();
-  const upstream = new URL(target);
-  const server = http.createServer((req, res) => {
-    const op = String(req.headers['x-amz-target'] ?? 'unknown').split('.').pop()!;
-    counts.set(op, (counts.get(op) ?? 0) + 1);
-    const fwd = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
-    req.pipe(fwd);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    take: () => {
-      const snapshot = Object.fromEntries(counts);
-      counts.clear();
-      return snapshot;
-    },
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
-  };
-}
-
 /** Median of N fresh Node.js processes timing `require` of the given modules. */
 function coldRequire(modules: string[], runs: number): number {
   const script = `const t=process.hrtime.bigint();${modules.map((m) => `require(${JSON.stringify(m)});`).join('')}`
@@ -91,6 +64,8 @@ async function main() {
   process.stderr.write(`bench: ${os.cpus()[0]?.model ?? 'cpu'} x${os.cpus().length}, Node.js ${process.version}\n`);
   // `BENCH_ONLY=enforcer`: the enforcer's row alone (seconds, where the whole bench takes minutes).
   if (process.env.BENCH_ONLY === 'enforcer') return onlyEnforcer();
+  // `BENCH_ONLY=introspection` or `events`: those rows alone.
+  if (process.env.BENCH_ONLY === 'introspection' || process.env.BENCH_ONLY === 'events') return onlyRelyingParties(process.env.BENCH_ONLY);
   // 0. Principal matching worst case (review L4), first: it needs no backend.
   matchWorstCase();
   const db = await startDynamoDbLocal();
@@ -222,6 +197,12 @@ async function main() {
 
     // 5. The client's credential cache (issue 11): vends per AWS CLI call through credential_process, a cache hit's time.
     await clientCacheRows(db.endpoint, { row, percentile, ms });
+
+    // 6. Introspection and the session verifier (issue 13): latency and requests per introspection, cache hit and miss.
+    await introspectionRows({ row, percentile, ms }, { fx, sts, dynamodbEndpoint: db.endpoint, proxy });
+
+    // 7. Session events (issue 13): no EventBridge request from a vend, the events function per batch, the enforcer's events.
+    await eventRows({ row, percentile, ms }, { fx, sts, dynamodbEndpoint: db.endpoint, proxy });
   } finally {
     await proxy.close();
     await sts.stop();
@@ -243,6 +224,23 @@ async function onlyEnforcer(): Promise<void> {
   try {
     await enforcerAccountsRow(db.endpoint, sts);
   } finally {
+    await sts.stop();
+    await db.stop();
+  }
+  printTable();
+}
+
+async function onlyRelyingParties(which: 'introspection' | 'events'): Promise<void> {
+  const db = await startDynamoDbLocal();
+  process.env[ENDPOINT_VAR] = db.endpoint;
+  const sts = await startLocalSts();
+  const proxy = await countingProxy(db.endpoint);
+  try {
+    const backends = { fx: await createFixture(), sts, dynamodbEndpoint: db.endpoint, proxy };
+    if (which === 'introspection') await introspectionRows({ row, percentile, ms }, backends);
+    else await eventRows({ row, percentile, ms }, backends);
+  } finally {
+    await proxy.close();
     await sts.stop();
     await db.stop();
   }

@@ -23,6 +23,12 @@ interface DecisionLine {
   readonly error?: string;
 }
 
+/** The profiles whose sessions are admitted (`SENTINEL_ALLOWED_PROFILES`), or undefined for any. */
+export function allowedProfilesFromEnv(env: NodeJS.ProcessEnv): ReadonlySet<string> | undefined {
+  const names = (env[AuthorizerEnv.ALLOWED_PROFILES] ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '');
+  return names.length > 0 ? new Set(names) : undefined;
+}
+
 /** The verifier of this container, from the environment the construct sets; read once, with the variable named on error. */
 export function verifierFromEnv(env: NodeJS.ProcessEnv): SessionVerifier {
   const required = (name: string, what: string) => {
@@ -57,7 +63,7 @@ function proofOf(event: APIGatewayRequestAuthorizerEventV2): string | undefined 
 
 /** Decides one request; `log` gets the decision line. Errors of any kind deny. */
 export async function authorize(verifier: SessionVerifier, event: APIGatewayRequestAuthorizerEventV2,
-  log: (line: DecisionLine) => void): Promise<AuthorizerResult> {
+  log: (line: DecisionLine) => void, allowedProfiles?: ReadonlySet<string>): Promise<AuthorizerResult> {
   const requestId = typeof event?.requestContext?.requestId === 'string' ? event.requestContext.requestId : undefined;
   const proof = proofOf(event);
   if (proof === undefined) {
@@ -66,6 +72,9 @@ export async function authorize(verifier: SessionVerifier, event: APIGatewayRequ
   }
   try {
     const check = await verifier.checkIdentityProof(proof);
+    // A session of another profile is refused; so is any session while the store is down, when profiles are restricted (its
+    // profile is unknown then).
+    const otherProfile = check.active && allowedProfiles !== undefined && (check.profile === undefined || !allowedProfiles.has(check.profile));
     log({
       level: 'INFO',
       message: 'authorizer decision',
@@ -74,8 +83,9 @@ export async function authorize(verifier: SessionVerifier, event: APIGatewayRequ
       active: check.active,
       fromCache: check.fromCache,
       ...(check.storeUnavailable ? { storeUnavailable: true } : {}),
+      ...(otherProfile ? { error: 'PROFILE_NOT_ALLOWED' } : {}),
     });
-    if (!check.active) return { isAuthorized: false };
+    if (!check.active || otherProfile) return { isAuthorized: false };
     const context: Record<string, string | boolean> = {};
     for (const [name, value] of Object.entries({ sessionId: check.sessionId, user: check.user, profile: check.profile, roleArn: check.roleArn })) {
       if (value !== undefined) context[name] = value;
@@ -90,9 +100,13 @@ export async function authorize(verifier: SessionVerifier, event: APIGatewayRequ
 }
 
 let verifier: SessionVerifier | undefined;
+let allowedProfiles: ReadonlySet<string> | undefined;
 const writeLine = (line: DecisionLine) => process.stdout.write(`${JSON.stringify(line)}\n`);
 
 export const handler = async (event: APIGatewayRequestAuthorizerEventV2): Promise<AuthorizerResult> => {
-  verifier ??= verifierFromEnv(process.env);
-  return authorize(verifier, event, writeLine);
+  if (!verifier) {
+    allowedProfiles = allowedProfilesFromEnv(process.env);
+    verifier = verifierFromEnv(process.env);
+  }
+  return authorize(verifier, event, writeLine, allowedProfiles);
 };

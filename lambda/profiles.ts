@@ -29,8 +29,9 @@ export class TvmConfig {
    */
   public readonly sessionRoleArns: ReadonlySet<string>;
   /**
-   * The profiles' own roles (not the roles they may chain into), without their IAM path: only the TVM names sessions of
-   * these, so only their `tvm-<id>-…` sessions can be introspected as active.
+   * The profiles' own roles (not the roles they may chain into), without their IAM path, that trust only the TVM
+   * (`ProtectedRole`s: no profile marks them `openTrust`): only the TVM names sessions of these, so only their
+   * `tvm-<id>-…` sessions can be introspected as active.
    */
   public readonly profileRoleArns: ReadonlySet<string>;
   /** Relying parties that may call `POST /introspect` (besides administrators). */
@@ -42,7 +43,8 @@ export class TvmConfig {
     this.admins = new PrincipalMatcher(adminPrincipals);
     this.introspectors = new PrincipalMatcher(introspectionPrincipals);
     this.sessionRoleArns = new Set(profiles.flatMap((p) => [p.roleArn, ...(p.chainRoleArns ?? [])]).map(withoutPath));
-    this.profileRoleArns = new Set(profiles.map((p) => withoutPath(p.roleArn)));
+    const open = new Set(profiles.filter((p) => p.openTrust).map((p) => withoutPath(p.roleArn)));
+    this.profileRoleArns = new Set(profiles.map((p) => withoutPath(p.roleArn)).filter((arn) => !open.has(arn)));
   }
 
   /** The profile if it exists and the caller may use it; unknown and forbidden look the same to callers. */

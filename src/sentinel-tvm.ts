@@ -26,7 +26,7 @@ import { validateDuration, validateProfileName } from './private/validation';
 import { VendFunction } from './private/vend-function';
 import { RevocationEnforcement } from './revocation';
 import {
-  Attr, BLOCK_ITEM_PREFIX, Env, Indexes, Limits, revokedSessionsPolicyName, Routes, SESSION_TAG_KEY,
+  Attr, BLOCK_ITEM_PREFIX, Env, Indexes, Introspection, Limits, revokedSessionsPolicyName, Routes, SESSION_TAG_KEY,
   SessionEvents, SessionEventTypes, SOURCE_IDENTITY_PREFIX, StoreFailureModes, TOKEN_KEY_ITEM_ID, TvmTags,
 } from './shared/contract';
 import { ISentinelTvm, SentinelTvmAttributes, SentinelTvmBase } from './tvm-reference';
@@ -210,8 +210,7 @@ export interface SentinelTvmProps {
   readonly tracing?: lambda.Tracing;
 
   /**
-   * Throttling of each vending route (`GET /`, `POST /`, `GET /profiles`), and of `POST /introspect` (relying parties'
-   * checks, in a bucket of its own): API Gateway keeps one bucket per route, for
+   * Throttling of each vending route (`GET /`, `POST /`, `GET /profiles`): API Gateway keeps one bucket per route, for
    * all callers of that route together. The session routes have buckets of their own (`sessionsThrottle`), so a flood
    * of vends cannot starve revocation.
    *
@@ -226,6 +225,16 @@ export interface SentinelTvmProps {
    * @default - 10 requests per second, bursts of 20
    */
   readonly sessionsThrottle?: apigwv2.ThrottleSettings;
+
+  /**
+   * Throttling of `POST /introspect`, relying parties' checks of sessions: a bucket of its own, so that a downstream
+   * service under load (or under attack by requests it forwards) never throttles vending or revocation. Verifiers cache
+   * answers, so a relying party asks about each session at most about twice a minute.
+   *
+   * @default - 50 requests per second, bursts of 100
+   * @experimental
+   */
+  readonly introspectionThrottle?: apigwv2.ThrottleSettings;
 
   /**
    * Accept principal patterns that pin only names a caller chooses: a wildcard partition, service or account, a
@@ -391,6 +400,8 @@ interface Profile {
   readonly maxDurationSeconds: number;
   readonly chainRoleArns: string[];
   readonly unenforced: boolean;
+  /** Not a ProtectedRole of this TVM: introspection never answers active for its sessions (others may choose their names). */
+  readonly openTrust: boolean;
   /** The role and the chain targets, for the synth-time account checks (not part of the configuration). */
   readonly role: iam.IRole;
   readonly chainTargets: iam.IRole[];
@@ -531,6 +542,7 @@ export class SentinelTvm extends SentinelTvmBase {
       ?? Limits.DEFAULT_RETENTION_SECONDS;
     const throttle = validateThrottle('throttle', props.throttle, 50, 100);
     const sessionsThrottle = validateThrottle('sessionsThrottle', props.sessionsThrottle, 10, 20);
+    const introspectionThrottle = validateThrottle('introspectionThrottle', props.introspectionThrottle, 50, 100);
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const pointInTimeRecoverySpecification = props.pointInTimeRecoverySpecification ?? { pointInTimeRecoveryEnabled: true };
@@ -695,6 +707,11 @@ export class SentinelTvm extends SentinelTvmBase {
         ThrottlingBurstLimit: sessionsThrottle.burstLimit!,
       };
     }
+    // Relying parties' checks too: whatever a downstream service forwards reaches no other route's bucket.
+    routeSettings[`POST ${Introspection.PATH}`] = {
+      ThrottlingRateLimit: introspectionThrottle.rateLimit!,
+      ThrottlingBurstLimit: introspectionThrottle.burstLimit!,
+    };
     (stage.node.defaultChild as apigwv2.CfnStage).routeSettings = routeSettings;
     const integration = new HttpLambdaIntegration('Handler', this.handler, {
       payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
@@ -844,6 +861,7 @@ export class SentinelTvm extends SentinelTvmBase {
       maxDurationSeconds,
       chainRoleArns: chainTargets.map((t) => t.roleArn),
       unenforced: options.issuedCredentialsSurviveRevocation === true,
+      openTrust: !isProtectedRoleOf(options.role, this),
       role: options.role,
       chainTargets,
     };
@@ -1081,6 +1099,8 @@ export class SentinelTvm extends SentinelTvmBase {
     });
     rule.addEventPattern({
       source: [SessionEvents.SOURCE],
+      // The TVM's own account: on a bus that admits other accounts' events, theirs never match.
+      account: [Stack.of(this).account],
       detailType: [detailType],
       detail: { tvmName: [this.tvmName], version: [SessionEvents.VERSION] },
     });

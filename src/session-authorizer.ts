@@ -1,4 +1,4 @@
-import { Duration, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -7,7 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { AuthorizerFunction } from './private/authorizer-function';
 import { acknowledgeNag } from './private/nag';
-import { AuthorizerEnv, IdentityProof, Introspection } from './shared/contract';
+import { AuthorizerEnv, IdentityProof, Introspection, Patterns } from './shared/contract';
 import { ISentinelTvm, SentinelTvmBase } from './tvm-reference';
 
 /**
@@ -40,6 +40,15 @@ export interface SentinelSessionAuthorizerProps {
    * it here. 1 to 253 characters of letters, digits and `.:_-`, compared without case.
    */
   readonly audience: string;
+
+  /**
+   * The profiles whose sessions the API admits, e.g. `['orders-readonly']`: a live session of any other profile of the TVM
+   * is refused (and, while profiles are restricted, every session during a store outage under `FAIL_OPEN`, whose profile
+   * cannot be known then).
+   *
+   * @default - a live session of any profile of the TVM; the integration gets the profile in the authorizer's context
+   */
+  readonly allowedProfiles?: string[];
 
   /**
    * How long an active answer is cached in each authorizer container: a revocation takes at most this long to refuse
@@ -99,6 +108,11 @@ export class SentinelSessionAuthorizer extends Construct implements iam.IGrantab
       throw new Error(`audience is ${JSON.stringify(audience)}: expected 1 to 253 characters of letters, digits and .:_- (e.g. the API's `
         + 'host name), starting with a letter or digit');
     }
+    (props.allowedProfiles ?? []).forEach((name, i) => {
+      if (typeof name !== 'string' || (!Token.isUnresolved(name) && !new RegExp(Patterns.PROFILE).test(name))) {
+        throw new Error(`allowedProfiles[${i}] is ${JSON.stringify(name)}: expected a profile name (${Patterns.PROFILE})`);
+      }
+    });
     const ttl = props.activeCacheTtl ?? Duration.seconds(Introspection.DEFAULT_ACTIVE_CACHE_SECONDS);
     if (!ttl.isUnresolved() && (ttl.toSeconds() < 0 || ttl.toSeconds() > 300)) {
       throw new Error(`activeCacheTtl is ${ttl.toHumanString()}: expected between 0 seconds and 5 minutes (a revocation takes up to this `
@@ -118,11 +132,19 @@ export class SentinelSessionAuthorizer extends Construct implements iam.IGrantab
         [AuthorizerEnv.AUDIENCE]: audience,
         [AuthorizerEnv.ACTIVE_CACHE_SECONDS]: String(ttl.toSeconds()),
         [AuthorizerEnv.ON_STORE_FAILURE]: props.failureMode ?? IntrospectionFailureMode.FAIL_CLOSED,
+        ...(props.allowedProfiles && props.allowedProfiles.length > 0 ? { [AuthorizerEnv.ALLOWED_PROFILES]: props.allowedProfiles.join(',') } : {}),
       },
     });
     this.function = fn;
     this.grantPrincipal = fn.grantPrincipal;
     props.tvm.grantIntrospect(fn);
+    // An imported TVM answers only the principals its own stack lists: say which one to add, or every request is refused.
+    if (typeof (props.tvm as { addProfile?: unknown }).addProfile !== 'function') {
+      Annotations.of(this).addWarningV2('cdk-sentinel-tvm:introspectionPrincipalNotListed',
+        `${this.node.path}: the TVM ${props.tvm.node.path} is imported, so its stack must list this authorizer's role in `
+        + 'introspectionPrincipals (PrincipalPattern.fromArnPattern of the role\'s ARN, printed by this stack): until then it answers '
+        + '403 POLICY_DENY and every request is refused');
+    }
     // No caching by API Gateway: a proof is valid for minutes, a revocation must refuse it within `activeCacheTtl`.
     this.httpAuthorizer = new HttpLambdaAuthorizer('SentinelSessions', fn, {
       authorizerName: 'SentinelSessions',
@@ -132,8 +154,10 @@ export class SentinelSessionAuthorizer extends Construct implements iam.IGrantab
     });
     acknowledgeNag(fn, [
       { id: 'AwsSolutions-L1', reason: 'The function is bundled for and tested on nodejs22.x (esbuild target node22); its runtime moves with this library.' },
-      { id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason: 'The authorizer writes its log and calls the TVM\'s API; the basic execution role is the least it needs to log.' },
+      {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: 'The authorizer writes its log and calls the TVM\'s API; the basic execution role is the least it needs to log.',
+      },
     ]);
   }
 }

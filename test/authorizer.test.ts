@@ -103,14 +103,16 @@ test('GIVEN the same proof again WHEN the authorizer runs THEN the cached answer
 });
 
 test.each([
-  ['an ended session\'s proof', () => proofOf(ENDED_ARN)],
-  ['a proof made for another service', () => proofOf(SESSION_ARN, 'billing.example.com')],
-])('GIVEN %s WHEN the authorizer runs THEN it denies', async (_case, make) => {
+  // The TVM answers inactive.
+  ['an ended session\'s proof', () => proofOf(ENDED_ARN), 1],
+  // Refused before the TVM is asked: a proof that names another audience cannot be active here.
+  ['a proof made for another service', () => proofOf(SESSION_ARN, 'billing.example.com'), 0],
+])('GIVEN %s WHEN the authorizer runs THEN it denies', async (_case, make, asked) => {
   const result = await authorizer.invoke(eventWith(await make()));
 
   expect(result).toEqual({ isAuthorized: false });
   expect(await lastDecision()).toMatchObject({ active: false, fromCache: false });
-  expect(tvm.calls).toHaveLength(1);
+  expect(tvm.calls).toHaveLength(asked);
 });
 
 test.each([
@@ -157,5 +159,20 @@ test('fails when its configuration is incomplete: the error names the missing va
     await expect(broken.invoke(eventWith(await proofOf(SESSION_ARN)))).rejects.toThrow(/SENTINEL_AUDIENCE is not set/);
   } finally {
     await broken.stop();
+  }
+});
+
+test('GIVEN allowed profiles WHEN a live session of another profile calls THEN the authorizer denies it, and admits one of theirs', async () => {
+  const strict = await startBundle(BUNDLE, { ...env, [AuthorizerEnv.ALLOWED_PROFILES]: 'deploy, billing' });
+  const lenient = await startBundle(BUNDLE, { ...env, [AuthorizerEnv.ALLOWED_PROFILES]: 'billing,readonly' });
+  try {
+    // The live session is of profile readonly.
+    expect(await strict.invoke(eventWith(await proofOf(SESSION_ARN)))).toEqual({ isAuthorized: false });
+    const decision = strict.stdout().trim().split('\n').map((l) => JSON.parse(l)).pop();
+    expect(decision).toMatchObject({ active: true, error: 'PROFILE_NOT_ALLOWED', sessionId: SESSION });
+    expect((await lenient.invoke(eventWith(await proofOf(SESSION_ARN)))).isAuthorized).toBe(true);
+  } finally {
+    await strict.stop();
+    await lenient.stop();
   }
 });

@@ -2,7 +2,7 @@
 // enforcer's bus, the rules of onSessionRevoked and its siblings, the notification topic, grantIntrospect and the
 // downstream authorizer. What the runtime emits is tested in events.test.ts, enforcer-events.test.ts, introspect.test.ts.
 import { Duration, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -12,8 +12,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { IntrospectionFailureMode, SentinelSessionAuthorizer, SentinelTvm } from '../src';
-import { AuthorizerEnv, Env, SessionEvents, SessionEventTypes } from '../src/shared/contract';
 import { ACCOUNT, CfnResolver, configOf, fullTvm, logicalIdOf, P, REGION, removeOutdirs } from './support/synth';
+import { AuthorizerEnv, Env, SessionEvents, SessionEventTypes } from '../src/shared/contract';
 
 afterAll(removeOutdirs);
 
@@ -38,16 +38,24 @@ describe('GIVEN a TVM', () => {
     expect(mappings).toHaveLength(1);
     const mapping = mappings[0].Properties;
     expect(mapping.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+    // Retried until the record is 6 hours old (no attempt limit): an EventBridge outage loses nothing shorter.
+    expect(mapping.MaximumRetryAttempts).toBeUndefined();
+    expect(mapping.MaximumRecordAgeInSeconds).toBe(6 * 3600);
     expect(mapping.EventSourceArn['Fn::GetAtt'][0]).toBe(logicalIdOf(tvm.node.findChild('Table') as any));
     const filters = mapping.FilterCriteria.Filters.map((f: any) => JSON.parse(f.Pattern));
     // A continued vend writes active over active: no filter lets it through.
+    // Lambda's filter rules as they are used here: a value, or `anything-but` a value.
+    const rule = (values: any[], value: string) => values.some((v) => (typeof v === 'string' ? v === value : ![v['anything-but']].flat().includes(value)));
     const matches = (eventName: string, oldStatus: string | undefined, newStatus: string) => filters.some((f: any) =>
-      f.eventName.includes(eventName) && f.dynamodb.NewImage.status.S.includes(newStatus)
-      && (f.dynamodb.OldImage === undefined || (oldStatus !== undefined && f.dynamodb.OldImage.status.S.includes(oldStatus))));
+      rule(f.eventName, eventName) && rule(f.dynamodb.NewImage.status.S, newStatus)
+      && (f.dynamodb.OldImage === undefined || (oldStatus !== undefined && rule(f.dynamodb.OldImage.status.S, oldStatus))));
     expect(matches('INSERT', undefined, 'active')).toBe(true);
     expect(matches('INSERT', undefined, 'revoked')).toBe(true);
     expect(matches('MODIFY', 'active', 'revoked')).toBe(true);
     expect(matches('MODIFY', 'active', 'expired')).toBe(true);
+    // An ended session whose credentials may live can still be revoked: that is a revocation too.
+    expect(matches('MODIFY', 'expired', 'revoked')).toBe(true);
+    expect(matches('MODIFY', 'expired', 'expired')).toBe(false);
     expect(matches('MODIFY', 'active', 'active')).toBe(false);
     expect(matches('MODIFY', 'revoked', 'revoked')).toBe(false);
     expect(functionOf(template, fn).Environment.Variables[Env.TVM_NAME]).toBe(tvm.tvmName);
@@ -104,6 +112,7 @@ describe('GIVEN a TVM', () => {
       const owner = rule.node.scope === other ? other : tvm;
       expect(props.EventPattern).toEqual({
         'source': [SessionEvents.SOURCE],
+        'account': [ACCOUNT],
         'detail-type': [detailType],
         'detail': { tvmName: [owner.tvmName], version: [SessionEvents.VERSION] },
       });
@@ -146,6 +155,24 @@ describe('GIVEN a TVM', () => {
 });
 
 describe('GIVEN a relying party', () => {
+  test('THEN only profiles of a ProtectedRole can be introspected as active: a plain or imported role may be assumed by others', () => {
+    const { app, stack } = fullTvm();
+    const template = app.synth().getStackByName(stack.stackName).template;
+    const profiles = configOf(template, new CfnResolver(template)).profiles;
+    expect(Object.fromEntries(profiles.map((p) => [p.name, p.openTrust === true])))
+      .toEqual({ 'prod-readonly': false, 'deploy': true, 'external': true });
+  });
+
+  test('THEN POST /introspect has a throttle bucket of its own (introspectionThrottle), apart from vending and the session routes', () => {
+    const { tvm, stack } = fullTvm({ props: { introspectionThrottle: { rateLimit: 200, burstLimit: 400 } } });
+    const stage = Template.fromStack(stack).toJSON().Resources[logicalIdOf(tvm.node.findChild('DefaultStage') as any)].Properties;
+    expect(stage.RouteSettings['POST /introspect']).toEqual({ ThrottlingRateLimit: 200, ThrottlingBurstLimit: 400 });
+    expect(stage.RouteSettings['POST /sessions/{id}/revoke']).toEqual({ ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 });
+    const byDefault = fullTvm();
+    const plain = Template.fromStack(byDefault.stack).toJSON().Resources[logicalIdOf(byDefault.tvm.node.findChild('DefaultStage') as any)];
+    expect(plain.Properties.RouteSettings['POST /introspect']).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
+  });
+
   test('THEN grantIntrospect lets its role call POST /introspect and names it in the deployed configuration', () => {
     const { tvm, stack, app } = fullTvm();
     const role = new iam.Role(stack, 'Orders', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
@@ -187,8 +214,12 @@ describe('GIVEN a downstream HTTP API with a SentinelSessionAuthorizer', () => {
     const backend = new lambda.Function(built.stack, 'Backend', {
       runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => ({})'),
     });
-    api.addRoutes({ path: '/orders', methods: [apigwv2.HttpMethod.GET], integration: new HttpLambdaIntegration('Backend', backend),
-      authorizer: authorizer.httpAuthorizer });
+    api.addRoutes({
+      path: '/orders',
+      methods: [apigwv2.HttpMethod.GET],
+      integration: new HttpLambdaIntegration('Backend', backend),
+      authorizer: authorizer.httpAuthorizer,
+    });
     return { ...built, authorizer, template: built.app.synth().getStackByName(built.stack.stackName).template };
   }
 
@@ -196,8 +227,11 @@ describe('GIVEN a downstream HTTP API with a SentinelSessionAuthorizer', () => {
     const { authorizer, tvm, template } = downstream();
     const [auth] = Object.values(template.Resources as Record<string, any>).filter((r) => r.Type === 'AWS::ApiGatewayV2::Authorizer');
     expect(auth.Properties).toMatchObject({
-      AuthorizerType: 'REQUEST', EnableSimpleResponses: true, IdentitySource: ['$request.header.x-sentinel-identity'],
-      AuthorizerResultTtlInSeconds: 0, AuthorizerPayloadFormatVersion: '2.0',
+      AuthorizerType: 'REQUEST',
+      EnableSimpleResponses: true,
+      IdentitySource: ['$request.header.x-sentinel-identity'],
+      AuthorizerResultTtlInSeconds: 0,
+      AuthorizerPayloadFormatVersion: '2.0',
     });
     const fn = functionOf(template, authorizer.function as lambda.Function);
     expect(fn.Runtime).toBe('nodejs22.x');
@@ -220,7 +254,31 @@ describe('GIVEN a downstream HTTP API with a SentinelSessionAuthorizer', () => {
     });
   });
 
+  test('THEN allowedProfiles reach the function, and a session of another profile is refused there', () => {
+    const { authorizer, template } = downstream({ allowedProfiles: ['prod-readonly', 'deploy'] });
+    expect(functionOf(template, authorizer.function as lambda.Function).Environment.Variables[AuthorizerEnv.ALLOWED_PROFILES])
+      .toBe('prod-readonly,deploy');
+    const plain = downstream();
+    expect(Object.keys(functionOf(plain.template, plain.authorizer.function as lambda.Function).Environment.Variables))
+      .not.toContain(AuthorizerEnv.ALLOWED_PROFILES);
+  });
+
+  test('THEN for an imported TVM, synth warns that its stack must list the authorizer\'s role, and for a TVM of the app it does not', () => {
+    const { stack } = fullTvm();
+    const imported = SentinelTvm.fromSentinelTvmAttributes(stack, 'OtherTvm', {
+      url: 'https://abc123defg.execute-api.eu-west-1.amazonaws.com/',
+      apiId: 'abc123defg',
+      executionRoleArn: `arn:aws:iam::${ACCOUNT}:role/sentinel-tvm-runtime/other/other-vend-eu-west-1`,
+      tvmName: 'other',
+    });
+    new SentinelSessionAuthorizer(stack, 'ForImported', { tvm: imported, audience: 'billing.example.com' });
+    Annotations.fromStack(stack).hasWarning('/TvmStack/ForImported', Match.stringLikeRegexp('introspectionPrincipals'));
+    const own = downstream();
+    Annotations.fromStack(own.stack).hasNoWarning('*', Match.stringLikeRegexp('introspectionPrincipalNotListed'));
+  });
+
   test.each([
+    ['allowedProfiles', { allowedProfiles: ['orders readonly'] }, /allowedProfiles\[0\] is "orders readonly"/],
     ['audience', { audience: 'orders example' }, /audience is "orders example"/],
     ['audience', { audience: '' }, /audience is ""/],
     ['activeCacheTtl', { activeCacheTtl: Duration.minutes(6) }, /activeCacheTtl is 6 minutes: expected between 0 seconds and 5 minutes/],

@@ -94,31 +94,9 @@ export class IdentityVerifier {
 
   /** Everything that can be checked without STS; returns the proof's signing time (epoch ms). */
   private check(headers: Record<string, string>, expectedAudience: string | undefined): number {
-    if ((headers.host ?? '').toLowerCase() !== this.host) throw refused(`signed for host ${String(headers.host).slice(0, 80)}, not ${this.host}`);
-    const audience = (headers[IdentityProof.AUDIENCE_HEADER] ?? '').toLowerCase();
-    if (expectedAudience === undefined) {
-      if (!this.audiences.has(audience)) throw refused(`audience ${audience.slice(0, 100) || '(none)'} is not this TVM`);
-    } else if (audience !== expectedAudience || this.audiences.has(audience)) {
-      throw refused(`audience ${audience.slice(0, 100) || '(none)'} is not the relying party's or is this TVM's`);
-    }
-    const auth = AUTHORIZATION.exec(headers.authorization ?? '');
-    if (!auth) throw refused('no AWS4-HMAC-SHA256 authorization');
-    const [, scopeDate, region, service, signedList] = auth;
-    if (service !== 'sts' || region !== this.options.region) throw refused(`signed for ${service} in ${region}`);
-    const signed = new Set(signedList.split(';'));
-    for (const h of ['host', 'x-amz-date', IdentityProof.AUDIENCE_HEADER]) {
-      if (!signed.has(h)) throw refused(`the signature does not cover ${h}`);
-    }
-    if (headers['x-amz-security-token'] !== undefined && !signed.has('x-amz-security-token')) {
-      throw refused('the signature does not cover x-amz-security-token');
-    }
-    const d = AMZ_DATE.exec(headers['x-amz-date'] ?? '');
-    if (!d || headers['x-amz-date'].slice(0, 8) !== scopeDate) throw refused('bad x-amz-date');
-    const date = Date.UTC(+d[1], +d[2] - 1, +d[3], +d[4], +d[5], +d[6]);
-    // Old by at most 5 minutes; ahead by at most a minute of clock skew (a proof dated later would live longer).
-    const age = this.now().getTime() - date;
-    if (age > IdentityProof.MAX_AGE_SECONDS * 1000 || -age > IdentityProof.MAX_FUTURE_SECONDS * 1000) throw refused('too old or in the future');
-    return date;
+    return checkProofHeaders(headers, {
+      host: this.host, region: this.options.region, ownAudiences: this.audiences, expectedAudience, nowMs: this.now().getTime(),
+    });
   }
 
   private async callSts(headers: Record<string, string>): Promise<VerifiedIdentity> {
@@ -154,6 +132,51 @@ export class IdentityVerifier {
     }
     this.cache.set(key, { identity, until });
   }
+}
+
+/** What a proof's headers are checked against, before anything is sent to STS. */
+export interface ProofExpectations {
+  /** STS's host in the TVM's region. */
+  readonly host: string;
+  readonly region: string;
+  /** The TVM's own audiences (lower case). */
+  readonly ownAudiences: ReadonlySet<string>;
+  /** A relying party's audience (lower case): the proof must name it, and it must not be one of the TVM's. Absent: one of the TVM's. */
+  readonly expectedAudience?: string;
+  readonly nowMs: number;
+}
+
+/**
+ * Everything about a proof that can be checked without STS (host, audience, signature scope and covered headers, age);
+ * returns its signing time (epoch ms), or throws the refusal. The TVM runs it before STS; a relying party's verifier runs
+ * it before asking the TVM, so that a header anyone can send costs the TVM nothing.
+ */
+export function checkProofHeaders(headers: Record<string, string>, expect: ProofExpectations): number {
+  if ((headers.host ?? '').toLowerCase() !== expect.host) throw refused(`signed for host ${String(headers.host).slice(0, 80)}, not ${expect.host}`);
+  const audience = (headers[IdentityProof.AUDIENCE_HEADER] ?? '').toLowerCase();
+  if (expect.expectedAudience === undefined) {
+    if (!expect.ownAudiences.has(audience)) throw refused(`audience ${audience.slice(0, 100) || '(none)'} is not this TVM`);
+  } else if (audience !== expect.expectedAudience || expect.ownAudiences.has(audience)) {
+    throw refused(`audience ${audience.slice(0, 100) || '(none)'} is not the relying party's or is this TVM's`);
+  }
+  const auth = AUTHORIZATION.exec(headers.authorization ?? '');
+  if (!auth) throw refused('no AWS4-HMAC-SHA256 authorization');
+  const [, scopeDate, region, service, signedList] = auth;
+  if (service !== 'sts' || region !== expect.region) throw refused(`signed for ${service} in ${region}`);
+  const signed = new Set(signedList.split(';'));
+  for (const h of ['host', 'x-amz-date', IdentityProof.AUDIENCE_HEADER]) {
+    if (!signed.has(h)) throw refused(`the signature does not cover ${h}`);
+  }
+  if (headers['x-amz-security-token'] !== undefined && !signed.has('x-amz-security-token')) {
+    throw refused('the signature does not cover x-amz-security-token');
+  }
+  const d = AMZ_DATE.exec(headers['x-amz-date'] ?? '');
+  if (!d || headers['x-amz-date'].slice(0, 8) !== scopeDate) throw refused('bad x-amz-date');
+  const date = Date.UTC(+d[1], +d[2] - 1, +d[3], +d[4], +d[5], +d[6]);
+  // Old by at most 5 minutes; ahead by at most a minute of clock skew (a proof dated later would live longer).
+  const age = expect.nowMs - date;
+  if (age > IdentityProof.MAX_AGE_SECONDS * 1000 || -age > IdentityProof.MAX_FUTURE_SECONDS * 1000) throw refused('too old or in the future');
+  return date;
 }
 
 /** The proof header's headers, lower-cased; refuses anything that is not exactly that. */

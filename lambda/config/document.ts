@@ -54,6 +54,7 @@ export function canonicalProfiles(input: unknown, what = 'profiles'): ProfileCon
       chainRoleArns: stringList(p.chainRoleArns ?? [], `${what}[${i}].chainRoleArns`),
       // Only when set (CloudFormation passes booleans as strings): configurations without it keep their digest.
       ...(p.unenforced === true || p.unenforced === 'true' ? { unenforced: true } : {}),
+      ...(p.openTrust === true || p.openTrust === 'true' ? { openTrust: true } : {}),
     };
   });
 }

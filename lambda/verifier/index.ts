@@ -8,6 +8,7 @@ import { httpSend } from './http';
 import {
   IdentityProof, Introspection, IntrospectionRequestFields as Field, IntrospectionStoreFailure, IntrospectionTokenTypes,
 } from '../../src/shared/contract';
+import { checkProofHeaders, parseProof, stsHostFor } from '../auth/proof';
 import { identityProof, signerFor } from '../auth/sign';
 
 /** AWS credentials to sign introspection requests with. */
@@ -218,8 +219,27 @@ export class SessionVerifier {
     const key = `proof:${createHash('sha256').update(proof).digest('hex')}`;
     const cached = this.cached(key);
     if (cached !== undefined) return cached;
+    // What can be checked here is checked here: a header anyone can send (junk, another audience, too old) costs the TVM
+    // nothing, and cannot use up its introspection route.
+    if (!this.plausible(proof)) return Promise.resolve(INACTIVE);
     const fields = { [Field.TOKEN]: proof, [Field.TOKEN_TYPE_HINT]: IntrospectionTokenTypes.IDENTITY_PROOF, [Field.AUDIENCE]: this.audience };
     return this.ask(key, fields, undefined, proofDeadlineOf(proof) ?? 0);
+  }
+
+  /** Whether the TVM could answer a proof active: its shape, host and region, audience (this one, not the TVM's) and age. */
+  private plausible(proof: string): boolean {
+    try {
+      checkProofHeaders(parseProof(proof), {
+        host: stsHostFor(this.region),
+        region: this.region,
+        ownAudiences: new Set([this.url.host.toLowerCase()]),
+        expectedAudience: this.audience,
+        nowMs: this.now().getTime(),
+      });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** The cached answer, or the one of the request in flight for the same key (the hot path: nothing else is computed). */
@@ -242,7 +262,9 @@ export class SessionVerifier {
   private remember(key: string, check: SessionCheck, until: number | undefined): void {
     if (check.storeUnavailable) return;
     const nowMs = this.now().getTime();
-    const lapse = check.active ? Math.min(nowMs + this.activeCacheMs, until ?? Infinity) : nowMs + Introspection.INACTIVE_CACHE_SECONDS * 1000;
+    // An active answer is never reused past the session's end, nor past the proof's age limit.
+    const lapse = check.active ? Math.min(nowMs + this.activeCacheMs, until ?? Infinity, check.expiresAt?.getTime() ?? Infinity)
+      : nowMs + Introspection.INACTIVE_CACHE_SECONDS * 1000;
     if (lapse > nowMs) this.cache.set(key, Object.freeze({ ...check, fromCache: true }), lapse);
   }
 

@@ -18,6 +18,8 @@ export interface ConfigProfile {
   readonly chainRoleArns: string[];
   /** The profile opted out of revocation reaching issued credentials: the enforcer writes no deny for its role. */
   readonly unenforced?: boolean;
+  /** The role is no ProtectedRole of the TVM: others may assume it, so introspection never answers for its sessions. */
+  readonly openTrust?: boolean;
 }
 
 export interface TvmConfigurationProps {
@@ -124,6 +126,7 @@ export class TvmConfiguration extends Construct {
       chainRoleArns: profile.chainRoleArns,
       // Only when set: the other profiles' documents, and so the digests, stay as they were.
       ...(profile.unenforced === true ? { unenforced: true } : {}),
+      ...(profile.openTrust === true ? { openTrust: true } : {}),
     };
     const bytes = this.estimateBytes(value);
     let chunk = this.chunks[this.chunks.length - 1];

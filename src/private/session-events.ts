@@ -82,16 +82,17 @@ export class TvmSessionEvents extends Construct {
       maxBatchingWindow: Duration.seconds(1),
       bisectBatchOnError: true,
       reportBatchItemFailures: true,
-      retryAttempts: 10,
+      // No retryAttempts: a record whose event could not be put is retried until it is 6 hours old (an EventBridge outage).
       maxRecordAge: Duration.hours(6),
       filters: [
         // A session started, or was recorded as revoked right away (a tombstone of an unrecorded fail-open vend).
         lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('INSERT'), dynamodb: { NewImage: status(Status.ACTIVE) } }),
         lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('INSERT'), dynamodb: { NewImage: status(Status.REVOKED) } }),
-        // An active session was revoked or ended; a continued vend (active -> active) does not match.
+        // A session was revoked: an active one, or an ended one whose credentials may still live; a continued vend (active ->
+        // active) does not match.
         lambda.FilterCriteria.filter({
           eventName: lambda.FilterRule.isEqual('MODIFY'),
-          dynamodb: { OldImage: status(Status.ACTIVE), NewImage: status(Status.REVOKED) },
+          dynamodb: { OldImage: { status: { S: lambda.FilterRule.notEquals(Status.REVOKED) } }, NewImage: status(Status.REVOKED) },
         }),
         lambda.FilterCriteria.filter({
           eventName: lambda.FilterRule.isEqual('MODIFY'),

@@ -222,6 +222,12 @@ export interface ProfileConfig {
    * writes no deny for its role, e.g. a role of an account without a spoke. Revocation still refuses future vends.
    */
   readonly unenforced?: boolean;
+  /**
+   * The profile's role is not a `ProtectedRole` of the TVM (a plain role of the app, or an imported one): principals other
+   * than the TVM may be able to assume it and choose a session name like the TVM's (`tvm-<id>-…`), so introspection never
+   * answers active for its sessions.
+   */
+  readonly openTrust?: boolean;
 }
 
 /** Environment variables of the vending Lambda. */
@@ -280,6 +286,8 @@ export const AuthorizerEnv = {
   ACTIVE_CACHE_SECONDS: 'SENTINEL_ACTIVE_CACHE_SECONDS',
   /** `fail_closed` (default) or `fail_open` ({@link IntrospectionStoreFailure}). */
   ON_STORE_FAILURE: 'SENTINEL_ON_STORE_FAILURE',
+  /** Comma-separated profile names whose sessions the authorizer admits; unset or empty: a live session of any profile. */
+  ALLOWED_PROFILES: 'SENTINEL_ALLOWED_PROFILES',
 } as const;
 
 /**
