@@ -167,7 +167,8 @@ project.tasks.tryFind('bundle:lambda/verifier/index')!.exec('node scripts/verifi
 
 // `npm run bench`: figures of the vending path against local backends (prints a table; asserts nothing).
 project.addTask('bench', {
-  description: 'Measures requests per vend, bundle sizes, cold init, handler overhead, local throughput and the client cache (AWS CLI)',
+  description: 'Measures requests per vend, bundle sizes, cold init, handler overhead, local throughput, the client cache (AWS CLI), '
+    + 'introspection and the verifier, and session events',
   steps: [{ spawn: 'bundle' }, { exec: 'ts-node -P test/tsconfig.json bench/bench.ts' }],
   env: { TS_NODE_TRANSPILE_ONLY: 'true', NODE_OPTIONS: '--no-warnings' },
 });
