@@ -410,12 +410,13 @@ describe('GIVEN a TVM with a ProtectedRole, an owned iam.Role and an imported ro
     test('holds the admins and every profile with its role ARN, allowed principals and max duration', () => {
       const doc = configDocument(template);
       expect(doc.adminPrincipals).toEqual([ADMIN]);
-      const profile = (name: string, roleArn: string, principals: string[], seconds: number): any => ({
-        name, roleArn, allowedPrincipals: principals, maxDurationSeconds: seconds, chainRoleArns: [],
+      // A role that is no ProtectedRole may be assumed by others: its sessions are never introspected as active (openTrust).
+      const profile = (name: string, roleArn: string, principals: string[], seconds: number, openTrust = false): any => ({
+        name, roleArn, allowedPrincipals: principals, maxDurationSeconds: seconds, chainRoleArns: [], ...(openTrust ? { openTrust } : {}),
       });
       expect([...doc.profiles].sort((a: any, b: any) => a.name.localeCompare(b.name))).toEqual([
-        profile('deploy', resolver.arn(logicalIdOf(full.ownedRole)), [BOB], 1800),
-        profile('external', IMPORTED_ROLE_ARN, [ALICE], 900),
+        profile('deploy', resolver.arn(logicalIdOf(full.ownedRole)), [BOB], 1800, true),
+        profile('external', IMPORTED_ROLE_ARN, [ALICE], 900, true),
         profile('prod-readonly', resolver.arn(logicalIdOf(full.protectedRole)), [ALICE, SSO_READONLY], 3600),
       ]);
     });
@@ -511,9 +512,11 @@ describe('GIVEN props that change the defaults', () => {
   test('WHEN only the rate of sessionsThrottle is set THEN every session route takes it, with the default burst', () => {
     const full = fullTvm({ props: { sessionsThrottle: { rateLimit: 2 } } });
     const stage = resourcesOf(Template.fromStack(full.stack).toJSON(), 'AWS::ApiGatewayV2::Stage')[0][1].Properties;
-    expect(Object.keys(stage.RouteSettings).sort()).toEqual(Routes.filter((r) => r.path.startsWith('/sessions'))
+    const { ['POST /introspect']: introspect, ...sessions } = stage.RouteSettings;
+    expect(Object.keys(sessions).sort()).toEqual(Routes.filter((r) => r.path.startsWith('/sessions'))
       .map((r) => `${r.method} ${r.path}`).sort());
-    for (const settings of Object.values(stage.RouteSettings)) expect(settings).toEqual({ ThrottlingRateLimit: 2, ThrottlingBurstLimit: 20 });
+    for (const settings of Object.values(sessions)) expect(settings).toEqual({ ThrottlingRateLimit: 2, ThrottlingBurstLimit: 20 });
+    expect(introspect).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
     expect(stage.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
   });
 });

@@ -655,11 +655,11 @@ describe('GIVEN the synthesized enforcer', () => {
     expect(stack).toEqual([{ Effect: 'Allow', Action: 'cloudformation:DescribeStacks', Resource: { Ref: 'AWS::StackId' } }]);
   });
 
-  test('THEN the lease, the stack read, the role policies and the spokes are usable only from the enforcer\'s own code', () => {
+  test('THEN the lease, the stack read, the role policies, the spokes and its events are usable only from the enforcer\'s own code', () => {
     const denies = enforcerStatements().filter((s) => s.Effect === 'Deny');
     expect(denies).toEqual([expect.objectContaining({
       Action: ['iam:GetRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy', 'iam:ListRolePolicies',
-        'dynamodb:PutItem', 'dynamodb:DeleteItem', 'cloudformation:DescribeStacks', 'sts:AssumeRole'],
+        'dynamodb:PutItem', 'dynamodb:DeleteItem', 'cloudformation:DescribeStacks', 'sts:AssumeRole', 'events:PutEvents'],
       Condition: { ArnNotEquals: { 'lambda:SourceFunctionArn': { 'Fn::GetAtt': [logicalId(es.enforcer.function), 'Arn'] } } },
     })]);
   });

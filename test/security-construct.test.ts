@@ -195,6 +195,8 @@ describe('GIVEN the default TVM', () => {
       'GET /sessions/{id}': { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 },
       'DELETE /sessions/{id}': { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 },
       'POST /sessions/{id}/revoke': { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 },
+      // Relying parties' checks: a bucket of their own too.
+      'POST /introspect': { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
     });
   });
 
