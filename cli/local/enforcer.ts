@@ -3,10 +3,9 @@
 // it in AWS: the session table's stream (a record of a revoked session, after the API answered the revocation) and
 // the schedule. One invocation at a time, records that queue meanwhile going as one batch, as a stream delivers them.
 import { randomUUID } from 'crypto';
-import * as readline from 'readline';
-import { Worker } from 'worker_threads';
 import { GetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { LocalNames } from './accounts';
+import { LOCAL_TVM_NAME, type LocalNames } from './accounts';
+import { startLambdaWorker, type LocalFunctionOptions } from './lambda-worker';
 import { Attr, EnforcerTiming, Env } from '../../src/shared/contract';
 
 /** Where the enforcer's tables are. */
@@ -32,17 +31,12 @@ export function enforcerEnvironment(names: LocalNames, d: EnforcerDeployment): R
     [Env.SPOKE_ROLE]: names.spokeRole,
     // As the construct sets it: sorted, distinct, comma-separated (empty when none).
     [Env.SPOKE_ACCOUNTS]: [...new Set(d.spokeAccounts)].sort().join(','),
+    // Its events name the TVM; no bus given: the account's default bus (local mode's EventBridge).
+    [Env.TVM_NAME]: LOCAL_TVM_NAME,
   };
 }
 
-export interface LocalEnforcerOptions {
-  /** assets/lambda/enforcer.lambda/index.js */
-  readonly bundle: string;
-  /** The function's whole environment (nothing of this process's). */
-  readonly env: Record<string, string>;
-  readonly region: string;
-  readonly account: string;
-  readonly tableName: string;
+export interface LocalEnforcerOptions extends LocalFunctionOptions {
   /** Reads the revoked session's item for the stream record. */
   readonly ddb: DynamoDBClient;
   /** The enforcer's own log lines, and local mode's lines about its invocations. */
@@ -60,84 +54,16 @@ export interface LocalEnforcer {
 type Item = Record<string, AttributeValue>;
 type Job = { kind: 'stream'; items: Item[] } | { kind: 'schedule' };
 
-// The worker: loads the bundle once (a warm container), then runs one invocation per message.
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('worker_threads');
-let handler;
-let loadError;
-try { handler = require(workerData.bundle).handler; } catch (err) { loadError = String(err && err.message || err); }
-parentPort.on('message', async (m) => {
-  if (loadError) return parentPort.postMessage({ id: m.id, ok: false, error: 'cannot load the enforcer: ' + loadError });
-  const context = {
-    awsRequestId: m.id,
-    functionName: workerData.functionName,
-    invokedFunctionArn: workerData.functionArn,
-    getRemainingTimeInMillis: () => Math.max(0, m.deadline - Date.now()),
-  };
-  try {
-    await handler(m.event, context);
-    parentPort.postMessage({ id: m.id, ok: true });
-  } catch (err) {
-    parentPort.postMessage({ id: m.id, ok: false, error: String(err && err.name || 'Error') + ': ' + String(err && err.message || err).slice(0, 500) });
-  }
-});
-`;
-
 const TIMEOUT_MS = EnforcerTiming.TIMEOUT_SECONDS * 1000;
 
 export function startLocalEnforcer(options: LocalEnforcerOptions): LocalEnforcer {
   const functionName = 'sentinel-tvm-local-enforcer';
   const functionArn = `arn:aws:lambda:${options.region}:${options.account}:function:${functionName}`;
-  let worker: Worker | undefined;
   let waiting: Job[] = [];
   let running: Promise<void> | undefined;
   let stopped = false;
-
-  const spawn = (): Worker => {
-    const w = new Worker(WORKER_SOURCE, {
-      eval: true, env: options.env, workerData: { bundle: options.bundle, functionName, functionArn }, stdout: true, stderr: true,
-    });
-    // The enforcer filters its own lines by POWERTOOLS_LOG_LEVEL; each keeps its level (anything else, e.g. a Node.js warning, is a WARN).
-    const levelOf = (line: string) => /^\{"level":"(INFO|WARN|ERROR)"/.exec(line)?.[1] as 'INFO' | 'WARN' | 'ERROR' | undefined;
-    for (const stream of [w.stdout, w.stderr]) {
-      readline.createInterface({ input: stream }).on('line', (line) => options.log(line, levelOf(line) ?? 'WARN'));
-    }
-    w.on('error', (err) => {
-      options.log(`the enforcer's worker failed: ${err.message}`, 'ERROR');
-      if (worker === w) worker = undefined;
-    });
-    w.on('exit', () => {
-      if (worker === w) worker = undefined;
-    });
-    return w;
-  };
-
-  const invoke = (event: unknown): Promise<{ ok: boolean; error?: string }> => {
-    const w = worker ?? (worker = spawn());
-    const id = randomUUID();
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const done = (outcome: { ok: boolean; error?: string }) => {
-        clearTimeout(timer);
-        w.off('message', onMessage);
-        w.off('exit', onExit);
-        resolve(outcome);
-      };
-      const onMessage = (m: { id: string; ok: boolean; error?: string }) => {
-        if (m.id === id) done(m);
-      };
-      const onExit = (code: number) => done({ ok: false, error: `its worker exited (${code})` });
-      w.on('message', onMessage);
-      w.on('exit', onExit);
-      // Lambda ends an invocation at its timeout: the worker is dropped, the next invocation starts a cold one.
-      timer = setTimeout(() => {
-        if (worker === w) worker = undefined;
-        void w.terminate();
-        done({ ok: false, error: `timed out after ${TIMEOUT_MS / 1000} s` });
-      }, TIMEOUT_MS);
-      w.postMessage({ id, event, deadline: Date.now() + TIMEOUT_MS });
-    });
-  };
+  // Warm at once: the first revocation does not wait for the bundle to load.
+  const fn = startLambdaWorker({ bundle: options.bundle, env: options.env, functionName, functionArn, timeoutMs: TIMEOUT_MS, log: options.log });
 
   const eventOf = (job: Job): unknown => {
     const time = new Date();
@@ -183,7 +109,7 @@ export function startLocalEnforcer(options: LocalEnforcerOptions): LocalEnforcer
     const job: Job = streams.length > 0 ? { kind: 'stream', items: streams.flatMap((j) => j.items) } : waiting[0];
     waiting = streams.length > 0 ? waiting.filter((j) => j.kind !== 'stream') : waiting.slice(1);
     running = (async () => {
-      const outcome = await invoke(eventOf(job));
+      const outcome = await fn.invoke(eventOf(job));
       // A failed stream batch is retried in AWS; here the schedule recomputes every role. Local mode goes on either way.
       if (!outcome.ok) {
         options.log(`the enforcer's ${job.kind} invocation failed: ${outcome.error}${job.kind === 'stream' ? ' (the schedule will retry)' : ''}`, 'WARN');
@@ -194,7 +120,6 @@ export function startLocalEnforcer(options: LocalEnforcerOptions): LocalEnforcer
     });
   };
 
-  worker = spawn(); // warm: the first revocation does not wait for the bundle to load
   return {
     revoked: (sessionId) => {
       void (async () => {
@@ -216,8 +141,7 @@ export function startLocalEnforcer(options: LocalEnforcerOptions): LocalEnforcer
     stop: async () => {
       stopped = true;
       waiting = [];
-      await worker?.terminate();
-      worker = undefined;
+      await fn.stop();
     },
   };
 }

@@ -1,7 +1,9 @@
 // `sentinel-tvm local`: the whole chain on this machine. The real bundled vending Lambda, configured only through
 // its environment (as the construct configures it), behind a SigV4-verifying front door, with DynamoDB Local, a local
 // STS that enforces each role's trust policy across the emulated accounts, a local IAM, the real bundled revocation
-// enforcer writing its deny there, and one AWS-style call (S3 ListBuckets) decided by the caller's role policies.
+// enforcer writing its deny there, and one AWS-style call (S3 ListBuckets) decided by the caller's role policies. The real
+// bundled events function reads the session table's stream and puts the session events on a local EventBridge, which
+// prints each and appends it to a file.
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import { createRequire } from 'module';
@@ -14,6 +16,8 @@ import { startLocalAws } from './aws';
 import { configProperties, handlerEnvironment, loadConfigFile } from './config';
 import { ensureTable, freePort, localDynamoClient, startDynamoDbLocal, type RunningDynamoDb } from './dynamodb';
 import { enforcerEnvironment, startLocalEnforcer, type LocalEnforcer } from './enforcer';
+import { startLocalEventBridge, type DeliveredEvent } from './eventbridge';
+import { eventsEnvironment, startLocalEvents } from './events';
 import { startFrontDoor, type FrontDoor, type Handler } from './front-door';
 import { startLocalIam } from './iam';
 import { startLocalSts, type LocalSts } from './sts';
@@ -47,6 +51,41 @@ export function enforcerBundlePath(bundleDir: string = __dirname): string {
   return path.join(bundleDir, '..', '..', 'lambda', 'enforcer.lambda', 'index.js');
 }
 
+/** The bundled session events function, beside the vending handler. */
+export function eventsBundlePath(bundleDir: string = __dirname): string {
+  return path.join(bundleDir, '..', '..', 'lambda', 'events.lambda', 'index.js');
+}
+
+/** One line of local mode's output for a delivered event: its detail-type and its detail, compact. */
+export function eventLine(event: DeliveredEvent): string {
+  return `event: ${event['detail-type']} ${JSON.stringify(event.detail)}`;
+}
+
+/**
+ * What a Lambda function of local mode gets besides its own variables: its role's made-up credentials, the endpoints
+ * given, any other service nowhere rather than AWS, and nothing of this machine's AWS configuration.
+ */
+function functionEnvironment(region: string, key: { accessKeyId: string; known: KnownKey }, endpoints: Record<string, string>,
+  service: string, logLevel: string): Record<string, string> {
+  return {
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    AWS_ACCESS_KEY_ID: key.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: key.known.secretAccessKey,
+    AWS_SESSION_TOKEN: key.known.sessionToken!,
+    ...endpoints,
+    AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: path.join(os.tmpdir(), 'sentinel-tvm-local-no-aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: path.join(os.tmpdir(), 'sentinel-tvm-local-no-aws-credentials'),
+    POWERTOOLS_SERVICE_NAME: service,
+    POWERTOOLS_LOG_LEVEL: logLevel,
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    // Lambda runs it on a newer Node.js than local mode may: the SDK's warning about this one is not the function's.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+}
+
 /** Made-up credentials of a role session that this process holds for itself (a Lambda's), known to the local STS and IAM. */
 function sessionKey(account: string, roleArn: string, sessionName: string): { accessKeyId: string; known: KnownKey } {
   const roleName = roleArn.split('/').pop();
@@ -74,6 +113,7 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
     'table': 'value',
     'log-level': 'value',
     'enforce-every': 'value',
+    'events-file': 'value',
   }, [], 'sentinel-tvm local');
   if (!a.values.config) throw usageError('--config FILE is required: principals, profiles and settings (see examples/local/config.json)');
   const port = integerOption('port', a.values.port, 0, 65535) ?? 0;
@@ -91,9 +131,12 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
     throw usageError('--data-dir and --dynamodb-endpoint do not go together: the data lives with that endpoint');
   }
   const config = loadConfigFile(path.resolve(a.values.config));
+  const dataDir = path.resolve(a.values['data-dir'] ?? defaultDataDir(io.env));
+  const eventsFile = path.resolve(a.values['events-file'] ?? path.join(dataDir, 'events.jsonl'));
   const handlerPath = handlerBundlePath();
   const enforcerPath = enforcerBundlePath();
-  for (const [what, file] of [['vending handler', handlerPath], ['enforcer', enforcerPath]]) {
+  const eventsPath = eventsBundlePath();
+  for (const [what, file] of [['vending handler', handlerPath], ['enforcer', enforcerPath], ['events function', eventsPath]]) {
     if (!fs.existsSync(file)) throw new CliError(ExitCode.LOCAL, `the bundled ${what} is missing at ${file}: build it with \`npx projen bundle\``);
   }
   const say = (line: string) => io.err(`sentinel-tvm local: ${line}\n`);
@@ -104,9 +147,12 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
 
   const started: { stop(): Promise<void> }[] = [];
   let dynamo: RunningDynamoDb | undefined;
+  let eventsStarting: Promise<void> | undefined;
   const killJava = () => dynamo?.kill();
   process.once('exit', killJava);
   const stopAll = async () => {
+    // A start still under way joins `started` first, so that it is stopped too.
+    await eventsStarting?.catch(() => undefined);
     for (const s of started.reverse()) await s.stop().catch(() => undefined);
     started.length = 0;
     process.removeListener('exit', killJava);
@@ -127,7 +173,6 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
   try {
     let endpoint = ddbEndpoint?.replace(/\/$/, '');
     if (!endpoint) {
-      const dataDir = path.resolve(a.values['data-dir'] ?? defaultDataDir(io.env));
       say(`starting DynamoDB Local (data in ${path.join(dataDir, 'dynamodb')})`);
       dynamo = await startDynamoDbLocal(path.join(dataDir, 'dynamodb'));
       started.push(dynamo);
@@ -186,6 +231,32 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
     const aws = await startLocalAws({ region: config.region, accounts, lookup, log: (line) => sayAt('INFO', `aws: ${line}`) });
     started.push(aws);
 
+    // The account's default bus: each event the events function or the enforcer puts is printed and appended to the file.
+    try {
+      fs.mkdirSync(path.dirname(eventsFile), { recursive: true, mode: 0o700 });
+      fs.appendFileSync(eventsFile, '', { mode: 0o600 });
+    } catch (err) {
+      const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new CliError(ExitCode.LOCAL, `cannot write the events file ${eventsFile}: ${why}`);
+    }
+    let eventsFileFailed = false;
+    const eventBridge = await startLocalEventBridge({
+      account,
+      region: config.region,
+      log: (line) => sayAt('WARN', `eventbridge: ${line}`),
+      onEvent: (event) => {
+        sayAt('INFO', eventLine(event));
+        try {
+          fs.appendFileSync(eventsFile, `${JSON.stringify(event)}\n`);
+        } catch (err) {
+          const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+          if (!eventsFileFailed) say(`cannot append to the events file ${eventsFile}: ${why}`);
+          eventsFileFailed = true;
+        }
+      },
+    });
+    started.push(eventBridge);
+
     // The enforcer, with the environment the construct gives its Lambda and nothing of this process's.
     const enforcerDdb = localDynamoClient(endpoint, config.region);
     started.push({ stop: async () => enforcerDdb.destroy() });
@@ -204,24 +275,12 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
           stackId: `arn:aws:cloudformation:${config.region}:${account}:stack/${LOCAL_TVM_NAME}/00000000-0000-4000-8000-000000000000`,
           spokeAccounts: config.spokeAccounts,
         }),
-        AWS_REGION: config.region,
-        AWS_DEFAULT_REGION: config.region,
-        AWS_ACCESS_KEY_ID: enforcerKey.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: enforcerKey.known.secretAccessKey,
-        AWS_SESSION_TOKEN: enforcerKey.known.sessionToken!,
-        AWS_ENDPOINT_URL_DYNAMODB: endpoint,
-        AWS_ENDPOINT_URL_IAM: iam.endpoint,
-        AWS_ENDPOINT_URL_STS: sts.endpoint,
-        // Any other service the function might call goes nowhere rather than to AWS.
-        AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
-        AWS_EC2_METADATA_DISABLED: 'true',
-        AWS_CONFIG_FILE: path.join(os.tmpdir(), 'sentinel-tvm-local-no-aws-config'),
-        AWS_SHARED_CREDENTIALS_FILE: path.join(os.tmpdir(), 'sentinel-tvm-local-no-aws-credentials'),
-        POWERTOOLS_SERVICE_NAME: `${LOCAL_TVM_NAME}-enforcer`,
-        POWERTOOLS_LOG_LEVEL: logLevel,
-        POWERTOOLS_METRICS_DISABLED: 'true',
-        // Lambda runs it on a newer Node.js than local mode may: the SDK's warning about this one is not the function's.
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        ...functionEnvironment(config.region, enforcerKey, {
+          AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+          AWS_ENDPOINT_URL_IAM: iam.endpoint,
+          AWS_ENDPOINT_URL_STS: sts.endpoint,
+          AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.endpoint,
+        }, `${LOCAL_TVM_NAME}-enforcer`, logLevel),
       },
     });
     started.push(enforcer);
@@ -229,6 +288,34 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
     enforcer.schedule();
     const timer = setInterval(() => enforcer.schedule(), enforceEvery * 1000);
     started.push({ stop: async () => clearInterval(timer) });
+
+    // The events function on the session table's stream, with the environment the construct gives its Lambda.
+    const eventsDdb = localDynamoClient(endpoint, config.region);
+    started.push({ stop: async () => eventsDdb.destroy() });
+    const eventsKey = sessionKey(account, `arn:aws:iam::${account}:role/sentinel-tvm-runtime/${LOCAL_TVM_NAME}/events`, `${LOCAL_TVM_NAME}-events`);
+    // Its stream is opened while the handler loads; awaited before the front door opens, so that no change is missed.
+    eventsStarting = startLocalEvents({
+      bundle: eventsPath,
+      region: config.region,
+      account,
+      tableName: table,
+      ddb: eventsDdb,
+      endpoint,
+      log: (line, level) => sayAt(level, `events: ${line}`),
+      env: {
+        ...eventsEnvironment(),
+        ...functionEnvironment(config.region, eventsKey, { AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.endpoint },
+          `${LOCAL_TVM_NAME}-events`, logLevel),
+      },
+    }).then((events) => {
+      started.push(events);
+    }, (err) => {
+      if (err instanceof CliError) throw err;
+      throw new CliError(ExitCode.LOCAL, `cannot read the stream of the session table ${table} at ${endpoint}: `
+        + `${(err as Error).name}: ${(err as Error).message}`);
+    });
+    // Awaited below; a failure of the start meanwhile must not also report it as unhandled.
+    eventsStarting.catch(() => undefined);
 
     // The front door's port is fixed first: identity proofs name its host, and the handler learns it at load time.
     const doorPort = port || await freePort();
@@ -267,6 +354,8 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
       return result;
     };
 
+    await eventsStarting;
+
     const principalKeys = new Map(config.principals.map((p) => [p.accessKeyId, keys.get(p.accessKeyId)!]));
     const door: FrontDoor = await startFrontDoor({
       region: config.region,
@@ -297,6 +386,8 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
     for (const c of config.callerRoles) say(`caller role ${c.roleArn} trusts ${c.trusted.join(', ')}`);
     say(`enforcer ${names.enforcerRoleArn}: after each revocation and every ${enforceEvery} s; `
       + 'local roles have no grants of their own (everything is allowed but what their inline policies deny)');
+    say(`session events: the events function reads the session table's stream; each event is printed here and appended to ${eventsFile}`);
+    if (config.introspectionPrincipals.length > 0) say(`relying parties (POST /introspect): ${config.introspectionPrincipals.join(', ')}`);
     for (const p of config.principals) say(`principal ${p.accessKeyId} is ${p.arn}`);
     say(`profiles: ${config.profiles.map((p) => p.name).join(', ')}; signing region ${config.region}`);
     checkSignal();
@@ -304,6 +395,7 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
     io.out(`sentinel-tvm local: STS at ${sts.endpoint}/\n`);
     io.out(`sentinel-tvm local: IAM at ${iam.endpoint}/\n`);
     io.out(`sentinel-tvm local: AWS at ${aws.endpoint}/\n`);
+    io.out(`sentinel-tvm local: EventBridge at ${eventBridge.endpoint}/\n`);
     io.out(`${READY_PREFIX}${door.url}\n`);
 
     // Run until told to stop, or until DynamoDB Local dies under us.
