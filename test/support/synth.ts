@@ -159,7 +159,9 @@ export function configOf(template: any, resolver: CfnResolver, tvmId = 'Tvm'): C
     return chunkProfilesOf(resolver.resolve(chunk.Properties.Profiles));
   });
   return JSON.parse(canonicalConfig({
-    adminPrincipals: resolver.resolve(manifest.AdminPrincipals), introspectionPrincipals: resolver.resolve(manifest.IntrospectionPrincipals), profiles,
+    adminPrincipals: resolver.resolve(manifest.AdminPrincipals),
+    introspectionPrincipals: resolver.resolve(manifest.IntrospectionPrincipals),
+    profiles,
   }));
 }
 
