@@ -4,15 +4,16 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { STSClient } from '@aws-sdk/client-sts';
 import { clientCacheRows } from './client-cache';
 import { countingProxy } from './counting-proxy';
 import { eventRows } from './events';
 import { introspectionRows } from './introspection';
+import { timedRevocationRun } from './revocation-run';
 import { IdentityVerifier, httpSend } from '../lambda/auth/proof';
-import { enforce, type EnforcerDeps } from '../lambda/enforcer/enforce';
+import type { EnforcerDeps } from '../lambda/enforcer/enforce';
 import { spokeIamClients } from '../lambda/enforcer/spokes';
 import { createHandler } from '../lambda/handler';
 import { PrincipalMatcher } from '../lambda/match';
@@ -282,22 +283,8 @@ async function enforcerAccountsRow(dynamodbEndpoint: string, sts: LocalSts): Pro
   const warmDeps = deps();
   let n = 0;
   /** Revokes a new session of the role, and times the run its stream record triggers. */
-  const run = async (role: string, d: EnforcerDeps): Promise<number> => {
-    const now = new Date();
-    const item = {
-      id: { S: (++n).toString(16).padStart(16, '0') },
-      profile: { S: role === ownRole ? 'own' : 'spoke' },
-      role_arn: { S: role },
-      status: { S: 'revoked' },
-      created_at: { S: now.toISOString() },
-      revoked_at: { S: now.toISOString() },
-      credentials_expire_at: { S: new Date(now.getTime() + 3600_000).toISOString() },
-    };
-    await ddb.send(new PutItemCommand({ TableName: table, Item: item }));
-    const t = performance.now();
-    await enforce(d, { Records: [{ eventName: 'MODIFY', dynamodb: { NewImage: item } }] });
-    return performance.now() - t;
-  };
+  const run = async (role: string, d: EnforcerDeps): Promise<number> =>
+    (await timedRevocationRun(ddb, table, ++n, role === ownRole ? 'own' : 'spoke', role, d)).ms;
   const times = { own: [] as number[], cached: [] as number[], assumed: [] as number[] };
   const runs = 40;
   try {

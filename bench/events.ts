@@ -1,16 +1,17 @@
 // Session events (issue 13): that a vend still makes no EventBridge request (the shipped vend bundle, its requests counted
 // on the wire), the events function's cost per stream batch, and the enforcer's run with its events and without.
 import * as path from 'path';
-import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { IAMClient } from '@aws-sdk/client-iam';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { Figures } from './client-cache';
 import { countingProxy, type CountingProxy } from './counting-proxy';
 import type { Backends } from './introspection';
+import { timedRevocationRun } from './revocation-run';
 import { startLocalEventBridge, type LocalEventBridge } from '../cli/local/eventbridge';
 import { boundedRequestHandler } from '../lambda/clients';
-import { enforce, type EnforcerDeps, type EnforcerEvents } from '../lambda/enforcer/enforce';
+import type { EnforcerDeps, EnforcerEvents } from '../lambda/enforcer/enforce';
 import { sessionChange, type StreamRecordLike } from '../lambda/events/entries';
 import { createEventsHandler } from '../lambda/events/handler';
 import { eventPublisher } from '../lambda/events/publish';
@@ -180,22 +181,9 @@ async function enforcerEventsRow(f: Figures, b: Backends, client: EventBridgeCli
   if (!withEvents.events || without.events) throw new Error('SENTINEL_TVM_NAME did not decide the events');
   let n = 0;
   const run = async (profile: 'with' | 'without', d: EnforcerDeps): Promise<number> => {
-    const now = new Date();
-    const item = {
-      id: { S: (++n).toString(16).padStart(16, '0') },
-      profile: { S: profile },
-      role_arn: { S: roles[profile] },
-      status: { S: 'revoked' },
-      created_at: { S: now.toISOString() },
-      revoked_at: { S: now.toISOString() },
-      credentials_expire_at: { S: new Date(now.getTime() + 3600_000).toISOString() },
-    };
-    await ddb.send(new PutItemCommand({ TableName: table, Item: item }));
-    const t = performance.now();
-    const summary = await enforce(d, { Records: [{ eventName: 'MODIFY', dynamodb: { NewImage: item } }] });
-    const elapsed = performance.now() - t;
+    const { ms, summary } = await timedRevocationRun(ddb, table, ++n, profile, roles[profile], d);
     if (d.events && summary.events?.emitted !== 1) throw new Error(`enforcer events: ${JSON.stringify(summary.events)}`);
-    return elapsed;
+    return ms;
   };
   const runs = 40;
   const times = { with: [] as number[], without: [] as number[] };

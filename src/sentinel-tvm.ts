@@ -227,9 +227,9 @@ export interface SentinelTvmProps {
   readonly sessionsThrottle?: apigwv2.ThrottleSettings;
 
   /**
-   * Throttling of `POST /introspect`, relying parties' checks of sessions: a bucket of its own, so that a downstream
-   * service under load (or under attack by requests it forwards) never throttles vending or revocation. Verifiers cache
-   * answers, so a relying party asks about each session at most about twice a minute.
+   * Throttling of `POST /introspect`, relying parties' checks of sessions: a bucket of its own (API Gateway keeps one per
+   * route), apart from the vending and session routes', so that a downstream service under load is throttled on its own.
+   * Verifiers cache answers, so a relying party asks about each session at most about twice a minute.
    *
    * @default - 50 requests per second, bursts of 100
    * @experimental

@@ -1,7 +1,7 @@
 // POST /introspect: the real handler on DynamoDB Local and the local STS. A relying party asks whether the session behind
 // a caller it saw is still valid, by the caller's assumed-role ARN or by an identity proof the caller made for it.
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { localDynamoClient } from './support/dynamodb-local';
+import { instrumentedDynamoClient } from './support/dynamodb-local';
 import { startLocalSts } from './support/local-sts';
 import { ACCOUNT, ALICE, AUDIENCE, BOB, createFixture, event, proven, ROLE_ARNS, stsClient, type Fixture } from './support/tvm-fixture';
 import { validateConfig } from '../cli/local/config';
@@ -46,17 +46,9 @@ let handle: (e: TvmEvent) => Promise<any>;
 const body = (res: any) => JSON.parse(res.body);
 
 /** A client of the shared DynamoDB Local that counts its requests and, on demand, fails GetItem of the session table. */
-function instrumentedClient(): DynamoDBClient {
-  const client = localDynamoClient(undefined, 1);
-  client.middlewareStack.add((next, context) => async (args: any) => {
-    requests.push(context.commandName as string);
-    if (failGetItem && context.commandName === 'GetItemCommand' && args.input.TableName === fx.tableName) {
-      throw Object.assign(new Error('injected: the session table cannot be reached'), { name: 'InternalServerError', $fault: 'server' });
-    }
-    return next(args);
-  }, { step: 'initialize', name: 'countAndFail' });
-  return client;
-}
+const instrumentedClient = () => instrumentedDynamoClient({
+  tableName: () => fx.tableName, record: (command) => requests.push(command), failGetItem: () => failGetItem,
+});
 
 /** A handler as one container: its own configuration cache, proof cache and memory of inactive sessions. */
 function newHandler(): (e: TvmEvent) => Promise<any> {

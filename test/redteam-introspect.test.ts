@@ -8,7 +8,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { Stack } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
-import { localDynamoClient } from './support/dynamodb-local';
+import { instrumentedDynamoClient } from './support/dynamodb-local';
 import { startIntrospectionTvm, TVM_REGION, type IntrospectionTvm } from './support/introspection-tvm';
 import { startLocalSts } from './support/local-sts';
 import { eventSourceFilter, openTableStream, type TableStream } from './support/streams';
@@ -60,17 +60,10 @@ let delivered: DeliveredEvent[];
 
 const body = (res: any) => JSON.parse(res.body);
 
-function instrumentedClient(): DynamoDBClient {
-  const client = localDynamoClient(undefined, 1);
-  client.middlewareStack.add((next, context) => async (args: any) => {
-    requests.push(context.commandName as string);
-    if (failGetItem && context.commandName === 'GetItemCommand' && args.input.TableName === fx.tableName) {
-      throw Object.assign(new Error('injected: the session table cannot be reached'), { name: 'InternalServerError', $fault: 'server' });
-    }
-    return next(args);
-  }, { step: 'initialize', name: 'countAndFail' });
-  return client;
-}
+/** A client of the shared DynamoDB Local that counts its requests and, on demand, fails GetItem of the session table. */
+const instrumentedClient = () => instrumentedDynamoClient({
+  tableName: () => fx.tableName, record: (command) => requests.push(command), failGetItem: () => failGetItem,
+});
 
 /** One container of the real handler; events get the proof of their authorizer's principal unless they carry one. */
 function newHandler(): (e: TvmEvent) => Promise<any> {

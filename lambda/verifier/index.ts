@@ -8,7 +8,7 @@ import { httpSend } from './http';
 import {
   IdentityProof, Introspection, IntrospectionRequestFields as Field, IntrospectionStoreFailure, IntrospectionTokenTypes,
 } from '../../src/shared/contract';
-import { checkProofHeaders, parseProof, stsHostFor } from '../auth/proof';
+import { checkProofHeaders, parseProof, stsHostFor, type ProofExpectations } from '../auth/proof';
 import { identityProof, signerFor } from '../auth/sign';
 
 /** AWS credentials to sign introspection requests with. */
@@ -165,6 +165,8 @@ export class SessionVerifier {
   private readonly cache: ExpiringCache<SessionCheck>;
   private readonly inFlight = new Map<string, Promise<SessionCheck>>();
   private ownProof?: { readonly signer: string; readonly signedAt: number; readonly proof: Promise<string> };
+  /** What a caller's proof must satisfy to be worth asking the TVM about (all but the time), fixed at construction. */
+  private readonly proofExpectations: Omit<ProofExpectations, 'nowMs'>;
 
   /** @throws Error naming the option when an option is invalid. */
   constructor(options: SessionVerifierOptions) {
@@ -190,6 +192,9 @@ export class SessionVerifier {
     this.now = options.now ?? (() => new Date());
     this.timeoutMs = bounded('timeoutMs', options.timeoutMs, 3_000, 60_000, 1);
     this.cache = new ExpiringCache(bounded('cacheSize', options.cacheSize, 10_000, 10_000_000));
+    this.proofExpectations = {
+      host: stsHostFor(this.region), region: this.region, ownAudiences: new Set([this.url.host.toLowerCase()]), expectedAudience: this.audience,
+    };
   }
 
   /**
@@ -220,7 +225,7 @@ export class SessionVerifier {
     const cached = this.cached(key);
     if (cached !== undefined) return cached;
     // What can be checked here is checked here: a header anyone can send (junk, another audience, too old) costs the TVM
-    // nothing, and cannot use up its introspection route.
+    // nothing.
     if (!this.plausible(proof)) return Promise.resolve(INACTIVE);
     const fields = { [Field.TOKEN]: proof, [Field.TOKEN_TYPE_HINT]: IntrospectionTokenTypes.IDENTITY_PROOF, [Field.AUDIENCE]: this.audience };
     return this.ask(key, fields, undefined, proofDeadlineOf(proof) ?? 0);
@@ -229,13 +234,7 @@ export class SessionVerifier {
   /** Whether the TVM could answer a proof active: its shape, host and region, audience (this one, not the TVM's) and age. */
   private plausible(proof: string): boolean {
     try {
-      checkProofHeaders(parseProof(proof), {
-        host: stsHostFor(this.region),
-        region: this.region,
-        ownAudiences: new Set([this.url.host.toLowerCase()]),
-        expectedAudience: this.audience,
-        nowMs: this.now().getTime(),
-      });
+      checkProofHeaders(parseProof(proof), { ...this.proofExpectations, nowMs: this.now().getTime() });
       return true;
     } catch {
       return false;

@@ -78,6 +78,23 @@ export function localDynamoClient(url: string = endpoint(), maxAttempts = 3): Dy
   return new DynamoDBClient({ region: 'us-east-1', endpoint: url, credentials: FAKE_CREDENTIALS, maxAttempts });
 }
 
+/**
+ * A client of the shared DynamoDB Local (no retries) that hands each command's name to `record`, and fails GetItem of
+ * `tableName()` as an unreachable store would while `failGetItem()` is true: requests per call are counted on the client.
+ */
+export function instrumentedDynamoClient(o: { tableName: () => string; record: (command: string) => void; failGetItem: () => boolean }):
+DynamoDBClient {
+  const client = localDynamoClient(undefined, 1);
+  client.middlewareStack.add((next, context) => async (args: any) => {
+    o.record(context.commandName as string);
+    if (o.failGetItem() && context.commandName === 'GetItemCommand' && args.input.TableName === o.tableName()) {
+      throw Object.assign(new Error('injected: the session table cannot be reached'), { name: 'InternalServerError', $fault: 'server' });
+    }
+    return next(args);
+  }, { step: 'initialize', name: 'countAndFail' });
+  return client;
+}
+
 let tableCounter = 0;
 /** A table name no other test file (worker pid) or earlier call uses; DynamoDB allows [a-zA-Z0-9_.-]{3,255}. */
 export function uniqueTableName(prefix: string): string {
