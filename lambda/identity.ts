@@ -1,6 +1,6 @@
 import type { VerifiedIdentity } from './auth/proof';
 import { ApiError } from './errors';
-import { Limits, SOURCE_IDENTITY_PREFIX } from '../src/shared/contract';
+import { formatSourceIdentity, Limits, SourceIdentityKinds, type SourceIdentityKind } from '../src/shared/contract';
 
 /** The caller, as API Gateway's IAM authorizer established it. */
 export interface Caller {
@@ -90,9 +90,9 @@ export function stsSafe(value: string): string {
   return value.replace(STS_NAME_DISALLOWED, '_');
 }
 
-/** `sentinel.<user>`, within STS's SourceIdentity charset and 64 characters. */
-export function sourceIdentityFor(caller: Caller): string {
-  return `${SOURCE_IDENTITY_PREFIX}${stsSafe(caller.user)}`.slice(0, Limits.SOURCE_IDENTITY_MAX);
+/** `sentinel.<sessionId>.<kind>.<user>`, within STS's SourceIdentity charset and 64 characters. */
+export function sourceIdentityFor(sessionId: string, caller: Caller, kind: SourceIdentityKind = SourceIdentityKinds.STANDING): string {
+  return formatSourceIdentity(sessionId, kind, caller.user);
 }
 
 /** `tvm-<sessionId>-<requestId8>`: in the assumed-role ARN and CloudTrail, mapping a caller back to its session. */

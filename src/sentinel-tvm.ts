@@ -438,7 +438,10 @@ const ROLE_ARNS_PER_STATEMENT = 25;
 export class SentinelTvm extends SentinelTvmBase {
   /** The session tag key stamped on every AssumeRole and required by the protected roles' trust policy. */
   public static readonly SESSION_TAG_KEY = SESSION_TAG_KEY;
-  /** The prefix of the SourceIdentity the TVM sets on every AssumeRole (`sentinel.<caller>`), for downstream conditions. */
+  /**
+   * The prefix of the SourceIdentity the TVM sets on every AssumeRole, for downstream conditions: the whole value is
+   * `sentinel.<sessionId>.<kind>.<user>` (`sentinel.<id>.*` matches one session).
+   */
   public static readonly SOURCE_IDENTITY_PREFIX = SOURCE_IDENTITY_PREFIX;
 
   /**

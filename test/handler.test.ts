@@ -54,7 +54,8 @@ describe('vending a new session', () => {
     expect(call.roleArn).toBe(ROLE_ARNS.ReadOnly);
     // requestId's `/` is outside STS's charset: replaced, and cut to 8 characters.
     expect(call.roleSessionName).toBe(`tvm-${b.SessionId}-AbCd_EfG`);
-    expect(call.sourceIdentity).toBe('sentinel.alice');
+    // The session id, the kind of grant (standing), the user: every CloudTrail event of the credentials names the session.
+    expect(call.sourceIdentity).toBe(`sentinel.${b.SessionId}.s.alice`);
     expect(call.durationSeconds).toBe(900);
     expect(call.tags).toEqual([{ Key: 'SentinelSessionID', Value: b.SessionId }]);
     expect(call.transitiveTagKeys).toEqual(['SentinelSessionID']);
@@ -78,7 +79,7 @@ describe('vending a new session', () => {
       expires_at: '2036-01-26T02:30:00.000Z',
       credentials_expire_at: '2036-01-25T14:46:00.000Z',
       request_count: 1,
-      source_identity: 'sentinel.alice',
+      source_identity: `sentinel.${b.SessionId}.s.alice`,
       server_instance_id: expect.stringMatching(/^[0-9a-f]{16}$/),
       ttl: Date.parse('2036-01-26T02:30:00.000Z') / 1000 + 30 * 24 * 3600,
     });
@@ -99,7 +100,19 @@ describe('vending a new session', () => {
     const res = await handle(event({ userArn: SSO_CAROL, query: { profile: 'readonly' } }));
 
     expect(res.statusCode).toBe(200);
-    expect(sts.calls[0].sourceIdentity).toBe('sentinel.carol@example.com');
+    const id = body(res).SessionId;
+    expect(sts.calls[0].sourceIdentity).toBe(`sentinel.${id}.s.carol@example.com`);
+  });
+
+  test('the SourceIdentity keeps the whole session id, and cuts a long user name to fit 64 characters', async () => {
+    const longName = `${'x'.repeat(40)}@example.com`;
+    const res = await handle(event({ userArn: `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_ReadOnly_0123456789abcdef/${longName}`, query: { profile: 'readonly' } }));
+    expect(res.statusCode).toBe(200);
+    const id = body(res).SessionId;
+    const value = sts.calls[0].sourceIdentity!;
+    expect(value).toHaveLength(64);
+    expect(value).toBe(`sentinel.${id}.s.${longName}`.slice(0, 64));
+    expect(value).toMatch(/^[\w+=,.@-]{2,64}$/);
   });
 
   test('POST / vends like GET /', async () => {
@@ -304,7 +317,7 @@ describe('decision logs', () => {
       profile: 'readonly',
       sessionId: ok.SessionId,
       newSession: true,
-      sourceIdentity: 'sentinel.alice',
+      sourceIdentity: `sentinel.${ok.SessionId}.s.alice`,
       durationSeconds: 900,
     });
     expect(lines[1]).toMatchObject({ decision: 'ERROR', code: 'CREDENTIAL_ERROR', level: 'WARN' });

@@ -76,7 +76,7 @@ describe('sentinel-tvm credentials', () => {
 
     expect(second.code).toBe(0);
     expect(JSON.parse(second.stdout)).toEqual(creds);
-    expect(vends()).toEqual([[true, 'ALLOW', 'sentinel.alice']]);
+    expect(vends()).toEqual([[true, 'ALLOW', `sentinel.${id}.s.alice`]]);
 
     const third = await vend('alice', 'prod-readonly', ['--no-cache']);
 
@@ -87,7 +87,7 @@ describe('sentinel-tvm credentials', () => {
     expect(JSON.parse(fs.readFileSync(file, 'utf8')).credentials).toBeUndefined();
     expect(await session(id)).toMatchObject({ id, user: 'alice', profile: 'prod-readonly', status: 'active', request_count: 2 });
     // The handler saw a new, then a continued session, and STS was called with the session tag both times.
-    expect(vends()).toEqual([[true, 'ALLOW', 'sentinel.alice'], [false, 'ALLOW', 'sentinel.alice']]);
+    expect(vends()).toEqual([[true, 'ALLOW', `sentinel.${id}.s.alice`], [false, 'ALLOW', `sentinel.${id}.s.alice`]]);
   });
 
   test('keeps one cache file per URL and per profile', async () => {

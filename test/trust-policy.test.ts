@@ -28,7 +28,8 @@ function principalArnOf(principal: string): string {
 type Context = Record<string, string | string[]>;
 const SESSION_ID = '0123456789abcdef';
 const TAG = { 'aws:RequestTag/SentinelSessionID': SESSION_ID, 'aws:TagKeys': ['SentinelSessionID'] };
-const SOURCE_IDENTITY = { 'sts:SourceIdentity': 'sentinel.alice' };
+/** The SourceIdentity the vending Lambda sets: `sentinel.<session id>.<kind>.<user>`. */
+const SOURCE_IDENTITY = { 'sts:SourceIdentity': `sentinel.${SESSION_ID}.s.alice` };
 /** Any principal's own permissions: everything, so that only the trust policy can deny. */
 const ALLOW_ALL = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
 
@@ -119,9 +120,15 @@ const ALL_ALLOWED = { 'sts:AssumeRole': 'Allowed', 'sts:TagSession': 'Allowed', 
 describe('GIVEN the ProtectedRole\'s trust policy from the synthesized template', () => {
   describe('WHEN the TVM\'s execution role asks as the vending Lambda does', () => {
     test.each<[string, string, Context]>([
-      ['sts:AssumeRole with the 16-character session tag and SourceIdentity sentinel.alice', 'sts:AssumeRole', { ...TAG, ...SOURCE_IDENTITY }],
+      ['sts:AssumeRole with the 16-character session tag and SourceIdentity sentinel.<id>.s.alice', 'sts:AssumeRole', { ...TAG, ...SOURCE_IDENTITY }],
       ['sts:TagSession with only the session tag', 'sts:TagSession', TAG],
-      ['sts:SetSourceIdentity with sentinel.alice', 'sts:SetSourceIdentity', SOURCE_IDENTITY],
+      ['sts:SetSourceIdentity with sentinel.<id>.s.alice', 'sts:SetSourceIdentity', SOURCE_IDENTITY],
+      // The format before version 2, which a TVM deployed earlier sets: the trust policy is unchanged, so both match.
+      ['sts:AssumeRole with the earlier SourceIdentity sentinel.alice', 'sts:AssumeRole', { ...TAG, 'sts:SourceIdentity': 'sentinel.alice' }],
+      ['sts:SetSourceIdentity with the earlier sentinel.alice', 'sts:SetSourceIdentity', { 'sts:SourceIdentity': 'sentinel.alice' }],
+      // Every kind the slot can hold (approved and break-glass grants).
+      ['sts:AssumeRole with an approved grant\'s SourceIdentity', 'sts:AssumeRole', { ...TAG, 'sts:SourceIdentity': `sentinel.${SESSION_ID}.a.alice` }],
+      ['sts:SetSourceIdentity with a break-glass SourceIdentity', 'sts:SetSourceIdentity', { 'sts:SourceIdentity': `sentinel.${SESSION_ID}.b.alice` }],
     ])('THEN %s is allowed', async (_case, action, context) => {
       expect(await decide({ principal: TVM, action, context })).toBe('Allowed');
     });

@@ -109,8 +109,6 @@ export async function vend(ctx: VendContext, req: VendRequest, facts: VendFacts)
     throw new ApiError('INVALID_DURATION', `The duration must be from ${Limits.MIN_CREDENTIAL_SECONDS} to ${profile.maxDurationSeconds} seconds for this profile.`);
   }
   const wanted = Math.min(input.duration ?? ctx.settings.defaultDurationSeconds, profile.maxDurationSeconds);
-  const sourceIdentity = sourceIdentityFor(req.caller);
-  facts.sourceIdentity = sourceIdentity;
 
   const now = ctx.now();
   let sessionId: string;
@@ -131,7 +129,7 @@ export async function vend(ctx: VendContext, req: VendRequest, facts: VendFacts)
       accountId: req.caller.accountId,
       profile: profile.name,
       roleArn: profile.roleArn,
-      sourceIdentity,
+      sourceIdentity: sourceIdentityFor(id, req.caller),
       deviceId: input.deviceId,
       serverInstanceId: ctx.serverInstanceId,
       now,
@@ -198,6 +196,9 @@ export async function vend(ctx: VendContext, req: VendRequest, facts: VendFacts)
   }
   facts.sessionId = sessionId;
   facts.durationSeconds = duration;
+  // The session id is in it: every CloudTrail event of the credentials, chained hops included, names the session.
+  const sourceIdentity = sourceIdentityFor(sessionId, req.caller);
+  facts.sourceIdentity = sourceIdentity;
 
   try {
     const credentials = await assumeRole(ctx.sts, {

@@ -8,8 +8,57 @@
 /** The session tag stamped on every AssumeRole; protected roles require it. */
 export const SESSION_TAG_KEY = 'SentinelSessionID';
 
-/** SourceIdentity prefix: `sentinel.<user>` (STS forbids `:` in SourceIdentity). */
+/**
+ * SourceIdentity prefix. The whole SourceIdentity is `sentinel.<sessionId>.<kind>.<user>` (STS forbids `:` in it): see
+ * {@link formatSourceIdentity}. Before version 2 of the format it was `sentinel.<user>`.
+ */
 export const SOURCE_IDENTITY_PREFIX = 'sentinel.';
+
+/**
+ * What kind of grant a session is: the one-character slot of its SourceIdentity after the session id. Every session is
+ * `s` (standing access) until approvals and break-glass exist; the slot is fixed so that a user named `b.alice` can never
+ * look like a break-glass session.
+ */
+export const SourceIdentityKinds = {
+  /** Standing access: the profile's policy allows the caller. */
+  STANDING: 's',
+  /** Access a person approved. */
+  APPROVED: 'a',
+  /** Emergency access without an approver. */
+  BREAK_GLASS: 'b',
+} as const;
+export type SourceIdentityKind = typeof SourceIdentityKinds[keyof typeof SourceIdentityKinds];
+
+/** A SourceIdentity of this TVM, read back (from CloudTrail's `sessionContext.sourceIdentity`, or a session record). */
+export interface ParsedSourceIdentity {
+  /** The session id; absent in the format before version 2 (`sentinel.<user>`). */
+  readonly sessionId?: string;
+  readonly kind?: SourceIdentityKind;
+  /** The user, with characters STS refuses replaced by `_`, cut to fit 64 characters in all. */
+  readonly user: string;
+}
+
+const SOURCE_IDENTITY_V2 = /^sentinel\.([0-9a-f]{16})\.([sab])\.([\w+=,.@-]+)$/;
+const SOURCE_IDENTITY_V1 = /^sentinel\.([\w+=,.@-]+)$/;
+
+/**
+ * The SourceIdentity of a session: `sentinel.<sessionId>.<kind>.<user>`, 9 + 16 + 1 + 1 + 1 characters before the user,
+ * whose first 36 characters follow (characters STS refuses, anything but `[\w+=,.@-]`, replaced by `_`). The session id
+ * comes first so that it is never cut; its fixed position lets a reader split the value however the user is named.
+ */
+export function formatSourceIdentity(sessionId: string, kind: SourceIdentityKind, user: string): string {
+  const safeUser = user.replace(/[^\w+=,.@-]/g, '_') || '_';
+  return `${SOURCE_IDENTITY_PREFIX}${sessionId}.${kind}.${safeUser}`.slice(0, 64);
+}
+
+/** Reads a SourceIdentity this TVM set (either format), undefined for any other value. */
+export function parseSourceIdentity(value: unknown): ParsedSourceIdentity | undefined {
+  if (typeof value !== 'string' || value.length > 64) return undefined;
+  const v2 = SOURCE_IDENTITY_V2.exec(value);
+  if (v2) return { sessionId: v2[1], kind: v2[2] as SourceIdentityKind, user: v2[3] };
+  const v1 = SOURCE_IDENTITY_V1.exec(value);
+  return v1 ? { user: v1[1] } : undefined;
+}
 
 /** Prefix of the inline policy that denies revoked sessions on each protected role. */
 export const REVOKED_SESSIONS_POLICY_NAME = 'SentinelRevokedSessions';
