@@ -58,6 +58,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     `@aws-sdk/client-eventbridge@${AWS_SDK}`,
     // Tests only: reads DynamoDB Local's stream to feed the enforcer (its newest release lags the other clients).
     '@aws-sdk/client-dynamodb-streams@3.1141.0',
+    // `sentinel-tvm sessions activity` reads CloudTrail's LookupEvents (its newest release lags the other clients).
+    '@aws-sdk/client-cloudtrail@3.1137.0',
     '@smithy/signature-v4@5.7.5',
     '@smithy/hash-node@4.5.2',
     '@smithy/protocol-http@5.6.2',
