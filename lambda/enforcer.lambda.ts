@@ -4,7 +4,7 @@ import { createCleanupHandler, dynamoCleanupStore, isCustomResourceEvent } from 
 import { enforcerCloudFormationClient, enforcerDynamoClient, enforcerIamClient, enforcerStsClient } from './enforcer/clients';
 import { createEnforcer, type EnforcerContext, type EnforcerLog } from './enforcer/enforce';
 import { dynamoLease } from './enforcer/lease';
-import { powertoolsEnforcerMetrics } from './enforcer/metrics';
+import { powertoolsEnforcerMetrics, powertoolsTamperMetrics } from './enforcer/metrics';
 import { organizationsClient, partitionOfRegion } from './enforcer/organization';
 import { readEnforcerSettings } from './enforcer/settings';
 import { spokeIamClients } from './enforcer/spokes';
@@ -64,6 +64,11 @@ const enforce = createEnforcer({
   log,
   lease,
   ...(events ? { events } : {}),
+  tamper: {
+    ...(settings.vendRoleArn ? { vendRoleArn: settings.vendRoleArn } : {}),
+    enforcerRoleArns: ownRoleArns(),
+  },
+  tamperMetrics: powertoolsTamperMetrics(),
 });
 
 const cleanup = createCleanupHandler({
@@ -77,6 +82,14 @@ const cleanup = createCleanupHandler({
   lease,
   log,
 });
+
+/** The enforcer's own roles: its role, and each spoke's enforcement role (their sessions' writes are its own). */
+function ownRoleArns(): string[] {
+  const own = settings.enforcerRoleArn ? [settings.enforcerRoleArn] : [];
+  const partition = (settings.enforcerRoleArn ?? settings.vendRoleArn ?? 'arn:aws').split(':')[1];
+  const spokes = settings.spokeRole ? (settings.spokeAccounts ?? []).map((a) => `arn:${partition}:iam::${a}:role/${settings.spokeRole}`) : [];
+  return [...own, ...spokes];
+}
 
 export async function handler(event: unknown, context?: EnforcerContext): Promise<unknown> {
   return isCustomResourceEvent(event) ? cleanup(event, context) : enforce(event, context);

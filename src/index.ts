@@ -5,3 +5,5 @@ export * from './principal-pattern';
 export * from './revocation';
 export * from './spoke';
 export * from './session-authorizer';
+export * from './tamper-forwarder';
+export * from './siem-export';

@@ -21,14 +21,17 @@ import { addDeploymentLimitChecks } from './private/limits';
 import { acknowledgeNag } from './private/nag';
 import { renderPrincipalPatterns } from './private/principals';
 import { TvmSessionEvents } from './private/session-events';
+import { TvmSiemExport } from './private/siem-export';
+import { TvmTamperDetection } from './private/tamper-detection';
 import { assumeStatements, noRoleChaining, noSelfVending, onlyFromFunction, SPOKE_ROLE_SYMBOL, trustStatements } from './private/trust';
 import { validateDuration, validateProfileName } from './private/validation';
 import { VendFunction } from './private/vend-function';
 import { RevocationEnforcement } from './revocation';
 import {
-  Attr, BLOCK_ITEM_PREFIX, Env, Indexes, Introspection, Limits, revokedSessionsPolicyName, Routes, SESSION_TAG_KEY,
+  Attr, BLOCK_ITEM_PREFIX, Env, Indexes, Introspection, Limits, Metrics, revokedSessionsPolicyName, Routes, SESSION_TAG_KEY,
   SessionEvents, SessionEventTypes, SOURCE_IDENTITY_PREFIX, StoreFailureModes, TOKEN_KEY_ITEM_ID, TvmTags,
 } from './shared/contract';
+import { SiemExport } from './siem-export';
 import { ISentinelTvm, SentinelTvmAttributes, SentinelTvmBase } from './tvm-reference';
 
 /**
@@ -108,6 +111,30 @@ export interface SentinelTvmProps {
    * @experimental
    */
   readonly notificationTopic?: sns.ITopic;
+
+  /**
+   * Tamper detection: EventBridge rules on CloudTrail's management events hand the enforcer every change of its
+   * revoked-sessions deny policy, of a protected role's trust policy and of its organization SCP made by anyone but the
+   * enforcer or CloudFormation, and every AssumeRole of a protected role by anyone but the TVM. The enforcer rewrites the
+   * denies at once (for a change), puts a `Tamper Detected` event, and counts it (`TamperEvents`, which `tamperAlarm`
+   * watches). IAM's and Organizations' events reach EventBridge in us-east-1 only: a TVM in another region needs a
+   * `SentinelTvmTamperForwarder` in us-east-1 (synth warns without one).
+   *
+   * @default true when revocation reaches issued credentials (the enforcer exists); `true` without it is an error
+   * @experimental
+   */
+  readonly tamperDetection?: boolean;
+
+  /**
+   * Exports the vending function's decision log lines and this TVM's session events (tamper findings included) for a
+   * SIEM: to an S3 bucket through Firehose delivery streams the TVM creates (`SiemExport.toBucket`), or to your own
+   * delivery stream (`SiemExport.toDeliveryStream`). Only decision lines and session events are exported, never another
+   * log line, a secret or the session table: see docs/siem.md for the format.
+   *
+   * @default - no export
+   * @experimental
+   */
+  readonly siemExport?: SiemExport;
 
   /**
    * Profiles of this TVM, as if each were added with `addProfile`.
@@ -506,6 +533,14 @@ export class SentinelTvm extends SentinelTvmBase {
    * @default - none, when `revocation` is `RevocationEnforcement.futureVendsOnly()`
    */
   public readonly enforcementFailuresAlarm?: cloudwatch.IAlarm;
+  /**
+   * Fires when the enforcer judged a CloudTrail event tampering (`TamperEvents`): see `tamperDetection`. `addAlarms`
+   * adds its actions to it.
+   *
+   * @default - none, without tamper detection
+   * @experimental
+   */
+  public readonly tamperAlarm?: cloudwatch.IAlarm;
 
   private readonly table: dynamodb.Table;
   private readonly api: apigwv2.HttpApi;
@@ -523,6 +558,7 @@ export class SentinelTvm extends SentinelTvmBase {
   private readonly confinedRoles = new Set<iam.IRole>();
   private readonly chainPolicies = new Map<iam.IRole, iam.Policy>();
   private readonly spokeAccounts = new Set<string>();
+  private tamperForwarders = 0;
   private readonly controlTable: dynamodb.Table;
   private readonly configuration: TvmConfiguration;
   private stsStatements?: iam.PolicyStatement[];
@@ -749,6 +785,7 @@ export class SentinelTvm extends SentinelTvmBase {
         tracing,
         architecture,
         eventBus: props.eventBus,
+        vendRoleArn: this.executionRoleArn,
       });
       this.enforcerRoleArn = this.enforcer.role.roleArn;
       // A role on which no deny can be written is loud whether or not anyone called addAlarms().
@@ -761,6 +798,34 @@ export class SentinelTvm extends SentinelTvmBase {
         alarmDescription: `Sentinel TVM ${this.node.path}: the enforcer could not write a revoked-sessions deny: `
           + 'revoked credentials may still work on that role (see the enforcer log, and the metric by Role and by Account)',
       });
+    }
+    if (this.enforcer && props.tamperDetection !== false) {
+      const organizationPolicy = this.enforcer.organizationPolicy;
+      const tamper = new TvmTamperDetection(this, 'TamperDetection', {
+        enforcer: this.enforcer.function,
+        enforcerRoleId: this.enforcer.role.roleId,
+        vendRoleId: this.executionRole.roleId,
+        policyName: this.revokedSessionsPolicyName,
+        protectedRolePath: this.protectedRolePath,
+        accounts: () => [Stack.of(this).account, ...[...this.spokeAccounts].sort()],
+        ...(organizationPolicy ? { organizationPolicyId: organizationPolicy.attrId } : {}),
+      });
+      // Like the enforcer's other triggers: deleted before the cleanup runs, so nothing starts a run after it.
+      for (const rule of [tamper.changeRule, tamper.assumeRoleRule]) rule.node.addDependency(this.enforcer.cleanup);
+      this.tamperAlarm = new cloudwatch.Alarm(this, 'TamperAlarm', {
+        metric: this.metricTamperEvents(),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `Sentinel TVM ${this.node.path}: someone other than the enforcer or CloudFormation changed the `
+          + 'revoked-sessions deny, a protected role\'s trust or the SCP, or assumed a protected role without the TVM (see the '
+          + 'Tamper Detected event and the enforcer log; the enforcer rewrote the denies at once)',
+      });
+      this.node.addValidation({ validate: () => this.validateTamperRegion() });
+    } else if (props.tamperDetection === true) {
+      throw new Error('tamperDetection: true needs the revocation enforcer, which revocation: RevocationEnforcement.futureVendsOnly() '
+        + 'does not deploy');
     }
     // Session changes reach EventBridge from the table's stream: the vending function makes no request for them.
     this.sessionEvents = new TvmSessionEvents(this, 'Events', {
@@ -775,6 +840,16 @@ export class SentinelTvm extends SentinelTvmBase {
       architecture,
     });
     if (props.notificationTopic) this.notifyPeople(props.notificationTopic);
+    if (props.siemExport) {
+      new TvmSiemExport(this, 'SiemExport', {
+        export: props.siemExport,
+        decisionLogGroup: logGroup,
+        sessionEventPattern: { source: [SessionEvents.SOURCE], account: [Stack.of(this).account], detail: { tvmName: [this.tvmName] } },
+        eventBus: props.eventBus,
+        tvmName: this.tvmName,
+        logRetention,
+      });
+    }
     (props.spokeAccounts ?? []).forEach((account, i) => this.addSpokeAccountAs(`spokeAccounts[${i}]`, account));
     // Spokes and profiles may come in any order: a role of another account is checked once all are known.
     this.node.addValidation({ validate: () => this.validateAccounts() });
@@ -998,6 +1073,35 @@ export class SentinelTvm extends SentinelTvmBase {
     return this.onSessionEvent(id, SessionEventTypes.REVOCATION_ENFORCEMENT_FAILED, options);
   }
 
+  /**
+   * A rule matching this TVM's `Tamper Detected` events (version 1): someone other than the enforcer or CloudFormation
+   * changed the deny policy, a protected role's trust or the SCP, or assumed a protected role without the TVM.
+   *
+   * @experimental
+   */
+  public onTamperDetected(id: string, options: events.OnEventOptions = {}): events.Rule {
+    return this.onSessionEvent(id, SessionEventTypes.TAMPER_DETECTED, options);
+  }
+
+  /**
+   * CloudTrail events the enforcer judged tampering. Sum over 5 minutes; `metricTamperEvents({ dimensionsMap: { Kind:
+   * 'deny-policy' } })` is one kind's (`deny-policy`, `trust-policy`, `organization-policy`, `foreign-assume-role`).
+   *
+   * @experimental
+   */
+  public metricTamperEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(Metrics.TAMPER_EVENTS, props);
+  }
+
+  /**
+   * Records a forwarder of IAM's us-east-1 CloudTrail events to this TVM's region (a `SentinelTvmTamperForwarder` does it).
+   *
+   * @internal
+   */
+  public _addTamperForwarder(): void {
+    this.tamperForwarders++;
+  }
+
   /** Failed invocations of the vending function (crashes, timeouts; answered errors are not counted). Sum over 5 minutes. */
   public metricHandlerErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.handler.metricErrors({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5), ...props });
@@ -1040,8 +1144,8 @@ export class SentinelTvm extends SentinelTvmBase {
 
   /**
    * Creates the recommended alarms: STS failures, store failures, API 5xx, throttles of the vending function and, when
-   * revocation reaches issued credentials, enforcer errors. The actions are also added to `enforcementFailuresAlarm`,
-   * which exists without this call. Call it once.
+   * revocation reaches issued credentials, enforcer errors. The actions are also added to `enforcementFailuresAlarm` and
+   * `tamperAlarm`, which exist without this call. Call it once.
    */
   public addAlarms(options: SentinelTvmAlarmOptions = {}): SentinelTvmAlarms {
     if (this.alarms) {
@@ -1080,9 +1184,10 @@ export class SentinelTvm extends SentinelTvmBase {
         : undefined,
     };
     // The enforcement alarm exists without addAlarms; the actions are told of it too.
-    if (this.enforcementFailuresAlarm instanceof cloudwatch.Alarm) {
-      this.enforcementFailuresAlarm.addAlarmAction(...(options.alarmActions ?? []));
-      this.enforcementFailuresAlarm.addOkAction(...(options.okActions ?? []));
+    for (const own of [this.enforcementFailuresAlarm, this.tamperAlarm]) {
+      if (!(own instanceof cloudwatch.Alarm)) continue;
+      own.addAlarmAction(...(options.alarmActions ?? []));
+      own.addOkAction(...(options.okActions ?? []));
     }
     return this.alarms;
   }
@@ -1137,6 +1242,15 @@ export class SentinelTvm extends SentinelTvmBase {
           + `${f('account')} (${f('error')}): revoked credentials may still work there; the enforcer retries every 5 minutes`),
       }),
     });
+    if (this.tamperAlarm) {
+      this.onTamperDetected('NotifyTamper', {
+        description: `${tvm}: tells people when someone changed what revocation relies on, or assumed a protected role without the TVM`,
+        target: new targets.SnsTopic(topic, {
+          message: events.RuleTargetInput.fromText(`${tvm}: TAMPERING (${f('kind')}): ${f('actor')} called ${f('eventName')} on `
+            + `${f('role')} in ${f('account')} at ${f('eventTime')} (CloudTrail event ${f('eventId')}); re-enforcement: ${f('reenforcement')}`),
+        }),
+      });
+    }
   }
 
   private trust(prop: string, role: iam.IRole): void {
@@ -1363,6 +1477,18 @@ export class SentinelTvm extends SentinelTvmBase {
   }
 
   /** This TVM's ProtectedRoles in its own account, or in `account`. */
+  /** IAM's events reach EventBridge in us-east-1 only: elsewhere the tamper rules see them only when forwarded. */
+  private validateTamperRegion(): string[] {
+    const region = Stack.of(this).region;
+    if (!Token.isUnresolved(region) && region !== 'us-east-1' && this.tamperForwarders === 0) {
+      Annotations.of(this).addWarningV2('cdk-sentinel-tvm:tamperForwarderMissing',
+        `tamperDetection: this TVM is in ${region}, but IAM's and Organizations' CloudTrail events reach EventBridge in us-east-1 only: `
+        + 'add a SentinelTvmTamperForwarder to a us-east-1 stack of this account (new SentinelTvmTamperForwarder(stack, id, { tvm })), '
+        + 'or changes of the deny policy and of trust policies go unseen (AssumeRole calls in this region are seen)');
+    }
+    return [];
+  }
+
   private protectedRoleArnPattern(account?: string): string {
     return Stack.of(this).formatArn({ service: 'iam', region: '', account, resource: 'role', resourceName: `${this.protectedRolePath.slice(1)}*` });
   }

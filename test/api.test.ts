@@ -277,12 +277,12 @@ describe('GIVEN addAlarms', () => {
     expect(metricOf(alarms.throttles)).toEqual(['AWS/Lambda', 'Throttles']);
     expect(metricOf(alarms.enforcerErrors!)).toEqual(['AWS/Lambda', 'Errors']);
     const all = [alarms.stsFailures, alarms.storeFailures, alarms.serverErrors, alarms.throttles, alarms.enforcerErrors!,
-      tvm.enforcementFailuresAlarm!];
+      tvm.enforcementFailuresAlarm!, tvm.tamperAlarm!];
     for (const alarm of all) {
       const id = logicalIdOf(alarm as any);
       expect({ id, actions: actionsOf(template, id) }).toEqual({ id, actions: expected });
     }
-    expect(resourcesOf(template, 'AWS::CloudWatch::Alarm')).toHaveLength(6);
+    expect(resourcesOf(template, 'AWS::CloudWatch::Alarm')).toHaveLength(7);
   });
 
   test('THEN the period and thresholds apply to the alarms it creates', () => {

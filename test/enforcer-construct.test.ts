@@ -82,7 +82,8 @@ describe('GIVEN a TVM with revocation of issued credentials (the default)', () =
     // The enforcer's triggers (the events function's stream trigger is not the enforcer's: it may stay until the end).
     const triggers = [...resourcesOf(json, 'AWS::Lambda::EventSourceMapping'), ...resourcesOf(json, 'AWS::Events::Rule')]
       .filter(([, r]) => JSON.stringify(r).includes(enforcerOf(json)[0]));
-    expect(triggers.map(([, r]) => asArray(r.DependsOn).includes(cleanupId))).toEqual([true, true]);
+    // The stream, the schedule and the two tamper-detection rules.
+    expect(triggers.map(([, r]) => asArray(r.DependsOn).includes(cleanupId))).toEqual([true, true, true, true]);
   });
 
   test('THEN a chain target gets the cleanup too (the enforcer writes the deny there as well)', () => {

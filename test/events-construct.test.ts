@@ -136,6 +136,7 @@ describe('GIVEN a TVM', () => {
       .filter((r: any) => (r.Properties.Targets ?? []).some((t: any) => t.Arn.Ref === logicalIdOf(topic)));
     expect(rules.map((r: any) => r.Properties.EventPattern['detail-type'][0]).sort()).toEqual([
       SessionEventTypes.REVOCATION_ENFORCED, SessionEventTypes.REVOCATION_ENFORCEMENT_FAILED, SessionEventTypes.SESSION_REVOKED,
+      SessionEventTypes.TAMPER_DETECTED,
     ].sort());
     const revoked = rules.find((r: any) => r.Properties.EventPattern['detail-type'][0] === SessionEventTypes.SESSION_REVOKED) as any;
     const transformer = revoked.Properties.Targets[0].InputTransformer;

@@ -13,6 +13,7 @@ import { startLocalSts, type LocalSts } from './support/local-sts';
 import { openTableStream, type TableStream } from './support/streams';
 import { ACCOUNT, ADMIN, ALICE, BOB, createFixture, CREDENTIALS, event, ROLE_ARNS, stsClient, type Fixture } from './support/tvm-fixture';
 import { startLocalEventBridge, type DeliveredEvent, type LocalEventBridge } from '../cli/local/eventbridge';
+import { tamperDetected } from '../lambda/enforcer/tamper';
 import {
   EventPatterns, revocationEnforced, revocationEnforcementFailed, sessionChange, type StreamRecordLike,
 } from '../lambda/events/entries';
@@ -167,7 +168,7 @@ describe('GIVEN sessions started, continued, ended and revoked through the vendi
         accountId: ACCOUNT,
         profile: 'readonly',
         roleArn: READONLY,
-        sourceIdentity: 'sentinel.alice',
+        sourceIdentity: `sentinel.${a}.s.alice`,
         startedAt: ia.started_at,
         expiresAt: ia.expires_at,
       },
@@ -390,13 +391,30 @@ describe('GIVEN the JSON Schemas of the events', () => {
       revocationEnforcementFailed({
         roleArn: READONLY, account: ACCOUNT, mechanism: 'role-policy', sessionIds: ['0123456789abcdef'], error: 'AccessDenied', failedAt: at,
       }, TARGET),
+      // Every optional field present: the schema must allow each.
+      tamperDetected({
+        kind: 'deny-policy',
+        eventId: '5d0e6f2a-8b1c-4d3e-9f40-1a2b3c4d0001',
+        eventName: 'DeleteRolePolicy',
+        eventSource: 'iam.amazonaws.com',
+        eventTime: at.toISOString(),
+        account: ACCOUNT,
+        region: 'us-east-1',
+        actor: `arn:aws:iam::${ACCOUNT}:user/mallory`,
+        actorType: 'IAMUser',
+        role: 'ReadOnly',
+        errorCode: 'AccessDenied',
+      }, 'enforced', at, TARGET),
     ];
     const details = new Map(entries.map((e) => [e!.DetailType!, JSON.parse(e!.Detail!)]));
     expect([...details.keys()].sort()).toEqual(Object.values(SessionEventTypes).sort());
     const schemas = readSchemas();
     for (const [detailType, detail] of details) {
       const schema = schemas.get(schemaFileOf(detailType));
-      expect([detailType, [...schema.properties.detail.required].sort()]).toEqual([detailType, Object.keys(detail).sort()]);
+      // Tamper Detected names a role and an error only when there is one.
+      const optional = detailType === SessionEventTypes.TAMPER_DETECTED ? ['errorCode', 'role'] : [];
+      expect([detailType, [...schema.properties.detail.required].sort()])
+        .toEqual([detailType, Object.keys(detail).filter((k) => !optional.includes(k)).sort()]);
       expect([detailType, Object.keys(schema.properties.detail.properties).sort()]).toEqual([detailType, Object.keys(detail).sort()]);
     }
   });

@@ -1,35 +1,9 @@
-import { App, CfnResource, PolicyValidationPluginReport, Stack, Validations } from 'aws-cdk-lib';
+import { App, CfnResource, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { IConstruct } from 'constructs';
 import { ProtectedRole, RevocationEnforcement, SentinelSessionAuthorizer, SentinelTvm } from '../src';
+import { acknowledgementsIn, describeViolations, unacknowledgedReport } from './support/nag-check';
 import { ACCOUNT, ALICE, P, REGION, fullTvm, newApp, removeOutdirs, type FullTvm } from './support/synth';
-
-/** One acknowledgement recorded in the construct tree (CDK `Validations`, which cdk-nag 3 reads). */
-interface Acknowledgement {
-  readonly path: string;
-  readonly id: string;
-  readonly reason: unknown;
-}
-
-function acknowledgementsIn(scope: IConstruct): Acknowledgement[] {
-  return scope.node.findAll().flatMap((c) => c.node.metadata
-    .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-    .flatMap((m) => Object.entries(m.data as Record<string, unknown>)
-      .map(([id, reason]) => ({ path: c.node.path, id: id.replace(/^annotation::/i, ''), reason }))));
-}
-
-/** Violations as one line each, so that a failing expectation prints what to fix and where. */
-function describeViolations(report: PolicyValidationPluginReport): string[] {
-  return report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath}: ${v.description}`));
-}
-
-/** What cdk-nag would report if nothing were acknowledged. */
-function unacknowledgedReport(scope: IConstruct): PolicyValidationPluginReport {
-  const pack = new AwsSolutionsChecks();
-  (pack as unknown as { isAcknowledged: () => boolean }).isAcknowledged = () => false;
-  return pack.validateScope(scope);
-}
 
 afterAll(removeOutdirs);
 

@@ -45,8 +45,8 @@ describe('GIVEN a TVM', () => {
     expect(other.tvmName).not.toBe(tvm.tvmName);
   });
 
-  test('THEN only the enforcement alarm exists unless asked, and addAlarms creates one per failure mode, notifying the topic', () => {
-    Template.fromStack(fullTvm().stack).resourceCountIs('AWS::CloudWatch::Alarm', 1);
+  test('THEN only the enforcement and tamper alarms exist unless asked, and addAlarms creates one per failure mode, notifying the topic', () => {
+    Template.fromStack(fullTvm().stack).resourceCountIs('AWS::CloudWatch::Alarm', 2);
     const { tvm, stack } = fullTvm();
     const topic = new sns.Topic(stack, 'Pager');
 
@@ -59,10 +59,12 @@ describe('GIVEN a TVM', () => {
     expect(Object.keys(alarms).filter((k) => (alarms as any)[k]).sort())
       .toEqual(['enforcerErrors', 'serverErrors', 'storeFailures', 'stsFailures', 'throttles']);
     const template = Template.fromStack(stack);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'EnforcementFailures', AlarmActions: [{ Ref: logicalIdOf(topic) }], OKActions: [{ Ref: logicalIdOf(topic) }],
-    });
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+    for (const metric of ['EnforcementFailures', 'TamperEvents']) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: metric, AlarmActions: [{ Ref: logicalIdOf(topic) }], OKActions: [{ Ref: logicalIdOf(topic) }],
+      });
+    }
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'StsFailures',
       Namespace: 'SentinelTvm',

@@ -202,7 +202,7 @@ describe('GIVEN the default TVM', () => {
 
   test('THEN an alarm on enforcement failures exists without addAlarms (H3)', () => {
     const alarms = Object.values<any>(template.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
-    expect(alarms.map((a) => a.Properties.MetricName)).toEqual(['EnforcementFailures']);
+    expect(alarms.map((a) => a.Properties.MetricName)).toEqual(['EnforcementFailures', 'TamperEvents']);
     expect(alarms[0].Properties).toMatchObject({
       Namespace: 'SentinelTvm',
       Threshold: 1,

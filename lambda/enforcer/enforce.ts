@@ -10,6 +10,10 @@ import {
   organizationPlaceholderPolicy, policySize, roleBudget, spokePlaceholderPolicy, type DesiredPolicy, type PolicyKind,
 } from './policy';
 import { isRejectedCredentials, type IamFor } from './spokes';
+import {
+  isCloudTrailEvent, judgeCloudTrailEvent, needsReenforcement, tamperDetected, type CloudTrailEventBridgeEvent, type TamperContext,
+  type TamperDismissal, type TamperKind,
+} from './tamper';
 import { Attr, EnforcementMechanisms, Env, Indexes, SCP_MAX_CHARS, Status, type ProfileConfig } from '../../src/shared/contract';
 import {
   revocationEnforced, revocationEnforcementFailed, type EnforcedDeny, type EventEntry, type EventTarget, type FailedDeny,
@@ -90,12 +94,27 @@ export interface EnforcerDeps {
    * by the SCP), `Revocation Enforcement Failed` for each role (or the SCP) whose write failed. @default - no events
    */
   readonly events?: EnforcerEvents;
+  /**
+   * What tells tampering from the enforcer's own work, for the CloudTrail events the tamper rules deliver. @default - those
+   * events are judged with the policy name and protected path only
+   */
+  readonly tamper?: Omit<TamperContext, 'policyName' | 'protectedRolePath'>;
+  /** Counts each tampering finding by kind (`TamperEvents`). @default - nowhere */
+  readonly tamperMetrics?: (kind: TamperKind) => void;
 }
 
 /**
  * Where the enforcer's events go. They are put at the end of a run, within {@link EnforcerEvents.timeoutMs}: what cannot be
  * put is logged and counted (`EventsFailed`), and never fails or holds up the run beyond that.
  */
+/** What a tamper rule's CloudTrail event led to. */
+export interface TamperOutcome {
+  /** The finding's kind, or why the event was not tampering. */
+  readonly judged: TamperKind | TamperDismissal;
+  /** `enforced`, `failed`, or `not-needed` (nothing the enforcer writes changed, or no finding). */
+  readonly reenforcement: 'enforced' | 'failed' | 'not-needed';
+}
+
 export interface EnforcerEvents {
   readonly target: EventTarget;
   readonly publish: EventPublisher;
@@ -146,7 +165,7 @@ export interface OrganizationOutcome {
   readonly error?: string;
 }
 
-export type Trigger = 'stream' | 'schedule' | 'other';
+export type Trigger = 'stream' | 'schedule' | 'tamper' | 'other';
 
 export interface EnforcementSummary {
   readonly trigger: Trigger;
@@ -161,6 +180,8 @@ export interface EnforcementSummary {
   readonly organization?: OrganizationOutcome;
   /** With {@link EnforcerDeps.events}: the run's events. */
   readonly events?: EventsOutcome;
+  /** A CloudTrail event (trigger `tamper`): what the enforcer judged it, and how the re-enforcement it started went. */
+  readonly tamper?: TamperOutcome;
   readonly skipped: {
     /** Ids that are not safe tag values. */
     readonly invalidIds: number;
@@ -761,6 +782,7 @@ export interface EnforcerContext {
 export function createEnforcer(deps: EnforcerDeps): (event: unknown, context?: EnforcerContext) => Promise<EnforcementSummary> {
   return async (event, context) => {
     const account = deps.account ?? context?.invokedFunctionArn?.split(':')[4];
+    if (isCloudTrailEvent(event)) return onCloudTrailEvent(account ? { ...deps, account } : deps, event, context);
     try {
       return await withLease(deps.lease, leaseWaitMs(context), () => enforce(account ? { ...deps, account } : deps, event));
     } catch (err) {
@@ -773,6 +795,63 @@ export function createEnforcer(deps: EnforcerDeps): (event: unknown, context?: E
       }
       throw err;
     }
+  };
+}
+
+/**
+ * A tamper rule's CloudTrail event: judged from the event and the deployed configuration; a finding is counted, logged and
+ * put as `Tamper Detected`, and when it touched what the enforcer writes, the denies are recomputed and rewritten at once
+ * (a full run under the lease). A failed re-enforcement does not fail the invocation (EventBridge would deliver the event
+ * again and count it twice): it is counted as an enforcement failure, and the 5-minute schedule tries again.
+ */
+async function onCloudTrailEvent(deps: EnforcerDeps, event: CloudTrailEventBridgeEvent, context?: EnforcerContext): Promise<EnforcementSummary> {
+  const started = Date.now();
+  const log = deps.log ?? (() => undefined);
+  const clock = deps.now ?? (() => new Date());
+  const config = await deps.loadConfig();
+  const judged = judgeCloudTrailEvent(event, {
+    ...deps.tamper,
+    policyName: deps.policyName,
+    ...(deps.protectedRolePath ? { protectedRolePath: deps.protectedRolePath } : {}),
+    ...(deps.organization ? { organizationPolicyId: deps.organization.policyId } : {}),
+  }, config.profiles.values());
+  const quiet = {
+    revokedItems: 0,
+    roles: [],
+    durationMs: 0,
+    skipped: { invalidIds: 0, otherRoles: 0, unknownRole: 0, expired: 0, unenforced: 0 },
+  };
+  if (typeof judged === 'string') {
+    log('INFO', 'CloudTrail event is not tampering', { judged, eventName: event.detail?.eventName, eventId: event.detail?.eventID });
+    return { trigger: 'tamper', ...quiet, tamper: { judged, reenforcement: 'not-needed' }, durationMs: Date.now() - started };
+  }
+  deps.tamperMetrics?.(judged.kind);
+  log('WARN', 'tamper detected', { ...judged });
+  let summary: EnforcementSummary | undefined;
+  let reenforcement: TamperOutcome['reenforcement'] = 'not-needed';
+  if (needsReenforcement(judged)) {
+    try {
+      summary = await withLease(deps.lease, leaseWaitMs(context), () => enforce(deps, { source: 'sentinel-tvm.tamper' }));
+      reenforcement = 'enforced';
+    } catch (err) {
+      reenforcement = 'failed';
+      if (err instanceof EnforcementError) {
+        summary = err.summary;
+      } else {
+        log('ERROR', 'revoked-sessions enforcement failed', { error: describe(err) });
+        deps.metrics?.([ALL_ROLES]);
+      }
+    }
+  }
+  const events = deps.events
+    ? await putRunEvents(deps.events, [tamperDetected(judged, reenforcement, clock(), deps.events.target)], log)
+    : undefined;
+  return {
+    ...(summary ?? quiet),
+    trigger: 'tamper',
+    ...(events ? { events } : {}),
+    tamper: { judged: judged.kind, reenforcement },
+    durationMs: Date.now() - started,
   };
 }
 

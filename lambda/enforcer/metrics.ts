@@ -35,3 +35,13 @@ export function powertoolsEnforcerMetrics(options: { serviceName?: string } = {}
     }
   };
 }
+
+/** `TamperEvents`: 1 per CloudTrail event judged tampering, with the `Kind` dimension, and 1 in the total (the alarm's metric). */
+export function powertoolsTamperMetrics(options: { serviceName?: string } = {}): (kind: string) => void {
+  const metrics = new Metrics({ namespace: MetricNames.NAMESPACE, ...(options.serviceName ? { serviceName: options.serviceName } : {}) });
+  return (kind) => {
+    metrics.addMetric(MetricNames.TAMPER_EVENTS, MetricUnit.Count, 1);
+    metrics.publishStoredMetrics();
+    metrics.singleMetric().addDimension(MetricNames.KIND_DIMENSION, kind).addMetric(MetricNames.TAMPER_EVENTS, MetricUnit.Count, 1);
+  };
+}

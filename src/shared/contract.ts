@@ -321,6 +321,10 @@ export const Env = {
   EVENT_BUS: 'SENTINEL_EVENT_BUS',
   /** Events function and enforcer: the TVM's name, stamped on every event (`detail.tvmName`). */
   TVM_NAME: 'SENTINEL_TVM_NAME',
+  /** Enforcer: the vending function's role ARN, the only principal whose AssumeRole of a protected role is not tampering. */
+  VEND_ROLE_ARN: 'SENTINEL_VEND_ROLE_ARN',
+  /** Enforcer: its own role's ARN; CloudTrail events of its sessions are its own writes, never tampering. */
+  ENFORCER_ROLE_ARN: 'SENTINEL_ENFORCER_ROLE_ARN',
 } as const;
 
 /** Environment variables of a relying party's Lambda authorizer (lambda/authorizer.lambda.ts), built on the session verifier. */
@@ -502,7 +506,49 @@ export const SessionEventTypes = {
   REVOCATION_ENFORCED: 'Revocation Enforced',
   /** The enforcer could not write a role's deny (or the SCP) in a run: one event per role and account, listing the sessions. */
   REVOCATION_ENFORCEMENT_FAILED: 'Revocation Enforcement Failed',
+  /**
+   * Someone other than the enforcer or CloudFormation changed what revocation relies on (the deny policy, a protected
+   * role's trust, the organization SCP), or assumed a protected role without being the TVM: from CloudTrail, by the enforcer.
+   */
+  TAMPER_DETECTED: 'Tamper Detected',
 } as const;
+
+/** `detail-type` of the CloudTrail management events EventBridge delivers. */
+export const CLOUDTRAIL_DETAIL_TYPE = 'AWS API Call via CloudTrail';
+
+/** What a `Tamper Detected` event is about (also the `Kind` dimension of `TamperEvents`). */
+export const TamperKinds = {
+  /** `PutRolePolicy` or `DeleteRolePolicy` of this TVM's revoked-sessions policy. */
+  DENY_POLICY: 'deny-policy',
+  /** `UpdateAssumeRolePolicy` of a role a profile vends. */
+  TRUST_POLICY: 'trust-policy',
+  /** `UpdatePolicy`, `DeletePolicy` or `DetachPolicy` of the organization-wide SCP. */
+  ORGANIZATION_POLICY: 'organization-policy',
+  /** An `AssumeRole*` of a protected role by a principal that is not the TVM's vending function (whether or not it succeeded). */
+  FOREIGN_ASSUME_ROLE: 'foreign-assume-role',
+} as const;
+
+/** Detail of `Tamper Detected`. */
+export interface TamperDetectedDetail extends SessionEventBase {
+  readonly kind: string;
+  /** The CloudTrail event: its id, name, source, time, account and region. */
+  readonly eventId: string;
+  readonly eventName: string;
+  readonly eventSource: string;
+  readonly eventTime: string;
+  readonly account: string;
+  readonly region: string;
+  /** Who did it: the principal's ARN (or its principal id when CloudTrail gives no ARN), and its CloudTrail type. */
+  readonly actor: string;
+  readonly actorType: string;
+  /** The role concerned (name, or ARN for an AssumeRole), when there is one. */
+  readonly role?: string;
+  /** CloudTrail's errorCode when the call failed (an attempt is reported too). */
+  readonly errorCode?: string;
+  /** Whether the enforcer recomputed and rewrote the denies at once, and how that went (`enforced`, `failed`, `not-needed`). */
+  readonly reenforcement: string;
+  readonly detectedAt: string;
+}
 
 /** Fields every event's detail has. */
 export interface SessionEventBase {
@@ -654,6 +700,10 @@ export const Metrics = {
   ACTIVE_DIMENSION: 'Active',
   /** Events that could not be put on the bus (the events function and the enforcer; never a vend). */
   EVENTS_FAILED: 'EventsFailed',
+  /** Enforcer: CloudTrail events it judged tampering (dimension `service`, and `Kind`: a {@link TamperKinds} value). */
+  TAMPER_EVENTS: 'TamperEvents',
+  /** Dimension of {@link Metrics.TAMPER_EVENTS}. */
+  KIND_DIMENSION: 'Kind',
   /** Enforcer: roles whose revoked-sessions deny could not be written in a run (dimension `service`, and `Role`). */
   ENFORCEMENT_FAILURES: 'EnforcementFailures',
   /** Dimension of {@link Metrics.ENFORCEMENT_FAILURES} naming the role. */

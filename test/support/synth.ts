@@ -124,6 +124,7 @@ export class CfnResolver {
         // A configuration resource's digest: SHA-256 in hex, as long as the real one.
         if (arg[1] === 'Digest') return createHash('sha256').update(String(arg[0])).digest('hex');
         if (arg[1] === 'StreamArn') return `${this.arn(arg[0])}/stream/2036-01-01T00:00:00.000`;
+        if (this.overrides[`${arg[0]}.${arg[1]}`]) return this.overrides[`${arg[0]}.${arg[1]}`];
         if (arg[1] !== 'Arn') throw new Error(`CfnResolver: no fake value for Fn::GetAtt ${arg.join('.')}`);
         return this.arn(arg[0]);
       }

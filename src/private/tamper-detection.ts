@@ -1,0 +1,96 @@
+import { Lazy, Stack } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Construct } from 'constructs';
+import { CLOUDTRAIL_DETAIL_TYPE } from '../shared/contract';
+
+/** The IAM calls that change the deny policy, and the trust of a role. */
+export const DENY_POLICY_CALLS = ['PutRolePolicy', 'DeleteRolePolicy'];
+export const TRUST_POLICY_CALLS = ['UpdateAssumeRolePolicy'];
+/** The Organizations calls that change or remove the SCP. */
+export const ORGANIZATION_POLICY_CALLS = ['UpdatePolicy', 'DeletePolicy', 'DetachPolicy'];
+/** The STS calls that assume a role. */
+export const ASSUME_ROLE_CALLS = ['AssumeRole', 'AssumeRoleWithSAML', 'AssumeRoleWithWebIdentity'];
+
+export interface TvmTamperDetectionProps {
+  /** The enforcer function: every rule's target (it judges, re-enforces and raises the alarm's metric). */
+  readonly enforcer: lambda.IFunction;
+  /** The enforcer's role unique id (`AROA…`): its own sessions' calls never reach it. */
+  readonly enforcerRoleId: string;
+  /** The vending function's role unique id: its AssumeRole calls are the TVM's. */
+  readonly vendRoleId: string;
+  readonly policyName: string;
+  /** `/sentinel-tvm/<tvmName>/`. */
+  readonly protectedRolePath: string;
+  /** The accounts whose events count: the TVM's and its spokes', resolved late. */
+  readonly accounts: () => string[];
+  /** The organization SCP's id, in organization mode. */
+  readonly organizationPolicyId?: string;
+}
+
+/**
+ * Tamper detection: EventBridge rules on CloudTrail's management events, on the default bus of the TVM's region, that hand
+ * the enforcer (1) any change of its deny policy, of a role's trust, or of its organization SCP, by anyone but the
+ * enforcer itself, and (2) any AssumeRole of a protected role by anyone but the vending function. The patterns are coarse
+ * where IAM names are not known at synth (a trust change of any role); the enforcer decides from the event and the
+ * deployed configuration, and only then counts, alarms and re-enforces.
+ *
+ * IAM's and Organizations' events reach EventBridge in us-east-1 only: in another region these rules see them only when a
+ * `SentinelTvmTamperForwarder` in us-east-1 forwards them (STS's regional AssumeRole events arrive in the region of the
+ * endpoint, the TVM's for its own calls).
+ */
+export class TvmTamperDetection extends Construct {
+  public readonly changeRule: events.Rule;
+  public readonly assumeRoleRule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: TvmTamperDetectionProps) {
+    super(scope, id);
+    const partition = Stack.of(this).partition;
+    const accounts = Lazy.list({ produce: () => props.accounts() });
+    const target = new targets.LambdaFunction(props.enforcer, { retryAttempts: 2 });
+    const changes: Record<string, unknown>[] = [
+      { eventSource: ['iam.amazonaws.com'], eventName: DENY_POLICY_CALLS, requestParameters: { policyName: [props.policyName] } },
+      { eventSource: ['iam.amazonaws.com'], eventName: TRUST_POLICY_CALLS },
+    ];
+    if (props.organizationPolicyId) {
+      changes.push({
+        eventSource: ['organizations.amazonaws.com'],
+        eventName: ORGANIZATION_POLICY_CALLS,
+        requestParameters: { policyId: [props.organizationPolicyId] },
+      });
+    }
+    this.changeRule = new events.Rule(this, 'ChangeRule', {
+      description: 'Sentinel TVM: its deny policy, a role\'s trust or its SCP changed (CloudTrail): re-enforce and alarm',
+      eventPattern: {
+        source: ['aws.iam', ...(props.organizationPolicyId ? ['aws.organizations'] : [])],
+        detailType: [CLOUDTRAIL_DETAIL_TYPE],
+        account: accounts,
+        detail: {
+          $or: changes,
+          // Not the enforcer's own writes (its sessions' principal id is `<role id>:<session>`): no run triggers another.
+          userIdentity: { principalId: [{ 'anything-but': { prefix: `${props.enforcerRoleId}:` } }] },
+        },
+      },
+      targets: [target],
+    });
+    this.assumeRoleRule = new events.Rule(this, 'AssumeRoleRule', {
+      description: 'Sentinel TVM: a protected role assumed by a principal that is not the TVM (CloudTrail): alarm',
+      eventPattern: {
+        source: ['aws.sts'],
+        detailType: [CLOUDTRAIL_DETAIL_TYPE],
+        account: accounts,
+        detail: {
+          eventSource: ['sts.amazonaws.com'],
+          eventName: ASSUME_ROLE_CALLS,
+          requestParameters: {
+            // The protected roles of every account: a profile's role that is not a ProtectedRole trusts others too.
+            roleArn: [{ wildcard: `arn:${partition}:iam::*:role${props.protectedRolePath}*` }],
+          },
+          userIdentity: { principalId: [{ 'anything-but': { prefix: `${props.vendRoleId}:` } }] },
+        },
+      },
+      targets: [target],
+    });
+  }
+}
