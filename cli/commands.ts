@@ -1,5 +1,6 @@
 // profiles and sessions: every call goes to the TVM (credentials, exec and env are in credentials.ts); proof: no call at all.
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import { sessionsActivity } from './activity-command';
 import { integerOption, parseArgs, type OptionKinds, type ParsedArgs } from './args';
 import { forgetSession } from './cache';
 import { failOn, oneLine, TvmClient, type TvmResponse } from './client';
@@ -64,8 +65,13 @@ export async function sessions(argv: readonly string[], io: Io): Promise<number>
     case 'get': return showSession(rest, io, 'get');
     case 'end': return showSession(rest, io, 'end');
     case 'revoke': return showSession(rest, io, 'revoke');
-    case undefined: throw usageError('`sentinel-tvm sessions` needs an action: list, get, end or revoke (see `sentinel-tvm sessions --help`)');
-    default: throw usageError(`unknown action "${action}" for \`sentinel-tvm sessions\`: expected list, get, end or revoke`);
+    case 'activity': return sessionsActivity(rest, io, async (id, a) => {
+      const res = await send(clientFor(a, io), 'GET', `/sessions/${id}`);
+      check(res);
+      return res.json.Session ?? {};
+    });
+    case undefined: throw usageError('`sentinel-tvm sessions` needs an action: list, get, end, revoke or activity (see `sentinel-tvm sessions --help`)');
+    default: throw usageError(`unknown action "${action}" for \`sentinel-tvm sessions\`: expected list, get, end, revoke or activity`);
   }
 }
 

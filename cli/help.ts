@@ -42,7 +42,7 @@ Usage:
   sentinel-tvm exec --url URL --profile NAME -- COMMAND [ARGS...]     run a command with the credentials in its environment
   sentinel-tvm env --url URL --profile NAME                           export lines for a shell
   sentinel-tvm profiles --url URL                                     the profiles you may use
-  sentinel-tvm sessions list|get|end|revoke ...                       your sessions (administrators: anyone's)
+  sentinel-tvm sessions list|get|end|revoke|activity ...              your sessions (administrators: anyone's)
   sentinel-tvm proof --audience NAME [--region R]                     an identity proof for a service downstream of the TVM
   sentinel-tvm local --config FILE [--port N]                         run the TVM on this machine, no AWS account needed
   sentinel-tvm help COMMAND | COMMAND --help
@@ -121,6 +121,8 @@ ${EXIT_CODES}
   sentinel-tvm sessions get ID
   sentinel-tvm sessions end ID
   sentinel-tvm sessions revoke ID --reason TEXT [--block-principal-for SECONDS] [--profile NAME]
+  sentinel-tvm sessions activity ID [--regions R1,R2] [--reader-role PATH/NAME] [--limit N] [--next-token T]
+                                    [--max-events N] [--role-arn ARN --from TIME [--to TIME]]
 
   list    sessions newest first: your own; administrators see anyone's (without filters: the active ones).
           --limit is the page size (1-100, default 50); --all follows every page; --next-token continues a page.
@@ -134,6 +136,15 @@ ${EXIT_CODES}
                                    (60-604800) and revokes its other active sessions (a stolen laptop, stolen keys).
           --profile NAME           for an id the TVM has no record of (a vend made while its table was down, under
                                    FAIL_OPEN; the id is in the decision log): records it as revoked on that profile's role.
+  activity  what the session did, from CloudTrail (LookupEvents: management events of the last 90 days), newest
+          first: the TVM's vends, every call of its credentials, and of credentials it assumed (chained hops), in
+          every account it reached that can be read. Uses your own AWS credentials (--source-profile), at most 2
+          calls a second per account and region (CloudTrail's quota); throttled calls are retried.
+          --regions R1,R2         where to look (default: the TVM's region and us-east-1, where IAM calls are)
+          --reader-role PATH/NAME  a role assumed in each other account to read its CloudTrail
+          --limit N               events per page (default 50); --next-token continues
+          --max-events N          stop collecting after N events (default 5000)
+          --role-arn, --from, --to  the session's role and window, when the TVM no longer has its record
 
 ${COMMON}
 

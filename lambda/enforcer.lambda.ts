@@ -12,6 +12,7 @@ import { eventsClient } from './events/clients';
 import { powertoolsEventsFailed } from './events/metrics';
 import { eventPublisher } from './events/publish';
 import { loadConfig } from './profiles';
+import { enforcerRoleName, vendRoleName } from '../src/shared/contract';
 
 // The revocation enforcer: stream records of revocations and a schedule invoke it; CloudFormation invokes it as the
 // revocation cleanup resource. Built once per container: settings, SDK clients, logger and metrics
@@ -64,10 +65,7 @@ const enforce = createEnforcer({
   log,
   lease,
   ...(events ? { events } : {}),
-  tamper: {
-    ...(settings.vendRoleArn ? { vendRoleArn: settings.vendRoleArn } : {}),
-    enforcerRoleArns: ownRoleArns(),
-  },
+  tamper: tvmRoles,
   tamperMetrics: powertoolsTamperMetrics(),
 });
 
@@ -83,12 +81,22 @@ const cleanup = createCleanupHandler({
   log,
 });
 
-/** The enforcer's own roles: its role, and each spoke's enforcement role (their sessions' writes are its own). */
-function ownRoleArns(): string[] {
-  const own = settings.enforcerRoleArn ? [settings.enforcerRoleArn] : [];
-  const partition = (settings.enforcerRoleArn ?? settings.vendRoleArn ?? 'arn:aws').split(':')[1];
-  const spokes = settings.spokeRole ? (settings.spokeAccounts ?? []).map((a) => `arn:${partition}:iam::${a}:role/${settings.spokeRole}`) : [];
-  return [...own, ...spokes];
+/**
+ * The roles whose CloudTrail events are the TVM's own work, from their fixed names (no more environment: it holds the
+ * spoke list): the vending function's role, the enforcer's own, and each spoke's enforcement role, all under the runtime
+ * path that `SENTINEL_SPOKE_ROLE` begins with, in the function's account (from its ARN, known at the first invocation).
+ */
+function tvmRoles(account: string | undefined): { vendRoleArn?: string; enforcerRoleArns?: string[] } {
+  const region = process.env.AWS_REGION;
+  if (!settings.spokeRole || !settings.tvmName || !region || !account) return {};
+  const path = settings.spokeRole.slice(0, settings.spokeRole.lastIndexOf('/') + 1);
+  const partition = partitionOfRegion(region);
+  const arn = (acct: string, name: string) => `arn:${partition}:iam::${acct}:role/${name}`;
+  return {
+    vendRoleArn: arn(account, `${path}${vendRoleName(settings.tvmName, region)}`),
+    enforcerRoleArns: [arn(account, `${path}${enforcerRoleName(settings.tvmName, region)}`),
+      ...(settings.spokeAccounts ?? []).map((a) => arn(a, settings.spokeRole!))],
+  };
 }
 
 export async function handler(event: unknown, context?: EnforcerContext): Promise<unknown> {

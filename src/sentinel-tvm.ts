@@ -29,7 +29,7 @@ import { VendFunction } from './private/vend-function';
 import { RevocationEnforcement } from './revocation';
 import {
   Attr, BLOCK_ITEM_PREFIX, Env, Indexes, Introspection, Limits, Metrics, revokedSessionsPolicyName, Routes, SESSION_TAG_KEY,
-  SessionEvents, SessionEventTypes, SOURCE_IDENTITY_PREFIX, StoreFailureModes, TOKEN_KEY_ITEM_ID, TvmTags,
+  SessionEvents, SessionEventTypes, SOURCE_IDENTITY_PREFIX, StoreFailureModes, TOKEN_KEY_ITEM_ID, TvmTags, vendRoleName,
 } from './shared/contract';
 import { SiemExport } from './siem-export';
 import { ISentinelTvm, SentinelTvmAttributes, SentinelTvmBase } from './tvm-reference';
@@ -633,7 +633,7 @@ export class SentinelTvm extends SentinelTvmBase {
     this.runtimeRolePath = `/sentinel-tvm-runtime/${this.tvmName}/`;
     // A fixed name (IAM names are global to the account, hence the region), so that protected roles in other stacks and
     // accounts name this role without a reference to this stack. At most 40 + 6 + 14 characters: IAM allows 64.
-    const executionRoleName = `${this.tvmName}-vend-${Stack.of(this).region}`;
+    const executionRoleName = vendRoleName(this.tvmName, Stack.of(this).region);
     this.executionRole = new iam.Role(this, 'ExecutionRole', {
       roleName: executionRoleName,
       path: this.runtimeRolePath,
@@ -785,7 +785,6 @@ export class SentinelTvm extends SentinelTvmBase {
         tracing,
         architecture,
         eventBus: props.eventBus,
-        vendRoleArn: this.executionRoleArn,
       });
       this.enforcerRoleArn = this.enforcer.role.roleArn;
       // A role on which no deny can be written is loud whether or not anyone called addAlarms().
@@ -807,7 +806,6 @@ export class SentinelTvm extends SentinelTvmBase {
         vendRoleId: this.executionRole.roleId,
         policyName: this.revokedSessionsPolicyName,
         protectedRolePath: this.protectedRolePath,
-        accounts: () => [Stack.of(this).account, ...[...this.spokeAccounts].sort()],
         ...(organizationPolicy ? { organizationPolicyId: organizationPolicy.attrId } : {}),
       });
       // Like the enforcer's other triggers: deleted before the cleanup runs, so nothing starts a run after it.

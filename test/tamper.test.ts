@@ -89,7 +89,8 @@ describe('GIVEN the tamper rules of a synthesized TVM and recorded CloudTrail ev
     ['spoke-deny-deleted', 'change'],
     // The spoke's enforcement role: its writes arrive only when a spoke forwards them; the enforcer dismisses them.
     ['spoke-deny-written-by-spoke-enforcer', 'change'],
-    ['unknown-account-deny-deleted', 'none'],
+    // No account in the patterns (a list of spokes would outgrow EventBridge's 2,048 characters): the enforcer judges it.
+    ['unknown-account-deny-deleted', 'change'],
   ])('WHEN %s arrives THEN it reaches the enforcer through: %s', (name, rule) => {
     const event = RECORDED[name];
     expect(event).toBeDefined();
@@ -143,6 +144,19 @@ describe('GIVEN the tamper rules of a synthesized TVM and recorded CloudTrail ev
     expect(tvm).toBeDefined();
   });
 
+  test('THEN every rule pattern stays within EventBridge\'s default 2,048 characters, with 200 spoke accounts (none is listed in them)', () => {
+    const app = newApp();
+    const stack = new Stack(app, 'Hub', { env: { account: HUB, region: REGION } });
+    const spokes = Array.from({ length: 200 }, (_, i) => String(200000000000 + i));
+    new SentinelTvm(stack, 'Tvm', { tvmName: 'example', adminPrincipals: [P(`arn:aws:iam::${HUB}:role/SecurityOps`)], spokeAccounts: spokes });
+    const template = Template.fromStack(stack).toJSON();
+    const sizes = Object.values<any>(template.Resources).filter((r) => r.Type === 'AWS::Events::Rule' && r.Properties.EventPattern)
+      .map((r) => JSON.stringify(new CfnResolver(template, Object.fromEntries(Object.keys(template.Resources).map((id) => [`${id}.RoleId`, 'AROA0123456789EXAMPLE'])))
+        .resolve(r.Properties.EventPattern)).length);
+    expect(sizes.length).toBeGreaterThanOrEqual(2);
+    expect(sizes.filter((n) => n > 2048)).toEqual([]);
+  });
+
   test('refuses a forwarder outside us-east-1, and tamperDetection: true without the enforcer', () => {
     const app = newApp();
     const { tvm } = hubStack(app);
@@ -175,6 +189,7 @@ describe('GIVEN the enforcer, a revoked session denied on a protected role, and 
       policyName: POLICY,
       protectedRolePath: '/sentinel-tvm/test/',
       account: HUB,
+      spokeAccounts: [SPOKE],
       loadConfig: async () => ({ profiles: new Map([...CONFIG.profiles].filter(([, p]) => p.roleArn === HUB_ROLE)) }),
       log: (level, message, fields) => logs.push({ level, message, ...fields }),
       events: { target: { tvmName: 'test' }, publish: eventPublisher({ client, sleep: async () => undefined }) },
@@ -272,6 +287,7 @@ describe('GIVEN the enforcer, a revoked session denied on a protected role, and 
     ['other-policy-written', 'other-policy'],
     ['assume-by-tvm', 'tvm'],
     ['assume-of-unrelated-role', 'other-role'],
+    ['unknown-account-deny-deleted', 'other-account'],
   ])('WHEN %s reaches it THEN it is not tampering (%s): no count, no event, no run', async (name, judged) => {
     const writes = iam.calls.length;
     const summary = await createEnforcer(deps())(RECORDED[name]);

@@ -98,7 +98,7 @@ export interface EnforcerDeps {
    * What tells tampering from the enforcer's own work, for the CloudTrail events the tamper rules deliver. @default - those
    * events are judged with the policy name and protected path only
    */
-  readonly tamper?: Omit<TamperContext, 'policyName' | 'protectedRolePath'>;
+  readonly tamper?: TamperRoles | ((account: string | undefined) => TamperRoles);
   /** Counts each tampering finding by kind (`TamperEvents`). @default - nowhere */
   readonly tamperMetrics?: (kind: TamperKind) => void;
 }
@@ -107,6 +107,9 @@ export interface EnforcerDeps {
  * Where the enforcer's events go. They are put at the end of a run, within {@link EnforcerEvents.timeoutMs}: what cannot be
  * put is logged and counted (`EventsFailed`), and never fails or holds up the run beyond that.
  */
+/** Whose CloudTrail events are the TVM's own work (the rest of the tamper context comes from the other dependencies). */
+export type TamperRoles = Pick<TamperContext, 'vendRoleArn' | 'enforcerRoleArns'>;
+
 /** What a tamper rule's CloudTrail event led to. */
 export interface TamperOutcome {
   /** The finding's kind, or why the event was not tampering. */
@@ -810,10 +813,11 @@ async function onCloudTrailEvent(deps: EnforcerDeps, event: CloudTrailEventBridg
   const clock = deps.now ?? (() => new Date());
   const config = await deps.loadConfig();
   const judged = judgeCloudTrailEvent(event, {
-    ...deps.tamper,
+    ...(typeof deps.tamper === 'function' ? deps.tamper(deps.account) : deps.tamper),
     policyName: deps.policyName,
     ...(deps.protectedRolePath ? { protectedRolePath: deps.protectedRolePath } : {}),
     ...(deps.organization ? { organizationPolicyId: deps.organization.policyId } : {}),
+    ...(deps.account ? { accounts: [deps.account, ...deps.spokeAccounts ?? []] } : {}),
   }, config.profiles.values());
   const quiet = {
     revokedItems: 0,

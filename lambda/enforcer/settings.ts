@@ -30,10 +30,6 @@ export interface EnforcerSettings {
   readonly tvmName?: string;
   /** The bus of its events (`SENTINEL_EVENT_BUS`): unset, the account's default bus. */
   readonly eventBus?: string;
-  /** The vending function's role (`SENTINEL_VEND_ROLE_ARN`): its AssumeRole calls of protected roles are not tampering. */
-  readonly vendRoleArn?: string;
-  /** Its own role (`SENTINEL_ENFORCER_ROLE_ARN`): CloudTrail events of its sessions are its own writes. */
-  readonly enforcerRoleArn?: string;
 }
 
 /** IAM's policy names. */
@@ -42,8 +38,6 @@ const POLICY_NAME = /^[\w+=,.@-]{1,128}$/;
 const ROLE_PATH = /^\/[\u0021-\u007e]+\/$/;
 /** A role's path (no leading slash) and name, as it follows `:role/` in its ARN. */
 const SPOKE_ROLE = /^([\u0021-\u002e\u0030-\u007e]+\/)*[\w+=,.@-]{1,64}$/;
-/** A role ARN (any partition), its path included. */
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/(?:[\u0021-\u007e]{1,510}\/)?[\w+=,.@-]{1,64}$/;
 /** An AWS account id. */
 const ACCOUNT = /^\d{12}$/;
 /** Organizations' policy ids. */
@@ -81,15 +75,6 @@ export function readEnforcerSettings(env: NodeJS.ProcessEnv): EnforcerSettings {
     throw new Error(`environment variable ${Env.ORGANIZATION_POLICY_ID} is "${organizationPolicyId}": expected an Organizations policy id (p-…)`);
   }
   const events = readEventTarget(env);
-  const roleArn = (name: string): string | undefined => {
-    const value = env[name] || undefined;
-    if (value !== undefined && !ROLE_ARN.test(value)) {
-      throw new Error(`environment variable ${name} is "${value.slice(0, 200)}": expected a role ARN such as arn:aws:iam::111122223333:role/path/Name`);
-    }
-    return value;
-  };
-  const vendRoleArn = roleArn(Env.VEND_ROLE_ARN);
-  const enforcerRoleArn = roleArn(Env.ENFORCER_ROLE_ARN);
   return {
     tableName,
     controlTableName,
@@ -101,8 +86,6 @@ export function readEnforcerSettings(env: NodeJS.ProcessEnv): EnforcerSettings {
     ...(spokeAccounts.length > 0 ? { spokeAccounts } : {}),
     ...(organizationPolicyId ? { organizationPolicyId } : {}),
     ...(events ? { tvmName: events.tvmName, ...(events.eventBus ? { eventBus: events.eventBus } : {}) } : {}),
-    ...(vendRoleArn ? { vendRoleArn } : {}),
-    ...(enforcerRoleArn ? { enforcerRoleArn } : {}),
   };
 }
 

@@ -18,6 +18,8 @@ export interface TamperContext {
   readonly organizationPolicyId?: string;
   /** The vending function's role ARN: its AssumeRole calls are the TVM's. */
   readonly vendRoleArn?: string;
+  /** The accounts whose events count: the enforcer's and its spokes'. @default - any */
+  readonly accounts?: readonly string[];
   /** Role ARNs (path included) whose sessions are the enforcer's own: the hub's role and the spokes' enforcement roles. */
   readonly enforcerRoleArns?: readonly string[];
 }
@@ -28,7 +30,7 @@ export type TamperFinding = Omit<TamperDetectedDetail, 'version' | 'tvmName' | '
 };
 
 /** Why a CloudTrail event was not tampering (for the log line). */
-export type TamperDismissal = 'not-cloudtrail' | 'own-write' | 'cloudformation' | 'tvm' | 'other-policy' | 'other-role' | 'other-call';
+export type TamperDismissal = 'not-cloudtrail' | 'other-account' | 'own-write' | 'cloudformation' | 'tvm' | 'other-policy' | 'other-role' | 'other-call';
 
 interface CloudTrailIdentity {
   readonly type?: unknown;
@@ -89,6 +91,7 @@ export function judgeCloudTrailEvent(
   const issuer = str(id.sessionContext?.sessionIssuer?.arn);
   const account = str(d.recipientAccountId) ?? str(event.account) ?? '';
   const params = d.requestParameters ?? {};
+  if (context.accounts && !context.accounts.includes(account)) return 'other-account';
   if (issuer && (context.enforcerRoleArns ?? []).includes(issuer)) return 'own-write';
   if (str(id.invokedBy) === 'cloudformation.amazonaws.com') return 'cloudformation';
   const finding = (kind: TamperKind, role?: string): TamperFinding => ({

@@ -63,8 +63,6 @@ export interface TvmEnforcerProps {
   readonly architecture: lambda.Architecture;
   /** Where its events go; the account's default bus when absent. */
   readonly eventBus?: events.IEventBus;
-  /** The vending function's role: its AssumeRole calls of protected roles are not tampering. */
-  readonly vendRoleArn: string;
 }
 
 /**
@@ -163,9 +161,6 @@ export class TvmEnforcer extends Construct {
         ...(this.organizationPolicy ? { [Env.ORGANIZATION_POLICY_ID]: this.organizationPolicy.attrId } : {}),
         // Each deny it writes, and each it cannot, is an event.
         [Env.TVM_NAME]: props.tvmName,
-        // Tamper detection: whose CloudTrail events are the TVM's own work.
-        [Env.VEND_ROLE_ARN]: props.vendRoleArn,
-        [Env.ENFORCER_ROLE_ARN]: this.role.roleArn,
         ...eventBusEnvironment(props.eventBus),
         ...props.observability,
       },

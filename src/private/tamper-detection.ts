@@ -1,4 +1,4 @@
-import { Lazy, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -23,8 +23,6 @@ export interface TvmTamperDetectionProps {
   readonly policyName: string;
   /** `/sentinel-tvm/<tvmName>/`. */
   readonly protectedRolePath: string;
-  /** The accounts whose events count: the TVM's and its spokes', resolved late. */
-  readonly accounts: () => string[];
   /** The organization SCP's id, in organization mode. */
   readonly organizationPolicyId?: string;
 }
@@ -34,7 +32,9 @@ export interface TvmTamperDetectionProps {
  * the enforcer (1) any change of its deny policy, of a role's trust, or of its organization SCP, by anyone but the
  * enforcer itself, and (2) any AssumeRole of a protected role by anyone but the vending function. The patterns are coarse
  * where IAM names are not known at synth (a trust change of any role); the enforcer decides from the event and the
- * deployed configuration, and only then counts, alarms and re-enforces.
+ * deployed configuration, and only then counts, alarms and re-enforces. The patterns name no account (a list of spoke
+ * accounts would outgrow EventBridge's 2,048 characters): the default bus receives other accounts' events only where its
+ * policy lets them, and the enforcer counts only those of its own account and its spokes'.
  *
  * IAM's and Organizations' events reach EventBridge in us-east-1 only: in another region these rules see them only when a
  * `SentinelTvmTamperForwarder` in us-east-1 forwards them (STS's regional AssumeRole events arrive in the region of the
@@ -47,7 +47,6 @@ export class TvmTamperDetection extends Construct {
   constructor(scope: Construct, id: string, props: TvmTamperDetectionProps) {
     super(scope, id);
     const partition = Stack.of(this).partition;
-    const accounts = Lazy.list({ produce: () => props.accounts() });
     const target = new targets.LambdaFunction(props.enforcer, { retryAttempts: 2 });
     const changes: Record<string, unknown>[] = [
       { eventSource: ['iam.amazonaws.com'], eventName: DENY_POLICY_CALLS, requestParameters: { policyName: [props.policyName] } },
@@ -65,7 +64,6 @@ export class TvmTamperDetection extends Construct {
       eventPattern: {
         source: ['aws.iam', ...(props.organizationPolicyId ? ['aws.organizations'] : [])],
         detailType: [CLOUDTRAIL_DETAIL_TYPE],
-        account: accounts,
         detail: {
           $or: changes,
           // Not the enforcer's own writes (its sessions' principal id is `<role id>:<session>`): no run triggers another.
@@ -79,7 +77,6 @@ export class TvmTamperDetection extends Construct {
       eventPattern: {
         source: ['aws.sts'],
         detailType: [CLOUDTRAIL_DETAIL_TYPE],
-        account: accounts,
         detail: {
           eventSource: ['sts.amazonaws.com'],
           eventName: ASSUME_ROLE_CALLS,

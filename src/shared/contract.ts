@@ -81,6 +81,11 @@ export function runtimeRolePathOf(tvmName: string): string {
  * The name of a TVM's enforcer role (under {@link runtimeRolePathOf}): fixed, so that a spoke in another account names it
  * in its enforcement role's trust without a reference. At most 40 + 9 + 14 characters (IAM allows 64).
  */
+export function vendRoleName(tvmName: string, region: string): string {
+  return `${tvmName}-vend-${region}`;
+}
+
+/** The fixed name of a TVM's enforcer role (under {@link runtimeRolePathOf}). */
 export function enforcerRoleName(tvmName: string, region: string): string {
   return `${tvmName}-enforce-${region}`;
 }
@@ -321,10 +326,6 @@ export const Env = {
   EVENT_BUS: 'SENTINEL_EVENT_BUS',
   /** Events function and enforcer: the TVM's name, stamped on every event (`detail.tvmName`). */
   TVM_NAME: 'SENTINEL_TVM_NAME',
-  /** Enforcer: the vending function's role ARN, the only principal whose AssumeRole of a protected role is not tampering. */
-  VEND_ROLE_ARN: 'SENTINEL_VEND_ROLE_ARN',
-  /** Enforcer: its own role's ARN; CloudTrail events of its sessions are its own writes, never tampering. */
-  ENFORCER_ROLE_ARN: 'SENTINEL_ENFORCER_ROLE_ARN',
 } as const;
 
 /** Environment variables of a relying party's Lambda authorizer (lambda/authorizer.lambda.ts), built on the session verifier. */

@@ -91,7 +91,6 @@ export function enforcerStack(options: EnforcerStackOptions = {}): EnforcerStack
     observability: { POWERTOOLS_SERVICE_NAME: TVM_NAME },
     tracing: lambda.Tracing.DISABLED,
     architecture: lambda.Architecture.ARM_64,
-    vendRoleArn: stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: `sentinel-tvm-runtime/${TVM_NAME}/${TVM_NAME}-vend-x` }),
   });
   const underPath = new iam.Role(stack, 'ReadOnly', { assumedBy: new iam.AccountRootPrincipal(), path: PROTECTED_ROLE_PATH });
   const owned = new iam.Role(stack, 'Deploy', { assumedBy: new iam.AccountRootPrincipal() });

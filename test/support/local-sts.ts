@@ -47,6 +47,8 @@ export interface LocalStsOptions {
   readonly delayMs?: number;
   /** The roles' MaxSessionDuration: a longer DurationSeconds is refused as STS does. Default 43200 (no role limit). */
   readonly maxSessionDurationSeconds?: number;
+  /** The region GetCallerIdentity must be signed for. Default us-east-1. */
+  readonly identityRegion?: string;
 }
 
 export interface LocalSts {
@@ -225,7 +227,7 @@ export async function startLocalSts(options: LocalStsOptions = {}): Promise<Loca
     }
     // The time window is the handler's to check (tests run on a fixed clock); the signature is checked here, as STS does.
     const verified = await verifySigV4({ method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body },
-      { service: 'sts', region: 'us-east-1', lookup: (id) => keys.get(id), maxSkewMs: Number.MAX_SAFE_INTEGER });
+      { service: 'sts', region: options.identityRegion ?? 'us-east-1', lookup: (id) => keys.get(id), maxSkewMs: Number.MAX_SAFE_INTEGER });
     if (!verified.ok) return [403, errorXml(verified.kind, verified.reason, 403, requestId)];
     const arn = verified.key.arn;
     return [200, `<GetCallerIdentityResponse xmlns="${NS}"><GetCallerIdentityResult><Arn>${xmlEscape(arn)}</Arn>`
