@@ -102,6 +102,8 @@ const PACING_WINDOW_MS = 1100;
 const HOP_RECORD_WINDOW_MS = 60_000;
 const ASSUME_CALLS = new Set(['AssumeRole', 'AssumeRoleWithSAML', 'AssumeRoleWithWebIdentity']);
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::(\d{12}):role\/(?:.*\/)?[\w+=,.@-]{1,64}$/;
+/** A TVM's vending role in a region: `<runtime path><tvmName>-vend-<region>` (its name fixed by the construct). */
+const vendRoleOf = (region: string) => new RegExp(`^arn:aws[a-z-]*:iam::\\d{12}:role/sentinel-tvm-runtime/([A-Za-z0-9_-]+)/\\1-vend-${region}$`);
 
 interface Followed {
   readonly key: string;
@@ -143,7 +145,7 @@ export async function sessionActivity(q: ActivityQuery, o: ActivityOptions): Pro
       EndTime: new Date(to),
     })) {
       const ct = record.ct;
-      if (!ASSUME_CALLS.has(ct.eventName) || ct.errorCode || !isVendOf(ct, q.sessionId)) continue;
+      if (!ASSUME_CALLS.has(ct.eventName) || ct.errorCode || !isVendOf(ct, q.sessionId, q.tvmRegion)) continue;
       const key = ct.responseElements?.credentials?.accessKeyId;
       if (typeof key !== 'string') continue;
       if (!add(toEvent(record, vendAccount, q.tvmRegion, 'vend', 0))) break;
@@ -206,8 +208,15 @@ export async function sessionActivity(q: ActivityQuery, o: ActivityOptions): Pro
   };
 }
 
-/** Whether a vend AssumeRole is this session's: the TVM's session tag, else its SourceIdentity; and its RoleSessionName. */
-function isVendOf(ct: any, sessionId: string): boolean {
+/**
+ * Whether an AssumeRole is the TVM's vend of this session: made by a TVM's vending role (`/sentinel-tvm-runtime/<name>/
+ * <name>-vend-<region>`, which no one else can hold where the guardrail SCP applies), with the session's tag (else its
+ * SourceIdentity) and RoleSessionName. Anyone can ask STS for such a session name and tag on a role that trusts them;
+ * only the TVM's own calls start the session's keys.
+ */
+function isVendOf(ct: any, sessionId: string, tvmRegion: string): boolean {
+  const issuer = ct.userIdentity?.sessionContext?.sessionIssuer?.arn;
+  if (typeof issuer !== 'string' || !vendRoleOf(tvmRegion).test(issuer)) return false;
   const p = ct.requestParameters ?? {};
   if (typeof p.roleSessionName !== 'string' || !p.roleSessionName.startsWith(`tvm-${sessionId}-`)) return false;
   const tags: unknown[] = Array.isArray(p.tags) ? p.tags : [];

@@ -107,6 +107,49 @@ describe('GIVEN recorded CloudTrail events of two overlapping sessions of alice 
     ].includes(id)));
   });
 
+  test('refuses to follow a look-alike vend: the session\'s name and tag on an AssumeRole the TVM did not make', async () => {
+    const stored = lookupEventsFromFile(CLOUDTRAIL_FIXTURE_FILE);
+    const vend = stored.find((s) => s.event.EventId === SESSIONS.B.vendIds[0])!;
+    const record = JSON.parse(vend.event.CloudTrailEvent!);
+    // mallory's own role trusts her with sts:TagSession: she asks for session B's session name, tag and SourceIdentity.
+    record.userIdentity = {
+      ...record.userIdentity,
+      arn: `arn:aws:sts::${HUB_ACCOUNT}:assumed-role/Mallory/m`,
+      sessionContext: {
+        ...record.userIdentity.sessionContext, sessionIssuer: { ...record.userIdentity.sessionContext.sessionIssuer, arn: `arn:aws:iam::${HUB_ACCOUNT}:role/Mallory` },
+      },
+    };
+    record.eventID = '00000000-0000-4000-8000-00000000f00d';
+    record.responseElements.credentials.accessKeyId = 'ASIAMALLORYLOOKALIKE';
+    const call = stored.find((s) => s.event.EventId === SESSIONS.B.callIds[0])!;
+    const callRecord = { ...JSON.parse(call.event.CloudTrailEvent!), eventID: '00000000-0000-4000-8000-00000000beef' };
+    callRecord.userIdentity = { ...callRecord.userIdentity, accessKeyId: 'ASIAMALLORYLOOKALIKE' };
+    const forged = await startLocalCloudTrail({
+      events: [...stored,
+        { ...vend, event: { ...vend.event, EventId: record.eventID, CloudTrailEvent: JSON.stringify(record) } },
+        { ...call, event: { ...call.event, EventId: callRecord.eventID, AccessKeyId: 'ASIAMALLORYLOOKALIKE', CloudTrailEvent: JSON.stringify(callRecord) } }],
+      accountOf: (key) => Object.entries(KEYS).find(([, k]) => k.accessKeyId === key)?.[0],
+      now: () => NOW,
+      rateLimitPerSecond: 1000,
+    });
+    try {
+      const own = new Map<string, CloudTrailClient>();
+      const result = await sessionActivity(query(SESSIONS.B), {
+        ...fast,
+        lookup: (account, region, input) => {
+          let c = own.get(`${account}/${region}`);
+          if (!c) own.set(`${account}/${region}`, c = new CloudTrailClient({ region, endpoint: forged.endpoint, credentials: KEYS[account], maxAttempts: 1 }));
+          return c.send(new LookupEventsCommand(input));
+        },
+      });
+      own.forEach((c) => c.destroy());
+      expect(result.events.map((e) => e.eventId)).toEqual(SESSIONS.B.allIds);
+      expect(result.keys.map((k) => k.key)).toEqual(SESSIONS.B.keys);
+    } finally {
+      await forged.stop();
+    }
+  });
+
   test('WHEN it is paged THEN the pages follow each other without a gap or a repeat', async () => {
     const all = (await sessionActivity(query(SESSIONS.A), fast)).events.map((e) => e.eventId);
     const seen: string[] = [];
