@@ -8,7 +8,7 @@ import { SPOKE_ROLE_SYMBOL, tvmAccountOf } from './private/trust';
 import { ProtectedRole } from './protected-role';
 import { SentinelTvm } from './sentinel-tvm';
 import {
-  enforcerRoleName, runtimeRolePathOf, spokeBoundaryPathOf, spokeEnforcementRoleName, SPOKE_PLACEHOLDER_POLICY, TvmTags,
+  activityReaderRoleName, enforcerRoleName, runtimeRolePathOf, spokeBoundaryPathOf, spokeEnforcementRoleName, SPOKE_PLACEHOLDER_POLICY, TvmTags,
 } from './shared/contract';
 import { ISentinelTvm } from './tvm-reference';
 
@@ -25,6 +25,17 @@ export interface SentinelTvmSpokeProps {
    * @experimental
    */
   readonly tvm: ISentinelTvm;
+
+  /**
+   * Who may read this account's CloudTrail event history for `sentinel-tvm sessions activity` (incident responders, e.g.
+   * a role of the hub's account): the spoke creates a role named `<tvmName>-activity` under `/sentinel-tvm-runtime/<tvmName>/`
+   * that they may assume, allowed `cloudtrail:LookupEvents` only (`--reader-role
+   * sentinel-tvm-runtime/<tvmName>/<tvmName>-activity`).
+   *
+   * @default - no reader role: `sessions activity` cannot read this account
+   * @experimental
+   */
+  readonly activityReaders?: iam.IPrincipal[];
 }
 
 /**
@@ -141,6 +152,13 @@ export class SentinelTvmSpoke extends Construct {
    * @experimental
    */
   public readonly enforcementRoleArn: string;
+  /**
+   * The role `sentinel-tvm sessions activity --reader-role` assumes to read this account's CloudTrail.
+   *
+   * @default - none, without `activityReaders`
+   * @experimental
+   */
+  public readonly activityReaderRoleArn?: string;
 
   private readonly tvm: ISentinelTvm;
   private readonly hubAccount: string;
@@ -148,6 +166,7 @@ export class SentinelTvmSpoke extends Construct {
   private readonly roles: SpokeRole[] = [];
   /** The denies every role of this spoke carries, created with the first role. */
   private confinement?: iam.ManagedPolicy;
+
   /** Boundaries the user gave, which the enforcement role's writes accept too. */
   private readonly userBoundaryArns = new Set<string>();
 
@@ -229,6 +248,28 @@ export class SentinelTvmSpoke extends Construct {
       },
     });
     this.enforcementRoleArn = stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: `${runtimePath.slice(1)}${roleName}` });
+    if (props.activityReaders !== undefined) {
+      if (props.activityReaders.length === 0) {
+        throw new Error(`SentinelTvmSpoke ${this.node.path}: activityReaders is empty: name who may read this account's CloudTrail, or leave it out`);
+      }
+      const reader = new iam.Role(this, 'ActivityReaderRole', {
+        roleName: activityReaderRoleName(tvmName),
+        path: runtimePath,
+        assumedBy: new iam.CompositePrincipal(...props.activityReaders),
+        description: `Sentinel TVM ${tvmName}: reads this account's CloudTrail event history for sentinel-tvm sessions activity`,
+        inlinePolicies: {
+          LookupEvents: new iam.PolicyDocument({
+            // LookupEvents has no resource-level permission.
+            statements: [new iam.PolicyStatement({ sid: 'LookupEvents', actions: ['cloudtrail:LookupEvents'], resources: ['*'] })],
+          }),
+        },
+      });
+      this.activityReaderRoleArn = reader.roleArn;
+      acknowledgeNag(reader, [{
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'cloudtrail:LookupEvents supports no resource-level permission: its Resource must be *. The role may do nothing else.',
+      }]);
+    }
 
     // A hub of this app learns of its spoke's account (a StackSet's accounts are listed in the hub's spokeAccounts).
     if (SentinelTvm.isSentinelTvm(tvm) && !Token.isUnresolved(stack.account)) tvm.addSpokeAccount(stack.account);

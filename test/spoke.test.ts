@@ -909,3 +909,46 @@ describe('GIVEN a profile\'s role whose account synth cannot compare with the hu
       + 'account cannot be checked at synth.*A chain target must be in the TVM\'s account')));
   });
 });
+
+describe('GIVEN a spoke with activityReaders', () => {
+  const RESPONDERS = `arn:aws:iam::${HUB}:role/IncidentResponders`;
+  function withReaders(): { app: App; spokeStack: Stack; spoke: SentinelTvmSpoke } {
+    const app = newApp();
+    const tvm = new SentinelTvm(new Stack(app, 'Hub', { env: HUB_ENV }), 'Tvm', { tvmName: TVM_NAME });
+    const spokeStack = new Stack(app, 'Spoke', { env: SPOKE_ENV });
+    const spoke = new SentinelTvmSpoke(spokeStack, 'Spoke', { tvm, activityReaders: [new iam.ArnPrincipal(RESPONDERS)] });
+    return { app, spokeStack, spoke };
+  }
+
+  test('THEN it has a role of the fixed name `sessions activity --reader-role` names, which they may assume to LookupEvents only', () => {
+    const { spokeStack, spoke } = withReaders();
+    const template = Template.fromStack(spokeStack).toJSON();
+    const [id, role] = Object.entries<any>(template.Resources).find(([, r]) => r.Type === 'AWS::IAM::Role'
+      && r.Properties.RoleName === `${TVM_NAME}-activity`)!;
+    expect(role.Properties.Path).toBe(`/sentinel-tvm-runtime/${TVM_NAME}/`);
+    expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { AWS: RESPONDERS } },
+    ]);
+    expect(role.Properties.Policies).toEqual([{
+      PolicyName: 'LookupEvents',
+      PolicyDocument: { Version: '2012-10-17', Statement: [{ Sid: 'LookupEvents', Effect: 'Allow', Action: 'cloudtrail:LookupEvents', Resource: '*' }] },
+    }]);
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    // Nothing else grants the role anything.
+    expect(Object.values<any>(template.Resources).filter((r) => JSON.stringify(r.Properties?.Roles ?? []).includes(id))).toEqual([]);
+    expect(Stack.of(spoke).resolve(spoke.activityReaderRoleArn)).toEqual({ 'Fn::GetAtt': [id, 'Arn'] });
+  });
+
+  test('THEN cdk-nag finds nothing unacknowledged, and its acknowledgement answers a real finding', () => {
+    const { app } = withReaders();
+    app.synth();
+    expect(nagProblems(app)).toEqual({ unacknowledged: [], stale: [] });
+  });
+
+  test('refuses an empty activityReaders', () => {
+    const app = newApp();
+    const tvm = new SentinelTvm(new Stack(app, 'Hub', { env: HUB_ENV }), 'Tvm', { tvmName: TVM_NAME });
+    expect(() => new SentinelTvmSpoke(new Stack(app, 'Spoke', { env: SPOKE_ENV }), 'Spoke', { tvm, activityReaders: [] }))
+      .toThrow(/activityReaders is empty/);
+  });
+});

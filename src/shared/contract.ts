@@ -98,6 +98,14 @@ export function spokeEnforcementRoleName(tvmName: string, region: string): strin
   return `${tvmName}-spoke-${region}`;
 }
 
+/**
+ * The name of the role a spoke creates (under {@link runtimeRolePathOf}) for `sentinel-tvm sessions activity`: it may only
+ * read the account's CloudTrail event history (`--reader-role sentinel-tvm-runtime/<tvmName>/<tvmName>-activity`).
+ */
+export function activityReaderRoleName(tvmName: string): string {
+  return `${tvmName}-activity`;
+}
+
 /** The IAM path of the permissions boundaries a spoke writes for its protected roles: the enforcement role writes only roles bounded so. */
 export function spokeBoundaryPathOf(tvmName: string): string {
   return `/sentinel-tvm-boundary/${tvmName}/`;
