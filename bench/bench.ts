@@ -7,6 +7,7 @@ import * as path from 'path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { STSClient } from '@aws-sdk/client-sts';
+import { activityRows } from './activity';
 import { clientCacheRows } from './client-cache';
 import { countingProxy } from './counting-proxy';
 import { eventRows } from './events';
@@ -67,6 +68,11 @@ async function main() {
   if (process.env.BENCH_ONLY === 'enforcer') return onlyEnforcer();
   // `BENCH_ONLY=introspection` or `events`: those rows alone.
   if (process.env.BENCH_ONLY === 'introspection' || process.env.BENCH_ONLY === 'events') return onlyRelyingParties(process.env.BENCH_ONLY);
+  // `BENCH_ONLY=activity`: sessions activity and tamper judgement alone (no DynamoDB needed).
+  if (process.env.BENCH_ONLY === 'activity') {
+    await activityRows({ row, percentile, ms });
+    return printTable();
+  }
   // 0. Principal matching worst case (review L4), first: it needs no backend.
   matchWorstCase();
   const db = await startDynamoDbLocal();
@@ -204,6 +210,9 @@ async function main() {
 
     // 7. Session events (issue 13): no EventBridge request from a vend, the events function per batch, the enforcer's events.
     await eventRows({ row, percentile, ms }, { fx, sts, dynamodbEndpoint: db.endpoint, proxy });
+
+    // 8. CloudTrail correlation and tamper detection (issue 14): sessions activity at LookupEvents' quota; a tamper judgement.
+    await activityRows({ row, percentile, ms });
   } finally {
     await proxy.close();
     await sts.stop();
