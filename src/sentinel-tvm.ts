@@ -559,6 +559,7 @@ export class SentinelTvm extends SentinelTvmBase {
   private readonly chainPolicies = new Map<iam.IRole, iam.Policy>();
   private readonly spokeAccounts = new Set<string>();
   private tamperForwarders = 0;
+  private tamperDetection = false;
   private readonly controlTable: dynamodb.Table;
   private readonly configuration: TvmConfiguration;
   private stsStatements?: iam.PolicyStatement[];
@@ -810,6 +811,7 @@ export class SentinelTvm extends SentinelTvmBase {
       });
       // Like the enforcer's other triggers: deleted before the cleanup runs, so nothing starts a run after it.
       for (const rule of [tamper.changeRule, tamper.assumeRoleRule]) rule.node.addDependency(this.enforcer.cleanup);
+      this.tamperDetection = true;
       this.tamperAlarm = new cloudwatch.Alarm(this, 'TamperAlarm', {
         metric: this.metricTamperEvents(),
         threshold: 1,
@@ -1389,6 +1391,20 @@ export class SentinelTvm extends SentinelTvmBase {
     }
     if (this.spokeAccounts.has(account)) return;
     this.spokeAccounts.add(account);
+    // Spokes forward their accounts' tamper events (forwardTamperEvents) to this region's default bus.
+    if (this.tamperDetection && !this.node.tryFindChild('SpokeTamperEvents')) {
+      new events.CfnEventBusPolicy(this, 'SpokeTamperEvents', {
+        eventBusName: 'default',
+        statementId: `sentinel-tvm-${this.tvmName}-spokes`,
+        statement: {
+          Sid: `sentinel-tvm-${this.tvmName}-spokes`,
+          Effect: 'Allow',
+          Principal: { AWS: Lazy.list({ produce: () => [...this.spokeAccounts].sort().map((a) => `arn:${Aws.PARTITION}:iam::${a}:root`) }) },
+          Action: 'events:PutEvents',
+          Resource: `arn:${Aws.PARTITION}:events:${Stack.of(this).region}:${Stack.of(this).account}:event-bus/default`,
+        },
+      });
+    }
     this.enforcer?.addSpokeAccount(account);
   }
 

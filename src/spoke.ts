@@ -4,6 +4,7 @@ import { Construct, IConstruct } from 'constructs';
 import { apiRegionOf, constructSpokeRole, selfConfinement } from './private/imported-tvm';
 import { addDeploymentLimitChecks, DeploymentLimits, resolvedJsonLength } from './private/limits';
 import { acknowledgeNag } from './private/nag';
+import { tamperForwardingRule } from './private/tamper-detection';
 import { SPOKE_ROLE_SYMBOL, tvmAccountOf } from './private/trust';
 import { ProtectedRole } from './protected-role';
 import { SentinelTvm } from './sentinel-tvm';
@@ -36,6 +37,18 @@ export interface SentinelTvmSpokeProps {
    * @experimental
    */
   readonly activityReaders?: iam.IPrincipal[];
+
+  /**
+   * Forward this account's CloudTrail events of tamper detection (writes of the deny policy by anyone but the spoke's
+   * enforcement role, trust changes, AssumeRole calls of protected roles) to the hub's default event bus, where the hub's
+   * tamper rules and enforcer judge them. IAM's events reach EventBridge in us-east-1 only: the spoke's stack must be in
+   * us-east-1 (synth refuses another region; an environment-agnostic stack asserts it at deployment). The hub's stack
+   * lets its spoke accounts put events on its default bus.
+   *
+   * @default false
+   * @experimental
+   */
+  readonly forwardTamperEvents?: boolean;
 }
 
 /**
@@ -248,6 +261,16 @@ export class SentinelTvmSpoke extends Construct {
       },
     });
     this.enforcementRoleArn = stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: `${runtimePath.slice(1)}${roleName}` });
+    if (props.forwardTamperEvents) {
+      tamperForwardingRule(this, 'TamperForwarding', {
+        what: `SentinelTvmSpoke ${this.node.path}: forwardTamperEvents`,
+        policyName: tvm.revokedSessionsPolicyName,
+        protectedRolePath: tvm.protectedRolePath,
+        tvmRegion: hubRegion,
+        tvmAccount: hubAccount,
+        exceptRoleId: this.enforcementRole.roleId,
+      });
+    }
     if (props.activityReaders !== undefined) {
       if (props.activityReaders.length === 0) {
         throw new Error(`SentinelTvmSpoke ${this.node.path}: activityReaders is empty: name who may read this account's CloudTrail, or leave it out`);

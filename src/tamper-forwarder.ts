@@ -1,12 +1,8 @@
-import { Aws, CfnRule, Fn, Stack, Token } from 'aws-cdk-lib';
+import { Stack, Token } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { Construct } from 'constructs';
-import {
-  ASSUME_ROLE_CALLS, DENY_POLICY_CALLS, ORGANIZATION_POLICY_CALLS, TRUST_POLICY_CALLS,
-} from './private/tamper-detection';
+import { IAM_EVENTS_REGION, tamperForwardingRule } from './private/tamper-detection';
 import { tvmAccountOf } from './private/trust';
-import { CLOUDTRAIL_DETAIL_TYPE } from './shared/contract';
 import { ISentinelTvm, SentinelTvmBase } from './tvm-reference';
 
 /**
@@ -18,9 +14,6 @@ export interface SentinelTvmTamperForwarderProps {
   /** The TVM whose tamper detection receives the events: in this account, in a region other than us-east-1. */
   readonly tvm: ISentinelTvm;
 }
-
-/** The region where IAM's and Organizations' CloudTrail events reach EventBridge. */
-const IAM_EVENTS_REGION = 'us-east-1';
 
 /**
  * Forwards the CloudTrail events a TVM's tamper detection needs from us-east-1, the only region where EventBridge receives
@@ -40,48 +33,20 @@ export class SentinelTvmTamperForwarder extends Construct {
     const tvm = props.tvm;
     const tvmRegion = (tvm as SentinelTvmBase)._region();
     const tvmAccount = tvmAccountOf(tvm.executionRoleArn, Stack.of(tvm).account);
-    if (!Token.isUnresolved(stack.region) && stack.region !== IAM_EVENTS_REGION) {
-      throw new Error(`SentinelTvmTamperForwarder: its stack is in ${stack.region}; it must be in ${IAM_EVENTS_REGION}, the only region `
-        + 'where EventBridge receives IAM\'s and Organizations\' CloudTrail events');
-    }
     if (!Token.isUnresolved(tvmRegion) && tvmRegion === IAM_EVENTS_REGION) {
       throw new Error(`SentinelTvmTamperForwarder: tvm is in ${IAM_EVENTS_REGION} already, where its own rules receive IAM's events: `
         + 'no forwarder is needed');
     }
     if (!Token.isUnresolved(stack.account) && !Token.isUnresolved(tvmAccount) && stack.account !== tvmAccount) {
       throw new Error(`SentinelTvmTamperForwarder: its stack is in account ${stack.account}, tvm in ${tvmAccount}: put it in the `
-        + 'TVM\'s account (events of spoke accounts are not forwarded by this construct)');
+        + 'TVM\'s account (a spoke forwards its own with SentinelTvmSpoke\'s forwardTamperEvents)');
     }
-    if (Token.isUnresolved(stack.region)) {
-      // An environment-agnostic stack: CloudFormation refuses to deploy it anywhere else.
-      new CfnRule(this, 'OnlyInUsEast1', {
-        assertions: [{
-          assert: Fn.conditionEquals(Aws.REGION, IAM_EVENTS_REGION),
-          assertDescription: `SentinelTvmTamperForwarder must be deployed in ${IAM_EVENTS_REGION}`,
-        }],
-      });
-    }
-    const hubBus = events.EventBus.fromEventBusArn(this, 'TvmBus',
-      stack.formatArn({ service: 'events', region: tvmRegion, account: tvmAccount, resource: 'event-bus', resourceName: 'default' }));
-    this.rule = new events.Rule(this, 'Rule', {
-      description: `Sentinel TVM ${tvm.tvmName}: forwards IAM, Organizations and STS events of tamper detection to the TVM's region`,
-      eventPattern: {
-        source: ['aws.iam', 'aws.organizations', 'aws.sts'],
-        detailType: [CLOUDTRAIL_DETAIL_TYPE],
-        detail: {
-          $or: [
-            { eventSource: ['iam.amazonaws.com'], eventName: DENY_POLICY_CALLS, requestParameters: { policyName: [tvm.revokedSessionsPolicyName] } },
-            { eventSource: ['iam.amazonaws.com'], eventName: TRUST_POLICY_CALLS },
-            { eventSource: ['organizations.amazonaws.com'], eventName: ORGANIZATION_POLICY_CALLS },
-            {
-              eventSource: ['sts.amazonaws.com'],
-              eventName: ASSUME_ROLE_CALLS,
-              requestParameters: { roleArn: [{ wildcard: `arn:${stack.partition}:iam::*:role${tvm.protectedRolePath}*` }] },
-            },
-          ],
-        },
-      },
-      targets: [new targets.EventBus(hubBus)],
+    this.rule = tamperForwardingRule(this, 'Rule', {
+      what: 'SentinelTvmTamperForwarder',
+      policyName: tvm.revokedSessionsPolicyName,
+      protectedRolePath: tvm.protectedRolePath,
+      tvmRegion,
+      tvmAccount,
     });
     if (tvm instanceof SentinelTvmBase && '_addTamperForwarder' in tvm) (tvm as unknown as { _addTamperForwarder(): void })._addTamperForwarder();
   }

@@ -17,7 +17,7 @@ import { createFixture, CREDENTIALS, type Fixture } from './support/tvm-fixture'
 import { startLocalEventBridge, type DeliveredEvent, type LocalEventBridge } from '../cli/local/eventbridge';
 import { createEnforcer, type EnforcerConfig, type EnforcerDeps, type EnforcementSummary } from '../lambda/enforcer/enforce';
 import { eventPublisher } from '../lambda/events/publish';
-import { ProtectedRole, SentinelTvm, SentinelTvmTamperForwarder } from '../src';
+import { ProtectedRole, SentinelTvm, SentinelTvmSpoke, SentinelTvmTamperForwarder } from '../src';
 import { revokedSessionsPolicyName } from '../src/shared/contract';
 
 const HUB = '111122223333';
@@ -157,11 +157,39 @@ describe('GIVEN the tamper rules of a synthesized TVM and recorded CloudTrail ev
     expect(sizes.filter((n) => n > 2048)).toEqual([]);
   });
 
+  test('THEN a spoke in us-east-1 forwards its account\'s tampering (not its enforcement role\'s writes) to the hub, whose bus admits it', () => {
+    const app = newApp();
+    const { stack: hub, tvm } = hubStack(app);
+    const spokeStack = new Stack(app, 'Spoke', { env: { account: SPOKE, region: 'us-east-1' } });
+    const spoke = new SentinelTvmSpoke(spokeStack, 'Spoke', { tvm, forwardTamperEvents: true });
+    const template = Template.fromStack(spokeStack).toJSON();
+    const enforcementRole = Object.entries<any>(template.Resources)
+      .find(([, r]) => r.Type === 'AWS::IAM::Role' && r.Properties.RoleName === `test-spoke-${REGION}`)![0];
+    const resolver = new CfnResolver(template, { [`${enforcementRole}.RoleId`]: 'AROASPOKEENF0EXAMPLE1' });
+    const [rule] = rulePatternsOf(template, (v) => resolver.resolve(v));
+    const ruleResource = template.Resources[rule.logicalId];
+    expect(resolver.resolve(ruleResource.Properties.Targets[0].Arn)).toBe(`arn:aws:events:${REGION}:${HUB}:event-bus/default`);
+    expect(matchesEventPattern(rule.pattern, RECORDED['spoke-deny-deleted'])).toBe(true);
+    expect(matchesEventPattern(rule.pattern, RECORDED['spoke-deny-written-by-spoke-enforcer'])).toBe(false);
+    // The hub's default bus lets the spoke's account put events on it.
+    Template.fromStack(hub).hasResourceProperties('AWS::Events::EventBusPolicy', {
+      EventBusName: 'default',
+      Statement: Match.objectLike({ Action: 'events:PutEvents', Principal: { AWS: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::${SPOKE}:root`]] }] } }),
+    });
+    expect(spoke).toBeDefined();
+    expect(() => new SentinelTvmSpoke(new Stack(app, 'West', { env: { account: '777788889999', region: 'eu-west-1' } }), 'Spoke', {
+      tvm, forwardTamperEvents: true,
+    })).toThrow(/forwardTamperEvents: its stack is in eu-west-1; it must be in us-east-1/);
+  });
+
   test('refuses a forwarder outside us-east-1, and tamperDetection: true without the enforcer', () => {
     const app = newApp();
     const { tvm } = hubStack(app);
     const west = new Stack(app, 'West', { env: { account: HUB, region: 'eu-west-1' } });
-    expect(() => new SentinelTvmTamperForwarder(west, 'F', { tvm })).toThrow(/must be in us-east-1/);
+    // A TVM in us-east-1 needs none; a forwarder anywhere but us-east-1 receives nothing to forward.
+    expect(() => new SentinelTvmTamperForwarder(west, 'F', { tvm })).toThrow(/tvm is in us-east-1 already/);
+    const westTvm = new SentinelTvm(west, 'Tvm', { tvmName: 'west', adminPrincipals: [P(`arn:aws:iam::${HUB}:role/SecurityOps`)] });
+    expect(() => new SentinelTvmTamperForwarder(west, 'F2', { tvm: westTvm })).toThrow(/its stack is in eu-west-1; it must be in us-east-1/);
     const stack = new Stack(newApp(), 'S', { env: { account: HUB, region: 'eu-west-1' } });
     const { RevocationEnforcement } = jest.requireActual('../src');
     expect(() => new SentinelTvm(stack, 'Tvm', {

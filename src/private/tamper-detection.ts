@@ -1,4 +1,4 @@
-import { Stack } from 'aws-cdk-lib';
+import { Aws, CfnRule, Fn, Stack, Token } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -90,4 +90,64 @@ export class TvmTamperDetection extends Construct {
       targets: [target],
     });
   }
+}
+
+/** The region where IAM's and Organizations' CloudTrail events reach EventBridge. */
+export const IAM_EVENTS_REGION = 'us-east-1';
+
+export interface TamperForwardingProps {
+  /** Who is forwarding, for messages. */
+  readonly what: string;
+  readonly policyName: string;
+  readonly protectedRolePath: string;
+  /** The TVM's region and account: its default bus receives the events. */
+  readonly tvmRegion: string;
+  readonly tvmAccount: string;
+  /** A role whose own sessions' events are not forwarded (a spoke's enforcement role, by its unique id). @default - none */
+  readonly exceptRoleId?: string;
+}
+
+/**
+ * A rule in us-east-1 that forwards the CloudTrail events of tamper detection to the TVM's default bus: writes of its deny
+ * policy, trust changes, Organizations policy changes, and AssumeRole calls of its protected roles. Coarse (the TVM's
+ * rules and enforcer decide); it refuses a stack of another region, and asserts us-east-1 at deployment when the
+ * stack's region is unknown at synth.
+ */
+export function tamperForwardingRule(scope: Construct, id: string, props: TamperForwardingProps): events.Rule {
+  const stack = Stack.of(scope);
+  if (!Token.isUnresolved(stack.region) && stack.region !== IAM_EVENTS_REGION) {
+    throw new Error(`${props.what}: its stack is in ${stack.region}; it must be in ${IAM_EVENTS_REGION}, the only region where `
+      + 'EventBridge receives IAM\'s and Organizations\' CloudTrail events');
+  }
+  if (Token.isUnresolved(stack.region)) {
+    new CfnRule(scope, `${id}OnlyInUsEast1`, {
+      assertions: [{
+        assert: Fn.conditionEquals(Aws.REGION, IAM_EVENTS_REGION),
+        assertDescription: `${props.what} must be deployed in ${IAM_EVENTS_REGION}`,
+      }],
+    });
+  }
+  const bus = events.EventBus.fromEventBusArn(scope, `${id}TvmBus`,
+    stack.formatArn({ service: 'events', region: props.tvmRegion, account: props.tvmAccount, resource: 'event-bus', resourceName: 'default' }));
+  return new events.Rule(scope, id, {
+    description: 'Sentinel TVM: forwards the IAM, Organizations and STS events of tamper detection to the TVM\'s region',
+    eventPattern: {
+      source: ['aws.iam', 'aws.organizations', 'aws.sts'],
+      detailType: [CLOUDTRAIL_DETAIL_TYPE],
+      detail: {
+        $or: [
+          { eventSource: ['iam.amazonaws.com'], eventName: DENY_POLICY_CALLS, requestParameters: { policyName: [props.policyName] } },
+          { eventSource: ['iam.amazonaws.com'], eventName: TRUST_POLICY_CALLS },
+          { eventSource: ['organizations.amazonaws.com'], eventName: ORGANIZATION_POLICY_CALLS },
+          {
+            eventSource: ['sts.amazonaws.com'],
+            eventName: ASSUME_ROLE_CALLS,
+            requestParameters: { roleArn: [{ wildcard: `arn:${stack.partition}:iam::*:role${props.protectedRolePath}*` }] },
+          },
+        ],
+        ...(props.exceptRoleId ? { userIdentity: { principalId: [{ 'anything-but': { prefix: `${props.exceptRoleId}:` } }] } } : {}),
+      },
+    },
+    targets: [new targets.EventBus(bus)],
+  });
 }
