@@ -2,7 +2,7 @@ import { GetItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient 
 import {
   DeleteRolePolicyCommand, GetRolePolicyCommand, ListRolePoliciesCommand, PutRolePolicyCommand, type IAMClient,
 } from '@aws-sdk/client-iam';
-import { leaseWaitMs, withLease, type EnforcerLease } from './lease';
+import { LeaseBusyError, leaseWaitMs, withLease, type EnforcerLease } from './lease';
 import { ORGANIZATION_TARGET, type EnforcerMetrics } from './metrics';
 import type { OrganizationPolicies } from './organization';
 import {
@@ -114,8 +114,8 @@ export type TamperRoles = Pick<TamperContext, 'vendRoleArn' | 'enforcerRoleArns'
 export interface TamperOutcome {
   /** The finding's kind, or why the event was not tampering. */
   readonly judged: TamperKind | TamperDismissal;
-  /** `enforced`, `failed`, or `not-needed` (nothing the enforcer writes changed, or no finding). */
-  readonly reenforcement: 'enforced' | 'failed' | 'not-needed';
+  /** `enforced`, `failed`, `deferred` (another run held the lease), or `not-needed` (nothing it writes changed, or no finding). */
+  readonly reenforcement: 'enforced' | 'failed' | 'deferred' | 'not-needed';
 }
 
 export interface EnforcerEvents {
@@ -841,6 +841,11 @@ async function onCloudTrailEvent(deps: EnforcerDeps, event: CloudTrailEventBridg
       reenforcement = 'failed';
       if (err instanceof EnforcementError) {
         summary = err.summary;
+      } else if (err instanceof LeaseBusyError) {
+        // Another run holds the lease (or many events came at once): the schedule rewrites within 5 minutes. Not a failure
+        // of every role: counting it so would raise the enforcement alarm for a refused call anyone can make.
+        reenforcement = 'deferred';
+        log('WARN', 'tamper re-enforcement deferred: another run holds the lease', {});
       } else {
         log('ERROR', 'revoked-sessions enforcement failed', { error: describe(err) });
         deps.metrics?.([ALL_ROLES]);

@@ -1,4 +1,4 @@
-import { CLOUDTRAIL_DETAIL_TYPE, SessionEvents, SessionEventTypes, TamperKinds, type ProfileConfig, type TamperDetectedDetail } from '../../src/shared/contract';
+import { CLOUDTRAIL_DETAIL_TYPE, SessionEvents, SessionEventTypes, SPOKE_PLACEHOLDER_POLICY, TamperKinds, type ProfileConfig, type TamperDetectedDetail } from '../../src/shared/contract';
 import { entryOf, type EventEntry, type EventTarget } from '../events/entries';
 
 // Tamper detection: EventBridge rules on CloudTrail's management events hand the enforcer what may undo revocation
@@ -62,9 +62,13 @@ export interface CloudTrailEventBridgeEvent {
   readonly 'detail'?: CloudTrailDetail;
 }
 
-const SOURCES = new Set(['aws.iam', 'aws.sts', 'aws.organizations']);
+const SOURCES = new Set(['aws.iam', 'aws.sts', 'aws.organizations', 'aws.cloudtrail']);
 const DENY_POLICY_CALLS = new Set(['PutRolePolicy', 'DeleteRolePolicy']);
 const ORGANIZATION_CALLS = new Set(['UpdatePolicy', 'DeletePolicy', 'DetachPolicy']);
+/** Organizations calls that can take accounts out of the SCP's reach without touching it. */
+const ORGANIZATION_REACH_CALLS = new Set(['DisablePolicyType', 'MoveAccount', 'RemoveAccountFromOrganization']);
+/** CloudTrail calls that can blind tamper detection (it sees CloudTrail's events only while a trail logs). */
+const TRAIL_CALLS = new Set(['StopLogging', 'DeleteTrail', 'UpdateTrail', 'PutEventSelectors']);
 const ASSUME_CALLS = new Set(['AssumeRole', 'AssumeRoleWithSAML', 'AssumeRoleWithWebIdentity']);
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::(\d{12}):role\/((?:[\u0021-\u007e]{1,510}\/)?)([\w+=,.@-]{1,64})$/;
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
@@ -93,7 +97,7 @@ export function judgeCloudTrailEvent(
   const params = d.requestParameters ?? {};
   if (context.accounts && !context.accounts.includes(account)) return 'other-account';
   if (issuer && (context.enforcerRoleArns ?? []).includes(issuer)) return 'own-write';
-  if (str(id.invokedBy) === 'cloudformation.amazonaws.com') return 'cloudformation';
+  const byCloudFormation = str(id.invokedBy) === 'cloudformation.amazonaws.com';
   const finding = (kind: TamperKind, role?: string): TamperFinding => ({
     kind,
     eventId: str(d.eventID) ?? '',
@@ -108,16 +112,32 @@ export function judgeCloudTrailEvent(
     ...(str(d.errorCode) ? { errorCode: str(d.errorCode) } : {}),
   });
   const roles = vendedRoles(profiles);
+  // IAM names are unique without regard to case, and its calls find them so: compare them lower-cased.
   if (event.source === 'aws.iam' && DENY_POLICY_CALLS.has(name)) {
-    return params.policyName === context.policyName ? finding(TamperKinds.DENY_POLICY, str(params.roleName)) : 'other-policy';
+    if (String(params.policyName ?? '').toLowerCase() !== context.policyName.toLowerCase()) return 'other-policy';
+    // No stack of the TVM declares its deny but a spoke's, as the deny-nothing placeholder: only that is CloudFormation's
+    // own work. Anyone may route a change through a stack of their own (CloudFormation calls IAM with their credentials).
+    if (byCloudFormation && name === 'PutRolePolicy' && isPlaceholder(params.policyDocument)) return 'cloudformation';
+    return finding(TamperKinds.DENY_POLICY, str(params.roleName));
   }
   if (event.source === 'aws.iam' && name === 'UpdateAssumeRolePolicy') {
-    const roleName = str(params.roleName);
-    return roleName && roles.names.has(`${account}/${roleName}`) ? finding(TamperKinds.TRUST_POLICY, roleName) : 'other-role';
+    const roleName = str(params.roleName)?.toLowerCase();
+    if (!roleName || !roles.names.has(`${account}/${roleName}`)) return 'other-role';
+    // A deployment of the stack writes the trust the construct renders (a trust change through a stack of someone
+    // else's is a limit the README states).
+    return byCloudFormation ? 'cloudformation' : finding(TamperKinds.TRUST_POLICY, str(params.roleName));
   }
   if (event.source === 'aws.organizations' && ORGANIZATION_CALLS.has(name)) {
     const policyId = str(params.policyId);
     return policyId && policyId === context.organizationPolicyId ? finding(TamperKinds.ORGANIZATION_POLICY, policyId) : 'other-policy';
+  }
+  if (event.source === 'aws.organizations' && ORGANIZATION_REACH_CALLS.has(name)) {
+    if (!context.organizationPolicyId) return 'other-policy';
+    if (name === 'DisablePolicyType' && params.policyType !== 'SERVICE_CONTROL_POLICY') return 'other-policy';
+    return finding(TamperKinds.ORGANIZATION_POLICY, str(params.accountId) ?? str(params.rootId));
+  }
+  if (event.source === 'aws.cloudtrail' && TRAIL_CALLS.has(name)) {
+    return finding(TamperKinds.TRAIL, str(params.name));
   }
   if (event.source === 'aws.sts' && ASSUME_CALLS.has(name)) {
     const roleArn = str(params.roleArn) ?? '';
@@ -148,7 +168,7 @@ function vendedRoles(profiles: Iterable<ProfileConfig>): VendedRoles {
     if (p.openTrust) continue;
     const m = ROLE_ARN.exec(p.roleArn);
     if (!m) continue;
-    names.add(`${m[1]}/${m[3]}`);
+    names.add(`${m[1]}/${m[3].toLowerCase()}`);
     arns.add(p.roleArn);
     accounts.add(m[1]);
   }
@@ -160,8 +180,8 @@ function isProtected(roleArn: string, roles: VendedRoles, path: string | undefin
   if (roles.arns.has(roleArn)) return true;
   const m = ROLE_ARN.exec(roleArn);
   if (!m) return false;
-  // STS takes a role ARN without its path too: match the name in its account.
-  if (roles.names.has(`${m[1]}/${m[3]}`)) return true;
+  // Match the name in its account too (a role ARN written otherwise, another case).
+  if (roles.names.has(`${m[1]}/${m[3].toLowerCase()}`)) return true;
   return !!path && roles.accounts.has(m[1]) && `/${m[2]}`.startsWith(path);
 }
 
@@ -169,9 +189,23 @@ function accountOfRole(arn: string): string | undefined {
   return ROLE_ARN.exec(arn)?.[1];
 }
 
-/** Whether a finding calls for recomputing the denies at once (an AssumeRole changes nothing the enforcer writes). */
+/**
+ * Whether a finding calls for recomputing the denies at once: not for an AssumeRole or a trail change (nothing the
+ * enforcer writes), nor for a refused call (nothing changed).
+ */
 export function needsReenforcement(finding: TamperFinding): boolean {
-  return finding.kind !== TamperKinds.FOREIGN_ASSUME_ROLE;
+  return finding.kind !== TamperKinds.FOREIGN_ASSUME_ROLE && finding.kind !== TamperKinds.TRAIL && !finding.errorCode;
+}
+
+/** Whether a policy document (as CloudTrail records it: JSON, perhaps URL-encoded) is the spoke's deny-nothing placeholder. */
+function isPlaceholder(document: unknown): boolean {
+  if (typeof document !== 'string') return false;
+  try {
+    const text = document.startsWith('%7B') ? decodeURIComponent(document) : document;
+    return JSON.stringify(JSON.parse(text)) === JSON.stringify(SPOKE_PLACEHOLDER_POLICY);
+  } catch {
+    return false;
+  }
 }
 
 /** `Tamper Detected`. */

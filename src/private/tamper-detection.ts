@@ -10,6 +10,10 @@ export const DENY_POLICY_CALLS = ['PutRolePolicy', 'DeleteRolePolicy'];
 export const TRUST_POLICY_CALLS = ['UpdateAssumeRolePolicy'];
 /** The Organizations calls that change or remove the SCP. */
 export const ORGANIZATION_POLICY_CALLS = ['UpdatePolicy', 'DeletePolicy', 'DetachPolicy'];
+/** The Organizations calls that can take accounts out of the SCP's reach without touching it. */
+export const ORGANIZATION_REACH_CALLS = ['DisablePolicyType', 'MoveAccount', 'RemoveAccountFromOrganization'];
+/** The CloudTrail calls that can blind tamper detection (EventBridge gets CloudTrail's events only while a trail logs). */
+export const TRAIL_CALLS = ['StopLogging', 'DeleteTrail', 'UpdateTrail', 'PutEventSelectors'];
 /** The STS calls that assume a role. */
 export const ASSUME_ROLE_CALLS = ['AssumeRole', 'AssumeRoleWithSAML', 'AssumeRoleWithWebIdentity'];
 
@@ -49,25 +53,28 @@ export class TvmTamperDetection extends Construct {
     const partition = Stack.of(this).partition;
     const target = new targets.LambdaFunction(props.enforcer, { retryAttempts: 2 });
     const changes: Record<string, unknown>[] = [
-      { eventSource: ['iam.amazonaws.com'], eventName: DENY_POLICY_CALLS, requestParameters: { policyName: [props.policyName] } },
+      // IAM finds names without regard to case: so does the pattern.
+      { eventSource: ['iam.amazonaws.com'], eventName: DENY_POLICY_CALLS, requestParameters: { policyName: [{ 'equals-ignore-case': props.policyName }] } },
       { eventSource: ['iam.amazonaws.com'], eventName: TRUST_POLICY_CALLS },
+      { eventSource: ['cloudtrail.amazonaws.com'], eventName: TRAIL_CALLS },
     ];
     if (props.organizationPolicyId) {
       changes.push({
         eventSource: ['organizations.amazonaws.com'],
         eventName: ORGANIZATION_POLICY_CALLS,
         requestParameters: { policyId: [props.organizationPolicyId] },
-      });
+      }, { eventSource: ['organizations.amazonaws.com'], eventName: ORGANIZATION_REACH_CALLS });
     }
     this.changeRule = new events.Rule(this, 'ChangeRule', {
       description: 'Sentinel TVM: its deny policy, a role\'s trust or its SCP changed (CloudTrail): re-enforce and alarm',
       eventPattern: {
-        source: ['aws.iam', ...(props.organizationPolicyId ? ['aws.organizations'] : [])],
+        source: ['aws.iam', 'aws.cloudtrail', ...(props.organizationPolicyId ? ['aws.organizations'] : [])],
         detailType: [CLOUDTRAIL_DETAIL_TYPE],
         detail: {
           $or: changes,
           // Not the enforcer's own writes (its sessions' principal id is `<role id>:<session>`): no run triggers another.
-          userIdentity: { principalId: [{ 'anything-but': { prefix: `${props.enforcerRoleId}:` } }] },
+          // An identity without a principal id (an AWS service) is not the enforcer: `anything-but` alone would miss it.
+          userIdentity: notPrincipal(props.enforcerRoleId),
         },
       },
       targets: [target],
@@ -84,11 +91,13 @@ export class TvmTamperDetection extends Construct {
             // The protected roles of every account: a profile's role that is not a ProtectedRole trusts others too.
             roleArn: [{ wildcard: `arn:${partition}:iam::*:role${props.protectedRolePath}*` }],
           },
-          userIdentity: { principalId: [{ 'anything-but': { prefix: `${props.vendRoleId}:` } }] },
+          userIdentity: notPrincipal(props.vendRoleId),
         },
       },
       targets: [target],
     });
+    // CloudTrail marks AssumeRole read-only, and EventBridge delivers read-only management events only to rules in this state.
+    allManagementEvents(this.assumeRoleRule);
   }
 }
 
@@ -129,25 +138,38 @@ export function tamperForwardingRule(scope: Construct, id: string, props: Tamper
   }
   const bus = events.EventBus.fromEventBusArn(scope, `${id}TvmBus`,
     stack.formatArn({ service: 'events', region: props.tvmRegion, account: props.tvmAccount, resource: 'event-bus', resourceName: 'default' }));
-  return new events.Rule(scope, id, {
-    description: 'Sentinel TVM: forwards the IAM, Organizations and STS events of tamper detection to the TVM\'s region',
+  const rule = new events.Rule(scope, id, {
+    description: 'Sentinel TVM: forwards the IAM, Organizations, CloudTrail and STS events of tamper detection to the TVM\'s region',
     eventPattern: {
-      source: ['aws.iam', 'aws.organizations', 'aws.sts'],
+      source: ['aws.iam', 'aws.organizations', 'aws.sts', 'aws.cloudtrail'],
       detailType: [CLOUDTRAIL_DETAIL_TYPE],
       detail: {
         $or: [
-          { eventSource: ['iam.amazonaws.com'], eventName: DENY_POLICY_CALLS, requestParameters: { policyName: [props.policyName] } },
+          { eventSource: ['iam.amazonaws.com'], eventName: DENY_POLICY_CALLS, requestParameters: { policyName: [{ 'equals-ignore-case': props.policyName }] } },
           { eventSource: ['iam.amazonaws.com'], eventName: TRUST_POLICY_CALLS },
-          { eventSource: ['organizations.amazonaws.com'], eventName: ORGANIZATION_POLICY_CALLS },
+          { eventSource: ['organizations.amazonaws.com'], eventName: [...ORGANIZATION_POLICY_CALLS, ...ORGANIZATION_REACH_CALLS] },
+          { eventSource: ['cloudtrail.amazonaws.com'], eventName: TRAIL_CALLS },
           {
             eventSource: ['sts.amazonaws.com'],
             eventName: ASSUME_ROLE_CALLS,
             requestParameters: { roleArn: [{ wildcard: `arn:${stack.partition}:iam::*:role${props.protectedRolePath}*` }] },
           },
         ],
-        ...(props.exceptRoleId ? { userIdentity: { principalId: [{ 'anything-but': { prefix: `${props.exceptRoleId}:` } }] } } : {}),
+        ...(props.exceptRoleId ? { userIdentity: notPrincipal(props.exceptRoleId) } : {}),
       },
     },
     targets: [new targets.EventBus(bus)],
   });
+  allManagementEvents(rule);
+  return rule;
+}
+
+/** Any identity but a session of this role (by its unique id): one without a principal id included. */
+function notPrincipal(roleId: string): Record<string, unknown> {
+  return { principalId: [{ 'anything-but': { prefix: `${roleId}:` } }, { exists: false }] };
+}
+
+/** The rule receives read-only management events too (AssumeRole is one). */
+function allManagementEvents(rule: events.Rule): void {
+  (rule.node.defaultChild as events.CfnRule).addPropertyOverride('State', 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS');
 }

@@ -531,10 +531,15 @@ export const TamperKinds = {
   DENY_POLICY: 'deny-policy',
   /** `UpdateAssumeRolePolicy` of a role a profile vends. */
   TRUST_POLICY: 'trust-policy',
-  /** `UpdatePolicy`, `DeletePolicy` or `DetachPolicy` of the organization-wide SCP. */
+  /**
+   * `UpdatePolicy`, `DeletePolicy` or `DetachPolicy` of the organization-wide SCP; `DisablePolicyType` of SCPs,
+   * `MoveAccount` or `RemoveAccountFromOrganization` (which can take an account out of its reach).
+   */
   ORGANIZATION_POLICY: 'organization-policy',
   /** An `AssumeRole*` of a protected role by a principal that is not the TVM's vending function (whether or not it succeeded). */
   FOREIGN_ASSUME_ROLE: 'foreign-assume-role',
+  /** `StopLogging`, `DeleteTrail`, `UpdateTrail` or `PutEventSelectors`: tamper detection sees nothing without a logging trail. */
+  TRAIL: 'trail',
 } as const;
 
 /** Detail of `Tamper Detected`. */
@@ -554,7 +559,11 @@ export interface TamperDetectedDetail extends SessionEventBase {
   readonly role?: string;
   /** CloudTrail's errorCode when the call failed (an attempt is reported too). */
   readonly errorCode?: string;
-  /** Whether the enforcer recomputed and rewrote the denies at once, and how that went (`enforced`, `failed`, `not-needed`). */
+  /**
+   * Whether the enforcer recomputed and rewrote the denies at once, and how that went: `enforced`, `failed`, `deferred`
+   * (another run held the lease: the schedule rewrites within 5 minutes), `not-needed` (an AssumeRole, a trail change, or
+   * a refused call: nothing changed that it writes).
+   */
   readonly reenforcement: string;
   readonly detectedAt: string;
 }
