@@ -4,7 +4,7 @@ import { CloudTrailClient, LookupEventsCommand } from '@aws-sdk/client-cloudtrai
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
-import { cursorAfter, parseCursor, sessionActivity, type ActivityEvent, type LookupEvents } from './activity';
+import { cursorAfter, parseCursor, sessionActivity, type ActivityEvent, type ActivityResult, type LookupEvents } from './activity';
 import { integerOption, parseArgs } from './args';
 import { CLIENT_OPTIONS, sessionIdArg, type Io } from './common';
 import { CliError, ExitCode, usageError } from './errors';
@@ -18,7 +18,11 @@ const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 const ROLE_PATH_NAME = /^([\u0021-\u002e\u0030-\u007e]+\/)*[\w+=,.@-]{1,64}$/;
 const ROLE_ARN = /^arn:(aws[a-z-]*):iam::(\d{12}):role\/(?:.*\/)?[\w+=,.@-]{1,64}$/;
 const DEFAULT_LIMIT = 50;
-const DEFAULT_MAX_EVENTS = 5000;
+const DEFAULT_MAX_CALLS = 1000;
+const ACCOUNT = /^\d{12}$/;
+const TVM_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
+/** The reader role a spoke creates names its TVM: `sentinel-tvm-runtime/<name>/<name>-activity`. */
+const SPOKE_READER_ROLE = /^sentinel-tvm-runtime\/([A-Za-z0-9][A-Za-z0-9_-]{0,39})\/\1-activity$/;
 
 /** What the command needs of a session: `GET /sessions/{id}`'s answer, or the options that stand for it. */
 export interface SessionWindow {
@@ -56,7 +60,9 @@ export async function sessionsActivity(
     'regions': 'value',
     'limit': 'value',
     'next-token': 'value',
-    'max-events': 'value',
+    'max-calls': 'value',
+    'tvm-account': 'value',
+    'tvm-name': 'value',
     'reader-role': 'value',
     'role-arn': 'value',
     'from': 'value',
@@ -65,14 +71,22 @@ export async function sessionsActivity(
   const id = sessionIdArg(a.positionals[0]);
   const now = deps.now?.() ?? new Date();
   const limit = integerOption('limit', a.values.limit, 1, 1000) ?? DEFAULT_LIMIT;
-  const maxEvents = integerOption('max-events', a.values['max-events'], 1, 100_000) ?? DEFAULT_MAX_EVENTS;
+  const maxCalls = integerOption('max-calls', a.values['max-calls'], 1, 100_000) ?? DEFAULT_MAX_CALLS;
   const before = a.values['next-token'] === undefined ? undefined : parseCursor(a.values['next-token']);
-  if (a.values['next-token'] !== undefined && !before) throw usageError(`--next-token "${printable(a.values['next-token'])}" is not one this command printed`);
+  if (a.values['next-token'] !== undefined && !before) {
+    throw usageError(`--next-token "${printable(a.values['next-token'])}" is not one this command printed`);
+  }
   const readerRole = a.values['reader-role'];
   if (readerRole !== undefined && (!ROLE_PATH_NAME.test(readerRole) || readerRole.startsWith('arn:'))) {
     throw usageError(`--reader-role "${printable(readerRole)}": expected a role's path and name without a leading slash (e.g. `
       + 'sentinel-tvm-runtime/MyTvm/MyTvm-activity), assumed in each other account');
   }
+  const tvmAccountOption = a.values['tvm-account'];
+  if (tvmAccountOption !== undefined && !ACCOUNT.test(tvmAccountOption)) {
+    throw usageError(`--tvm-account "${printable(tvmAccountOption)}" is not an account id (12 digits)`);
+  }
+  const tvmName = a.values['tvm-name'] ?? (readerRole === undefined ? undefined : SPOKE_READER_ROLE.exec(readerRole)?.[1]);
+  if (tvmName !== undefined && !TVM_NAME.test(tvmName)) throw usageError(`--tvm-name "${printable(tvmName)}" is not a TVM name`);
 
   let window: SessionWindow;
   if (a.values['role-arn'] !== undefined || a.values.from !== undefined) {
@@ -102,22 +116,26 @@ export async function sessionsActivity(
   const own = fromNodeProviderChain(a.values['source-profile'] ? { profile: a.values['source-profile'] } : {});
   const ownAccount = deps.ownAccount ?? await callerAccount(own, tvmRegion);
   const lookup = deps.lookup ?? cloudTrailLookup(own, ownAccount, readerRole, partition, tvmRegion);
+  // The TVM's vends are recorded in its account: by default the caller's own (a responder of the hub).
+  const tvmAccount = tvmAccountOption ?? ownAccount;
   const result = await sessionActivity({
     sessionId: id,
     roleArn: window.roleArn,
+    tvmAccount,
+    ...(tvmName !== undefined ? { tvmName } : {}),
     from: window.from,
     to: window.to,
     tvmRegion,
     regions,
     canRead: (account) => account === ownAccount || readerRole !== undefined,
-    maxEvents,
+    maxCalls,
     ...(before ? { before } : {}),
   }, { lookup, ...(deps.sleep ? { sleep: deps.sleep } : {}) }).catch((err: unknown) => {
     throw new CliError(ExitCode.LOCAL, `CloudTrail: ${printable((err as Error)?.name ?? 'Error')}: ${printable((err as Error)?.message ?? err)}`);
   });
 
   const page = result.events.slice(0, limit);
-  const next = result.events.length > limit ? cursorAfter(page[page.length - 1]) : undefined;
+  const next = nextToken(result, page, limit, Math.min(window.to.getTime(), before?.time ?? Infinity));
   if (a.flags.has('json')) {
     io.out(`${printableJson({
       SessionId: id,
@@ -125,25 +143,55 @@ export async function sessionsActivity(
       Events: page.map(jsonOf),
       Keys: result.keys,
       UnreadAccounts: result.unreadAccounts,
+      Regions: result.regions,
       Truncated: result.truncated,
+      ...(result.completeAfter ? { CompleteAfter: result.completeAfter.toISOString() } : {}),
+      Incomplete: result.incomplete.map((s) => ({ ...s, unreadFrom: s.unreadFrom.toISOString(), unreadTo: s.unreadTo.toISOString() })),
       ...(next ? { NextToken: next } : {}),
     }, 2)}\n`);
   } else if (page.length === 0) {
     io.err(`sentinel-tvm: no CloudTrail event of session ${id} between ${window.from.toISOString()} and ${window.to.toISOString()}\n`);
   } else {
     io.out(table(['TIME', 'ACCOUNT', 'REGION', 'HOP', 'EVENT', 'RESULT', 'CALLER', 'EVENT ID'], page.map((e) => [
-      e.time.toISOString(), e.account, e.region, e.kind === 'vend' ? 'vend' : String(e.hop), `${e.eventSource.replace(/\.amazonaws\.com$/, '')}:${e.eventName}`,
+      e.time.toISOString(), e.account, e.region, e.kind === 'vend' ? 'vend' : String(e.hop),
+      `${e.eventSource.replace(/\.amazonaws\.com$/, '')}:${e.eventName}`,
       e.errorCode ?? 'ok', e.assumedRole ? `${e.caller} -> ${e.assumedRole}` : e.caller, e.eventId,
     ])));
   }
   for (const account of result.unreadAccounts) {
-    io.err(`sentinel-tvm: warning: the session's credentials reached account ${account}, which was not read: `
-      + `${readerRole ? 'its reader role could not be used' : 'pass --reader-role to read it'}\n`);
+    io.err(account === tvmAccount
+      ? `sentinel-tvm: warning: the TVM's account ${account} (--tvm-account), where its vends are recorded, was not read: `
+        + `no key of the session could be followed: ${readerRole ? 'its reader role could not be used' : 'pass --reader-role to read it'}\n`
+      : `sentinel-tvm: warning: the session's credentials reached account ${account}, which was not read: `
+        + `${readerRole ? 'its reader role could not be used' : 'pass --reader-role to read it'}\n`);
   }
-  if (result.truncated) io.err(`sentinel-tvm: warning: stopped after ${maxEvents} events (--max-events): older events are not listed\n`);
+  if (result.truncated) {
+    io.err(`sentinel-tvm: warning: stopped at ${maxCalls} LookupEvents calls (--max-calls) before reading everything: every event `
+      + `after ${result.completeAfter!.toISOString()} is listed; events at or before it may be missing. Not read to the end:\n`);
+    for (const s of result.incomplete) {
+      const what = s.source === 'vends' ? `the TVM's vends of ${window.roleArn}`
+        : s.source === 'key' ? `the calls of key ${s.key} (hop ${s.hop})` : `the record of a hop (hop ${s.hop})`;
+      io.err(`  ${what} in ${s.account} ${s.region}, from ${s.unreadFrom.toISOString()} to ${s.unreadTo.toISOString()}\n`);
+    }
+    if (!next) io.err('sentinel-tvm: no page of older events can be listed within this budget: raise --max-calls\n');
+  }
   if (next) io.err(`sentinel-tvm: more events: --next-token ${next}\n`);
-  io.err(`sentinel-tvm: ${result.calls} LookupEvents call(s)${result.throttled ? `, ${result.throttled} throttled and retried` : ''}\n`);
+  io.err(`sentinel-tvm: ${result.calls} LookupEvents call(s)${result.throttled ? `, ${result.throttled} throttled and retried` : ''} `
+    + `in ${result.regions.join(', ')}: calls in other regions (and credentials obtained there) are not listed (--regions)\n`);
   return ExitCode.OK;
+}
+
+/**
+ * The token of the page after `page`. A cut answer (`truncated`) is complete only after `completeAfter`: past it, the next
+ * page starts there again (it may repeat events, never skip one); none when that would not go back in time (`to`).
+ */
+function nextToken(result: ActivityResult, page: ActivityEvent[], limit: number, to: number): string | undefined {
+  const last = page[page.length - 1];
+  const complete = result.completeAfter?.getTime();
+  if (complete === undefined) return result.events.length > limit ? cursorAfter(last) : undefined;
+  if (result.events.length > limit && last.time.getTime() > complete) return cursorAfter(last);
+  // Every event at `complete` sorts after this cursor (no account is 000000000000).
+  return complete < to ? `${complete}.000000000000.0` : undefined;
 }
 
 function jsonOf(e: ActivityEvent): Record<string, unknown> {

@@ -122,7 +122,8 @@ ${EXIT_CODES}
   sentinel-tvm sessions end ID
   sentinel-tvm sessions revoke ID --reason TEXT [--block-principal-for SECONDS] [--profile NAME]
   sentinel-tvm sessions activity ID [--regions R1,R2] [--reader-role PATH/NAME] [--limit N] [--next-token T]
-                                    [--max-events N] [--role-arn ARN --from TIME [--to TIME]]
+                                    [--max-calls N] [--tvm-account ID] [--tvm-name NAME]
+                                    [--role-arn ARN --from TIME [--to TIME]]
 
   list    sessions newest first: your own; administrators see anyone's (without filters: the active ones).
           --limit is the page size (1-100, default 50); --all follows every page; --next-token continues a page.
@@ -140,10 +141,20 @@ ${EXIT_CODES}
           first: the TVM's vends, every call of its credentials, and of credentials it assumed (chained hops), in
           every account it reached that can be read. Uses your own AWS credentials (--source-profile), at most 2
           calls a second per account and region (CloudTrail's quota); throttled calls are retried.
-          --regions R1,R2         where to look (default: the TVM's region and us-east-1, where IAM calls are)
+          The vends are looked up in the TVM's account (its own AssumeRole calls, made by its vending role), the
+          calls of each key in the account of its role.
+          --regions R1,R2         where to look (default: the TVM's region and us-east-1, where IAM calls are).
+                                  Calls in other regions are not listed, nor credentials obtained there (an
+                                  AssumeRole through another region's STS endpoint): when credentials seem to have
+                                  done nothing, ask more regions; nothing else can find them.
           --reader-role PATH/NAME  a role assumed in each other account to read its CloudTrail
+          --tvm-account ID        the TVM's account, where its vends are recorded (default: your own)
+          --tvm-name NAME         the TVM's name: only its vending role's calls are vends (default: the name in
+                                  --reader-role sentinel-tvm-runtime/NAME/NAME-activity; else any TVM's of the account)
           --limit N               events per page (default 50); --next-token continues
-          --max-events N          stop collecting after N events (default 5000)
+          --max-calls N           at most N LookupEvents calls (default 1000), read newest first: when they run out,
+                                  every event after the time it names is listed, and the sources not read to the
+                                  end are named; --next-token then continues from that time
           --role-arn, --from, --to  the session's role and window, when the TVM no longer has its record
 
 ${COMMON}

@@ -39,12 +39,13 @@ function query(session: FixtureSession, more: Partial<ActivityQuery> = {}): Acti
   return {
     sessionId: session.id,
     roleArn: PROFILE_ROLE_ARN,
+    tvmAccount: HUB_ACCOUNT,
     from: new Date('2026-11-30T08:00:00Z'),
     to: new Date('2026-11-30T12:00:00Z'),
     tvmRegion: TVM_REGION,
     regions: [TVM_REGION, GLOBAL_REGION],
     canRead: () => true,
-    maxEvents: 1000,
+    maxCalls: 1000,
     ...more,
   };
 }
@@ -164,10 +165,20 @@ describe('GIVEN recorded CloudTrail events of two overlapping sessions of alice 
     expect(seen).toEqual(all);
   });
 
-  test('WHEN it stops at maxEvents THEN it says the answer was cut', async () => {
-    const result = await sessionActivity(query(SESSIONS.A, { maxEvents: 3 }), fast);
-    expect(result.truncated).toBe(true);
-    expect(result.events).toHaveLength(3);
+  test('WHEN it stops at maxCalls THEN it says the answer was cut, what was not read, and after when it is whole', async () => {
+    const whole = await sessionActivity(query(SESSIONS.A), fast);
+    const result = await sessionActivity(query(SESSIONS.A, { maxCalls: 3 }), fast);
+    expect([result.truncated, result.calls]).toEqual([true, 3]);
+    expect(result.incomplete.length).toBeGreaterThan(0);
+    const after = (events: typeof whole.events) => events.filter((e) => e.time > result.completeAfter!).map((e) => e.eventId);
+    expect(after(result.events)).toEqual(after(whole.events));
+    expect(whole).toMatchObject({ truncated: false, incomplete: [] });
+    expect(whole.completeAfter).toBeUndefined();
+  });
+
+  test('refuses a TVM account or name that is not one', async () => {
+    await expect(sessionActivity(query(SESSIONS.A, { tvmAccount: '1111' }), fast)).rejects.toThrow(/not an account id/);
+    await expect(sessionActivity(query(SESSIONS.A, { tvmName: 'a.*' }), fast)).rejects.toThrow(/not a TVM name/);
   });
 
   test('WHEN the window is outside the session THEN nothing is found, and the window is the one LookupEvents was asked', async () => {
@@ -297,6 +308,10 @@ describe('GIVEN the bundled command, the local STS and the recorded CloudTrail',
     [['--role-arn', PROFILE_ROLE_ARN], /--from is required with --role-arn/],
     [['--reader-role', 'arn:aws:iam::1:role/x'], /--reader-role .*expected a role's path and name/],
     [['--regions', 'eu-west-1,mars'], /--regions: "mars" is not a region name/],
+    [['--tvm-account', '1234'], /--tvm-account "1234" is not an account id/],
+    [['--tvm-name', 'a/b'], /--tvm-name "a\/b" is not a TVM name/],
+    [['--max-calls', '0'], /--max-calls/],
+    [['--max-events', '10'], /max-events/],
   ])('refuses bad input %j with a usage error, before any call', async (args, message) => {
     const calls = trail.calls.length;
     const out = await runCli(['sessions', 'activity', SESSIONS.A.id, '--region', TVM_REGION, ...args], env);
