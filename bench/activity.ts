@@ -86,7 +86,8 @@ export async function activityRows(f: Figures): Promise<void> {
       tvmRegion: 'eu-west-1',
       regions: REGIONS,
       canRead: () => true,
-      maxCalls: 100_000, tvmAccount: HUB,
+      maxCalls: 100_000,
+      tvmAccount: HUB,
     };
     const started = performance.now();
     const result = await sessionActivity(query, { lookup });
