@@ -5,11 +5,10 @@
 import { CloudTrailClient, LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
 import { checkBundle, cleanEnv, runCli, startFakeTvm, type FakeTvm } from './support/cli';
 import {
-  CHAINED_HOP, CLOUDTRAIL_FIXTURE_FILE, GLOBAL_REGION, HUB_ACCOUNT, NOISE_IDS, PROFILE_ROLE_ARN, SESSIONS, SPOKE_ACCOUNT, TVM_REGION,
-  type FixtureSession,
+  activityQuery, CHAINED_HOP, CLOUDTRAIL_FIXTURE_FILE, HUB_ACCOUNT, NOISE_IDS, PROFILE_ROLE_ARN, SESSIONS, SPOKE_ACCOUNT, TVM_REGION,
 } from './support/cloudtrail-fixture';
 import { startLocalSts, type LocalSts } from './support/local-sts';
-import { cursorAfter, parseCursor, sessionActivity, type ActivityQuery, type LookupEvents } from '../cli/activity';
+import { cursorAfter, parseCursor, sessionActivity, type LookupEvents } from '../cli/activity';
 import { lookupEventsFromFile, startLocalCloudTrail, type LocalCloudTrail } from '../cli/local/cloudtrail';
 
 /** The fixture's day; LookupEvents answers 90 days back from "now". */
@@ -35,20 +34,7 @@ function lookup(maxAttempts = 1): LookupEvents {
   };
 }
 
-function query(session: FixtureSession, more: Partial<ActivityQuery> = {}): ActivityQuery {
-  return {
-    sessionId: session.id,
-    roleArn: PROFILE_ROLE_ARN,
-    tvmAccount: HUB_ACCOUNT,
-    from: new Date('2026-11-30T08:00:00Z'),
-    to: new Date('2026-11-30T12:00:00Z'),
-    tvmRegion: TVM_REGION,
-    regions: [TVM_REGION, GLOBAL_REGION],
-    canRead: () => true,
-    maxCalls: 1000,
-    ...more,
-  };
-}
+const query = activityQuery;
 
 beforeAll(async () => {
   ct = await startLocalCloudTrail({

@@ -5,7 +5,7 @@
 // AssumeRole).
 import { CloudTrailClient, LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
 import {
-  CHAINED_HOP, CLOUDTRAIL_FIXTURE_FILE, GLOBAL_REGION, HUB_ACCOUNT, PROFILE_ROLE_ARN, SESSIONS, SPOKE_ACCOUNT, TVM_REGION,
+  activityQuery, CHAINED_HOP, CLOUDTRAIL_FIXTURE_FILE, GLOBAL_REGION, HUB_ACCOUNT, PROFILE_ROLE_ARN, SESSIONS, SPOKE_ACCOUNT, TVM_REGION,
 } from './support/cloudtrail-fixture';
 import { sessionActivity, type ActivityQuery, type LookupEvents } from '../cli/activity';
 import { sessionsActivity } from '../cli/activity-command';
@@ -73,20 +73,7 @@ async function command(lookup: LookupEvents, args: string[], id: string = SESSIO
   const code = await sessionsActivity(argv, io, async () => ({}), { lookup, ownAccount: HUB_ACCOUNT, now: () => NOW, sleep: async () => undefined });
   return { code, stdout, stderr };
 }
-function query(more: Partial<ActivityQuery>): ActivityQuery {
-  return {
-    sessionId: SESSIONS.A.id,
-    roleArn: PROFILE_ROLE_ARN,
-    tvmAccount: HUB_ACCOUNT,
-    from: new Date('2026-11-30T08:00:00Z'),
-    to: new Date('2026-11-30T12:00:00Z'),
-    tvmRegion: TVM_REGION,
-    regions: [TVM_REGION, GLOBAL_REGION],
-    canRead: () => true,
-    maxCalls: 1000,
-    ...more,
-  };
-}
+const query = (more: Partial<ActivityQuery>): ActivityQuery => activityQuery(SESSIONS.A, more);
 
 describe('GIVEN sessions activity and the recorded CloudTrail events', () => {
   test('WHEN the call budget cuts the answer THEN the newest events are kept (a chained write, an IAM call), and it says '

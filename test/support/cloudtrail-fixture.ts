@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Event } from '@aws-sdk/client-cloudtrail';
+import type { ActivityQuery } from '../../cli/activity';
 
 export const CLOUDTRAIL_FIXTURE_FILE = path.join(__dirname, '..', 'fixtures', 'cloudtrail', 'overlapping-sessions.json');
 
@@ -179,3 +180,19 @@ export const NOISE_IDS = {
   /** The enforcer's PutRolePolicy on the profile role (us-east-1). */
   enforcer: 'ab62580c-918e-4444-ba4f-6b19d8f3e474',
 } as const;
+
+/** `sessions activity`'s query for a session of the scenario: the TVM's account and region, its day, both regions. */
+export function activityQuery(session: FixtureSession, more: Partial<ActivityQuery> = {}): ActivityQuery {
+  return {
+    sessionId: session.id,
+    roleArn: PROFILE_ROLE_ARN,
+    tvmAccount: HUB_ACCOUNT,
+    from: new Date('2026-11-30T08:00:00Z'),
+    to: new Date('2026-11-30T12:00:00Z'),
+    tvmRegion: TVM_REGION,
+    regions: [TVM_REGION, GLOBAL_REGION],
+    canRead: () => true,
+    maxCalls: 1000,
+    ...more,
+  };
+}
