@@ -41,8 +41,8 @@ function scenario(vends: number, callsPerKey: number, noise: number): StoredEven
   const sourceIdentity = formatSourceIdentity(SESSION, 's', 'alice');
   for (let v = 0; v < vends; v++) {
     const at = start + v * 3600_000;
-    const key = `ASIABENCHKEY${String(v).padStart(8, '0')}`;
-    const vend = stored('eu-west-1', `vend-${v}`, new Date(at), 'AssumeRole', 'ASIABENCHTVMCALLER01', {
+    const key = `ASIAEXAMPLEK${String(v).padStart(8, '0')}`;
+    const vend = stored('eu-west-1', `vend-${v}`, new Date(at), 'AssumeRole', 'ASIAEXAMPLEBENCHTVM1', {
       userIdentity: { type: 'AssumedRole', sessionContext: { sessionIssuer: { arn: VEND_ROLE } } },
       requestParameters: { roleArn: ROLE, roleSessionName: `tvm-${SESSION}-req${v}`, sourceIdentity, tags: [{ key: 'SentinelSessionID', value: SESSION }] },
       responseElements: { credentials: { accessKeyId: key, expiration: new Date(at + 3600_000).toISOString() } },
@@ -56,7 +56,7 @@ function scenario(vends: number, callsPerKey: number, noise: number): StoredEven
     }
   }
   for (let n = 0; n < noise; n++) {
-    events.push(stored(REGIONS[n % 2], `noise-${n}`, new Date(start + n * 7000), 'DescribeInstances', `ASIANOISE${String(n).padStart(11, '0')}`,
+    events.push(stored(REGIONS[n % 2], `noise-${n}`, new Date(start + n * 7000), 'DescribeInstances', `ASIAEXAMPLEN${String(n).padStart(8, '0')}`,
       { userIdentity: { type: 'AssumedRole' } }));
   }
   return events;

@@ -107,14 +107,14 @@ describe('GIVEN recorded CloudTrail events of two overlapping sessions of alice 
       },
     };
     record.eventID = '00000000-0000-4000-8000-00000000f00d';
-    record.responseElements.credentials.accessKeyId = 'ASIAMALLORYLOOKALIKE';
+    record.responseElements.credentials.accessKeyId = 'ASIAEXAMPLELOOKALIKE';
     const call = stored.find((s) => s.event.EventId === SESSIONS.B.callIds[0])!;
     const callRecord = { ...JSON.parse(call.event.CloudTrailEvent!), eventID: '00000000-0000-4000-8000-00000000beef' };
-    callRecord.userIdentity = { ...callRecord.userIdentity, accessKeyId: 'ASIAMALLORYLOOKALIKE' };
+    callRecord.userIdentity = { ...callRecord.userIdentity, accessKeyId: 'ASIAEXAMPLELOOKALIKE' };
     const forged = await startLocalCloudTrail({
       events: [...stored,
         { ...vend, event: { ...vend.event, EventId: record.eventID, CloudTrailEvent: JSON.stringify(record) } },
-        { ...call, event: { ...call.event, EventId: callRecord.eventID, AccessKeyId: 'ASIAMALLORYLOOKALIKE', CloudTrailEvent: JSON.stringify(callRecord) } }],
+        { ...call, event: { ...call.event, EventId: callRecord.eventID, AccessKeyId: 'ASIAEXAMPLELOOKALIKE', CloudTrailEvent: JSON.stringify(callRecord) } }],
       accountOf: (key) => Object.entries(KEYS).find(([, k]) => k.accessKeyId === key)?.[0],
       now: () => NOW,
       rateLimitPerSecond: 1000,

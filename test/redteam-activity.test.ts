@@ -127,7 +127,7 @@ describe('GIVEN sessions activity and the recorded CloudTrail events', () => {
     // is the hub account: no sessionContext), as the recorded hop into the spoke is; then the session calls in the spoke.
     const id = 'e5e5e5e5e5e5e5e5';
     const role = `arn:aws:iam::${SPOKE_ACCOUNT}:role/sentinel-tvm/example/Deploy`;
-    const key = 'ASIAEEEESESSIONE0001';
+    const key = 'ASIAEXAMPLESESSE0001';
     const events = fixture();
     const vendB = byId(events, SESSIONS.B.vendIds[0]);
     const hopCopy = byId(events, CHAINED_HOP.roleAccountCopyId);
@@ -224,17 +224,17 @@ describe('GIVEN sessions activity and the recorded CloudTrail events', () => {
     const lookalike = variant(vend, {}, '00000000-0000-4000-8000-0000000e7e11', (ct) => {
       ct.userIdentity.arn = `arn:aws:sts::${HUB_ACCOUNT}:assumed-role/evil-vend-eu-west-1/m`;
       ct.userIdentity.sessionContext.sessionIssuer.arn = `arn:aws:iam::${HUB_ACCOUNT}:role/sentinel-tvm-runtime/evil/evil-vend-eu-west-1`;
-      ct.responseElements.credentials.accessKeyId = 'ASIAMALLORYLOOKALIKE';
+      ct.responseElements.credentials.accessKeyId = 'ASIAEXAMPLELOOKALIKE';
     }, {
-      Resources: [{ ResourceType: 'AWS::IAM::AccessKey', ResourceName: 'ASIAMALLORYLOOKALIKE' },
+      Resources: [{ ResourceType: 'AWS::IAM::AccessKey', ResourceName: 'ASIAEXAMPLELOOKALIKE' },
         { ResourceType: 'AWS::IAM::Role', ResourceName: PROFILE_ROLE_ARN }],
     });
     const call = variant(byId(events, SESSIONS.B.callIds[1]), {}, '00000000-0000-4000-8000-0000000e7e12', (ct) => {
-      ct.userIdentity.accessKeyId = 'ASIAMALLORYLOOKALIKE';
+      ct.userIdentity.accessKeyId = 'ASIAEXAMPLELOOKALIKE';
       // Her session has no SourceIdentity of its own: nothing contradicts the attribution.
       delete ct.userIdentity.sessionContext.sourceIdentity;
       ct.eventName = 'DeleteBucket';
-    }, { AccessKeyId: 'ASIAMALLORYLOOKALIKE', EventName: 'DeleteBucket' });
+    }, { AccessKeyId: 'ASIAEXAMPLELOOKALIKE', EventName: 'DeleteBucket' });
     // The same, by a role of this TVM's name and path in another account (the guardrail SCP does not reach it).
     const elsewhere = variant(lookalike, {}, '00000000-0000-4000-8000-0000000e7e13', (ct) => {
       ct.userIdentity.sessionContext.sessionIssuer.arn = `arn:aws:iam::${SPOKE_ACCOUNT}:role/sentinel-tvm-runtime/example/example-vend-eu-west-1`;

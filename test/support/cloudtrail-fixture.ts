@@ -65,7 +65,7 @@ export const VEND_ROLE_ARN = `arn:aws:iam::${HUB_ACCOUNT}:role/sentinel-tvm-runt
 /** The session name of the vending function's credentials (its function name): the `Username` of every vend. */
 export const VEND_SESSION_NAME = 'example-Handler886CB40B-AbCdEf123456';
 /** The vending function's own key (the `AccessKeyId` of every vend). */
-export const VEND_CALLER_KEY = 'ASIATVMVENDLAMBDA001';
+export const VEND_CALLER_KEY = 'ASIAEXAMPLEVENDFUNC1';
 export const ENFORCER_ROLE_ARN = `arn:aws:iam::${HUB_ACCOUNT}:role/sentinel-tvm-runtime/example/example-enforce-eu-west-1`;
 /** The profile role every session of the scenario gets. */
 export const PROFILE_ROLE_ARN = `arn:aws:iam::${HUB_ACCOUNT}:role/sentinel-tvm/example/ReadOnly`;
@@ -98,7 +98,7 @@ const A: FixtureSession = {
   id: 'a1a1a1a1a1a1a1a1',
   user: 'alice',
   sourceIdentity: 'sentinel.a1a1a1a1a1a1a1a1.s.alice',
-  keys: ['ASIAAAAASESSIONA0001', 'ASIAAAAASESSIONA0002'],
+  keys: ['ASIAEXAMPLESESSA0001', 'ASIAEXAMPLESESSA0002'],
   roleSessionNames: ['tvm-a1a1a1a1a1a1a1a1-Kx3fZgHo', 'tvm-a1a1a1a1a1a1a1a1-Lm9QaT2w'],
   vendIds: ['7028fa09-a269-456d-ba15-5bb9538a0869', '703cd149-67a3-4a0e-a5c6-e820e917ae7c'],
   callIds: [
@@ -126,7 +126,7 @@ const B: FixtureSession = {
   id: 'b2b2b2b2b2b2b2b2',
   user: 'alice',
   sourceIdentity: 'sentinel.b2b2b2b2b2b2b2b2.s.alice',
-  keys: ['ASIABBBBSESSIONB0001'],
+  keys: ['ASIAEXAMPLESESSB0001'],
   roleSessionNames: ['tvm-b2b2b2b2b2b2b2b2-Pq7RtY1u'],
   vendIds: ['92634ba8-2d31-46e4-838e-f0efb37c7a18'],
   callIds: [
@@ -140,7 +140,7 @@ const C: FixtureSession = {
   id: 'c3c3c3c3c3c3c3c3',
   user: 'bob',
   sourceIdentity: 'sentinel.c3c3c3c3c3c3c3c3.s.bob',
-  keys: ['ASIACCCCSESSIONC0001'],
+  keys: ['ASIAEXAMPLESESSC0001'],
   roleSessionNames: ['tvm-c3c3c3c3c3c3c3c3-Zc4VbN8m'],
   vendIds: ['14bc0289-f672-44f7-9759-6b098ae3c448'],
   callIds: ['1f42e86f-c8b6-45d3-97ee-71e087eacd62'], // 10:13 ec2 DescribeVpcs
@@ -152,7 +152,7 @@ const D: FixtureSession = {
   id: 'd4d4d4d4d4d4d4d4',
   user: 'alice',
   sourceIdentity: 'sentinel.alice',
-  keys: ['ASIADDDDSESSIOND0001'],
+  keys: ['ASIAEXAMPLESESSD0001'],
   roleSessionNames: ['tvm-d4d4d4d4d4d4d4d4-Hd2JkL5s'],
   vendIds: ['53eaf3e7-2c7a-4e75-ae84-4872e78ad21e'],
   callIds: ['e1150913-0b72-4d6f-b121-3f85a08bee17'], // 09:05 ec2 DescribeInstances
@@ -164,7 +164,7 @@ export const SESSIONS = { A, B, C, D } as const;
 /** Session A's hop into the spoke: one request, two records (same requestID and sharedEventID). */
 export const CHAINED_HOP = {
   /** The chained credentials' key. */
-  key: 'ASIAAAAACHAINEDA0001',
+  key: 'ASIAEXAMPLECHAINA001',
   /** Recorded in the hub (the caller's account), with the caller's full identity and SourceIdentity. */
   callerCopyId: 'bdceca94-20fa-490c-9195-7e5e6607a15d',
   /** Recorded in the spoke (the role's account): `userIdentity` is `AWSAccount`, so no key, user name, or SourceIdentity. */
