@@ -35,10 +35,17 @@ const eventWith = (proof?: string) => ({
   headers: { host: AUDIENCE, ...(proof === undefined ? {} : { [IdentityProof.HEADER]: proof }) },
   requestContext: { requestId: `req-${++requests}`, http: { method: 'GET', path: '/orders' } },
 });
+/** The second the first proof is signed at; each later proof is signed one second earlier still. */
+const FIRST_SIGNED = Math.floor(Date.now() / 1000) * 1000;
 let signed = 0;
-/** A proof of its own each time: signing is deterministic, and a proof another test made would be cached already. */
+/**
+ * A proof of its own each time: signing is deterministic to the second, and a proof another test made would be cached
+ * already. The signing second counts down from a fixed start, so no two proofs share one however slowly tests run
+ * (a second derived from the clock could meet an earlier test's); the oldest is a few dozen seconds old, far inside
+ * the proof's five minutes.
+ */
 const proofOf = (arn: string, audience = AUDIENCE) =>
-  identityProof(tvm.principal(arn), TVM_REGION, audience, new Date(Date.now() - (++signed % 100) * 1000));
+  identityProof(tvm.principal(arn), TVM_REGION, audience, new Date(FIRST_SIGNED - signed++ * 1000));
 /** The decision line of the last request, once the authorizer's stdout has carried it over. */
 async function lastDecision(p: BundleProcess = authorizer): Promise<any> {
   const requestId = `req-${requests}`;

@@ -64,13 +64,19 @@ describe('GIVEN a pattern with many wildcards and a user ARN with a long path (r
   const pattern = iamArn('user/*/*/*/*/*/*/alice');
   const longPath = 'a/'.repeat(250);
 
+  // The figure itself is `npm run bench`'s ("principal match, L4 worst case"). Here the best of five batches is taken,
+  // so a batch that the other test workers or a garbage collection slowed down cannot fail the test, while a matcher
+  // that backtracks (seconds for one decision) fails every batch.
   test('THEN it is decided in linear time: 100 non-matching decisions well under 50 ms (regexes took 3.3 s for one)', () => {
     const arn = iamArn(`user/${longPath}bob`);
     expect(arn).toHaveLength(534);
     const matcher = new PrincipalMatcher([pattern]);
-    const start = performance.now();
-    for (let i = 0; i < 100; i++) expect(matcher.matches(arn)).toBe(false);
-    expect(performance.now() - start).toBeLessThan(50);
+    const batches = Array.from({ length: 5 }, () => {
+      const start = performance.now();
+      for (let i = 0; i < 100; i++) expect(matcher.matches(arn)).toBe(false);
+      return performance.now() - start;
+    });
+    expect(Math.min(...batches)).toBeLessThan(50);
   });
 
   test('THEN it still matches the user it names', () => {
