@@ -100,7 +100,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
   },
 });
 
-// The vending handler, the revocation enforcer and the configuration writer: bundled by esbuild at build time into assets/,
+// The vending handler, the revocation enforcer, the configuration writer, the events function, the relying parties'
+// authorizer and the access function (requests, approvals, break-glass): bundled by esbuild at build time into assets/,
 // shipped in the npm tarball.
 // Node.js 22, every dependency (the AWS SDK included) inlined and minified.
 const node22 = new awscdk.LambdaRuntime('nodejs22.x', 'node22', { defaultExternals: [] });
@@ -116,7 +117,7 @@ const bundlingOptions = {
   esbuildArgs: { '--alias:@aws-sdk/credential-provider-node': './lambda/aws/env-credentials.ts' },
 } as awscdk.LambdaFunctionOptions['bundlingOptions'];
 for (const [entry, name] of [['vend', 'VendFunction'], ['enforcer', 'EnforcerFunction'], ['config', 'ConfigFunction'],
-  ['events', 'EventsFunction'], ['authorizer', 'AuthorizerFunction']]) {
+  ['events', 'EventsFunction'], ['authorizer', 'AuthorizerFunction'], ['access', 'AccessFunction']]) {
   new awscdk.LambdaFunction(project, {
     entrypoint: `lambda/${entry}.lambda.ts`,
     constructFile: `src/private/${entry}-function.ts`,

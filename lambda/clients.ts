@@ -24,3 +24,4 @@ export function dynamoClient(): DynamoDBClient {
 export function stsClient(): STSClient {
   return new STSClient({ maxAttempts: CLIENT_TIMEOUTS.maxAttempts, requestHandler });
 }
+

@@ -2,6 +2,8 @@ import { randomBytes } from 'crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { STSClient } from '@aws-sdk/client-sts';
 import type { APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
+import { GrantWrites } from './access/activation';
+import type { AccessFacts } from './access/requests';
 import { IdentityVerifier } from './auth/proof';
 import { ApiError } from './errors';
 import { errorResponse, json, type HttpResponse } from './http';
@@ -29,6 +31,8 @@ export interface HandlerDeps {
   readonly log?: DecisionSink;
   /** Checks identity proofs; by default against STS in the settings' region (or its endpoint). */
   readonly verifier?: IdentityVerifier;
+  /** More routes: the access function's (requests, approvals, break-glass, reviews). @default - none */
+  readonly routes?: RouteModule;
 }
 
 type Route = 'vend' | 'profiles' | 'sessions' | 'introspect';
@@ -42,7 +46,25 @@ const ROUTES: { pattern: RegExp; route: Route; methods: string[] }[] = [
   { pattern: /^\/introspect$/, route: 'introspect', methods: ['POST'] },
 ];
 
-type Facts = VendFacts & ManageFacts & IntrospectFacts;
+export type Facts = VendFacts & ManageFacts & IntrospectFacts & AccessFacts;
+
+/** What every route of a handler shares, built once per container. */
+export interface SharedContext {
+  readonly settings: Settings;
+  readonly config: () => Promise<TvmConfig>;
+  readonly now: () => Date;
+  readonly newSessionId: () => string;
+  readonly serverInstanceId: string;
+  readonly ddb: DynamoDBClient;
+  /** The key that seals grants (control table), read once per container. */
+  readonly grantKey: () => Promise<Buffer>;
+}
+
+/** Routes another entry point adds to the handler (the access function's), with their use cases. */
+export interface RouteModule {
+  readonly routes: readonly { readonly pattern: RegExp; readonly methods: readonly string[] }[];
+  handle(shared: SharedContext, caller: Caller, method: string, path: string, event: TvmEvent, facts: Facts): Promise<HttpResponse>;
+}
 
 export function createHandler(deps: HandlerDeps): (event: TvmEvent) => Promise<HttpResponse> {
   const now = deps.now ?? (() => new Date());
@@ -72,7 +94,18 @@ export function createHandler(deps: HandlerDeps): (event: TvmEvent) => Promise<H
     });
     return tokensPromise;
   };
-  const ctx = { settings: deps.settings, store, sts: deps.sts, config, now, newSessionId, serverInstanceId, pageTokens };
+  const grants = new GrantWrites(deps.ddb, deps.settings.tableName, deps.settings.controlTableName);
+  let grantKeyPromise: Promise<Buffer> | undefined;
+  const grantKey = () => {
+    grantKeyPromise ??= grants.grantKey().catch((err) => {
+      grantKeyPromise = undefined;
+      throw err;
+    });
+    return grantKeyPromise;
+  };
+  const gate = { grants, grantKey, now };
+  const ctx = { settings: deps.settings, store, sts: deps.sts, config, now, newSessionId, serverInstanceId, pageTokens, gate, grants };
+  const shared: SharedContext = { settings: deps.settings, config, now, newSessionId, serverInstanceId, ddb: deps.ddb, grantKey };
   const introspection = { store, config, verifier, now, tvmName: deps.settings.tvmName, inactive: new InactiveSessions() };
 
   return async (event: TvmEvent) => {
@@ -115,6 +148,14 @@ export function createHandler(deps: HandlerDeps): (event: TvmEvent) => Promise<H
   };
 
   async function route(caller: Caller, method: string, path: string, event: TvmEvent, requestId: string, facts: Facts) {
+    const extra = deps.routes?.routes.filter((r) => r.pattern.test(path)) ?? [];
+    if (extra.length > 0) {
+      if (!extra.some((m) => m.methods.includes(method))) {
+        throw new ApiError('METHOD_NOT_ALLOWED', `Method ${method.slice(0, 10)} is not allowed here.`,
+          { allow: extra.flatMap((m) => m.methods).join(', ') });
+      }
+      return deps.routes!.handle(shared, caller, method, path, event, facts);
+    }
     const match = ROUTES.filter((r) => r.pattern.test(path));
     if (match.length === 0) {
       throw new ApiError('NOT_FOUND', 'No such resource.');
@@ -166,7 +207,7 @@ export function createHandler(deps: HandlerDeps): (event: TvmEvent) => Promise<H
 }
 
 /** An error's name and message for the log: SDK and configuration errors carry no secret. */
-function describe(err: unknown): string {
+export function describe(err: unknown): string {
   const e = err as Error | undefined;
   return `${e?.name ?? 'Error'}: ${String(e?.message ?? err).slice(0, 300)}`;
 }
@@ -177,12 +218,12 @@ function normalizePath(raw: unknown): string {
   return p.length > 1 ? p.replace(/\/+$/, '') || '/' : p;
 }
 
-function queryOf(event: TvmEvent): Record<string, string | undefined> {
+export function queryOf(event: TvmEvent): Record<string, string | undefined> {
   const q = event?.queryStringParameters;
   return q && typeof q === 'object' ? { ...q } : {};
 }
 
-function bodyOf(event: TvmEvent): string | undefined {
+export function bodyOf(event: TvmEvent): string | undefined {
   if (event?.body === undefined || event.body === null) return undefined;
   return event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
 }

@@ -19,6 +19,8 @@ export interface Settings {
   readonly failOpen: boolean;
   /** The TVM's name (`POWERTOOLS_SERVICE_NAME`, else `SENTINEL_TVM_NAME`): the issuer of introspection answers. */
   readonly tvmName: string;
+  /** The TVM's account, where IAM GetRole proves Identity Center callers; undefined: none is proven that way. */
+  readonly tvmAccount?: string;
 }
 
 export function readSettings(env: NodeJS.ProcessEnv): Settings {
@@ -52,6 +54,7 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
     retentionSeconds: seconds(env, Env.RETENTION_SECONDS, Limits.DEFAULT_RETENTION_SECONDS),
     failOpen: mode === StoreFailureModes.FAIL_OPEN,
     tvmName: env.POWERTOOLS_SERVICE_NAME || env[Env.TVM_NAME] || 'sentinel-tvm',
+    ...(/^\d{12}$/.test(env[Env.TVM_ACCOUNT] ?? '') ? { tvmAccount: env[Env.TVM_ACCOUNT] } : {}),
   };
 }
 

@@ -7,3 +7,4 @@ export * from './spoke';
 export * from './session-authorizer';
 export * from './tamper-forwarder';
 export * from './siem-export';
+export * from './access';

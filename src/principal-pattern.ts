@@ -53,7 +53,7 @@ export abstract class PrincipalPattern {
     if (!Token.isUnresolved(userPath) && userPath.length > IAM_PATH_MAX) {
       throw new Error(`iamUser: path "${userPath}" is not valid: expected at most ${IAM_PATH_MAX} characters`);
     }
-    return new LiteralPrincipalPattern(`arn:${Aws.PARTITION}:iam::${account}:user${userPath}${userName}`);
+    return new LiteralPrincipalPattern(`arn:${Aws.PARTITION}:iam::${account}:user${userPath}${userName}`, undefined, 'iamUser');
   }
 
   /**
@@ -114,9 +114,9 @@ export abstract class PrincipalPattern {
     check(factory, 'permissionSetName', permissionSetName, PERMISSION_SET_NAME, 'a permission set name of 1 to 32 characters of [\\w+=,.@-]');
     const roleName = `AWSReservedSSO_${permissionSetName}_${SSO_SUFFIX}`;
     const everyUser = `arn:${Aws.PARTITION}:iam::${account}:role/${roleName}`;
-    if (userName === undefined) return new LiteralPrincipalPattern(everyUser);
+    if (userName === undefined) return new LiteralPrincipalPattern(everyUser, undefined, factory);
     check(factory, 'userName', userName, SESSION_NAME, 'a user name usable as a role session name: 2 to 64 characters of [\\w+=,.@-]');
-    return new LiteralPrincipalPattern(`arn:${Aws.PARTITION}:sts::${account}:assumed-role/${roleName}/${userName}`, everyUser);
+    return new LiteralPrincipalPattern(`arn:${Aws.PARTITION}:sts::${account}:assumed-role/${roleName}/${userName}`, everyUser, factory);
   }
 
   /**
@@ -149,6 +149,15 @@ export abstract class PrincipalPattern {
   public get _checkedAs(): string {
     return this.pattern;
   }
+
+  /**
+   * The factory that made the pattern when it names persons whatever its deploy-time values (`iamUser`,
+   * `identityCenterPermissionSet`), else undefined.
+   * @internal
+   */
+  public get _personFactory(): string | undefined {
+    return undefined;
+  }
 }
 
 /** Refuses a role whose literal ARN or name is not a single role's. */
@@ -161,11 +170,15 @@ function checkRole(factory: string, role: iam.IRole): void {
 }
 
 class LiteralPrincipalPattern extends PrincipalPattern {
-  constructor(public readonly pattern: string, private readonly checkedAs: string = pattern) {
+  constructor(public readonly pattern: string, private readonly checkedAs: string = pattern, private readonly personFactory?: string) {
     super();
   }
 
   public get _checkedAs(): string {
     return this.checkedAs;
+  }
+
+  public get _personFactory(): string | undefined {
+    return this.personFactory;
   }
 }

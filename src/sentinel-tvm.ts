@@ -13,9 +13,12 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct, IConstruct } from 'constructs';
+import { Approval, BreakGlass, TimeWindow } from './access';
 import { PrincipalPattern } from './principal-pattern';
+import { renderAccessPolicy } from './private/access-policy';
 import { TvmConfiguration } from './private/configuration';
 import { TvmEnforcer } from './private/enforcer';
+import { TvmGatedAccess } from './private/gated-access';
 import { ImportedSentinelTvm, protectedRolePathOf, validateTvmName } from './private/imported-tvm';
 import { addDeploymentLimitChecks } from './private/limits';
 import { acknowledgeNag } from './private/nag';
@@ -27,6 +30,7 @@ import { assumeStatements, noRoleChaining, noSelfVending, onlyFromFunction, SPOK
 import { validateDuration, validateProfileName } from './private/validation';
 import { VendFunction } from './private/vend-function';
 import { RevocationEnforcement } from './revocation';
+import { AccessRoutes, GRANT_KEY_ITEM_ID, type AccessPolicyConfig } from './shared/access';
 import {
   Attr, BLOCK_ITEM_PREFIX, Env, Indexes, Introspection, Limits, Metrics, revokedSessionsPolicyName, Routes, SESSION_TAG_KEY,
   SessionEvents, SessionEventTypes, SOURCE_IDENTITY_PREFIX, StoreFailureModes, TOKEN_KEY_ITEM_ID, TvmTags, vendRoleName,
@@ -329,6 +333,35 @@ export interface ProfileOptions {
    * @experimental
    */
   readonly issuedCredentialsSurviveRevocation?: boolean;
+
+  /**
+   * Every use of the profile needs a window approved by `approvers` (an access request), or break-glass: its
+   * allowed principals have no standing access through it. Credentials never outlive the approved window, and
+   * withdrawing a grant revokes them, so the profile may not set `issuedCredentialsSurviveRevocation`.
+   *
+   * @default - no approval: the allowed principals use the profile whenever they ask (standing access)
+   * @experimental
+   */
+  readonly approval?: Approval;
+
+  /**
+   * Emergency access without an approver for `breakGlass.principals`: a short window with a mandatory reason, a
+   * cooldown, and a review afterwards. On a profile without `approval` it adds only the reason and the review (synth warns).
+   *
+   * @default - no break-glass
+   * @experimental
+   */
+  readonly breakGlass?: BreakGlass;
+
+  /**
+   * The profile is usable only while one of these windows is open, by sessions of every kind (standing, approved,
+   * break-glass unless `breakGlass.ignoreAccessWindows`): vends outside are refused, and credentials end when the window
+   * closes.
+   *
+   * @default - usable at any time
+   * @experimental
+   */
+  readonly accessWindows?: TimeWindow[];
 }
 
 /**
@@ -429,6 +462,8 @@ interface Profile {
   readonly unenforced: boolean;
   /** Not a ProtectedRole of this TVM: introspection never answers active for its sessions (others may choose their names). */
   readonly openTrust: boolean;
+  /** The profile's gates; absent for a standing profile. */
+  readonly access?: AccessPolicyConfig;
   /** The role and the chain targets, for the synth-time account checks (not part of the configuration). */
   readonly role: iam.IRole;
   readonly chainTargets: iam.IRole[];
@@ -564,6 +599,9 @@ export class SentinelTvm extends SentinelTvmBase {
   private readonly configuration: TvmConfiguration;
   private stsStatements?: iam.PolicyStatement[];
   private alarms?: SentinelTvmAlarms;
+  /** The access function (requests, approvals, break-glass), created with the first gated profile. */
+  private gatedAccess?: TvmGatedAccess;
+  private readonly createGatedAccess: () => TvmGatedAccess;
 
   constructor(scope: Construct, id: string, props: SentinelTvmProps = {}) {
     super(scope, id);
@@ -668,7 +706,7 @@ export class SentinelTvm extends SentinelTvmBase {
     this.executionRole.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['dynamodb:PutItem'],
       resources: [this.controlTable.tableArn],
-      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [TOKEN_KEY_ITEM_ID, `${BLOCK_ITEM_PREFIX}*`] } },
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [TOKEN_KEY_ITEM_ID, GRANT_KEY_ITEM_ID, `${BLOCK_ITEM_PREFIX}*`] } },
     }));
     props.encryptionKey?.grantEncryptDecrypt(this.executionRole);
 
@@ -684,6 +722,19 @@ export class SentinelTvm extends SentinelTvmBase {
     const configDigest = this.configuration.digest;
     this.configuration.grantRead(this.executionRole);
 
+    const vendEnvironment: Record<string, string> = {
+      [Env.TABLE_NAME]: this.table.tableName,
+      [Env.CONTROL_TABLE_NAME]: this.controlTable.tableName,
+      [Env.CONFIG_DIGEST]: configDigest,
+      // The API's own host name: identity proofs must name it. A lazy value: the API is created below.
+      [Env.AUDIENCES]: Lazy.string({ produce: () => `${this.api.apiId}.execute-api.${Stack.of(this).region}.${Stack.of(this).urlSuffix}` }),
+      [Env.SESSION_LIFETIME_SECONDS]: String(lifetime),
+      [Env.DEFAULT_DURATION_SECONDS]: String(defaultDuration),
+      [Env.RETENTION_SECONDS]: String(retention),
+      [Env.STORE_FAILURE_MODE]: (props.storeFailureMode ?? StoreFailureMode.FAIL_OPEN) === StoreFailureMode.FAIL_CLOSED
+        ? StoreFailureModes.FAIL_CLOSED : StoreFailureModes.FAIL_OPEN,
+      ...observability,
+    };
     this.handler = new VendFunction(this, 'Handler', {
       description: 'Sentinel TVM: vends session-tagged credentials of protected roles',
       architecture,
@@ -692,19 +743,7 @@ export class SentinelTvm extends SentinelTvmBase {
       timeout: Duration.seconds(15),
       role: this.executionRole,
       logGroup,
-      environment: {
-        [Env.TABLE_NAME]: this.table.tableName,
-        [Env.CONTROL_TABLE_NAME]: this.controlTable.tableName,
-        [Env.CONFIG_DIGEST]: configDigest,
-        // The API's own host name: identity proofs must name it. A lazy value: the API is created below.
-        [Env.AUDIENCES]: Lazy.string({ produce: () => `${this.api.apiId}.execute-api.${Stack.of(this).region}.${Stack.of(this).urlSuffix}` }),
-        [Env.SESSION_LIFETIME_SECONDS]: String(lifetime),
-        [Env.DEFAULT_DURATION_SECONDS]: String(defaultDuration),
-        [Env.RETENTION_SECONDS]: String(retention),
-        [Env.STORE_FAILURE_MODE]: (props.storeFailureMode ?? StoreFailureMode.FAIL_OPEN) === StoreFailureMode.FAIL_CLOSED
-          ? StoreFailureModes.FAIL_CLOSED : StoreFailureModes.FAIL_OPEN,
-        ...observability,
-      },
+      environment: vendEnvironment,
       tracing,
     });
 
@@ -756,9 +795,34 @@ export class SentinelTvm extends SentinelTvmBase {
     const integration = new HttpLambdaIntegration('Handler', this.handler, {
       payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
     });
-    for (const route of Routes) {
+    // The access routes go to the access function, created with the first gated profile (addProfile).
+    for (const route of Routes.filter((r) => !AccessRoutes.some((a) => a.method === r.method && a.path === r.path))) {
       this.api.addRoutes({ path: route.path, methods: [route.method as apigwv2.HttpMethod], integration });
     }
+    this.createGatedAccess = () => {
+      // Requests, approvals and break-glass get buckets of their own: a flood of vends never starves an approval.
+      for (const route of AccessRoutes) {
+        routeSettings[`${route.method} ${route.path}`] = {
+          ThrottlingRateLimit: sessionsThrottle.rateLimit!,
+          ThrottlingBurstLimit: sessionsThrottle.burstLimit!,
+        };
+      }
+      const { [Env.STORE_FAILURE_MODE]: _failOpenIsNotForGrants, ...environment } = vendEnvironment;
+      return new TvmGatedAccess(this, 'Access', {
+        api: this.api,
+        table: this.table,
+        controlTable: this.controlTable,
+        grantConfigRead: (grantee) => this.configuration.grantRead(grantee),
+        // Identity Center users of this account are proven persons through IAM GetRole there.
+        environment: { ...environment, [Env.TVM_ACCOUNT]: Stack.of(this).account },
+        encryptionKey: props.encryptionKey,
+        logRetention,
+        runtimeRolePath: this.runtimeRolePath,
+        tracing,
+        architecture,
+        nagAccount: this.nagAccount(),
+      });
+    };
     // Everything else reaches the handler too, so that unknown paths get the JSON error contract.
     new apigwv2.HttpRoute(this, 'DefaultRoute', {
       httpApi: this.api,
@@ -865,9 +929,10 @@ export class SentinelTvm extends SentinelTvmBase {
     // checked at synth, so that a deployment never fails on them half-way.
     addDeploymentLimitChecks(this, {
       roles: () => [...new Set([this.executionRole, this.configuration.writer.role!, this.sessionEvents.role,
-        ...(this.enforcer ? [this.enforcer.role] : []),
+        ...(this.enforcer ? [this.enforcer.role] : []), ...(this.gatedAccess ? [this.gatedAccess.role] : []),
         ...this.trustedRoles, ...this.confinedRoles])],
-      functions: () => [this.handler, this.configuration.writer, this.sessionEvents.function, ...(this.enforcer ? [this.enforcer.function] : [])],
+      functions: () => [this.handler, this.configuration.writer, this.sessionEvents.function, ...(this.enforcer ? [this.enforcer.function] : []),
+        ...(this.gatedAccess ? [this.gatedAccess.function] : [])],
     });
 
     for (const [i, profile] of (props.profiles ?? []).entries()) {
@@ -900,6 +965,11 @@ export class SentinelTvm extends SentinelTvmBase {
       { allowCallerChosenNames: this.allowCallerChosenNames });
     const maxDurationSeconds = validateDuration(`${prop}.maxCredentialDuration`, options.maxCredentialDuration,
       Limits.MIN_CREDENTIAL_SECONDS, Limits.MAX_CREDENTIAL_SECONDS) ?? Limits.MAX_CREDENTIAL_SECONDS;
+    const access = renderAccessPolicy(prop, options, {
+      scope: this,
+      allowCallerChosenNames: this.allowCallerChosenNames,
+      revokesIssuedCredentials: this.enforcer !== undefined,
+    });
     const chainTargets = options.allowRoleChainingTo ?? [];
     const roleAccount = this.otherAccountOf(options.role);
     if (SPOKE_ROLE_SYMBOL in options.role && Token.isUnresolved(options.role.env.account)) {
@@ -940,6 +1010,7 @@ export class SentinelTvm extends SentinelTvmBase {
       chainRoleArns: chainTargets.map((t) => t.roleArn),
       unenforced: options.issuedCredentialsSurviveRevocation === true,
       openTrust: !isProtectedRoleOf(options.role, this),
+      ...(access ? { access } : {}),
       role: options.role,
       chainTargets,
     };
@@ -947,6 +1018,7 @@ export class SentinelTvm extends SentinelTvmBase {
     this.trust(prop, options.role);
     this.profiles.set(name, profile);
     this.configuration.addProfile(profile);
+    if (access?.approval || access?.breakGlass) this.gatedAccess ??= this.createGatedAccess();
     this.confine(options.role, chainTargets);
     if (iam.Role.isRole(options.role)) Tags.of(options.role).add(TvmTags.SERVICE, this.tvmName);
     // Roles under this TVM's path are covered by one wildcard per account; any other role is named.

@@ -44,6 +44,60 @@ export enum DenialCode {
   SESSION_NOT_ACTIVE = 'SESSION_NOT_ACTIVE',
   /** 429: too many conflicting writes; retry. */
   RATE_LIMITED = 'RATE_LIMITED',
+  /** 403: the profile needs an approved grant. @experimental */
+  APPROVAL_REQUIRED = 'APPROVAL_REQUIRED',
+  /** 403: the request awaits its approvals. @experimental */
+  APPROVAL_PENDING = 'APPROVAL_PENDING',
+  /** 403: the request was denied. @experimental */
+  APPROVAL_DENIED = 'APPROVAL_DENIED',
+  /** 403: a grant whose seal does not hold (written by someone else than the TVM). @experimental */
+  APPROVAL_INVALID = 'APPROVAL_INVALID',
+  /** 403: the request was cancelled. @experimental */
+  REQUEST_CANCELLED = 'REQUEST_CANCELLED',
+  /** 403: the request ended before it was used. @experimental */
+  REQUEST_EXPIRED = 'REQUEST_EXPIRED',
+  /** 403: the grant's scheduled start has not come. @experimental */
+  NOT_YET_VALID = 'NOT_YET_VALID',
+  /** 403: outside the profile's access windows. @experimental */
+  OUTSIDE_ACCESS_WINDOW = 'OUTSIDE_ACCESS_WINDOW',
+  /** 403: not an approver (or reviewer) of the profile. @experimental */
+  APPROVER_NOT_ELIGIBLE = 'APPROVER_NOT_ELIGIBLE',
+  /** 403: the identity cannot be tied to a person. @experimental */
+  APPROVER_UNVERIFIED = 'APPROVER_UNVERIFIED',
+  /** 403: a decision on one's own request. @experimental */
+  SELF_APPROVAL_FORBIDDEN = 'SELF_APPROVAL_FORBIDDEN',
+  /** 403: a review of one's own break-glass session. @experimental */
+  SELF_REVIEW_FORBIDDEN = 'SELF_REVIEW_FORBIDDEN',
+  /** 403: the caller may not break glass on the profile. @experimental */
+  BREAK_GLASS_NOT_ALLOWED = 'BREAK_GLASS_NOT_ALLOWED',
+  /** 429: break-glass within the cooldown. @experimental */
+  BREAK_GLASS_COOLDOWN = 'BREAK_GLASS_COOLDOWN',
+  /** 409: the previous break-glass awaits its review. @experimental */
+  BREAK_GLASS_REVIEW_PENDING = 'BREAK_GLASS_REVIEW_PENDING',
+  /** 400: a request on a profile that needs no approval. @experimental */
+  APPROVAL_NOT_REQUIRED = 'APPROVAL_NOT_REQUIRED',
+  /** 400: a missing or malformed reason. @experimental */
+  REASON_REQUIRED = 'REASON_REQUIRED',
+  /** 400: a missing ticket. @experimental */
+  TICKET_REQUIRED = 'TICKET_REQUIRED',
+  /** 400: a ticket not matching the policy. @experimental */
+  INVALID_TICKET = 'INVALID_TICKET',
+  /** 400: a malformed or too distant scheduled start. @experimental */
+  INVALID_START = 'INVALID_START',
+  /** 404: no such request, or one the caller may not see. @experimental */
+  REQUEST_NOT_FOUND = 'REQUEST_NOT_FOUND',
+  /** 409: the person has an open request on the profile. @experimental */
+  REQUEST_EXISTS = 'REQUEST_EXISTS',
+  /** 409: the request is no longer pending. @experimental */
+  REQUEST_NOT_PENDING = 'REQUEST_NOT_PENDING',
+  /** 409: the person approved already. @experimental */
+  DUPLICATE_APPROVAL = 'DUPLICATE_APPROVAL',
+  /** 409: the profile's policy or role changed since the request. @experimental */
+  REQUEST_STALE = 'REQUEST_STALE',
+  /** 409: no review pending. @experimental */
+  REVIEW_NOT_PENDING = 'REVIEW_NOT_PENDING',
+  /** 412: the request is not the one the approver was shown. @experimental */
+  REQUEST_CHANGED = 'REQUEST_CHANGED',
 }
 
 /**
@@ -140,14 +194,17 @@ export abstract class SentinelTvmBase extends Construct implements ISentinelTvm 
   public abstract readonly revokedSessionsPolicyName: string;
 
   /**
-   * Grants `execute-api:Invoke` on the routes every caller needs: vend (`GET|POST /`), `GET /profiles`, and the session
-   * routes for their own sessions (`GET /sessions`, `GET|DELETE /sessions/{id}`). Not the revoke route. A grantee in
-   * another account gets a warning (`cdk-sentinel-tvm:crossAccountInvoke`): HTTP APIs have no resource policy, so such
-   * a grant can never work.
+   * Grants `execute-api:Invoke` on the routes every caller needs: vend (`GET|POST /`), `GET /profiles`, the session
+   * routes for their own sessions (`GET /sessions`, `GET|DELETE /sessions/{id}`), and the routes of gated access
+   * (requests, approvals, break-glass, reviews), where the handler decides who may do what. Not the revoke route. A
+   * grantee in another account gets a warning (`cdk-sentinel-tvm:crossAccountInvoke`): HTTP APIs have no resource
+   * policy, so such a grant can never work.
    */
   public grantInvoke(grantee: iam.IGrantable): iam.Grant {
     return this._grantRoutes(grantee, [
       ['GET', '/'], ['POST', '/'], ['GET', '/profiles'], ['GET', '/sessions'], ['GET', '/sessions/*'], ['DELETE', '/sessions/*'],
+      ['GET', '/requests'], ['POST', '/requests'], ['GET', '/requests/*'], ['POST', '/requests/*/*'], ['POST', '/breakglass'],
+      ['GET', '/reviews'], ['POST', '/sessions/*/review'],
     ]);
   }
 

@@ -1,5 +1,5 @@
 // The layout rules of STYLE.md that the compiler does not enforce: the runtime imports only the shared contract,
-// the construct never imports the runtime, and the contract imports nothing.
+// the construct never imports the runtime, and the contract imports nothing outside itself.
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -31,8 +31,9 @@ test('src/ never imports the runtime (lambda/) or the command (cli/)', () => {
   expect(offending).toEqual([]);
 });
 
-test('src/shared/ imports nothing at all', () => {
-  expect(sources('src/shared').flatMap((f) => importsOf(f).map((i) => `${f} -> ${i}`))).toEqual([]);
+test('src/shared/ imports nothing but itself', () => {
+  const offending = sources('src/shared').flatMap((f) => importsOf(f).filter((i) => !i.startsWith('src/shared/')).map((i) => `${f} -> ${i}`));
+  expect(offending).toEqual([]);
 });
 
 test('the checks see imports (or they could not fail)', () => {

@@ -1,12 +1,14 @@
 // The emulated accounts of local mode: every role the local STS and IAM know, with its trust policy and its inline
 // policies, and the decision of a caller's identity policies. Local roles have no grants of their own: each starts
 // from an Allow of everything, so that only denies (the enforcer's) decide, as they are what local mode shows.
+import { createHash } from 'crypto';
 import type { LocalConfig } from './config';
 import {
   callerRoleTrustPolicy, evaluateIdentity, principalArnOf, protectedRoleTrustPolicy, spokeEnforcementTrustPolicy,
   type Context, type IdentityDecision, type PolicyDocument,
 } from './trust';
 import type { KnownKey } from './verify';
+import { IDENTITY_CENTER_ROLE_PATH_PREFIX } from '../../src/shared/access';
 import {
   enforcerRoleName, revokedSessionsPolicyName, runtimeRolePathOf, SPOKE_PLACEHOLDER_POLICY, spokeEnforcementRoleName,
 } from '../../src/shared/contract';
@@ -45,7 +47,29 @@ export function localNames(config: Pick<LocalConfig, 'tvmAccount' | 'region'>): 
   };
 }
 
-export type RoleKind = 'protected' | 'caller' | 'execution' | 'enforcer' | 'spoke-enforcement';
+/** `identity-center`: a permission set's role, whose sessions are principals of the config (Identity Center signs them in). */
+export type RoleKind = 'protected' | 'caller' | 'execution' | 'enforcer' | 'spoke-enforcement' | 'identity-center';
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+/** `<prefix>` and 17 base32 characters of SHA-256 of the input: the shape of IAM's unique ids. */
+const uniqueId = (prefix: string, input: string) =>
+  prefix + Array.from(createHash('sha256').update(input).digest().subarray(0, 17), (b) => BASE32[b % 32]).join('');
+
+/**
+ * A local role's unique id (`AROA…`): fixed by the account and name, as a real one is fixed when the role is created, and
+ * another for each time the role is created again (`generation`). Not the path: a session ARN, which has none, gives it too.
+ */
+export function localRoleId(account: string, roleName: string, generation = 0): string {
+  return uniqueId('AROA', `${account}:role:${roleName}:${generation}`);
+}
+
+/** A local IAM user's unique id (`AIDA…`), by account and name. */
+export function localUserId(account: string, userName: string): string {
+  return uniqueId('AIDA', `${account}:user:${userName}`);
+}
+
+/** Identity Center's name for a permission set's role: `AWSReservedSSO_<permission set>_<16 hex>`. */
+const IDENTITY_CENTER_ROLE = /^AWSReservedSSO_[\w+=,.@-]+_[0-9a-f]{16}$/i;
 
 export interface LocalRole {
   readonly arn: string;
@@ -54,6 +78,9 @@ export interface LocalRole {
   /** `/` or `/a/b/`. */
   readonly path: string;
   readonly kind: RoleKind;
+  /** IAM's unique id of the role (`AROA…`): what `AROA…:<session>` of its sessions' GetCallerIdentity UserId starts with. */
+  readonly roleId: string;
+  readonly createdAt: Date;
   readonly trust: PolicyDocument;
   /** Inline policies by name, as JSON documents (what the local IAM stores). */
   readonly policies: Map<string, string>;
@@ -67,6 +94,7 @@ const SESSION_ARN = /^arn:([\w-]+):sts::(\d{12}):assumed-role\/([^/]+)\/[^/]+$/;
 export class LocalAccounts {
   readonly names: LocalNames;
   private readonly roles = new Map<string, LocalRole>();
+  private readonly generations = new Map<string, number>();
 
   constructor(readonly config: LocalConfig) {
     this.names = localNames(config);
@@ -85,13 +113,42 @@ export class LocalAccounts {
     this.add(n.enforcerRoleArn, 'enforcer', { Version: '2012-10-17', Statement: [] });
     const spokeTrust = spokeEnforcementTrustPolicy(n.enforcerRoleArn);
     for (const account of config.spokeAccounts) this.add(n.spokeRoleArn(account), 'spoke-enforcement', spokeTrust);
+    // Principals that are sessions of a permission set's role: Identity Center created that role under its reserved path,
+    // which is what the TVM checks (with the role's id) before it takes the session name for a user name.
+    for (const p of config.principals) {
+      const session = SESSION_ARN.exec(p.arn);
+      if (!session || !IDENTITY_CENTER_ROLE.test(session[3])) continue;
+      const arn = `arn:${session[1]}:iam::${session[2]}:role${IDENTITY_CENTER_ROLE_PATH_PREFIX}${session[3]}`;
+      // Identity Center assumes it with SAML; nobody does locally.
+      this.add(arn, 'identity-center', { Version: '2012-10-17', Statement: [] });
+    }
   }
 
   private add(arn: string, kind: RoleKind, trust: PolicyDocument, policies: readonly (readonly [string, string])[] = []): void {
     const m = ROLE_ARN.exec(arn)!;
     const key = `${m[2]}/${m[4]}`;
     if (this.roles.has(key)) return; // two profiles of one role
-    this.roles.set(key, { arn, account: m[2], name: m[4], path: m[3], kind, trust, policies: new Map(policies) });
+    const roleId = localRoleId(m[2], m[4], this.generations.get(key) ?? 0);
+    this.roles.set(key, { arn, account: m[2], name: m[4], path: m[3], kind, roleId, createdAt: new Date(), trust, policies: new Map(policies) });
+  }
+
+  /**
+   * Deletes the role and creates it again under the same name, path and trust, as IAM would: a new role id, no inline
+   * policies. Sessions issued before keep the old id in their UserId, which no longer matches the role's.
+   */
+  recreateRole(account: string, name: string): LocalRole {
+    const key = `${account}/${name}`;
+    const old = this.roles.get(key);
+    if (!old) throw new Error(`no local role ${name} in account ${account}`);
+    this.roles.delete(key);
+    this.generations.set(key, (this.generations.get(key) ?? 0) + 1);
+    this.add(old.arn, old.kind, old.trust);
+    return this.roles.get(key)!;
+  }
+
+  /** The role id of a role (by account and name) as the local STS reports it in its sessions' UserId. */
+  roleIdOf(account: string, name: string): string {
+    return this.role(account, name)?.roleId ?? localRoleId(account, name);
   }
 
   all(): LocalRole[] {
@@ -104,7 +161,8 @@ export class LocalAccounts {
 
   /** The trust policies, by role ARN: what the local STS lets assume. */
   trustPolicies(): Map<string, PolicyDocument> {
-    return new Map(this.all().filter((r) => r.kind !== 'execution' && r.kind !== 'enforcer').map((r) => [r.arn, r.trust]));
+    const assumable = (r: LocalRole) => r.kind !== 'execution' && r.kind !== 'enforcer' && r.kind !== 'identity-center';
+    return new Map(this.all().filter(assumable).map((r) => [r.arn, r.trust]));
   }
 
   /** The role a key's credentials are a session of, if it is a local role. */

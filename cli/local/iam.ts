@@ -1,10 +1,12 @@
 // A local IAM endpoint (query protocol) for the enforcer: the inline role policy actions it uses, on the roles of the
 // signing credentials' own account (as IAM's endpoint acts in the caller's account), for the TVM's enforcer role in the
-// TVM's account and a spoke's enforcement role in that spoke's account only, on protected roles only.
+// TVM's account and a spoke's enforcement role in that spoke's account only, on protected roles only. And GetRole for the
+// vending function's execution role in the TVM's account, on Identity Center's reserved path only, as the construct grants.
 import { randomUUID } from 'crypto';
 import type { LocalAccounts, LocalRole } from './accounts';
 import { answerQuery, QueryError, queryErrorXml, serveLocal, xml, type LocalEndpoint } from './http';
 import { verifySigV4, type KnownKey } from './verify';
+import { IDENTITY_CENTER_ROLE_PATH_PREFIX } from '../../src/shared/access';
 
 const NAMESPACE = 'https://iam.amazonaws.com/doc/2010-05-08/';
 const NAME = /^[\w+=,.@-]{1,128}$/;
@@ -54,13 +56,33 @@ export async function startLocalIam(options: LocalIamOptions): Promise<LocalIam>
   /** The enforcer's roles: those of the configuration and any under the protected path; never the runtime's own. */
   const writable = (role: LocalRole) => role.kind === 'protected' || role.path.startsWith(names.protectedRolePath);
 
+  /**
+   * The execution role's grant: iam:GetRole on `role/aws-reserved/sso.amazonaws.com/*` of its own account. A role that
+   * does not exist has no path to match, so it is AccessDenied too, as its ARN is then `role/<name>`.
+   */
+  const getRole = (key: KnownKey, account: string, role: LocalRole | undefined, resource: string): string => {
+    const allowed = account === names.tvmAccount && accounts.principalArnOf(key) === names.executionRoleArn;
+    if (!allowed || !role || !role.path.startsWith(IDENTITY_CENTER_ROLE_PATH_PREFIX)) {
+      throw new QueryError(403, 'AccessDenied', `User: ${key.arn} is not authorized to perform: iam:GetRole on resource: ${resource}`);
+    }
+    const created = role.createdAt.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    // IAM returns the trust policy URL-encoded, as it does inline policies.
+    return ok('GetRole', `<Role><Path>${xml(role.path)}</Path><RoleName>${xml(role.name)}</RoleName><RoleId>${role.roleId}</RoleId>`
+      + `<Arn>${xml(role.arn)}</Arn><CreateDate>${created}</CreateDate>`
+      + `<AssumeRolePolicyDocument>${xml(encodeURIComponent(JSON.stringify(role.trust)))}</AssumeRolePolicyDocument>`
+      + '<MaxSessionDuration>3600</MaxSessionDuration><RoleLastUsed/></Role>');
+  };
+
   const perform = (key: KnownKey, action: string, p: URLSearchParams): string => {
     const account = key.arn.split(':')[4];
     const roleName = p.get('RoleName') ?? '';
-    if (!ACTIONS.includes(action)) throw new QueryError(400, 'InvalidAction', `Action ${action} is not supported by the local IAM`);
+    if (!ACTIONS.includes(action) && action !== 'GetRole') {
+      throw new QueryError(400, 'InvalidAction', `Action ${action} is not supported by the local IAM`);
+    }
     if (!NAME.test(roleName)) throw new QueryError(400, 'ValidationError', 'RoleName must satisfy [\\w+=,.@-]{1,128}');
     const role = accounts.role(account, roleName);
     const resource = role?.arn ?? `arn:aws:iam::${account}:role/${roleName}`;
+    if (action === 'GetRole') return getRole(key, account, role, resource);
     if (!mayEnforce(key, account) || (role && !writable(role))) {
       throw new QueryError(403, 'AccessDenied', `User: ${key.arn} is not authorized to perform: iam:${action} on resource: ${resource}`);
     }

@@ -3,6 +3,7 @@
 // policies do not deny it sts:AssumeRole. Issued credentials remember their session tags (transitive ones carried on
 // chaining), source identity and issue time, which identity policies see.
 import { randomBytes, randomUUID } from 'crypto';
+import { localRoleId, localUserId } from './accounts';
 import { answerQuery, QueryError, queryErrorXml, serveLocal, xml, type LocalEndpoint } from './http';
 import { authorizeAssumeRole, principalArnOf, type Decision, type IdentityDecision, type PolicyDocument } from './trust';
 import { verifySigV4, type KnownKey } from './verify';
@@ -17,6 +18,8 @@ export interface LocalStsOptions {
   /** The caller's identity policies on an action: an explicit deny refuses the call. @default - nothing denied */
   readonly authorize?: (caller: KnownKey, action: string, resource: string) => IdentityDecision;
   readonly now?: () => Date;
+  /** A role's unique id (`AROA…`), by account and name, for its sessions' ids. @default - {@link localRoleId} */
+  readonly roleIdOf?: (account: string, roleName: string) => string;
   /** One line per refused call (never a secret). */
   readonly log?: (line: string) => void;
 }
@@ -46,6 +49,7 @@ export async function startLocalSts(options: LocalStsOptions): Promise<LocalSts>
   const issued = new Map<string, KnownKey>();
   const now = options.now ?? (() => new Date());
   const lookup = (id: string) => options.keys.get(id) ?? issued.get(id);
+  const roleIdOf = options.roleIdOf ?? ((account: string, roleName: string) => localRoleId(account, roleName));
 
   const assumeRole = (callerKey: KnownKey, params: URLSearchParams): string => {
     const caller = callerKey.arn;
@@ -122,7 +126,7 @@ export async function startLocalSts(options: LocalStsOptions): Promise<LocalSts>
       ...(identity !== undefined ? { sourceIdentity: identity } : {}),
       issuedAt,
     });
-    const roleId = `AROA${alnum(17)}`;
+    const roleId = roleIdOf(account, roleName);
     return `<AssumeRoleResponse xmlns="${NS}"><AssumeRoleResult>`
       + (identity ? `<SourceIdentity>${xml(identity)}</SourceIdentity>` : '')
       + `<AssumedRoleUser><AssumedRoleId>${roleId}:${xml(roleSessionName)}</AssumedRoleId><Arn>${xml(arn)}</Arn></AssumedRoleUser>`
@@ -132,10 +136,20 @@ export async function startLocalSts(options: LocalStsOptions): Promise<LocalSts>
       + `<ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></AssumeRoleResponse>`;
   };
 
+  /** STS's UserId: `AROA…:<session>` of a role session, `AIDA…` of a user, `<account>:<name>` of a federated user. */
+  const userIdOf = (arn: string, accessKeyId: string): string => {
+    const [, , , , account, resource = ''] = arn.split(':');
+    const [type, ...rest] = resource.split('/');
+    if (type === 'assumed-role') return `${roleIdOf(account, rest[0])}:${rest[rest.length - 1]}`;
+    if (type === 'user') return localUserId(account, rest[rest.length - 1]);
+    if (type === 'federated-user') return `${account}:${rest[rest.length - 1]}`;
+    return resource === 'root' ? account : accessKeyId;
+  };
+
   const getCallerIdentity = (key: KnownKey, accessKeyId: string): string => {
     const account = key.arn.split(':')[4];
     return `<GetCallerIdentityResponse xmlns="${NS}"><GetCallerIdentityResult><Arn>${xml(key.arn)}</Arn>`
-      + `<UserId>${xml(accessKeyId)}</UserId><Account>${account}</Account></GetCallerIdentityResult>`
+      + `<UserId>${xml(userIdOf(key.arn, accessKeyId))}</UserId><Account>${account}</Account></GetCallerIdentityResult>`
       + `<ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></GetCallerIdentityResponse>`;
   };
 

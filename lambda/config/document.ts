@@ -1,7 +1,11 @@
 import { createHash } from 'crypto';
 import {
+  AccessLimits, accessWindowProblem, CONTROL_CHARACTERS, ticketPatternProblem, type AccessPolicyConfig, type AccessWindowConfig,
+} from '../../src/shared/access';
+import {
   CONFIG_DOCUMENT_VERSION, Limits, startsConfigChunk, type ConfigDocument, type ConfigManifest, type ProfileConfig,
 } from '../../src/shared/contract';
+import { principalPatternProblem } from '../../src/shared/principal-patterns';
 
 /**
  * The configuration documents, one canonical form for every writer (the deploy-time provider, local mode, tests) and
@@ -55,9 +59,124 @@ export function canonicalProfiles(input: unknown, what = 'profiles'): ProfileCon
       // Only when set (CloudFormation passes booleans as strings): configurations without it keep their digest.
       ...(p.unenforced === true || p.unenforced === 'true' ? { unenforced: true } : {}),
       ...(p.openTrust === true || p.openTrust === 'true' ? { openTrust: true } : {}),
+      ...(p.access !== undefined ? { access: canonicalAccess(p.access, `${what}[${i}].access`, {}, {}) as AccessPolicyConfig } : {}),
     };
   });
 }
+
+// The construct's bounds of a break-glass cooldown and review deadline.
+
+/**
+ * Checks one value and gives its canonical form. `done` holds the fields of its object already checked, `outer` those of
+ * the object around it, so that a bound can be another field (defaultSeconds ≤ maxSeconds).
+ */
+type Field = (raw: unknown, what: string, done: Record<string, any>, outer: Record<string, any>) => unknown;
+
+type Bound = number | ((done: Record<string, any>, outer: Record<string, any>) => number);
+
+/** A whole number in [min, max] (max may be a field checked before), from a number or the string CloudFormation made of it. */
+const whole = (min: number, max: Bound): Field => (raw, what, done, outer) => {
+  const top = typeof max === 'number' ? max : max(done, outer);
+  const n = typeof raw === 'string' && /^[0-9]{1,10}$/.test(raw) ? Number(raw) : raw;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > top) {
+    throw new ConfigError(`${what}: expected a whole number from ${min} to ${top}`);
+  }
+  return n;
+};
+
+/** A boolean, from a boolean or the string CloudFormation made of it. */
+const flag: Field = (raw, what) => {
+  if (raw === true || raw === 'true' || raw === false || raw === 'false') return raw === true || raw === 'true';
+  throw new ConfigError(`${what}: expected true or false`);
+};
+
+/** At least one principal pattern, checked for its format only: whether it names a person was decided at synth, with the TVM's options. */
+const principals: Field = (raw, what) => {
+  const patterns = stringList(raw, what);
+  if (patterns.length === 0) throw new ConfigError(`${what}: expected at least one principal pattern`);
+  const bad = patterns.findIndex((p) => principalPatternProblem(p, { allowCallerChosenNames: true }) !== undefined);
+  if (bad >= 0) throw new ConfigError(`${what}[${bad}]: expected a principal ARN pattern`);
+  return patterns;
+};
+
+const text = (test: (value: string) => string | undefined): Field => (raw, what) => {
+  const problem = typeof raw === 'string' ? test(raw) : 'expected a string';
+  if (problem) throw new ConfigError(`${what}: ${problem}`);
+  return raw;
+};
+
+/**
+ * An object of exactly these fields, in this order (`?` ends an optional one's name), then `check`ed whole. An unknown key
+ * is refused rather than dropped: a misspelt gate must never leave a profile open.
+ */
+function object(fields: Record<string, Field>, check?: (value: Record<string, any>) => string | undefined): Field {
+  const names = Object.keys(fields).map((k) => k.replace('?', ''));
+  return (raw, what, _done, outer) => {
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${what}: expected an object`);
+    const unknown = Object.keys(raw).find((k) => !names.includes(k));
+    if (unknown !== undefined) throw new ConfigError(`${what}: unknown key "${unknown.slice(0, 40)}"`);
+    const value: Record<string, any> = {};
+    for (const [key, field] of Object.entries(fields)) {
+      const name = key.replace('?', '');
+      const given = (raw as Record<string, unknown>)[name];
+      if (given !== undefined || name === key) value[name] = field(given, `${what}.${name}`, value, outer);
+    }
+    const problem = check?.(value);
+    if (problem) throw new ConfigError(`${what}: ${problem}`);
+    return value;
+  };
+}
+
+/** A list of at least `atLeast` items; an item's outer object is the list's. */
+const listOf = (item: Field, atLeast: number): Field => (raw, what, done) => {
+  if (!Array.isArray(raw) || raw.length < atLeast) throw new ConfigError(`${what}: expected a list of at least ${atLeast}`);
+  return raw.map((v, i) => item(v, `${what}[${i}]`, {}, done));
+};
+
+const textRule = object({ required: flag, minLength: whole(1, AccessLimits.MAX_REASON), maxLength: whole(1, AccessLimits.MAX_REASON) },
+  (t) => (t.minLength > t.maxLength ? 'minLength is over maxLength' : undefined));
+const ticketRule = object({ 'required': flag, 'pattern?': text(ticketPatternProblem) },
+  (t) => (t.required && t.pattern === undefined ? 'a required ticket needs a pattern' : undefined));
+const anyText = text(() => undefined);
+const accessWindow = object({ timeZone: anyText, days: listOf(whole(1, 7), 1), start: anyText, end: anyText }, (w) => {
+  const problem = accessWindowProblem(w as AccessWindowConfig);
+  // Days ascending: the canonical form of a set.
+  w.days.sort((a: number, b: number) => a - b);
+  return problem;
+});
+
+/** A profile's gates in canonical form: keys in the contract's order, each rule checked as the construct checks it. */
+const canonicalAccess = object({
+  'approval?': object({
+    'approvers': principals,
+    'minApprovals': whole(1, AccessLimits.MAX_MIN_APPROVALS),
+    'maxSeconds': whole(AccessLimits.MIN_WINDOW_SECONDS, AccessLimits.MAX_APPROVAL_SECONDS),
+    'defaultSeconds': whole(AccessLimits.MIN_WINDOW_SECONDS, (a) => a.maxSeconds),
+    'pendingTimeoutSeconds': whole(AccessLimits.MIN_PENDING_TIMEOUT_SECONDS, AccessLimits.MAX_PENDING_TIMEOUT_SECONDS),
+    'maxScheduleAheadSeconds': whole(0, AccessLimits.MAX_SCHEDULE_AHEAD_SECONDS),
+    'justification': textRule,
+    'ticket': ticketRule,
+    'autoApprove': listOf(object({
+      principals,
+      maxSeconds: whole(AccessLimits.MIN_WINDOW_SECONDS, (_rule, approval) => approval.maxSeconds),
+      during: listOf(accessWindow, 0),
+    }), 0),
+    'approversDescription?': text((d) => (d.length === 0 || d.length > AccessLimits.MAX_DESCRIPTION || CONTROL_CHARACTERS.test(d)
+      ? `expected 1 to ${AccessLimits.MAX_DESCRIPTION} characters without control characters` : undefined)),
+  }),
+  'breakGlass?': object({
+    principals,
+    maxSeconds: whole(AccessLimits.MIN_WINDOW_SECONDS, AccessLimits.MAX_BREAK_GLASS_SECONDS),
+    reason: textRule,
+    ticket: ticketRule,
+    cooldownSeconds: whole(0, AccessLimits.MAX_COOLDOWN_SECONDS),
+    requireReviewBeforeNext: flag,
+    reviewWithinSeconds: whole(AccessLimits.MIN_REVIEW_WITHIN_SECONDS, AccessLimits.MAX_REVIEW_WITHIN_SECONDS),
+    reviewers: principals,
+    ignoreAccessWindows: flag,
+  }),
+  'windows?': listOf(accessWindow, 1),
+}, (a) => (Object.keys(a).length === 0 ? 'expected approval, breakGlass or windows' : undefined));
 
 /** A chunk's canonical document, from its profiles: a list, or the JSON of one (the construct's chunks pass a `Fn::Sub` of it). */
 export function chunkDocument(profiles: unknown): string {

@@ -14,6 +14,7 @@ import {
   isCloudTrailEvent, judgeCloudTrailEvent, needsReenforcement, tamperDetected, type CloudTrailEventBridgeEvent, type TamperContext,
   type TamperDismissal, type TamperKind,
 } from './tamper';
+import { AccessAttr } from '../../src/shared/access';
 import { Attr, EnforcementMechanisms, Env, Indexes, SCP_MAX_CHARS, Status, type ProfileConfig } from '../../src/shared/contract';
 import {
   revocationEnforced, revocationEnforcementFailed, type EnforcedDeny, type EventEntry, type EventTarget, type FailedDeny,
@@ -305,6 +306,8 @@ export function roleOfSession(item: Item, profileRoles: ReadonlyMap<string, stri
  * Infinity when no timestamp can be read: kept in the policy rather than risk an under-revocation.
  */
 export function liveUntil(item: Item): number {
+  // A grant (approval, break-glass) never activated never had credentials: nothing to deny, however long its window.
+  if (str(item, AccessAttr.GRANT_KIND) !== undefined && str(item, AccessAttr.ACTIVATED_AT) === undefined) return 0;
   for (const name of [Attr.CREDENTIALS_EXPIRE_AT, Attr.EXPIRES_AT]) {
     const at = parse(str(item, name));
     if (!Number.isNaN(at)) return at;
@@ -871,7 +874,7 @@ async function* revokedSessions(deps: EnforcerDeps): AsyncGenerator<Item> {
       TableName: deps.tableName,
       IndexName: STATUS_INDEX,
       KeyConditionExpression: '#status = :revoked',
-      ProjectionExpression: '#id, #status, #profile, #role, #cexp, #exp, #rat, #uat',
+      ProjectionExpression: '#id, #status, #profile, #role, #cexp, #exp, #rat, #uat, #gk, #act',
       ExpressionAttributeNames: {
         '#id': Attr.ID,
         '#status': Attr.STATUS,
@@ -881,6 +884,8 @@ async function* revokedSessions(deps: EnforcerDeps): AsyncGenerator<Item> {
         '#exp': Attr.EXPIRES_AT,
         '#rat': Attr.REVOKED_AT,
         '#uat': Attr.UPDATED_AT,
+        '#gk': AccessAttr.GRANT_KIND,
+        '#act': AccessAttr.ACTIVATED_AT,
       },
       ExpressionAttributeValues: { ':revoked': { S: Status.REVOKED } },
       ExclusiveStartKey: startKey,

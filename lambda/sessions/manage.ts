@@ -1,6 +1,8 @@
 import { PageTokens } from './paging';
 import { SessionStore, StoreError, type Item, type SessionQuery } from './store';
+import { AccessAttr, RevokedKinds } from '../../src/shared/access';
 import { Attr, Indexes, Limits, Paging, Patterns, Status } from '../../src/shared/contract';
+import type { GrantWrites } from '../access/activation';
 import { ApiError } from '../errors';
 import type { Caller } from '../identity';
 import type { TvmConfig } from '../profiles';
@@ -14,6 +16,8 @@ export interface ManageContext {
   readonly config: () => Promise<TvmConfig>;
   readonly now: () => Date;
   readonly pageTokens: () => Promise<PageTokens>;
+  /** Gated sessions: ended early through their own transition. */
+  readonly grants?: GrantWrites;
 }
 
 export interface ManageFacts {
@@ -126,6 +130,22 @@ export async function changeSession(ctx: ManageContext, caller: Caller, rawId: s
     id, to: revoke ? Status.REVOKED : Status.EXPIRED, callerArn: caller.arn, admin, now, reason: request.reason,
   }));
   let item: Item;
+  const grant = !result.ok && result.refusal === 'NOT_ACTIVE' && result.item?.[AccessAttr.GRANT_KIND] !== undefined && ctx.grants;
+  if (grant && request.blockPrincipalSeconds === undefined) {
+    // A grant (approval, break-glass) ended early by its owner or an administrator is revoked, approved-but-unused included:
+    // its credentials, if it had any, are then denied like any revoked session's.
+    const ended = await storeCall(() => grant.end({
+      id,
+      by: caller.arn,
+      now,
+      reason: request.reason,
+      kind: admin ? RevokedKinds.ADMIN : RevokedKinds.OWNER_ENDED,
+      ...(admin ? {} : { owner: caller.arn }),
+    }));
+    if (ended.refused) throw new ApiError('SESSION_NOT_ACTIVE', 'The session has already ended or been revoked.');
+    facts.action = 'revoke';
+    return { Session: sessionView(ended.item, now) };
+  }
   if (result.ok) {
     item = result.item;
   } else if (result.refusal === 'NOT_ACTIVE' && request.blockPrincipalSeconds !== undefined && result.item?.[Attr.STATUS]?.S === Status.REVOKED) {

@@ -3,6 +3,7 @@ import {
   ConditionalCheckFailedException, GetItemCommand, PutItemCommand, QueryCommand, TransactionCanceledException, TransactWriteItemsCommand,
   UpdateItemCommand, type AttributeValue, type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
+import { AccessAttr } from '../../src/shared/access';
 import { Attr, BLOCK_ITEM_PREFIX, BlockAttr, Status, TOKEN_KEY_ATTR, TOKEN_KEY_ITEM_ID } from '../../src/shared/contract';
 
 export type Item = Record<string, AttributeValue>;
@@ -208,18 +209,7 @@ export class SessionStore {
       [Attr.EXPIRES_AT]: { S: iso(t.credentialsExpireAt) },
       [Attr.TTL]: { N: String(t.ttl) },
     };
-    try {
-      await this.ddb.send(new PutItemCommand({
-        TableName: this.tableName,
-        Item: item,
-        ConditionExpression: 'attribute_not_exists(#id)',
-        ExpressionAttributeNames: { '#id': Attr.ID },
-      }));
-      return item;
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return undefined;
-      throw new StoreError(err);
-    }
+    return await putIfAbsent(this.ddb, this.tableName, item) ? item : undefined;
   }
 
   /** Blocks a principal from starting sessions until `until`; an existing longer block stands. */
@@ -372,6 +362,11 @@ export class SessionStore {
       set += ', #at = :now, #reason = :reason';
     }
     let condition = 'attribute_exists(#id) AND #status = :active';
+    if (t.to === Status.EXPIRED) {
+      // A grant ended early is revoked (its credentials denied), never merely expired: GrantWrites.end.
+      names['#gk'] = AccessAttr.GRANT_KIND;
+      condition += ' AND attribute_not_exists(#gk)';
+    }
     if (t.to === Status.REVOKED) {
       // An ended session whose credentials may still be live can be revoked too: its credentials are then denied.
       names['#cexp'] = Attr.CREDENTIALS_EXPIRE_AT;
@@ -434,22 +429,7 @@ export class SessionStore {
   /** The key that signs page tokens: created once, at random, by the first container that needs it. */
   public async tokenKey(): Promise<Buffer> {
     // In the control table: no grant of the construct reads it, so session readers cannot forge page tokens.
-    const read = async () => (await this.getFrom(this.controlTableName, TOKEN_KEY_ITEM_ID))?.[TOKEN_KEY_ATTR]?.B;
-    const existing = await read();
-    if (existing) return Buffer.from(existing);
-    try {
-      await this.ddb.send(new PutItemCommand({
-        TableName: this.controlTableName,
-        Item: { [Attr.ID]: { S: TOKEN_KEY_ITEM_ID }, [TOKEN_KEY_ATTR]: { B: randomBytes(32) } },
-        ConditionExpression: 'attribute_not_exists(#id)',
-        ExpressionAttributeNames: { '#id': Attr.ID },
-      }));
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw new StoreError(err);
-    }
-    const created = await read();
-    if (!created) throw new StoreError(new Error('token key missing after creation'));
-    return Buffer.from(created);
+    return randomKeyItem(this.ddb, this.controlTableName, TOKEN_KEY_ITEM_ID, TOKEN_KEY_ATTR);
   }
 
   private async touch(c: ContinueSession, raiseCredentialsExpiry: boolean): Promise<ContinueResult> {
@@ -479,8 +459,11 @@ export class SessionStore {
     // The same principal (its unique id, when recorded: a deleted and recreated namesake is another principal), the same
     // profile, and the same role: a profile moved to another role starts new sessions, so that every credential of a
     // session is of the role its record names, and revocation denies it where it lives.
+    // A standing session only: a grant (approval, break-glass) continues through its own write (GrantWrites.activate),
+    // never as standing access of a profile that is no longer gated.
+    names['#gk'] = AccessAttr.GRANT_KIND;
     let condition = 'attribute_exists(#id) AND #status = :active AND #owner = :owner AND (attribute_not_exists(#pid) OR #pid = :pid) '
-      + 'AND #profile = :profile AND #role = :role AND #expires > :until';
+      + 'AND #profile = :profile AND #role = :role AND #expires > :until AND attribute_not_exists(#gk)';
     if (raiseCredentialsExpiry) {
       names['#cexp'] = Attr.CREDENTIALS_EXPIRE_AT;
       values[':cexp'] = { S: iso(c.credentialsExpireAt) };
@@ -512,6 +495,7 @@ function classify(item: Item | undefined, c: ContinueSession): ContinueRefusal |
   // Ownership first: a stranger learns nothing about someone else's session.
   if (item[Attr.PRINCIPAL_ARN]?.S !== c.principalArn) return 'FORBIDDEN';
   if (item[Attr.PRINCIPAL_ID]?.S !== undefined && item[Attr.PRINCIPAL_ID]?.S !== (c.principalId ?? '')) return 'FORBIDDEN';
+  if (item[AccessAttr.GRANT_KIND] !== undefined) return 'FORBIDDEN';
   const status = item[Attr.STATUS]?.S;
   if (status === Status.REVOKED) return 'REVOKED';
   if (status !== Status.ACTIVE) return 'EXPIRED';
@@ -523,4 +507,41 @@ function classify(item: Item | undefined, c: ContinueSession): ContinueRefusal |
 
 function blockId(principalArn: string): string {
   return `${BLOCK_ITEM_PREFIX}${principalArn}`;
+}
+
+/** Writes an item unless its id exists: `false` when it does. */
+export async function putIfAbsent(ddb: DynamoDBClient, tableName: string, item: Item): Promise<boolean> {
+  try {
+    await ddb.send(new PutItemCommand({
+      TableName: tableName,
+      Item: item,
+      ConditionExpression: 'attribute_not_exists(#id)',
+      ExpressionAttributeNames: { '#id': Attr.ID },
+    }));
+    return true;
+  } catch (err) {
+    if (err instanceof ConditionalCheckFailedException) return false;
+    throw new StoreError(err);
+  }
+}
+
+/**
+ * A random 32-byte key kept in a control-table item, created by the first container that needs it (a concurrent creator
+ * loses the conditional write and reads the winner's): the page-token key, the grant-sealing key.
+ */
+export async function randomKeyItem(ddb: DynamoDBClient, controlTableName: string, itemId: string, attr: string): Promise<Buffer> {
+  const read = async () => {
+    try {
+      const out = await ddb.send(new GetItemCommand({ TableName: controlTableName, Key: { [Attr.ID]: { S: itemId } }, ConsistentRead: true }));
+      return out.Item?.[attr]?.B;
+    } catch (err) {
+      throw new StoreError(err);
+    }
+  };
+  const existing = await read();
+  if (existing) return Buffer.from(existing);
+  await putIfAbsent(ddb, controlTableName, { [Attr.ID]: { S: itemId }, [attr]: { B: randomBytes(32) } });
+  const created = await read();
+  if (!created) throw new StoreError(new Error(`${itemId} missing after creation`));
+  return Buffer.from(created);
 }

@@ -1,9 +1,11 @@
 import type { STSClient } from '@aws-sdk/client-sts';
 import { assumeRole, StsError, type Credentials } from './assume';
 import { Limits, Patterns } from '../../src/shared/contract';
+import { isGated } from '../access/policy';
 import { ApiError } from '../errors';
 import { roleSessionNameFor, sourceIdentityFor, type Caller } from '../identity';
 import type { TvmConfig } from '../profiles';
+import { requireOpenWindow, usableKinds, vendGated, windowLimit, type GatedVend, type GateFacts } from './gated';
 import { SessionStore, StoreError } from '../sessions/store';
 import type { Settings } from '../settings';
 
@@ -16,6 +18,8 @@ export interface VendContext {
   readonly now: () => Date;
   readonly newSessionId: () => string;
   readonly serverInstanceId: string;
+  /** Gated profiles' grants; without it, a vend on a gated profile is refused (never vended as standing access). */
+  readonly gate?: GatedVend;
 }
 
 export interface VendRequest {
@@ -26,7 +30,7 @@ export interface VendRequest {
 }
 
 /** Facts for the decision log, filled in as the vend proceeds. */
-export interface VendFacts {
+export interface VendFacts extends GateFacts {
   profile?: string;
   sessionId?: string;
   newSession?: boolean;
@@ -101,21 +105,36 @@ export async function vend(ctx: VendContext, req: VendRequest, facts: VendFacts)
 
   // Authorization data cannot fail open: an unreadable configuration is STORE_UNAVAILABLE whatever the mode.
   const config = await ctx.config();
-  const profile = config.authorize(input.profile, req.caller);
-  if (!profile) {
+  const named = config.profiles.get(input.profile);
+  const gated = named !== undefined && isGated(named);
+  const profile = gated ? named : config.authorize(input.profile, req.caller);
+  if (!profile || (gated && usableKinds(profile, req.caller, undefined).eligible.length === 0)) {
     throw new ApiError('POLICY_DENY', 'You are not allowed to use this profile.');
   }
   if (input.duration !== undefined && input.duration > profile.maxDurationSeconds) {
     throw new ApiError('INVALID_DURATION', `The duration must be from ${Limits.MIN_CREDENTIAL_SECONDS} to ${profile.maxDurationSeconds} seconds for this profile.`);
   }
-  const wanted = Math.min(input.duration ?? ctx.settings.defaultDurationSeconds, profile.maxDurationSeconds);
+  let wanted = Math.min(input.duration ?? ctx.settings.defaultDurationSeconds, profile.maxDurationSeconds);
 
   const now = ctx.now();
+  // Access windows: evaluated here, without I/O; a vend outside them changes nothing.
+  const limit = windowLimit(profile, now);
   let sessionId: string;
   let duration: number;
   let recordedNew = false;
   let sessionExpiresAt: Date | undefined;
-  if (input.sessionId === undefined) {
+  let sourceIdentity: string | undefined;
+  if (gated) {
+    if (!ctx.gate) throw new ApiError('STORE_UNAVAILABLE', 'The credential service is temporarily unavailable.', {}, 'no grant store');
+    facts.newSession = false;
+    const g = await vendGated(ctx.gate, profile, req.caller, input.sessionId, wanted, limit, facts);
+    sessionId = g.sessionId;
+    duration = g.durationSeconds;
+    sessionExpiresAt = g.sessionExpiresAt;
+    sourceIdentity = g.sourceIdentity;
+  } else if (input.sessionId === undefined) {
+    requireOpenWindow(limit, now);
+    if (limit?.until) wanted = capTo(wanted, limit.until, now, facts);
     sessionId = ctx.newSessionId();
     facts.newSession = true;
     const lifetime = ctx.settings.sessionLifetimeSeconds;
@@ -160,6 +179,8 @@ export async function vend(ctx: VendContext, req: VendRequest, facts: VendFacts)
       storeFailed(ctx, err, facts);
     }
   } else {
+    requireOpenWindow(limit, now);
+    if (limit?.until) wanted = capTo(wanted, limit.until, now, facts);
     sessionId = input.sessionId;
     facts.newSession = false;
     duration = wanted;
@@ -196,8 +217,9 @@ export async function vend(ctx: VendContext, req: VendRequest, facts: VendFacts)
   }
   facts.sessionId = sessionId;
   facts.durationSeconds = duration;
-  // The session id is in it: every CloudTrail event of the credentials, chained hops included, names the session.
-  const sourceIdentity = sourceIdentityFor(sessionId, req.caller);
+  // The session id is in it: every CloudTrail event of the credentials, chained hops included, names the session; a grant's
+  // is the one sealed in its record, with its kind (approved, break-glass).
+  sourceIdentity ??= sourceIdentityFor(sessionId, req.caller);
   facts.sourceIdentity = sourceIdentity;
 
   try {
@@ -221,6 +243,13 @@ export async function vend(ctx: VendContext, req: VendRequest, facts: VendFacts)
     }
     throw new ApiError('CREDENTIAL_ERROR', 'The credentials could not be issued.');
   }
+}
+
+/** Credentials of a windowed profile end with the window (its end minus STS's margin, at least the shortest lifetime). */
+function capTo(wanted: number, until: Date, now: Date, facts: VendFacts): number {
+  const left = Math.floor((until.getTime() - now.getTime()) / 1000);
+  if (left < wanted) facts.windowCapped = true;
+  return Math.min(wanted, left);
 }
 
 function storeFailed(ctx: VendContext, err: unknown, facts: VendFacts): void {

@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ConfigFunction } from './config-function';
 import { onlyFromFunction } from './trust';
+import type { AccessPolicyConfig } from '../shared/access';
 import { CONFIG_ITEM_PREFIX, ConfigChunking, ConfigResourceTypes, Env, startsConfigChunk } from '../shared/contract';
 
 /** One profile as the configuration writer takes it (CloudFormation resolves the role ARNs). */
@@ -20,6 +21,8 @@ export interface ConfigProfile {
   readonly unenforced?: boolean;
   /** The role is no ProtectedRole of the TVM: others may assume it, so introspection never answers for its sessions. */
   readonly openTrust?: boolean;
+  /** The profile's gates (approvals, break-glass, access windows); absent for a standing profile. */
+  readonly access?: AccessPolicyConfig;
 }
 
 export interface TvmConfigurationProps {
@@ -127,6 +130,7 @@ export class TvmConfiguration extends Construct {
       // Only when set: the other profiles' documents, and so the digests, stay as they were.
       ...(profile.unenforced === true ? { unenforced: true } : {}),
       ...(profile.openTrust === true ? { openTrust: true } : {}),
+      ...(profile.access !== undefined ? { access: profile.access } : {}),
     };
     const bytes = this.estimateBytes(value);
     let chunk = this.chunks[this.chunks.length - 1];

@@ -1,9 +1,10 @@
 /**
  * The contract between the construct (src/) and the runtime (lambda/).
  *
- * This module has no imports on purpose: the Lambda bundles import it, and the construct imports it,
- * so every name, limit and pattern the two sides must agree on is written exactly once.
+ * This module imports nothing but its sibling contract modules on purpose: the Lambda bundles import it, and the
+ * construct imports it, so every name, limit and pattern the two sides must agree on is written exactly once.
  */
+import { AccessAttr, AccessRoutes, type AccessPolicyConfig } from './access';
 
 /** The session tag stamped on every AssumeRole; protected roles require it. */
 export const SESSION_TAG_KEY = 'SentinelSessionID';
@@ -179,18 +180,30 @@ export const Attr = {
   CREDENTIALS_EXPIRE_AT: 'credentials_expire_at',
 } as const;
 
-/** Global secondary indexes of the session table: name, partition key, sort key (projection ALL). */
+/**
+ * Global secondary indexes of the session table: name, partition key, sort key (projection ALL). `gsi-review` is sparse:
+ * only break-glass sessions awaiting their review carry `review_state`.
+ */
 export const Indexes = [
   { name: 'gsi-user', partitionKey: Attr.USER, sortKey: Attr.CREATED_AT },
   { name: 'gsi-status', partitionKey: Attr.STATUS, sortKey: Attr.CREATED_AT },
   { name: 'gsi-profile', partitionKey: Attr.PROFILE, sortKey: Attr.CREATED_AT },
+  { name: 'gsi-review', partitionKey: AccessAttr.REVIEW_STATE, sortKey: AccessAttr.REVIEW_DUE_AT },
 ] as const;
 
-/** Session status values. `revoked` and `expired` are terminal. */
+/**
+ * Session status values. `revoked` and `expired` are terminal. A gated session (access.ts) is born `pending` (an access
+ * request) or `approved`, and ends `denied` or `cancelled` too, both terminal; a standing session is only ever `active`,
+ * `revoked` or `expired`.
+ */
 export const Status = {
   ACTIVE: 'active',
   REVOKED: 'revoked',
   EXPIRED: 'expired',
+  PENDING: 'pending',
+  APPROVED: 'approved',
+  DENIED: 'denied',
+  CANCELLED: 'cancelled',
 } as const;
 export type SessionStatus = (typeof Status)[keyof typeof Status];
 
@@ -290,6 +303,8 @@ export interface ProfileConfig {
    * answers active for its sessions.
    */
   readonly openTrust?: boolean;
+  /** The profile's gates: approvals, break-glass, access windows (access.ts). Absent: standing access, as before. */
+  readonly access?: AccessPolicyConfig;
 }
 
 /** Environment variables of the vending Lambda. */
@@ -334,6 +349,11 @@ export const Env = {
   EVENT_BUS: 'SENTINEL_EVENT_BUS',
   /** Events function and enforcer: the TVM's name, stamped on every event (`detail.tvmName`). */
   TVM_NAME: 'SENTINEL_TVM_NAME',
+  /**
+   * Vending function: the TVM's account (12 digits). Identity Center callers of this account are proven persons through
+   * IAM GetRole (approvals, break-glass, reviews). Unset: only IAM users are.
+   */
+  TVM_ACCOUNT: 'SENTINEL_TVM_ACCOUNT',
 } as const;
 
 /** Environment variables of a relying party's Lambda authorizer (lambda/authorizer.lambda.ts), built on the session verifier. */
@@ -400,6 +420,7 @@ export const Routes = [
   { method: 'DELETE', path: '/sessions/{id}' },
   { method: 'POST', path: '/sessions/{id}/revoke' },
   { method: 'POST', path: '/introspect' },
+  ...AccessRoutes,
 ] as const;
 
 /**
@@ -700,6 +721,35 @@ export const ErrorCodes = {
   NOT_IMPLEMENTED: 501,
   CREDENTIAL_ERROR: 502,
   STORE_UNAVAILABLE: 503,
+  // Gated access (access.ts).
+  APPROVAL_REQUIRED: 403,
+  APPROVAL_PENDING: 403,
+  APPROVAL_DENIED: 403,
+  APPROVAL_INVALID: 403,
+  REQUEST_CANCELLED: 403,
+  REQUEST_EXPIRED: 403,
+  NOT_YET_VALID: 403,
+  OUTSIDE_ACCESS_WINDOW: 403,
+  APPROVER_NOT_ELIGIBLE: 403,
+  APPROVER_UNVERIFIED: 403,
+  SELF_APPROVAL_FORBIDDEN: 403,
+  SELF_REVIEW_FORBIDDEN: 403,
+  BREAK_GLASS_NOT_ALLOWED: 403,
+  BREAK_GLASS_COOLDOWN: 429,
+  BREAK_GLASS_REVIEW_PENDING: 409,
+  APPROVAL_NOT_REQUIRED: 400,
+  REASON_REQUIRED: 400,
+  TICKET_REQUIRED: 400,
+  INVALID_TICKET: 400,
+  INVALID_START: 400,
+  REQUEST_NOT_FOUND: 404,
+  REQUEST_EXISTS: 409,
+  REQUEST_NOT_PENDING: 409,
+  DUPLICATE_APPROVAL: 409,
+  REQUEST_STALE: 409,
+  REVIEW_NOT_PENDING: 409,
+  REQUEST_CHANGED: 412,
+  ACCESS_CONFIGURATION_ERROR: 503,
 } as const;
 export type ErrorCode = keyof typeof ErrorCodes;
 
@@ -735,6 +785,14 @@ export const Metrics = {
   SERVICE_DIMENSION: 'service',
   /** Second dimension of `Denials`, besides the total. */
   CODE_DIMENSION: 'Code',
+  /** Access requests filed (dimension `service`, and `Profile`). */
+  ACCESS_REQUESTS: 'AccessRequests',
+  /** Break-glass sessions started (dimension `service`, and `Profile`). */
+  BREAK_GLASS_INVOCATIONS: 'BreakGlassInvocations',
+  /** Gated sessions whose seal did not verify (a grant written by someone else than the TVM). */
+  INTEGRITY_FAILURES: 'IntegrityFailures',
+  /** Dimension of the access metrics naming the profile. */
+  PROFILE_DIMENSION: 'Profile',
 } as const;
 
 /** The control-table item holding the random key that signs `nextToken`s of `GET /sessions` (created on first use). */

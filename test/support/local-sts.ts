@@ -2,6 +2,7 @@
 import { createHash, randomBytes, randomUUID } from 'crypto';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
+import { localRoleId } from '../../cli/local/accounts';
 import { verifySigV4, type KnownKey } from '../../cli/local/verify';
 
 export interface AssumeRoleCall {
@@ -230,8 +231,11 @@ export async function startLocalSts(options: LocalStsOptions = {}): Promise<Loca
       { service: 'sts', region: options.identityRegion ?? 'us-east-1', lookup: (id) => keys.get(id), maxSkewMs: Number.MAX_SAFE_INTEGER });
     if (!verified.ok) return [403, errorXml(verified.kind, verified.reason, 403, requestId)];
     const arn = verified.key.arn;
+    // As STS answers: a role session's UserId is its role's unique id and the session name (the local accounts' ids).
+    const session = /^arn:[^:]+:sts::(\d{12}):assumed-role\/([^/]+)\/(.+)$/.exec(arn);
+    const userId = session ? `${localRoleId(session[1], session[2])}:${session[3]}` : `AIDA${verified.accessKeyId.slice(8)}`;
     return [200, `<GetCallerIdentityResponse xmlns="${NS}"><GetCallerIdentityResult><Arn>${xmlEscape(arn)}</Arn>`
-      + `<UserId>AIDA${verified.accessKeyId.slice(8)}</UserId><Account>${arn.split(':')[4]}</Account></GetCallerIdentityResult>`
+      + `<UserId>${xmlEscape(userId)}</UserId><Account>${arn.split(':')[4]}</Account></GetCallerIdentityResult>`
       + `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></GetCallerIdentityResponse>`];
   };
 
