@@ -27,6 +27,8 @@ export interface EndGrant {
   readonly now: Date;
   /** Only the owner's own session (T11). */
   readonly owner?: string;
+  /** A standing session too (one of a profile that has become gated), not only a grant. */
+  readonly standingToo?: boolean;
 }
 
 /** The vend's write on a gated session: activate an approved grant, or continue an active one (T9). */
@@ -77,11 +79,12 @@ export class GrantWrites {
       ':approved': S(Status.APPROVED),
       ':active': S(Status.ACTIVE),
     };
-    let condition = 'attribute_exists(#kind) AND (#status = :approved OR #status = :active)';
+    let condition = e.standingToo ? '#status = :approved OR #status = :active' : 'attribute_exists(#kind) AND (#status = :approved OR #status = :active)';
+    if (e.standingToo) delete names['#kind'];
     if (e.owner !== undefined) {
       names['#owner'] = Attr.PRINCIPAL_ARN;
       values[':owner'] = S(e.owner);
-      condition += ' AND #owner = :owner';
+      condition = `(${condition}) AND #owner = :owner`;
     }
     return this.update(e.id, 'SET #status = :revoked, #by = :by, #at = :now, #reason = :reason, #rkind = :rkind, #updated = :now',
       condition, names, values);

@@ -199,6 +199,19 @@ export class GrantStore extends GrantWrites {
       });
   }
 
+  /**
+   * T8, T12, T13 (the lifecycle sweep): a gated item whose deadline passed is recorded as expired — a pending request past
+   * its approval deadline, an approved grant or an active one past its window. `false` when it changed meanwhile.
+   */
+  public async expire(id: string, from: string, deadline: string, reason: string, now: Date): Promise<boolean> {
+    const result = await this.update(id, 'SET #status = :expired, #ended = :now, #reason = :reason, #updated = :now',
+      'attribute_exists(#kind) AND #status = :from AND #deadline <= :now', {
+        '#status': Attr.STATUS, '#ended': Attr.ENDED_AT, '#reason': Attr.ENDED_REASON, '#updated': Attr.UPDATED_AT,
+        '#kind': AccessAttr.GRANT_KIND, '#deadline': deadline,
+      }, { ':expired': S(Status.EXPIRED), ':now': S(now.toISOString()), ':reason': S(reason), ':from': S(from) });
+    return !result.refused;
+  }
+
   /** T3: a break-glass session and its person's guard (cooldown, review before the next use), atomically. */
   public async startBreakGlass(b: BreakGlassStart): Promise<BreakGlassResult> {
     const sessionId = b.session[Attr.ID]?.S ?? '';

@@ -2,6 +2,8 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -97,6 +99,12 @@ export class TvmGatedAccess extends Construct {
       id: 'AwsSolutions-L1',
       reason: 'The function is bundled for and tested on nodejs22.x (esbuild target node22); its runtime moves with this library.',
     }]);
+    // The lifecycle sweep: records expired requests and grants, and revokes grants whose holder is no longer eligible.
+    new events.Rule(this, 'Lifecycle', {
+      description: 'Sentinel TVM: the gated-access lifecycle sweep (expired requests and grants, eligibility removed)',
+      schedule: events.Schedule.rate(Duration.minutes(5)),
+      targets: [new targets.LambdaFunction(this.function, { retryAttempts: 0 })],
+    });
     const integration = new HttpLambdaIntegration('Integration', this.function, {
       payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
     });
