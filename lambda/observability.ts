@@ -1,12 +1,13 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { AccessFacts } from './access/requests';
 import type { IntrospectFacts } from './introspect/introspect';
 import type { ManageFacts } from './sessions/manage';
 import type { VendFacts } from './vend/vend';
 import { Introspection, Metrics as MetricNames } from '../src/shared/contract';
 
 /** One decision per request: the facts a security reviewer needs, never a secret, token or signature. */
-export interface DecisionLog extends VendFacts, ManageFacts, IntrospectFacts {
+export interface DecisionLog extends VendFacts, ManageFacts, IntrospectFacts, AccessFacts {
   level: 'INFO' | 'WARN' | 'ERROR';
   message: 'decision';
   requestId: string;
@@ -57,6 +58,9 @@ function emitMetrics(metrics: Metrics, e: DecisionLog): void {
   }
   if (e.storeFailure || e.code === 'STORE_UNAVAILABLE') metrics.addMetric(MetricNames.STORE_FAILURES, MetricUnit.Count, 1);
   if (e.stsError) metrics.addMetric(MetricNames.STS_FAILURES, MetricUnit.Count, 1);
+  if (e.integrityFailure) metrics.addMetric(MetricNames.INTEGRITY_FAILURES, MetricUnit.Count, 1);
+  if (e.decision === 'ALLOW' && e.action === 'request') metrics.addMetric(MetricNames.ACCESS_REQUESTS, MetricUnit.Count, 1);
+  if (e.decision === 'ALLOW' && e.action === 'breakglass') metrics.addMetric(MetricNames.BREAK_GLASS_INVOCATIONS, MetricUnit.Count, 1);
   // Nothing to publish (e.g. an allowed GET /profiles): publishing would log Powertools' "No application metrics" warning.
   if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
 }

@@ -577,6 +577,22 @@ export class SentinelTvm extends SentinelTvmBase {
    */
   public readonly tamperAlarm?: cloudwatch.IAlarm;
 
+  /**
+   * Fires when someone breaks glass (`BreakGlassInvocations` ≥ 1 in 5 minutes); present once a profile has break-glass or
+   * approval, without `addAlarms` (whose actions it gets too).
+   *
+   * @experimental
+   */
+  public breakGlassAlarm?: cloudwatch.IAlarm;
+
+  /**
+   * Fires when a grant whose seal does not hold is presented (`IntegrityFailures` ≥ 1): someone wrote the session table.
+   * Present once a profile is gated, without `addAlarms` (whose actions it gets too).
+   *
+   * @experimental
+   */
+  public integrityAlarm?: cloudwatch.IAlarm;
+
   private readonly table: dynamodb.Table;
   private readonly api: apigwv2.HttpApi;
   private readonly handler: lambda.Function;
@@ -1018,7 +1034,7 @@ export class SentinelTvm extends SentinelTvmBase {
     this.trust(prop, options.role);
     this.profiles.set(name, profile);
     this.configuration.addProfile(profile);
-    if (access?.approval || access?.breakGlass) this.gatedAccess ??= this.createGatedAccess();
+    if (access?.approval || access?.breakGlass) this.gatedAccess ??= this.createGatedAccessWithAlarms();
     this.confine(options.role, chainTargets);
     if (iam.Role.isRole(options.role)) Tags.of(options.role).add(TvmTags.SERVICE, this.tvmName);
     // Roles under this TVM's path are covered by one wildcard per account; any other role is named.
@@ -1256,7 +1272,7 @@ export class SentinelTvm extends SentinelTvmBase {
         : undefined,
     };
     // The enforcement alarm exists without addAlarms; the actions are told of it too.
-    for (const own of [this.enforcementFailuresAlarm, this.tamperAlarm]) {
+    for (const own of [this.enforcementFailuresAlarm, this.tamperAlarm, this.breakGlassAlarm, this.integrityAlarm]) {
       if (!(own instanceof cloudwatch.Alarm)) continue;
       own.addAlarmAction(...(options.alarmActions ?? []));
       own.addOkAction(...(options.okActions ?? []));
@@ -1374,6 +1390,27 @@ export class SentinelTvm extends SentinelTvmBase {
     }
     // In another account the spoke's enforcement role writes the deny, not this account's enforcer.
     if (enforceHere && roleArn !== this.protectedRoleArnPattern()) this.grantEnforce(roleArn);
+  }
+
+  /**
+   * The access function, and the alarms that exist with gated access without `addAlarms`: a break-glass use and a forged
+   * grant each call for a person at once.
+   */
+  private createGatedAccessWithAlarms(): TvmGatedAccess {
+    const gated = this.createGatedAccess();
+    const alarm = (id: string, metric: cloudwatch.IMetric, description: string) => new cloudwatch.Alarm(this, id, {
+      metric,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `Sentinel TVM ${this.node.path}: ${description}`,
+    });
+    this.breakGlassAlarm = alarm('BreakGlassAlarm', this.metricBreakGlassInvocations(),
+      'someone broke glass (see the decision log and the Break Glass Invoked event); the session must be reviewed');
+    this.integrityAlarm = alarm('IntegrityAlarm', this.metricIntegrityFailures(),
+      'a grant the TVM did not write was presented (someone wrote the session table): it was revoked; find the writer');
+    return gated;
   }
 
   private grantEnforce(roleArn: string): void {

@@ -147,6 +147,12 @@ export interface ISentinelTvm extends IConstruct {
   metricRevocations(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   /** Session store failures: fail-open vends and `STORE_UNAVAILABLE` answers. Sum over 5 minutes. */
   metricStoreFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Access requests filed (gated profiles). Sum over 5 minutes. @experimental */
+  metricAccessRequests(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Break-glass sessions started. Sum over 5 minutes. @experimental */
+  metricBreakGlassInvocations(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Grants whose seal did not verify (each is revoked at once). Sum over 5 minutes. @experimental */
+  metricIntegrityFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   /** AssumeRole calls that STS refused or that failed. Sum over 5 minutes. */
   metricStsFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   /** Roles whose revoked-sessions deny the enforcer could not write in a run. Sum over 5 minutes. */
@@ -259,6 +265,25 @@ export abstract class SentinelTvmBase extends Construct implements ISentinelTvm 
   /** Session store failures: fail-open vends and `STORE_UNAVAILABLE` answers. Sum over 5 minutes. */
   public metricStoreFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric(Metrics.STORE_FAILURES, props);
+  }
+
+  /** Access requests filed (gated profiles). Sum over 5 minutes. @experimental */
+  public metricAccessRequests(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(Metrics.ACCESS_REQUESTS, props);
+  }
+
+  /** Break-glass sessions started. Sum over 5 minutes. @experimental */
+  public metricBreakGlassInvocations(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(Metrics.BREAK_GLASS_INVOCATIONS, props);
+  }
+
+  /**
+   * Grants whose seal did not verify: written by someone else than the TVM (each is revoked at once). Sum over 5 minutes.
+   *
+   * @experimental
+   */
+  public metricIntegrityFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(Metrics.INTEGRITY_FAILURES, props);
   }
 
   /** AssumeRole calls that STS refused or that failed. Sum over 5 minutes. */

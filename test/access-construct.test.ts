@@ -531,3 +531,22 @@ describe('GIVEN the configuration reader (canonicalProfiles)', () => {
     expect(() => canonicalProfiles([profile(access)])).toThrow(message);
   });
 });
+
+describe('GIVEN a gated TVM and an ungated one', () => {
+  test('THEN only the gated one has the break-glass and integrity alarms, on their metrics, without addAlarms', () => {
+    const alarmsOf = (withGate: boolean) => {
+      const t = newTvm();
+      addProfile(t, 'readonly', {});
+      if (withGate) addProfile(t, 'admin', { approval: approvedBy(user('carol')) });
+      const template = t.app.synth().getStackByName('TvmStack').template;
+      return Object.values<any>(template.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm').map((r) => r.Properties)
+        .filter((p) => ['BreakGlassInvocations', 'IntegrityFailures'].includes(p.MetricName))
+        .map((p) => ({ metric: p.MetricName, threshold: p.Threshold, namespace: p.Namespace }));
+    };
+    expect(alarmsOf(false)).toEqual([]);
+    expect(alarmsOf(true)).toEqual([
+      { metric: 'BreakGlassInvocations', threshold: 1, namespace: 'SentinelTvm' },
+      { metric: 'IntegrityFailures', threshold: 1, namespace: 'SentinelTvm' },
+    ]);
+  });
+});

@@ -9,9 +9,10 @@ import { ACCOUNT, ADMIN, createFixtureFrom, event, stsClient, type Fixture } fro
 import { localRoleId } from '../cli/local/accounts';
 import type { GetRole } from '../lambda/access/person';
 import { accessRoutes } from '../lambda/access/routes';
+import { powertoolsSink } from '../lambda/observability';
 import { Approval, Approvers, BreakGlass, Justification, PrincipalPattern, ProtectedRole, SentinelTvm } from '../src';
 import { IDENTITY_CENTER_ROLE_PATH_PREFIX } from '../src/shared/access';
-import { parseSourceIdentity } from '../src/shared/contract';
+import { Metrics, parseSourceIdentity } from '../src/shared/contract';
 
 const P = (pattern: string) => PrincipalPattern.fromArnPattern(pattern);
 const user = (name: string) => `arn:aws:iam::${ACCOUNT}:user/${name}`;
@@ -191,5 +192,40 @@ describe('GIVEN break-glass on the profile', () => {
     const res = await call(ALICE, 'POST', '/breakglass', { profile: 'prod', reason: 'I would like to be admin for a while' });
     const unknown = await call(ALICE, 'POST', '/breakglass', { profile: 'nope', reason: 'I would like to be admin for a while' });
     expect([res.body.Code, unknown.body.Code]).toEqual(['BREAK_GLASS_NOT_ALLOWED', 'BREAK_GLASS_NOT_ALLOWED']);
+  });
+});
+
+describe('GIVEN the decision log\'s metrics', () => {
+  test('WHEN someone breaks glass and a forged grant is presented THEN BreakGlassInvocations and IntegrityFailures are counted', async () => {
+    const out: string[] = [];
+    const capture = (chunk: unknown) => {
+      out.push(String(chunk));
+      return true;
+    };
+    const spies = [jest.spyOn(process.stdout, 'write').mockImplementation(capture), jest.spyOn(process.stderr, 'write').mockImplementation(capture)];
+    try {
+      const logged = fx.handler({ sts: stsClient(sts.endpoint), routes: accessRoutes(getRole, ACCOUNT), log: powertoolsSink() });
+      const run = (userArn: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+        logged(event({ userArn, method, path, body: body === undefined ? undefined : JSON.stringify(body), headers }));
+      await call(ERIN, 'POST', `/sessions/${(await call(DANA, 'GET', '/requests')).body.Requests[0].id}/review`, { outcome: 'accepted', note: 'ok' });
+      expect((await run(DANA, 'POST', '/breakglass', { profile: 'prod', reason: 'prod is down once more, nobody answers' })).statusCode).toBe(201);
+      const id = await request(SSO('Developers', 'trudy'));
+      await ddb.send(new UpdateItemCommand({
+        TableName: fx.tableName,
+        Key: { id: { S: id } },
+        UpdateExpression: 'SET #s = :a, expires_at = :e',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':a': { S: 'approved' }, ':e': { S: new Date(Date.now() + 3600_000).toISOString() } },
+      }));
+      const forged = await logged(event({ userArn: SSO('Developers', 'trudy'), query: { profile: 'prod' }, headers: { 'x-sentinel-session-id': id } }));
+      expect(JSON.parse(forged.body).Code).toBe('APPROVAL_INVALID');
+    } finally {
+      spies.forEach((spy) => spy.mockRestore());
+    }
+    const emf = out.join('').split('\n').filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l));
+    const counted = (name: string) => emf.filter((m) => m._aws.CloudWatchMetrics.some((d: any) => d.Metrics.some((x: any) => x.Name === name)))
+      .reduce((sum, m) => sum + m[name], 0);
+    expect(counted(Metrics.BREAK_GLASS_INVOCATIONS)).toBe(1);
+    expect(counted(Metrics.INTEGRITY_FAILURES)).toBe(1);
   });
 });
