@@ -33,7 +33,11 @@ function template(): any {
     role,
     allowedPrincipals: [P(ALICE), P(`arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_Developers_*/*`)],
     approval: Approval.required({
-      approvers: Approvers.principals([P(user('approver-*')), P(`arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_Approvers_*/*`)]),
+      approvers: Approvers.principals([
+        P(user('approver-*')),
+        P(`arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_Approvers_*/*`),
+        P(`arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_Leads_*/*`),
+      ]),
       minApprovals: 2,
       maxDuration: Duration.hours(4),
       justification: Justification.required({ minLength: 10 }),
@@ -48,9 +52,13 @@ function template(): any {
   return app.synth().getStackByName('Fixture').template;
 }
 
-/** Identity Center's roles as IAM answers them in the TVM's account. */
-const getRole: GetRole = async (name) => (name.startsWith('AWSReservedSSO_')
-  ? { path: IDENTITY_CENTER_ROLE_PATH_PREFIX, roleId: localRoleId(ACCOUNT, name) } : undefined);
+/** A role someone created with a permission set's name, at an ordinary path: anyone with iam:CreateRole can. */
+const IMPOSTOR_ROLE = 'AWSReservedSSO_Approvers_ffffffffffffffff';
+/** Identity Center's roles as IAM answers them in the TVM's account, and the impostor at its ordinary path. */
+const getRole: GetRole = async (name) => {
+  if (!name.startsWith('AWSReservedSSO_')) return undefined;
+  return { path: name === IMPOSTOR_ROLE ? '/' : IDENTITY_CENTER_ROLE_PATH_PREFIX, roleId: localRoleId(ACCOUNT, name) };
+};
 
 let sts: LocalSts;
 let fx: Fixture;
@@ -138,11 +146,28 @@ describe('GIVEN a profile that needs two approvals', () => {
     expect(await fx.item(id)).toMatchObject({ status: 'pending', approval_count: 0 });
   });
 
+  test('WHEN a session of a role named like a permission set\'s, outside Identity Center\'s path, approves THEN APPROVER_UNVERIFIED', async () => {
+    const id = (await call(SSO('Developers', 'Alice.Smith'), 'GET', '/requests')).body.Requests[0].id;
+    const impostor = `arn:aws:sts::${ACCOUNT}:assumed-role/${IMPOSTOR_ROLE}/bob`;
+    const res = await call(impostor, 'POST', `/requests/${id}/approve`);
+    expect(res.status).toBe(403);
+    expect(res.body.Code).toBe('APPROVER_UNVERIFIED');
+    expect(await fx.item(id)).toMatchObject({ status: 'pending', approval_count: 0 });
+  });
+
+  test('WHEN one person approves through two permission sets THEN the approval counts once', async () => {
+    const id = (await call(SSO('Developers', 'Alice.Smith'), 'GET', '/requests')).body.Requests[0].id;
+    expect((await call(SSO('Approvers', 'carol'), 'POST', `/requests/${id}/approve`)).body.Request.approval_count).toBe(1);
+    const again = await call(SSO('Leads', 'Carol'), 'POST', `/requests/${id}/approve`);
+    expect(again.body.Code).toBe('DUPLICATE_APPROVAL');
+    expect(await fx.item(id)).toMatchObject({ status: 'pending', approval_count: 1 });
+  });
+
   test('WHEN someone who is no approver approves THEN the request is not found for them, and unchanged', async () => {
     const id = (await call(SSO('Developers', 'Alice.Smith'), 'GET', '/requests')).body.Requests[0].id;
     const res = await call(DANA, 'POST', `/requests/${id}/approve`);
     expect(res.body.Code).toBe('REQUEST_NOT_FOUND');
-    expect(await fx.item(id)).toMatchObject({ status: 'pending', approval_count: 0 });
+    expect(await fx.item(id)).toMatchObject({ status: 'pending', approval_count: 1 });
   });
 
   test('WHEN a table writer approves a pending request by writing the item THEN the vend refuses it and revokes it', async () => {

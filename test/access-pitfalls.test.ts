@@ -35,6 +35,8 @@ const MINUTE = 60_000;
 interface Options {
   readonly requesters?: string[];
   readonly minApprovals?: number;
+  /** The standing profile 'office' needs approval too. */
+  readonly gateOffice?: boolean;
 }
 
 function template(o: Options = {}): any {
@@ -65,6 +67,7 @@ function template(o: Options = {}): any {
   tvm.addProfile('office', {
     role: windowed,
     allowedPrincipals: [P(ALICE)],
+    ...(o.gateOffice ? { approval: Approval.required({ approvers: Approvers.principals([P(user('approver-*'))]) }) } : {}),
     accessWindows: [TimeWindow.weekly({
       timeZone: 'UTC', days: [Weekday.MONDAY, Weekday.TUESDAY, Weekday.WEDNESDAY, Weekday.THURSDAY, Weekday.FRIDAY], start: '09:00', end: '17:00',
     })],
@@ -241,6 +244,22 @@ function handlerFor(digest: string) {
     return { status: res.statusCode, body: JSON.parse(res.body) };
   };
 }
+
+describe('A profile that becomes gated', () => {
+  test('WHEN a standing session of it is continued THEN APPROVAL_REQUIRED, and the sweep revokes it so that its credentials are denied', async () => {
+    const standing = (await vend(ALICE, undefined, 'office')).body.SessionId;
+    const digest = await deployConfig(template({ gateOffice: true }), localDynamoClient(),
+      { tableName: fx.tableName, controlTableName: fx.controlTableName });
+    const gated = handlerFor(digest);
+    expect((await gated(ALICE, { query: { profile: 'office' }, headers: { 'x-sentinel-session-id': standing } })).body.Code)
+      .toBe('APPROVAL_REQUIRED');
+    const config = await loadConfig(localDynamoClient(), fx.controlTableName, digest);
+    await sweep({ grants: new GrantStore(localDynamoClient(), fx.tableName, fx.controlTableName), config: async () => config, now });
+    const item = (await fx.item(standing))!;
+    expect(item).toMatchObject({ status: 'revoked', revoked_kind: 'eligibility_removed' });
+    expect(liveUntil(await rawItem(standing))).toBeGreaterThan(clock);
+  });
+});
 
 describe('P10: break-glass cannot be repeated, silent or long', () => {
   test('WHEN 20 break-glass attempts race THEN exactly one session starts, the others meet the cooldown with Retry-After', async () => {
