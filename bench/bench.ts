@@ -11,6 +11,7 @@ import { activityRows } from './activity';
 import { clientCacheRows } from './client-cache';
 import { countingProxy } from './counting-proxy';
 import { eventRows } from './events';
+import { gatedRows } from './gated';
 import { introspectionRows } from './introspection';
 import { timedRevocationRun } from './revocation-run';
 import { IdentityVerifier, httpSend } from '../lambda/auth/proof';
@@ -68,6 +69,8 @@ async function main() {
   if (process.env.BENCH_ONLY === 'enforcer') return onlyEnforcer();
   // `BENCH_ONLY=introspection` or `events`: those rows alone.
   if (process.env.BENCH_ONLY === 'introspection' || process.env.BENCH_ONLY === 'events') return onlyRelyingParties(process.env.BENCH_ONLY);
+  // `BENCH_ONLY=gated`: gated access alone (approvals, break-glass, access windows).
+  if (process.env.BENCH_ONLY === 'gated') return onlyGated();
   // `BENCH_ONLY=activity`: sessions activity and tamper judgement alone (no DynamoDB needed).
   if (process.env.BENCH_ONLY === 'activity') {
     await activityRows({ row, percentile, ms });
@@ -118,7 +121,7 @@ async function main() {
     // 2. Bundle sizes and cold module initialisation.
     for (const dir of fs.readdirSync(path.join(ASSETS, 'lambda'))) {
       const size = fs.statSync(path.join(ASSETS, 'lambda', dir, 'index.js')).size;
-      row(`bundle ${dir}`, `${(size / 1024).toFixed(1)} KB`, dir.startsWith('vend') ? 'minified, SDK included (budget 320 KB)' : 'minified');
+      row(`bundle ${dir}`, `${(size / 1024).toFixed(1)} KB`, dir.startsWith('vend') ? 'minified, SDK included (budget 345 KB)' : dir.startsWith('access') ? 'minified, IAM client included' : 'minified');
     }
     const runs = 15;
     const bundleInit = coldRequire([path.join(ASSETS, 'lambda', 'vend.lambda', 'index.js')], runs);
@@ -196,6 +199,9 @@ async function main() {
     row('identity proof, cached, p50', `${(percentile(lookups, 50) * 1000).toFixed(1)} µs`,
       'a proof seen before in this container (parse, checks, SHA-256 lookup), n=5000');
 
+    // 3a. Gated access: the gated vend beside a standing one, and the checks it adds.
+    await gatedRows({ row, percentile, ms }, { sts, dynamodbEndpoint: db.endpoint, proxy });
+
     // 3b. The revocation enforcer in a spoke account (issue 12) against its own account.
     await enforcerAccountsRow(db.endpoint, sts);
 
@@ -234,6 +240,21 @@ async function onlyEnforcer(): Promise<void> {
   try {
     await enforcerAccountsRow(db.endpoint, sts);
   } finally {
+    await sts.stop();
+    await db.stop();
+  }
+  printTable();
+}
+
+async function onlyGated(): Promise<void> {
+  const db = await startDynamoDbLocal();
+  process.env[ENDPOINT_VAR] = db.endpoint;
+  const sts = await startLocalSts();
+  const proxy = await countingProxy(db.endpoint);
+  try {
+    await gatedRows({ row, percentile, ms }, { sts, dynamodbEndpoint: db.endpoint, proxy });
+  } finally {
+    await proxy.close();
     await sts.stop();
     await db.stop();
   }

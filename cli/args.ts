@@ -1,4 +1,5 @@
 import { usageError } from './errors';
+import { humanSeconds } from './format';
 
 /** How a command reads each of its options: a value (`--url URL` or `--url=URL`) or a flag (`--json`). */
 export type OptionKinds = Record<string, 'value' | 'flag'>;
@@ -66,4 +67,21 @@ export function integerOption(name: string, raw: string | undefined, min: number
     throw usageError(`--${name} is "${raw}": expected a whole number from ${min} to ${max}`);
   }
   return Number(raw);
+}
+
+const UNIT_SECONDS: Record<string, number> = { d: 86_400, h: 3600, m: 60, s: 1 };
+
+/**
+ * A duration: whole seconds (`5400`) or units, largest first (`2h`, `1h30m`, `45s`, `1d`), within [min, max] seconds; a
+ * usage error naming the option otherwise.
+ */
+export function durationOption(name: string, raw: string | undefined, min: number, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const m = /^(?:(\d{1,4})d)?(?:(\d{1,5})h)?(?:(\d{1,6})m)?(?:(\d{1,7})s)?$/.exec(raw);
+  const seconds = /^[0-9]{1,9}$/.test(raw) ? Number(raw)
+    : m && raw !== '' ? ['d', 'h', 'm', 's'].reduce((sum, unit, i) => sum + Number(m[i + 1] ?? 0) * UNIT_SECONDS[unit], 0) : NaN;
+  if (!(seconds >= min && seconds <= max)) {
+    throw usageError(`--${name} is "${raw}": expected a duration such as 90s, 30m, 2h or 1h30m, from ${humanSeconds(min)} to ${humanSeconds(max)}`);
+  }
+  return seconds;
 }

@@ -5,6 +5,7 @@ import * as path from 'path';
 import { CliError, ExitCode } from './errors';
 import { acquireLock, type LockEvents } from './lock';
 import { readOwnFile } from './own-file';
+import { GrantKinds, type GrantKind } from '../src/shared/access';
 import { Patterns } from '../src/shared/contract';
 
 /** Where sessions and their credentials are kept: `$SENTINEL_TVM_CACHE_DIR`, else `$XDG_CACHE_HOME/sentinel-tvm`, else `~/.cache/sentinel-tvm`. */
@@ -65,6 +66,11 @@ export interface CachedSession {
   readonly credentials?: CachedCredentials;
   /** When a vend last found the TVM unavailable and these credentials served instead (see credentials.ts). */
   readonly unavailableSince?: string;
+  /**
+   * The session is a grant of a gated profile (`sentinel-tvm request` or `breakglass` wrote it): once it ends, revoked or
+   * refused, its id goes too, as a new one needs a new request, never a silent new session.
+   */
+  readonly grant?: GrantKind;
 }
 
 /** Why something about the cache is refused: exit 4, the path and the fix in one line. */
@@ -204,6 +210,7 @@ export function readEntry(file: string): CachedSession | undefined {
   const credentialsOk = c && ['AccessKeyId', 'SecretAccessKey', 'SessionToken'].every((k) => isToken(c[k])) && isoTime(c.Expiration);
   const ends = isoTime(entry.sessionExpiresAt);
   const unavailableSince = isoTime(entry.unavailableSince);
+  const grant = (Object.values(GrantKinds) as unknown[]).includes(entry.grant) ? entry.grant as GrantKind : undefined;
   return {
     url: String(entry.url ?? ''),
     profile: String(entry.profile ?? ''),
@@ -212,6 +219,7 @@ export function readEntry(file: string): CachedSession | undefined {
     ...(ends ? { sessionExpiresAt: ends } : {}),
     ...(credentialsOk ? { credentials: { ...(c as CachedCredentials), Expiration: isoTime(c.Expiration)! } } : {}),
     ...(unavailableSince ? { unavailableSince } : {}),
+    ...(grant ? { grant } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 // profiles and sessions: every call goes to the TVM (credentials, exec and env are in credentials.ts); proof: no call at all.
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import { ACCESS_COMMANDS, type AccessIo } from './access-commands';
 import { sessionsActivity } from './activity-command';
 import { integerOption, parseArgs, type OptionKinds, type ParsedArgs } from './args';
 import { forgetSession } from './cache';
@@ -148,7 +149,7 @@ async function showSession(argv: readonly string[], io: Io, action: 'get' | 'end
 }
 
 /** The session's credentials cached on this machine go with it (the session is over either way). */
-async function clearCached(id: string, how: 'ended' | 'revoked', io: Io): Promise<void> {
+export async function clearCached(id: string, how: 'ended' | 'revoked', io: Io): Promise<void> {
   try {
     const n = await forgetSession(id, how, io.env, {
       waiting: (pid) => io.err(`sentinel-tvm: waiting for the session cache lock${pid ? ` of pid ${pid}` : ''} (a vend in flight) to clear `
@@ -158,6 +159,13 @@ async function clearCached(id: string, how: 'ended' | 'revoked', io: Io): Promis
   } catch (err) {
     io.err(`sentinel-tvm: warning: the session cache was not cleared: ${printable((err as Error).message)}\n`);
   }
+}
+
+/** The gated-access commands (access-commands.ts): request, requests, approve, deny, cancel, withdraw, breakglass, reviews, review. */
+export function access(command: string, argv: readonly string[], io: AccessIo): Promise<number> {
+  const run = Object.prototype.hasOwnProperty.call(ACCESS_COMMANDS, command) ? ACCESS_COMMANDS[command] : undefined;
+  if (!run) throw usageError(`unknown command "${command}"`);
+  return run(argv, io);
 }
 
 /** `sentinel-tvm proof`: an identity proof for a relying party, made with the environment's or a profile's credentials. */

@@ -8,14 +8,14 @@ import { spawn } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
 import { failOn, refusalError, refusalOf } from './answer';
-import { integerOption, parseArgs, type OptionKinds, type ParsedArgs } from './args';
+import { durationOption, integerOption, parseArgs, type OptionKinds, type ParsedArgs } from './args';
 import {
-  cacheFile, checkCacheDir, ensureCacheDir, isoTime, isToken, lockFileOf, readEntry, signerOf, withoutCredentials, writeSession,
+  cacheFile, checkCacheDir, ensureCacheDir, isoTime, isToken, lockFileOf, readEntry, removeSession, signerOf, withoutCredentials, writeSession,
   type CachedCredentials, type CachedSession,
 } from './cache';
 import { CHAIN_VAR, chainKeyOf, CLIENT_OPTIONS, DEVICE_ID, printableError, profileOption, refuseSelfSigning, SESSION_ID, type Io } from './common';
-import { CliError, ExitCode, usageError } from './errors';
-import { humanSeconds, printable, printableJson } from './format';
+import { CliError, ExitCode, usageError, type ExitCodeValue } from './errors';
+import { humanSeconds, printable, printableJson, shellWord } from './format';
 import { acquireLock, LOCK_TIMING } from './lock';
 import { parseTvmUrl } from './url';
 import { Limits, SESSION_HEADER } from '../src/shared/contract';
@@ -32,6 +32,16 @@ const FALLBACK_MIN_SECONDS = 60;
 const UNAVAILABLE_SHARE_SECONDS = 30;
 /** Clocks of hosts sharing a cache directory are taken to agree within this (the lock's 10-s staleness assumes it too). */
 const CLOCK_SKEW_SECONDS = 10;
+/** The longest --wait-approval: a request waits at most a week for its approvals (the TVM's limit). */
+const MAX_WAIT_APPROVAL_SECONDS = 7 * 24 * 3600;
+/** A vend with these answers ends the cached grant: its id (and credentials) go, a new one needs a new request. */
+const GRANT_ENDED = new Map([
+  ['APPROVAL_DENIED', 'was denied'],
+  ['REQUEST_CANCELLED', 'was cancelled'],
+  ['REQUEST_EXPIRED', 'ended before it was used'],
+  ['APPROVAL_INVALID', 'is not valid'],
+  ['REQUEST_STALE', 'was approved for another role than the profile now names'],
+]);
 
 const CREDENTIAL_OPTIONS: OptionKinds = {
   ...CLIENT_OPTIONS,
@@ -42,6 +52,7 @@ const CREDENTIAL_OPTIONS: OptionKinds = {
   'no-cache': 'flag',
   'expiry-window': 'value',
   'verbose': 'flag',
+  'wait-approval': 'value',
 };
 
 /** Variables exec and env remove: they would point AWS clients elsewhere. */
@@ -59,6 +70,10 @@ interface Obtained {
 interface Request {
   readonly profile: string;
   readonly url: URL;
+  /** How to name this TVM and signer in a command line the user is told to run (`--url … [--region …]`). */
+  readonly target: string;
+  /** --wait-approval: how long a pending request is waited for, seconds. */
+  readonly waitApproval?: number;
   readonly file: string;
   readonly duration?: number;
   readonly deviceId?: string;
@@ -86,7 +101,22 @@ function requestOf(a: ParsedArgs, io: Io): Request {
   const sourceProfile = a.values['source-profile'];
   refuseSelfSigning(sourceProfile, io.env);
   const file = cacheFile(url, profile, io.env, signerOf(sourceProfile, io.env));
-  return { profile, url, file, duration, deviceId, windowSeconds, noCache, newSession: a.flags.has('new-session'), verbose: a.flags.has('verbose') };
+  const waitApproval = durationOption('wait-approval', a.values['wait-approval'], 1, MAX_WAIT_APPROVAL_SECONDS);
+  const target = [`--url ${shellWord(url.href)}`, ...(a.values.region !== undefined ? [`--region ${shellWord(a.values.region)}`] : []),
+    ...(sourceProfile !== undefined ? [`--source-profile ${shellWord(sourceProfile)}`] : [])].join(' ');
+  return {
+    profile,
+    url,
+    target,
+    file,
+    duration,
+    deviceId,
+    windowSeconds,
+    noCache,
+    newSession: a.flags.has('new-session'),
+    verbose: a.flags.has('verbose'),
+    waitApproval,
+  };
 }
 
 /**
@@ -138,6 +168,35 @@ async function obtain(a: ParsedArgs, io: Io, req: Request): Promise<Obtained> {
   }
 
   ensureCacheDir(dir); // for the lock file
+  const deadline = req.waitApproval === undefined ? undefined : Date.now() + req.waitApproval * 1000;
+  for (;;) {
+    const got = await underLock(a, io, req, peek, deadline !== undefined);
+    if (!('pending' in got)) return got;
+    // Waited for outside the lock: the other calls for this profile fail fast meanwhile, they do not queue behind it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { awaitDecision, clientFor } = require('./heavy') as typeof import('./heavy');
+    const wait = Math.max(0, deadline! - Date.now());
+    io.err(`sentinel-tvm: request ${got.pending} for profile ${req.profile} is waiting for its approvals: waiting up to `
+      + `${humanSeconds(Math.ceil(wait / 1000))} (--wait-approval)\n`);
+    const waited = await awaitDecision(clientFor(a, io), got.pending, wait, (line) => io.err(`sentinel-tvm: ${line}\n`));
+    if (waited.pending) {
+      throw new CliError(EXIT_STILL_PENDING, `request ${got.pending} is still waiting for its approvals after ${humanSeconds(req.waitApproval!)} `
+        + `(${printable(waited.request?.approval_count ?? 0)} of ${printable(waited.request?.approvals_required ?? '?')}): credentials are vended `
+        + 'once it is approved');
+    }
+    // Decided: the next vend answers for it (activates an approved grant, or says why not and clears it).
+  }
+}
+
+/** A pending request the caller waits for (--wait-approval), its id. */
+interface Pending {
+  readonly pending: string;
+}
+
+/** Exit code of a request still pending at the end of --wait-approval (and of `request --wait` at its --timeout). */
+const EXIT_STILL_PENDING = 5 as number as ExitCodeValue;
+
+async function underLock(a: ParsedArgs, io: Io, req: Request, peek: () => CachedSession | undefined, wait: boolean): Promise<Obtained | Pending> {
   let done: Obtained | undefined;
   const lock = await acquireLock(lockFileOf(req.file), () => {
     done = usable(req, peek());
@@ -154,13 +213,13 @@ async function obtain(a: ParsedArgs, io: Io, req: Request): Promise<Obtained> {
   try {
     // Another process may have vended between our first read and the lock.
     const entry = peek();
-    return usable(req, entry) ?? await vendAndCache(a, io, req, entry);
+    return usable(req, entry) ?? await vendAndCache(a, io, req, entry, wait);
   } finally {
     lock.release();
   }
 }
 
-async function vendAndCache(a: ParsedArgs, io: Io, req: Request, cachedEntry: CachedSession | undefined): Promise<Obtained> {
+async function vendAndCache(a: ParsedArgs, io: Io, req: Request, cachedEntry: CachedSession | undefined, wait: boolean): Promise<Obtained | Pending> {
   let entry = cachedEntry;
   // The AWS SDK is loaded only now (heavy.ts): a cache hit never needs it.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -182,13 +241,38 @@ async function vendAndCache(a: ParsedArgs, io: Io, req: Request, cachedEntry: Ca
   if (cached && res.status >= 400) {
     const code = refusalOf(res).code;
     if (code === 'SESSION_EXPIRED' || code === 'SESSION_NOT_FOUND') {
-      io.err(`sentinel-tvm: session ${cached} ${code === 'SESSION_EXPIRED' ? 'has ended' : 'is unknown to the TVM'}: starting a new session\n`);
+      // A grant's end is told once the new vend says whether the profile still needs one (APPROVAL_REQUIRED, below).
+      if (!entry?.grant) {
+        io.err(`sentinel-tvm: session ${cached} ${code === 'SESSION_EXPIRED' ? 'has ended' : 'is unknown to the TVM'}: starting a new session\n`);
+      }
       // The session is over: its credentials neither serve as a fallback nor stay cached, whatever the next vend does.
       if (entry?.credentials) {
         entry = withoutCredentials(entry);
         rewrite(io, req, entry);
       }
+      const ended = entry;
       res = await vend(undefined);
+      // The profile is gated: no session starts without a new grant. One retry, then this, never a loop.
+      if (res.status >= 400 && refusalOf(res).code === 'APPROVAL_REQUIRED') {
+        forget(io, req);
+        const at = ended?.sessionExpiresAt;
+        throw new CliError(ExitCode.REFUSED, approvalBlock(req, refusalOf(res).message, ended?.grant && code === 'SESSION_EXPIRED'
+          ? `your access window for profile ${req.profile} ended${at ? ` at ${at}` : ''} (session ${cached}): request access again.`
+          : `session ${cached} is over, and profile ${req.profile} needs an approved grant for a new one: request access.`));
+      }
+    } else if (GRANT_ENDED.has(code) || (entry?.grant && code === 'SESSION_REVOKED')) {
+      // A grant that is over is forgotten: the next call asks for a grant again instead of repeating this refusal.
+      forget(io, req);
+      const refusal = printable(refusalError(refusalOf(res)).message);
+      const how = GRANT_ENDED.get(code) ?? 'was revoked';
+      throw new CliError(ExitCode.REFUSED, `${refusal}\nsentinel-tvm: ${entry?.grant === 'breakglass' ? 'break-glass session' : 'request'} ${cached} `
+        + `of profile ${req.profile} ${how}; it is cleared from the cache (\`sentinel-tvm requests get ${cached}\` tells who and why). `
+        + `To ask again:\n  sentinel-tvm request --profile ${req.profile} --reason "…" ${req.target}`);
+    } else if (code === 'APPROVAL_PENDING') {
+      if (wait) return { pending: cached };
+      const refusal = printable(refusalError(refusalOf(res)).message);
+      throw new CliError(ExitCode.REFUSED, `${refusal}\nsentinel-tvm: request ${cached} for profile ${req.profile} is waiting for its approvals: `
+        + `credentials are vended once it is approved (\`sentinel-tvm requests get ${cached}\` shows it; --wait-approval DURATION waits for it)`);
     } else if (code === 'SESSION_REVOKED' || code === 'SESSION_FORBIDDEN') {
       // Its credentials go; its id stays, so that every call says so until --new-session.
       if (entry?.credentials) rewrite(io, req, withoutCredentials(entry));
@@ -196,6 +280,12 @@ async function vendAndCache(a: ParsedArgs, io: Io, req: Request, cachedEntry: Ca
       const refusal = printable(refusalError(refusalOf(res)).message);
       throw new CliError(ExitCode.REFUSED, `${refusal}\nsentinel-tvm: ${why}; --new-session starts a new one`);
     }
+  }
+  if (res.status >= 400 && refusalOf(res).code === 'APPROVAL_REQUIRED') {
+    // A gated profile (or a standing session of a profile that is now gated): whatever is cached of it goes.
+    if (entry) forget(io, req);
+    throw new CliError(ExitCode.REFUSED, `${printable(refusalError(refusalOf(res)).message)}\nsentinel-tvm: `
+      + approvalBlock(req, refusalOf(res).message, `profile ${req.profile} needs an approved grant before credentials are vended.`));
   }
   try {
     failOn(res);
@@ -228,6 +318,7 @@ async function vendAndCache(a: ParsedArgs, io: Io, req: Request, cachedEntry: Ca
     updatedAt: new Date().toISOString(),
     ...(sessionExpiresAt ? { sessionExpiresAt } : {}),
     ...(req.noCache ? {} : { credentials: vended }),
+    ...(entry?.grant && entry.sessionId === c.SessionId ? { grant: entry.grant } : {}),
   });
   if (!req.noCache && secondsLeft(expiration) <= req.windowSeconds) {
     verbose(io, req, `these credentials last ${humanSeconds(Math.max(0, secondsLeft(expiration)))}, no more than the expiry window `
@@ -255,6 +346,34 @@ function fallback(io: Io, req: Request, entry: CachedSession | undefined, err: C
     source: 'fallback',
     warning: `${err.message}; using the cached credentials of session ${entry.sessionId}, which expire ${left(secondsLeft(c.Expiration))}`,
   };
+}
+
+/**
+ * What to do about APPROVAL_REQUIRED, in one block (never a prompt: a credential process has no terminal): the command that
+ * asks for access, and break-glass when the TVM's message says the caller may break glass.
+ */
+function approvalBlock(req: Request, message: string, headline: string): string {
+  const mayRequest = /sentinel-tvm request/.test(message) || !/breakglass/.test(message);
+  const lines = [headline];
+  if (mayRequest) {
+    lines.push('Ask for access (the approvers are told), then run this again once it is approved:',
+      `  sentinel-tvm request --profile ${req.profile} --reason "…" ${req.target}`);
+  }
+  if (/breakglass/.test(message)) {
+    lines.push(`${mayRequest ? 'In an emergency you may break glass instead' : 'You may break glass in an emergency'} (approvers and security are `
+      + 'notified, and the session must be reviewed):', `  sentinel-tvm breakglass --profile ${req.profile} --reason "…" ${req.target}`);
+  }
+  // The first line follows main's own `sentinel-tvm: `.
+  return lines.map((l, i) => (l.startsWith('  ') || i === 0 ? l : `sentinel-tvm: ${l}`)).join('\n');
+}
+
+/** The cache entry goes: the session id with its credentials (the caller holds the entry's lock). */
+function forget(io: Io, req: Request): void {
+  try {
+    removeSession(req.file);
+  } catch (err) {
+    io.err(`sentinel-tvm: warning: the session cache was not cleared: ${printable((err as Error).message)}\n`);
+  }
 }
 
 function rewrite(io: Io, req: Request, entry: CachedSession): void {

@@ -49,3 +49,9 @@ export function humanSeconds(seconds: number): string {
   const s = seconds % 60;
   return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s || (!h && !m) ? `${s}s` : ''}`;
 }
+
+/** A word a POSIX shell reads as it is: kept when it is plain, else single-quoted (and made {@link printable}). */
+export function shellWord(value: string): string {
+  const shown = printable(value);
+  return /^[\w@%+=:,./-]+$/.test(shown) ? shown : `'${shown.replace(/'/g, '\'\\\'\'')}'`;
+}

@@ -8,6 +8,10 @@ export const EXIT_CODES = `Exit codes:
   4  local problem: no AWS credentials to sign with, a cache that is not yours alone or cannot be written,
      local mode could not start`;
 
+/** Exit codes of the commands that wait for a decision (request --wait, credentials --wait-approval). */
+const WAIT_EXIT_CODES = `${EXIT_CODES}
+  5  the request was still waiting for its approvals when the wait ended`;
+
 const COMMON = `Common options:
   --url URL          the TVM API URL (tvm.url), or set SENTINEL_TVM_URL
   --region R         SigV4 signing region (default: from an execute-api URL, else us-east-1)
@@ -23,7 +27,14 @@ window left are printed without asking the TVM; otherwise one process at a time 
 (header X-Sentinel-Session-Id), and processes started at the same time wait for it and share its credentials. When
 the TVM answers SESSION_EXPIRED or SESSION_NOT_FOUND, a new session is started. SESSION_REVOKED clears the cached
 credentials and is reported (exit 1) until --new-session. \`sentinel-tvm sessions end|revoke\` clears the session's
-cached credentials on this machine.`;
+cached credentials on this machine.
+
+A profile that needs approval (or break-glass) vends only for a grant: \`sentinel-tvm request\` and \`sentinel-tvm
+breakglass\` put its id into this cache, and the next call continues it. Without one (APPROVAL_REQUIRED), the command to
+ask for access is printed and the exit code is 1; nothing is ever asked on the terminal. While the request waits for its
+approvals (APPROVAL_PENDING) the call fails at once (exit 1), unless --wait-approval waits for the decision. A grant that
+was denied, cancelled, expired unused or revoked is cleared from the cache with its credentials (exit 1); when its
+access window ends (SESSION_EXPIRED), one new vend finds that the profile needs a new grant, and the command says so.`;
 
 const CREDENTIAL_OPTIONS = `  --profile NAME       the TVM profile (not an AWS profile)
   --duration S         credential lifetime in seconds (900 to the profile's maximum; default: the TVM's default)
@@ -32,7 +43,9 @@ const CREDENTIAL_OPTIONS = `  --profile NAME       the TVM profile (not an AWS p
   --new-session        start a new session, whatever is cached
   --device-id HEX64    a device identifier recorded with a new session (64 lowercase hex digits)
   --verbose            tell on stderr where the credentials come from and how long they and the session last
-                       (a session with under 15 minutes left is announced on stderr without it)`;
+                       (a session with under 15 minutes left is announced on stderr without it)
+  --wait-approval D    a request still waiting for its approvals is waited for up to D (e.g. 10m), polling it; exit 5
+                       if it is still waiting then. Default: exit 1 at once`;
 
 export const HELP: Record<string, string> = {
   main: `sentinel-tvm: client and local mode of the cdk-sentinel-tvm Token Vending Machine
@@ -44,6 +57,12 @@ Usage:
   sentinel-tvm profiles --url URL                                     the profiles you may use
   sentinel-tvm sessions list|get|end|revoke|activity ...              your sessions (administrators: anyone's)
   sentinel-tvm proof --audience NAME [--region R]                     an identity proof for a service downstream of the TVM
+  sentinel-tvm request --profile NAME --reason TEXT [--wait]          ask for access to a profile that needs approval
+  sentinel-tvm requests list|get ...                                  your requests, or those you may approve
+  sentinel-tvm approve|deny|withdraw ID ...                           decide on a request (approvers)
+  sentinel-tvm cancel ID                                              cancel your own request
+  sentinel-tvm breakglass --profile NAME --reason TEXT                emergency access, without an approver, reviewed later
+  sentinel-tvm reviews list | review ID ...                           review break-glass sessions (reviewers)
   sentinel-tvm local --config FILE [--port N]                         run the TVM on this machine, no AWS account needed
   sentinel-tvm help COMMAND | COMMAND --help
 
@@ -71,7 +90,7 @@ ${COMMON}
 Do not point AWS_PROFILE at a profile whose credential_process is this command itself: the credentials it signs
 with would come from itself. Use --source-profile for the profile holding your own credentials.
 
-${EXIT_CODES}
+${WAIT_EXIT_CODES}
 `,
   exec: `Usage: sentinel-tvm exec --url URL --profile NAME [options] -- COMMAND [ARGS...]
 
@@ -91,7 +110,7 @@ ${CREDENTIAL_OPTIONS}
 ${COMMON}
 
 Exit codes: COMMAND's, or those below when no command was run.
-${EXIT_CODES}
+${WAIT_EXIT_CODES}
 `,
   env: `Usage: sentinel-tvm env --url URL --profile NAME [options]
 
@@ -106,7 +125,7 @@ Options:
 ${CREDENTIAL_OPTIONS}
 ${COMMON}
 
-${EXIT_CODES}
+${WAIT_EXIT_CODES}
 `,
   profiles: `Usage: sentinel-tvm profiles --url URL [--json]
 
@@ -177,6 +196,131 @@ Options:
   --profile NAME       an AWS profile to sign with (not a TVM profile). Default: the AWS SDK's default chain, which
                        under \`sentinel-tvm exec\` takes the session's credentials from the environment
   -h, --help           show help
+
+${EXIT_CODES}
+`,
+  request: `Usage: sentinel-tvm request --profile NAME [--reason TEXT] [--duration D] [--ticket ID] [--start TIME]
+                            [--wait [--timeout D]] [--url URL] [--json]
+
+Asks for access to a profile that needs approval: the request waits for its approvals (or is approved at once by an
+auto-approve rule of the profile). Its id goes into the session cache of \`credentials\` (same URL, profile and signer),
+so that the next \`sentinel-tvm credentials --profile NAME\` continues it: refused with APPROVAL_PENDING while it waits,
+then the credentials of the grant, which end with its window. Prints the request: its id, status, approvals so far,
+window and approval deadline. A second request while one is open is refused (REQUEST_EXISTS): its id is printed and put
+into the cache (exit 1), or waited on with --wait.
+
+  sentinel-tvm request --url URL --profile prod-admin --duration 2h --reason "rotate the orders database password" --wait
+
+Options:
+  --profile NAME     the TVM profile (not an AWS profile); required
+  --reason TEXT      why, for the approvers (the profile says whether it is required, and how long it must be).
+                     Without it, asked on a terminal; with no terminal, a profile that requires one exits 2
+  --duration D       the access window, e.g. 30m, 2h, 1h30m (15m to the profile's maximum; default: the profile's)
+  --ticket ID        a ticket id, where the profile takes one
+  --start TIME       a scheduled start, ISO 8601 with its offset (e.g. 2026-12-01T09:00:00Z), where the profile allows
+                     one: the window starts then, or at the approval if later
+  --wait             wait for the decision, polling the request (every 5 s, backing off to 30 s), and print each approval
+  --timeout D        how long --wait waits (default 30m)
+${COMMON}
+
+${WAIT_EXIT_CODES}
+  With --wait: 0 approved, 1 denied, cancelled or expired, 5 still waiting at --timeout. Without: 0 once it is filed.
+`,
+  requests: `Usage:
+  sentinel-tvm requests list [--approvable | --mine] [--profile NAME] [--status STATUS]
+  sentinel-tvm requests get ID
+
+  list    newest first: your own requests and grants (--mine, the default), or the requests waiting for approvals
+          that you may approve (--approvable; your own are left out). --status: pending, approved, active, denied,
+          cancelled, revoked or expired.
+  get     one request: who asked, for which profile and role, the window, the reason and ticket, the approvals so far,
+          the decision, and its digest (what \`approve\` approves). Its requester, the profile's approvers or
+          reviewers, and administrators may read it.
+
+Reasons and comments are other people's text: control characters are shown escaped (\\xHH).
+
+${COMMON}
+
+${EXIT_CODES}
+`,
+  approve: `Usage: sentinel-tvm approve ID [--comment TEXT] [--yes]
+
+Shows the request (requester, person, profile, role, window, reason, ticket, approvals so far) and, on a terminal,
+asks for confirmation; then approves exactly the request shown (its digest is sent: a request that changed since is
+refused with REQUEST_CHANGED, and nothing is approved). The approval that reaches the profile's quorum approves the
+grant, and its window starts then (or at its scheduled start). You cannot approve your own request, through any role.
+
+Options:
+  --comment TEXT     a comment for the requester and the record (at most 256 characters)
+  --yes              approve without asking: required when there is no terminal (exit 2 otherwise, nothing is sent)
+${COMMON}
+
+${EXIT_CODES}
+  Answering anything but y at the question exits 2: nothing was sent.
+`,
+  deny: `Usage: sentinel-tvm deny ID --comment TEXT
+
+Denies a request waiting for its approvals (approvers of its profile). The comment says why (1 to 256 characters).
+
+${COMMON}
+
+${EXIT_CODES}
+`,
+  cancel: `Usage: sentinel-tvm cancel ID
+
+Cancels your own request, waiting or approved and never used; it is cleared from this machine's session cache. A grant
+in use is ended with \`sentinel-tvm sessions end ID\`, which also has its credentials denied.
+
+${COMMON}
+
+${EXIT_CODES}
+`,
+  withdraw: `Usage: sentinel-tvm withdraw ID --reason TEXT
+
+Withdraws a request or grant (approvers of its profile, administrators): a request waiting for its approvals is
+denied; an approved grant is revoked, and the credentials it vended are denied by IAM once the enforcer has run.
+
+${COMMON}
+
+${EXIT_CODES}
+`,
+  breakglass: `Usage: sentinel-tvm breakglass --profile NAME --reason TEXT [--ticket ID] [--duration D] [--yes]
+
+Emergency access without an approver, for those the profile allows to break glass. Before anything is sent it says
+what happens: the profile's approvers and security are notified, the session is marked as break-glass in CloudTrail
+(the SourceIdentity of its credentials), and it must be reviewed before your next break-glass on the profile. On a
+terminal it asks for confirmation. The session's id goes into the session cache of \`credentials\`, which then vends
+its credentials at once.
+
+Options:
+  --profile NAME     the TVM profile; required
+  --reason TEXT      what happened (the profile says how long it must be); required
+  --ticket ID        an incident or ticket id, where the profile takes one
+  --duration D       the window, e.g. 30m (15m to the profile's maximum, the default)
+  --yes              do not ask: required when there is no terminal (exit 2 otherwise, nothing is sent)
+${COMMON}
+
+${EXIT_CODES}
+  Answering anything but y at the question exits 2: nothing was sent.
+`,
+  reviews: `Usage: sentinel-tvm reviews list [--overdue]
+
+Lists the break-glass sessions waiting for their review that you may review (your own are left out; administrators
+see all): who, which profile, when, the reason, and when the review is due. --overdue: only those past it.
+
+${COMMON}
+
+${EXIT_CODES}
+`,
+  review: `Usage: sentinel-tvm review ID --outcome accepted|flagged --note TEXT
+
+Closes the review of a break-glass session (a reviewer of its profile who is not the person who broke the glass).
+The person's next break-glass on the profile no longer waits for it.
+
+Options:
+  --outcome O        accepted, or flagged (for follow-up); required
+  --note TEXT        what was found (1 to 256 characters); required
+${COMMON}
 
 ${EXIT_CODES}
 `,

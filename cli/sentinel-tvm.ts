@@ -8,6 +8,8 @@ import { HELP } from './help';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on use; bundled apart (heavy.ts)
 const heavy = () => require('./heavy') as typeof import('./heavy');
+/** Gated access (cli/access-commands.ts): requests, approvals, break-glass, reviews. */
+const ACCESS = ['request', 'requests', 'approve', 'deny', 'cancel', 'withdraw', 'breakglass', 'reviews', 'review'];
 // profiles, sessions, proof and local load the AWS SDK and local mode when they run: a credential cache hit loads neither.
 const COMMANDS: Record<string, (argv: readonly string[], io: Io) => Promise<number>> = {
   credentials,
@@ -16,6 +18,7 @@ const COMMANDS: Record<string, (argv: readonly string[], io: Io) => Promise<numb
   profiles: (argv, io) => heavy().profiles(argv, io),
   sessions: (argv, io) => heavy().sessions(argv, io),
   proof: (argv, io) => heavy().proof(argv, io),
+  ...Object.fromEntries(ACCESS.map((name) => [name, (argv: readonly string[], io: Io) => heavy().access(name, argv, io)])),
   local: (argv, io) => heavy().runLocal(argv, io),
 };
 

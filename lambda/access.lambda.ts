@@ -6,7 +6,7 @@ import { dynamoClient, stsClient } from './clients';
 import { createHandler, type TvmEvent } from './handler';
 import type { HttpResponse } from './http';
 import { loadConfig, type TvmConfig } from './profiles';
-import { readSettings } from './settings';
+import { readSettings, tvmRevoker } from './settings';
 
 const settings = readSettings(process.env);
 const ddb = dynamoClient();
@@ -25,7 +25,7 @@ let config: Promise<TvmConfig> | undefined;
 
 /** EventBridge's scheduled event: the lifecycle sweep. It decides nothing a request could not (see lifecycle.ts). */
 interface ScheduledEvent {
-  readonly source?: string;
+  readonly 'source'?: string;
   readonly 'detail-type'?: string;
 }
 
@@ -35,7 +35,7 @@ export async function handler(event: TvmEvent | ScheduledEvent): Promise<HttpRes
       config = undefined;
       throw err;
     });
-    const result = await sweep({ grants, config: () => config!, now: () => new Date() });
+    const result = await sweep({ grants, config: () => config!, now: () => new Date(), revokedBy: tvmRevoker(settings) });
     console.log(JSON.stringify({ level: 'INFO', message: 'lifecycle sweep', ...result }));
     return result;
   }

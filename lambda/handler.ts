@@ -14,7 +14,7 @@ import { loadConfig, type TvmConfig } from './profiles';
 import { changeSession, getSession, listSessions, type ManageFacts } from './sessions/manage';
 import { PageTokens } from './sessions/paging';
 import { SessionStore } from './sessions/store';
-import type { Settings } from './settings';
+import { tvmRevoker, type Settings } from './settings';
 import { vend, type VendFacts } from './vend/vend';
 import { IdentityProof, SESSION_HEADER } from '../src/shared/contract';
 
@@ -103,7 +103,7 @@ export function createHandler(deps: HandlerDeps): (event: TvmEvent) => Promise<H
     });
     return grantKeyPromise;
   };
-  const gate = { grants, grantKey, now };
+  const gate = { grants, grantKey, now, revoker: tvmRevoker(deps.settings) };
   const ctx = { settings: deps.settings, store, sts: deps.sts, config, now, newSessionId, serverInstanceId, pageTokens, gate, grants };
   const shared: SharedContext = { settings: deps.settings, config, now, newSessionId, serverInstanceId, ddb: deps.ddb, grantKey };
   const introspection = { store, config, verifier, now, tvmName: deps.settings.tvmName, inactive: new InactiveSessions() };

@@ -1,4 +1,4 @@
-import { Env, Limits, StoreFailureModes } from '../src/shared/contract';
+import { Env, runtimeRolePathOf, vendRoleName, Limits, StoreFailureModes } from '../src/shared/contract';
 
 /** The handler's settings, read once per container from the environment the construct sets. */
 export interface Settings {
@@ -66,4 +66,14 @@ function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number): number
     throw new Error(`environment variable ${name} is "${raw}": expected a whole number of seconds`);
   }
   return value;
+}
+
+/**
+ * Who revokes when the TVM itself does (a broken grant seal, the lifecycle sweep): the vending role, which has a fixed name,
+ * as a principal ARN (`revoked_by` is one, and `Session Revoked` requires one). `sentinel-tvm` when the account is unknown.
+ */
+export function tvmRevoker(settings: Settings): string {
+  if (!settings.tvmAccount) return 'sentinel-tvm';
+  const partition = settings.region.startsWith('cn-') ? 'aws-cn' : settings.region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
+  return `arn:${partition}:iam::${settings.tvmAccount}:role${runtimeRolePathOf(settings.tvmName)}${vendRoleName(settings.tvmName, settings.region)}`;
 }

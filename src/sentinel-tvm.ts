@@ -749,6 +749,8 @@ export class SentinelTvm extends SentinelTvmBase {
       [Env.RETENTION_SECONDS]: String(retention),
       [Env.STORE_FAILURE_MODE]: (props.storeFailureMode ?? StoreFailureMode.FAIL_OPEN) === StoreFailureMode.FAIL_CLOSED
         ? StoreFailureModes.FAIL_CLOSED : StoreFailureModes.FAIL_OPEN,
+      // Names the TVM's own revocations (a broken grant seal) by its vending role; proves Identity Center persons there.
+      [Env.TVM_ACCOUNT]: Stack.of(this).account,
       ...observability,
     };
     this.handler = new VendFunction(this, 'Handler', {
@@ -830,7 +832,7 @@ export class SentinelTvm extends SentinelTvmBase {
         controlTable: this.controlTable,
         grantConfigRead: (grantee) => this.configuration.grantRead(grantee),
         // Identity Center users of this account are proven persons through IAM GetRole there.
-        environment: { ...environment, [Env.TVM_ACCOUNT]: Stack.of(this).account },
+        environment,
         encryptionKey: props.encryptionKey,
         logRetention,
         runtimeRolePath: this.runtimeRolePath,

@@ -2,8 +2,8 @@
 // `sentinel.????????????????.b.*` (the README's example) matches break-glass sessions and nothing else, whatever the user is
 // called. Evaluated by an IAM policy simulator on the values the vend sets (formatSourceIdentity).
 import fc from 'fast-check';
-import { formatSourceIdentity, SourceIdentityKinds, type SourceIdentityKind } from '../src/shared/contract';
 import { decide } from './support/iam-decide';
+import { formatSourceIdentity, SourceIdentityKinds, type SourceIdentityKind } from '../src/shared/contract';
 
 /** The README's example guardrail: no IAM or Organizations changes from break-glass sessions. */
 const BREAK_GLASS_GUARDRAIL = {

@@ -1,6 +1,8 @@
 import * as fs from 'fs';
 import { localNames } from './accounts';
+import { canonicalProfiles, ConfigError } from '../../lambda/config/document';
 import { callerFrom } from '../../lambda/identity';
+import { countPersons, personPatternKind, type AccessPolicyConfig } from '../../src/shared/access';
 import { Env, Limits, Patterns, StoreFailureModes, type ProfileConfig } from '../../src/shared/contract';
 import { principalPatternProblem, type PrincipalPatternOptions } from '../../src/shared/principal-patterns';
 import { CliError, ExitCode, usageError } from '../errors';
@@ -19,7 +21,10 @@ export interface CallerRole {
   readonly trusted: readonly string[];
 }
 
-/** The local config file, validated: the construct's props in JSON (durations in seconds) plus the principals. */
+/**
+ * The local config file, validated: the construct's props in JSON (durations in seconds) plus the principals; a profile's
+ * gates (`approval`, `breakGlass`, `accessWindows`) in the configuration's own shape (seconds, ARN patterns).
+ */
 export interface LocalConfig {
   readonly region: string;
   /** The account the TVM lives in (its execution role, enforcer and API). */
@@ -42,7 +47,8 @@ const TOP_KEYS = ['//', 'region', 'principals', 'adminPrincipals', 'introspectio
   'defaultCredentialDuration', 'sessionRetention', 'storeFailureMode', 'allowCallerChosenPrincipalNames', 'tvmAccount', 'spokeAccounts',
   'callerRoles'];
 const PRINCIPAL_KEYS = ['//', 'secretAccessKey', 'arn'];
-const PROFILE_KEYS = ['//', 'name', 'roleArn', 'allowedPrincipals', 'maxCredentialDuration', 'issuedCredentialsSurviveRevocation'];
+const PROFILE_KEYS = ['//', 'name', 'roleArn', 'allowedPrincipals', 'maxCredentialDuration', 'issuedCredentialsSurviveRevocation',
+  'approval', 'breakGlass', 'accessWindows'];
 const ACCOUNT = /^\d{12}$/;
 /** What aws:PrincipalArn holds: an IAM user or role (its path included), or an account root. */
 const PRINCIPAL_ARN = /^arn:[\w-]+:iam::\d{12}:(user\/|role\/|root$)/;
@@ -88,6 +94,71 @@ function patterns(value: unknown, where: string, allowEmpty: boolean, options: P
     if (problem) fail(`${where}[${i}]`, `is ${show(p)}: ${problem}`);
   });
   return value as string[];
+}
+
+const USE_PERSONS = 'use an IAM user (arn:aws:iam::ACCOUNT:user/NAME) or an Identity Center permission set of the TVM\'s account '
+  + '(arn:aws:sts::ACCOUNT:assumed-role/AWSReservedSSO_SET_*/USER)';
+
+/** As the construct's synth check: a pattern of people who approve, break glass or review must name persons only. */
+function personProblem(pattern: string, tvmAccount: string): string | undefined {
+  const { kind, account } = personPatternKind(pattern);
+  if (kind === 'wildAccount') {
+    return `its partition, service and account must be literal, so that it names persons of a known account: ${USE_PERSONS}`;
+  }
+  if (kind === 'iamUser') return undefined;
+  if (kind === 'identityCenter') {
+    return account === tvmAccount ? undefined : `it is an Identity Center role of account ${account}, not the TVM's (${tvmAccount}): the TVM `
+      + 'proves an Identity Center role with iam:GetRole, in its own account only';
+  }
+  return `it names no IAM user or Identity Center user, the only principals whose names AWS, not the caller, chooses: ${USE_PERSONS}`;
+}
+
+/**
+ * A profile's gates from the file (`approval`, `breakGlass`, `accessWindows`), in the configuration's own shape, canonical
+ * by the configuration writer's own code (so that local mode and a deployment read them alike), then checked as the
+ * construct checks them at synth; undefined for a profile without gates.
+ */
+function accessPolicy(p: Record<string, unknown>, where: string, profile: ProfileConfig, tvmAccount: string,
+  options: PrincipalPatternOptions): AccessPolicyConfig | undefined {
+  if (p.approval === undefined && p.breakGlass === undefined && p.accessWindows === undefined) return undefined;
+  const raw = {
+    ...(p.approval !== undefined ? { approval: p.approval } : {}),
+    ...(p.breakGlass !== undefined ? { breakGlass: p.breakGlass } : {}),
+    ...(p.accessWindows !== undefined ? { windows: p.accessWindows } : {}),
+  };
+  let access: AccessPolicyConfig;
+  try {
+    access = canonicalProfiles([{ ...profile, access: raw }], 'profile')[0].access!;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // The writer names `profile[0].access.<field>`; in the file they are the profile's own fields, `windows` as `accessWindows`.
+    throw new ConfigProblem(err.message.replace(/^profile\[0\]\.access\.windows/, `${where}.accessWindows`).replace(/^profile\[0\]\.access/, where));
+  }
+  const persons = (list: readonly string[], at: string) => {
+    patterns(list, at, false, options);
+    list.forEach((pattern, i) => {
+      const problem = personProblem(pattern, tvmAccount);
+      if (problem) fail(`${at}[${i}]`, `is ${show(pattern)}: ${problem}`);
+    });
+  };
+  const { approval, breakGlass } = access;
+  if (approval) {
+    persons(approval.approvers, `${where}.approval.approvers`);
+    const matchable = countPersons(approval.approvers);
+    if (matchable !== undefined && approval.minApprovals > matchable) {
+      fail(`${where}.approval.minApprovals`, `is ${approval.minApprovals} but only ${matchable} approver${matchable === 1 ? '' : 's'} can ever `
+        + 'match: nobody could approve');
+    }
+    approval.autoApprove.forEach((rule, i) => persons(rule.principals, `${where}.approval.autoApprove[${i}].principals`));
+  }
+  if (breakGlass) {
+    persons(breakGlass.principals, `${where}.breakGlass.principals`);
+    persons(breakGlass.reviewers, `${where}.breakGlass.reviewers`);
+    if (!breakGlass.reason.required) {
+      fail(`${where}.breakGlass.reason.required`, 'is false: break-glass always needs a reason, the review rests on it');
+    }
+  }
+  return access;
 }
 
 /** Validates a parsed config file; errors name the field, its value and what is expected. */
@@ -178,6 +249,12 @@ export function validateConfig(raw: unknown): LocalConfig {
         + `${where}.issuedCredentialsSurviveRevocation: true to accept that`);
     }
     if (optOut === true) profiles[i] = { ...profiles[i], unenforced: true };
+    const access = accessPolicy(p, where, profiles[i], tvmAccount as string, patternOptions);
+    if ((access?.approval || access?.breakGlass) && optOut === true) {
+      fail(`${where}.issuedCredentialsSurviveRevocation`, 'is true, but a gated profile (approval, breakGlass) needs revocation to reach issued '
+        + 'credentials, as withdrawing a grant must cut its credentials: remove it, as the construct requires');
+    }
+    if (access) profiles[i] = { ...profiles[i], access };
   });
 
   const rawCallers = object(top.callerRoles ?? {}, 'callerRoles', Object.keys(top.callerRoles ?? {}));
@@ -283,6 +360,8 @@ export function configProperties(config: LocalConfig): { AdminPrincipals: string
       chainRoleArns: p.chainRoleArns ?? [],
       // Only when set, as the construct writes it (CloudFormation's view: a string): others keep their digest.
       ...(p.unenforced ? { unenforced: 'true' } : {}),
+      // Only when gated, as the construct writes it: the configuration's own shape.
+      ...(p.access ? { access: p.access } : {}),
     })),
   };
 }
@@ -308,5 +387,6 @@ export function handlerEnvironment(config: LocalConfig, d: LocalDeployment): Rec
     [Env.DEFAULT_DURATION_SECONDS]: String(config.defaultCredentialDurationSeconds),
     [Env.RETENTION_SECONDS]: String(config.sessionRetentionSeconds),
     [Env.STORE_FAILURE_MODE]: config.storeFailureMode,
+    [Env.TVM_ACCOUNT]: config.tvmAccount,
   };
 }

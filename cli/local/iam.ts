@@ -1,7 +1,8 @@
 // A local IAM endpoint (query protocol) for the enforcer: the inline role policy actions it uses, on the roles of the
 // signing credentials' own account (as IAM's endpoint acts in the caller's account), for the TVM's enforcer role in the
 // TVM's account and a spoke's enforcement role in that spoke's account only, on protected roles only. And GetRole for the
-// vending function's execution role in the TVM's account, on Identity Center's reserved path only, as the construct grants.
+// execution role in the TVM's account (local mode's access function signs as it), on Identity Center's reserved path only,
+// as the construct grants its access function.
 import { randomUUID } from 'crypto';
 import type { LocalAccounts, LocalRole } from './accounts';
 import { answerQuery, QueryError, queryErrorXml, serveLocal, xml, type LocalEndpoint } from './http';

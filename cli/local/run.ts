@@ -3,7 +3,7 @@
 // STS that enforces each role's trust policy across the emulated accounts, a local IAM, the real bundled revocation
 // enforcer writing its deny there, and one AWS-style call (S3 ListBuckets) decided by the caller's role policies. The real
 // bundled events function reads the session table's stream and puts the session events on a local EventBridge, which
-// prints each and appends it to a file.
+// prints each and appends it to a file. With a gated profile, the real bundled access function serves the access routes.
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import { createRequire } from 'module';
@@ -11,6 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { integerOption, parseArgs } from '../args';
 import { CliError, ExitCode, usageError } from '../errors';
+import { accessEnvironment, ACCESS_ROUTE_KEYS, isGated, startLocalAccess, type LocalAccess } from './access';
 import { explicitDenyMessage, LocalAccounts, LOCAL_TVM_NAME } from './accounts';
 import { startLocalAws } from './aws';
 import { configProperties, handlerEnvironment, loadConfigFile } from './config';
@@ -29,6 +30,11 @@ const DEFAULT_TABLE = 'sentinel-tvm-local-sessions';
 const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'];
 const DEFAULT_ENFORCE_EVERY_SECONDS = 60;
 const REVOKE_ROUTE = 'POST /sessions/{id}/revoke';
+/** Routes that can end a grant early as a revocation (owner_ended, approval_withdrawn), when the answer says so. */
+const GRANT_END_ROUTES: Readonly<Record<string, 'Session' | 'Request'>> = {
+  'DELETE /sessions/{id}': 'Session',
+  'POST /requests/{id}/withdraw': 'Request',
+};
 
 export interface LocalIo {
   readonly env: NodeJS.ProcessEnv;
@@ -49,6 +55,20 @@ export function defaultDataDir(env: NodeJS.ProcessEnv): string {
 /** The bundled enforcer, beside the vending handler. */
 export function enforcerBundlePath(bundleDir: string = __dirname): string {
   return path.join(bundleDir, '..', '..', 'lambda', 'enforcer.lambda', 'index.js');
+}
+
+/** The bundled access function (requests, approvals, break-glass, reviews), beside the vending handler. */
+export function accessBundlePath(bundleDir: string = __dirname): string {
+  return path.join(bundleDir, '..', '..', 'lambda', 'access.lambda', 'index.js');
+}
+
+/** Whether an answer of a grant-ending route says the grant is now revoked (its credentials, if any, are to be denied). */
+function endedAsRevoked(result: any, wrapper: 'Session' | 'Request'): boolean {
+  try {
+    return JSON.parse(String(result?.body ?? ''))?.[wrapper]?.status === 'revoked';
+  } catch {
+    return false;
+  }
 }
 
 /** The bundled session events function, beside the vending handler. */
@@ -136,7 +156,11 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
   const handlerPath = handlerBundlePath();
   const enforcerPath = enforcerBundlePath();
   const eventsPath = eventsBundlePath();
-  for (const [what, file] of [['vending handler', handlerPath], ['enforcer', enforcerPath], ['events function', eventsPath]]) {
+  const accessPath = accessBundlePath();
+  const gated = config.profiles.filter(isGated).map((p) => p.name);
+  const bundles = [['vending handler', handlerPath], ['enforcer', enforcerPath], ['events function', eventsPath]];
+  if (gated.length > 0) bundles.push(['access function', accessPath]);
+  for (const [what, file] of bundles) {
     if (!fs.existsSync(file)) throw new CliError(ExitCode.LOCAL, `the bundled ${what} is missing at ${file}: build it with \`npx projen bundle\``);
   }
   const say = (line: string) => io.err(`sentinel-tvm local: ${line}\n`);
@@ -203,9 +227,13 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
     const account = names.tvmAccount;
     const tvmKey = sessionKey(account, names.executionRoleArn, LOCAL_TVM_NAME);
     const enforcerKey = sessionKey(account, names.enforcerRoleArn, `${LOCAL_TVM_NAME}-enforcer`);
+    // The access function signs as the execution role too: the local IAM grants that role GetRole on Identity Center's path
+    // (the construct gives the access function a role of its own; here one role stands for both).
+    const accessKey = sessionKey(account, names.executionRoleArn, `${LOCAL_TVM_NAME}-access`);
     const keys = new Map<string, KnownKey>([
       [tvmKey.accessKeyId, tvmKey.known],
       [enforcerKey.accessKeyId, enforcerKey.known],
+      ...(gated.length > 0 ? [[accessKey.accessKeyId, accessKey.known] as [string, KnownKey]] : []),
       ...config.principals.map((p) => [p.accessKeyId, { secretAccessKey: p.secretAccessKey, arn: p.arn }] as [string, KnownKey]),
     ]);
     const sts: LocalSts = await startLocalSts({
@@ -214,6 +242,8 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
       keys,
       roles: accounts.trustPolicies(),
       authorize: (caller, action, resource) => accounts.decide(caller, action, resource),
+      // Sessions' UserId (`AROA…:<session>`) carries their role's id, which the access function compares with GetRole's.
+      roleIdOf: (roleAccount, roleName) => accounts.roleIdOf(roleAccount, roleName),
       log: (line) => say(`sts: ${line}`),
     });
     started.push(sts);
@@ -319,11 +349,33 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
 
     // The front door's port is fixed first: identity proofs name its host, and the handler learns it at load time.
     const doorPort = port || await freePort();
+    const vendEnvironment = handlerEnvironment(config, {
+      tableName: table, controlTableName: controlTable, configDigest, audiences: [`127.0.0.1:${doorPort}`, `localhost:${doorPort}`],
+    });
+    // The access function, as the construct deploys it with the first gated profile: its own environment and worker.
+    let access: LocalAccess | undefined;
+    if (gated.length > 0) {
+      access = startLocalAccess({
+        bundle: accessPath,
+        region: config.region,
+        account,
+        env: {
+          ...accessEnvironment(vendEnvironment, account),
+          ...functionEnvironment(config.region, accessKey, {
+            AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+            AWS_ENDPOINT_URL_STS: sts.endpoint,
+            AWS_ENDPOINT_URL_IAM: iam.endpoint,
+          }, LOCAL_TVM_NAME, logLevel),
+        },
+        // Its decision log goes where the vending handler's goes: stdout.
+        logLine: (line) => io.out(`${line}\n`),
+        log: (line, level) => sayAt(level, `access: ${line}`),
+      });
+      started.push(access);
+    }
     // The handler reads its configuration once, at load time, from the environment, as in Lambda.
     Object.assign(process.env, {
-      ...handlerEnvironment(config, {
-        tableName: table, controlTableName: controlTable, configDigest, audiences: [`127.0.0.1:${doorPort}`, `localhost:${doorPort}`],
-      }),
+      ...vendEnvironment,
       AWS_REGION: config.region,
       AWS_DEFAULT_REGION: config.region,
       AWS_ACCESS_KEY_ID: tvmKey.accessKeyId,
@@ -343,13 +395,19 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
       throw new CliError(ExitCode.LOCAL, `cannot load the vending handler ${handlerPath}: ${(err as Error).message}`);
     }
     if (typeof vend !== 'function') throw new CliError(ExitCode.LOCAL, `${handlerPath} exports no handler function`);
+    // The access routes go to the access function when there is one (as the construct routes them); all else to the handler.
     // Standing in for the session table's stream: a revocation the API accepted reaches the enforcer at once.
     const handler: Handler = async (event: any, context) => {
-      const result = await vend(event, context);
-      if (event?.routeKey === REVOKE_ROUTE && result?.statusCode === 200 && typeof event.pathParameters?.id === 'string') {
-        enforcer.revoked(event.pathParameters.id);
+      const routeKey = String(event?.routeKey ?? '');
+      const result = access && ACCESS_ROUTE_KEYS.has(routeKey) ? await access.handler(event, context) : await vend(event, context);
+      const id = event?.pathParameters?.id;
+      if (result?.statusCode !== 200 || typeof id !== 'string') return result;
+      if (routeKey === REVOKE_ROUTE) {
+        enforcer.revoked(id);
         // Blocking the principal revoked its other sessions too: their records would follow on the stream.
         if (/"revoked_sessions":[1-9]/.test(String(result.body ?? ''))) enforcer.schedule();
+      } else if (GRANT_END_ROUTES[routeKey] && endedAsRevoked(result, GRANT_END_ROUTES[routeKey])) {
+        enforcer.revoked(id);
       }
       return result;
     };
@@ -390,6 +448,10 @@ export async function runLocal(argv: readonly string[], io: LocalIo): Promise<nu
     if (config.introspectionPrincipals.length > 0) say(`relying parties (POST /introspect): ${config.introspectionPrincipals.join(', ')}`);
     for (const p of config.principals) say(`principal ${p.accessKeyId} is ${p.arn}`);
     say(`profiles: ${config.profiles.map((p) => p.name).join(', ')}; signing region ${config.region}`);
+    if (gated.length > 0) {
+      say(`access function (requests, approvals, break-glass, reviews) for the gated profiles ${gated.join(', ')}; it proves Identity Center `
+        + `callers with GetRole at the local IAM as ${names.executionRoleArn}`);
+    }
     checkSignal();
     // Machine-readable lines on stdout, the ready line last: whoever waits for it has both URLs.
     io.out(`sentinel-tvm local: STS at ${sts.endpoint}/\n`);

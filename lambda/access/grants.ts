@@ -206,8 +206,12 @@ export class GrantStore extends GrantWrites {
   public async expire(id: string, from: string, deadline: string, reason: string, now: Date): Promise<boolean> {
     const result = await this.update(id, 'SET #status = :expired, #ended = :now, #reason = :reason, #updated = :now',
       'attribute_exists(#kind) AND #status = :from AND #deadline <= :now', {
-        '#status': Attr.STATUS, '#ended': Attr.ENDED_AT, '#reason': Attr.ENDED_REASON, '#updated': Attr.UPDATED_AT,
-        '#kind': AccessAttr.GRANT_KIND, '#deadline': deadline,
+        '#status': Attr.STATUS,
+        '#ended': Attr.ENDED_AT,
+        '#reason': Attr.ENDED_REASON,
+        '#updated': Attr.UPDATED_AT,
+        '#kind': AccessAttr.GRANT_KIND,
+        '#deadline': deadline,
       }, { ':expired': S(Status.EXPIRED), ':now': S(now.toISOString()), ':reason': S(reason), ':from': S(from) });
     return !result.refused;
   }

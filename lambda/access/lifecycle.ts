@@ -19,6 +19,8 @@ export interface LifecycleDeps {
   readonly pageSize?: number;
   /** Pages read per status and sweep: a bound on one run's work; the next run goes on. @default 20 */
   readonly maxPages?: number;
+  /** Who the revocations name (`revoked_by`): the TVM's vending role (tvmRevoker). @default 'sentinel-tvm' */
+  readonly revokedBy?: string;
 }
 
 export interface SweepResult {
@@ -71,8 +73,12 @@ export async function sweep(deps: LifecycleDeps): Promise<SweepResult> {
   };
   const revoke = async (item: Item) => {
     const r = await deps.grants.end({
-      id: item[Attr.ID]!.S!, by: 'sentinel-tvm', kind: RevokedKinds.ELIGIBILITY_REMOVED, now,
-      reason: 'no longer eligible under the deployed configuration', standingToo: item[AccessAttr.GRANT_KIND] === undefined,
+      id: item[Attr.ID]!.S!,
+      by: deps.revokedBy ?? 'sentinel-tvm',
+      kind: RevokedKinds.ELIGIBILITY_REMOVED,
+      now,
+      reason: 'no longer eligible under the deployed configuration',
+      standingToo: item[AccessAttr.GRANT_KIND] === undefined,
     });
     if (!r.refused) counts.eligibilityRevoked += 1;
   };

@@ -1,4 +1,5 @@
 import type { PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import { AccessAttr } from '../../src/shared/access';
 import {
   Attr, EnforcementMechanisms, Patterns, SessionEvents, SessionEventTypes, Status,
   type RevocationEnforcedDetail, type RevocationEnforcementFailedDetail, type SessionEndedDetail, type SessionRevokedDetail,
@@ -51,7 +52,14 @@ export interface StreamRecordLike {
     readonly SequenceNumber?: string;
   };
 }
-type Image = Record<string, { readonly S?: string } | undefined>;
+/** An attribute of a stream record's image (what the mapping reads of it). */
+export interface AttributeLike {
+  readonly S?: string;
+  readonly N?: string;
+  readonly BOOL?: boolean;
+  readonly M?: Image;
+}
+export type Image = Record<string, AttributeLike | undefined>;
 
 /**
  * What a stream record comes to: one event; nothing (not a session, no status change, a continuation, a TTL removal); or
@@ -62,7 +70,7 @@ export type SessionChange =
   | { readonly kind: 'none' }
   | { readonly kind: 'skipped'; readonly sessionId?: string; readonly detailType: string; readonly invalid: string[] };
 
-const str = (image: Image | undefined, name: string): string | undefined => {
+export const str = (image: Image | undefined, name: string): string | undefined => {
   const value = image?.[name]?.S;
   return typeof value === 'string' ? value : undefined;
 };
@@ -78,6 +86,9 @@ export function sessionChange(record: StreamRecordLike, target: EventTarget): Se
   const before = record.eventName === 'INSERT' ? undefined : str(record.dynamodb?.OldImage, Attr.STATUS);
   if (status === before) return { kind: 'none' };
   if (record.eventName === 'INSERT' && status === Status.ACTIVE) return started(id, image, target);
+  // A grant's first vend (approved → active) starts its session: its first credentials are about to be vended, as for an
+  // INSERT of a standing session. Its request and approval (INSERT pending or approved) are no session start.
+  if (before === Status.APPROVED && status === Status.ACTIVE && str(image, AccessAttr.GRANT_KIND) !== undefined) return started(id, image, target);
   // Revoked: an active session, an ended one whose credentials may live, or a tombstone (an INSERT) for an unrecorded id.
   if (status === Status.REVOKED) return revoked(id, image, target);
   if (record.eventName === 'MODIFY' && before === Status.ACTIVE && status === Status.EXPIRED) return ended(id, image, target);

@@ -1,4 +1,5 @@
-import { sessionChange, type EventTarget, type StreamRecordLike } from './entries';
+import { recordChanges } from './access';
+import type { EventTarget, StreamRecordLike } from './entries';
 import type { EventsFailedMetric } from './metrics';
 import { errorCode, type EventPublisher, type PublishResult } from './publish';
 
@@ -28,18 +29,20 @@ const MAX_LOGGED = 20;
 const RESERVE_MS = 2_000;
 
 /**
- * The events function: the session table's stream records (INSERT and MODIFY) → at most one event each → PutEvents. It
- * never throws for an event that could not be put: it names that record's sequence number, so that Lambda delivers the
- * stream again from there (at least once; a consumer may see an event twice, never lose one while the stream holds it).
+ * The events function: the session table's stream records (INSERT and MODIFY) → their events (none, one, or an access
+ * event and a session event) → PutEvents. It never throws for an event that could not be put: it names that record's
+ * sequence number, so that Lambda delivers the stream again from there (at least once; a consumer may see an event twice,
+ * never lose one while the stream holds it).
  */
 export function createEventsHandler(deps: EventsHandlerDeps) {
   const log = deps.log ?? (() => undefined);
   return async (event: unknown, context?: EventsContext): Promise<StreamBatchResponse> => {
     const maybe = (event as { Records?: unknown } | null | undefined)?.Records;
     const records: StreamRecordLike[] = Array.isArray(maybe) ? maybe : [];
-    const changes = records.map((record) => sessionChange(record ?? {}, deps.target));
-    const events = changes.flatMap((c, index) => (c.kind === 'event' ? [{ index, change: c }] : []));
-    const skipped = changes.flatMap((c) => (c.kind === 'skipped' ? [c] : []));
+    // A record may come to more than one event (a grant's first vend: Access Activated and Session Started).
+    const changes = records.flatMap((record, index) => recordChanges(record ?? {}, deps.target).map((c) => ({ index, c })));
+    const events = changes.flatMap(({ index, c }) => (c.kind === 'event' ? [{ index, change: c }] : []));
+    const skipped = changes.flatMap(({ c }) => (c.kind === 'skipped' ? [c] : []));
     if (skipped.length > 0) {
       log('WARN', 'session changes without an event: their items lack fields the event needs, or have malformed ones', {
         count: skipped.length,

@@ -69,6 +69,8 @@ export interface GatedVend {
   readonly grants: GrantWrites;
   readonly grantKey: () => Promise<Buffer>;
   readonly now: () => Date;
+  /** Who revokes a grant whose seal does not hold: the TVM (tvmRevoker). */
+  readonly revoker: string;
 }
 
 export interface GatedResult {
@@ -89,7 +91,7 @@ export async function vendGated(g: GatedVend, profile: Profile, caller: Caller, 
   const { kinds, eligible } = usableKinds(profile, caller, limit);
   if (eligible.length === 0) throw new ApiError('POLICY_DENY', 'You are not allowed to use this profile.');
   if (kinds.length === 0) throw outsideWindow(limit?.nextOpensAt, now);
-  if (sessionId === undefined) throw approvalRequired(eligible);
+  if (sessionId === undefined) throw approvalRequired(eligible, profile);
   const margin = AccessLimits.STS_MARGIN_SECONDS * 1000;
   let result;
   try {
@@ -120,7 +122,7 @@ export async function vendGated(g: GatedVend, profile: Profile, caller: Caller, 
   if (!sealHolds(key, item)) {
     facts.integrityFailure = true;
     // A grant the TVM did not write: ended at once, so that the enforcer denies whatever credentials it had.
-    await g.grants.end({ id: sessionId, by: 'sentinel-tvm', kind: RevokedKinds.INTEGRITY, reason: 'grant seal did not verify', now })
+    await g.grants.end({ id: sessionId, by: g.revoker, kind: RevokedKinds.INTEGRITY, reason: 'grant seal did not verify', now })
       .catch(() => undefined);
     throw new ApiError('APPROVAL_INVALID', 'The grant is not valid.', {}, 'grant seal did not verify');
   }
@@ -138,12 +140,14 @@ export async function vendGated(g: GatedVend, profile: Profile, caller: Caller, 
   return { sessionId, durationSeconds: duration, sessionExpiresAt: expiresAt, sourceIdentity: item[Attr.SOURCE_IDENTITY]?.S ?? '' };
 }
 
-function approvalRequired(eligible: string[]): ApiError {
+function approvalRequired(eligible: string[], profile: Profile): ApiError {
   const may = [
     eligible.includes(GrantKinds.APPROVAL) ? 'request access (sentinel-tvm request)' : undefined,
     eligible.includes(GrantKinds.BREAK_GLASS) ? 'break glass in an emergency (sentinel-tvm breakglass)' : undefined,
   ].filter(Boolean).join(', or ');
-  return new ApiError('APPROVAL_REQUIRED', `This profile needs an approved grant: ${may}.`);
+  // Who approves, as the policy describes them (written by the deployment, checked for control characters at synth).
+  const who = profile.access?.approval?.approversDescription;
+  return new ApiError('APPROVAL_REQUIRED', `This profile needs an approved grant: ${may}.${who ? ` Approvers: ${who}.` : ''}`);
 }
 
 /** Why the vend's write was refused, from the item as it was (no second read). */
@@ -157,14 +161,19 @@ function refusal(old: Item | undefined, caller: Caller, profile: Profile, kinds:
   if (old[Attr.PROFILE]?.S !== profile.name) return new ApiError('SESSION_FORBIDDEN', 'The session belongs to another principal or profile.');
   const kind = old[AccessAttr.GRANT_KIND]?.S;
   // A standing session of a profile that is now gated: it cannot continue, a grant is needed.
-  if (kind === undefined) return approvalRequired(eligible);
+  if (kind === undefined) return approvalRequired(eligible, profile);
   const status = old[Attr.STATUS]?.S;
   const t = now.toISOString();
   switch (status) {
     case Status.PENDING:
       return new ApiError('APPROVAL_PENDING', `The request is waiting for approval: ${old[AccessAttr.APPROVAL_COUNT]?.N ?? '0'} of `
-        + `${old[AccessAttr.APPROVALS_REQUIRED]?.N ?? '?'} approvals.`, { 'retry-after': '30' });
-    case Status.DENIED: return new ApiError('APPROVAL_DENIED', 'The request was denied.');
+        + `${old[AccessAttr.APPROVALS_REQUIRED]?.N ?? '?'} approvals, requested at ${old[Attr.CREATED_AT]?.S ?? '?'}, `
+        + `deadline ${old[AccessAttr.REQUEST_EXPIRES_AT]?.S ?? '?'}.`, { 'retry-after': '30' });
+    case Status.DENIED: {
+      // The approver's comment (at most 256 characters, no control characters: checked when it was written).
+      const comment = old[AccessAttr.DECISION_COMMENT]?.S;
+      return new ApiError('APPROVAL_DENIED', `The request was denied${comment ? `: ${comment}` : ''}.`);
+    }
     case Status.CANCELLED: return new ApiError('REQUEST_CANCELLED', 'The request was cancelled.');
     case Status.REVOKED: return new ApiError('SESSION_REVOKED', 'The session has been revoked.');
     case Status.EXPIRED:

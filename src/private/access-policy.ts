@@ -4,10 +4,10 @@ import { renderPrincipalPatterns } from './principals';
 import { Justification, TicketRequirement, type Approval, type Approvers, type BreakGlass, type TimeWindow } from '../access';
 import type { PrincipalPattern } from '../principal-pattern';
 import {
-  AccessLimits, CONTROL_CHARACTERS, type AccessPolicyConfig, type AccessWindowConfig, type ApprovalConfig, type BreakGlassConfig, type TextRuleConfig,
-  type TicketRuleConfig,
+  AccessLimits, CONTROL_CHARACTERS, countPersons, personPatternKind, type AccessPolicyConfig, type AccessWindowConfig,
+  type ApprovalConfig, type BreakGlassConfig, type TextRuleConfig, type TicketRuleConfig,
 } from '../shared/access';
-import { arnParts, withoutRolePath } from '../shared/principal-patterns';
+import { arnParts } from '../shared/principal-patterns';
 
 /** A profile's gates as `addProfile` takes them. */
 export interface AccessPolicyInput {
@@ -26,8 +26,6 @@ export interface AccessContext {
   readonly revokesIssuedCredentials: boolean;
 }
 
-const WILDCARD = /[*?]/;
-const IDENTITY_CENTER_ROLE = 'AWSReservedSSO_';
 // C0, DEL and C1: a description is shown to requesters as it is.
 
 /**
@@ -180,17 +178,16 @@ function personProblem(principal: PrincipalPattern, act: string, stack: Stack): 
   if (Token.isUnresolved(principal.pattern) || !parts) {
     return `it is known only at deploy time, so synth cannot tell that it names a person, as ${act} must be tied to one: ${USE_PERSONS}`;
   }
-  const [, partition, service, , account, resource] = parts;
-  const wild = Object.entries({ partition, service, account }).filter(([, value]) => WILDCARD.test(value));
-  if (wild.length > 0) {
+  const { kind, account } = personPatternKind(principal.pattern);
+  if (kind === 'wildAccount') {
+    const [, partition, service, , acct] = parts;
+    const wild = Object.entries({ partition, service, account: acct }).filter(([, value]) => /[*?]/.test(value));
     return `its ${wild.map(([part, value]) => `${part} "${value}"`).join(' and ')} ${wild.length > 1 ? 'are' : 'is'} not literal, so it `
       + `cannot name a person of a known account, as ${act} must be tied to one: ${USE_PERSONS}`;
   }
-  if (service === 'iam' && resource.startsWith('user/')) return undefined;
-  const identityCenter = (service === 'iam' && withoutRolePath(resource).startsWith(`role/${IDENTITY_CENTER_ROLE}`))
-    || (service === 'sts' && resource.startsWith(`assumed-role/${IDENTITY_CENTER_ROLE}`));
-  if (identityCenter) return identityCenterAccountProblem(account, stack);
-  if (resource.startsWith('role/') || resource.startsWith('assumed-role/')) {
+  if (kind === 'iamUser') return undefined;
+  if (kind === 'identityCenter') return identityCenterAccountProblem(account!, stack);
+  if (kind === 'roleSession') {
     return `session names of this role are chosen by the caller, so ${act} could not be tied to a person; ${USE_PERSONS}`;
   }
   return `it names no IAM user or Identity Center user, the only principals whose names AWS, not the caller, chooses, so ${act} `
@@ -221,26 +218,6 @@ function identityCenterAccountProblem(account: string, stack: Stack): string | u
       + 'iam:GetRole, in its own account only; use the permission set assigned in the TVM\'s account, or an IAM user';
   }
   return undefined;
-}
-
-/**
- * How many persons the patterns can ever match, when each names one (an IAM user, or an Identity Center user by the
- * session name Identity Center sets to the user's name); undefined when one can match several.
- */
-function countPersons(patterns: string[]): number | undefined {
-  const found = new Set<string>();
-  for (const pattern of patterns) {
-    const resource = arnParts(pattern)?.[5];
-    if (resource === undefined) return undefined;
-    if (resource.startsWith('user/') && !WILDCARD.test(pattern)) {
-      found.add(`user ${pattern}`);
-      continue;
-    }
-    const session = resource.startsWith(`assumed-role/${IDENTITY_CENTER_ROLE}`) ? resource.split('/')[2] : undefined;
-    if (session === undefined || WILDCARD.test(session) || resource.split('/').length !== 3) return undefined;
-    found.add(`idc ${session}`);
-  }
-  return found.size;
 }
 
 function renderWindows(prop: string, windows: TimeWindow[]): AccessWindowConfig[] {

@@ -9,6 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { EventsFunction } from './events-function';
 import { onlyFromFunction } from './trust';
+import { AccessAttr, REVIEW_PENDING } from '../shared/access';
 import { Env, Status } from '../shared/contract';
 
 export interface TvmSessionEventsProps {
@@ -38,9 +39,10 @@ export function eventBusEnvironment(bus: events.IEventBus | undefined): Record<s
 
 /**
  * The session events publisher: a function on the session table's stream that puts `Session Started`, `Ended` and
- * `Revoked` on EventBridge. It reads the stream the vending function writes, so a vend makes no request for it and
- * cannot fail because of it. Only the changes of a session's status reach it (stream filters): a continued vend does
- * not invoke it.
+ * `Revoked`, and the events of gated access (`Access …`, `Break Glass …`), on EventBridge. It reads the stream the
+ * vending and access functions write, so a vend makes no request for it and cannot fail because of it. Only the changes
+ * of a session's status and a break-glass review reach it (stream filters): a continued vend, of a standing session or
+ * of a grant, does not invoke it.
  */
 export class TvmSessionEvents extends Construct {
   public readonly function: lambda.Function;
@@ -58,7 +60,7 @@ export class TvmSessionEvents extends Construct {
     props.encryptionKey?.grantDecrypt(this.role);
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: PUT_EVENTS, resources: [eventBusArnOf(this, props.eventBus)] }));
     this.function = new EventsFunction(this, 'Function', {
-      description: 'Sentinel TVM: puts session changes (started, ended, revoked) on EventBridge',
+      description: 'Sentinel TVM: puts session changes (started, ended, revoked) and gated access events on EventBridge',
       architecture: props.architecture,
       memorySize: 256,
       timeout: Duration.seconds(30),
@@ -76,6 +78,7 @@ export class TvmSessionEvents extends Construct {
       statements: [onlyFromFunction(this.function.functionArn, PUT_EVENTS)],
     });
     const status = (value: string) => ({ status: { S: lambda.FilterRule.isEqual(value) } });
+    const statusIn = (...values: string[]) => ({ status: { S: lambda.FilterRule.or(...values) } });
     this.function.addEventSource(new DynamoEventSource(props.table, {
       startingPosition: lambda.StartingPosition.LATEST,
       batchSize: 100,
@@ -84,10 +87,15 @@ export class TvmSessionEvents extends Construct {
       reportBatchItemFailures: true,
       // No retryAttempts: a record whose event could not be put is retried until it is 6 hours old (an EventBridge outage).
       maxRecordAge: Duration.hours(6),
+      // Lambda takes 5 filters per event source mapping unless a quota increase says otherwise: these are 5. A filter
+      // cannot compare two attributes, so each names the statuses before and after it lets through.
       filters: [
-        // A session started, or was recorded as revoked right away (a tombstone of an unrecorded fail-open vend).
-        lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('INSERT'), dynamodb: { NewImage: status(Status.ACTIVE) } }),
-        lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('INSERT'), dynamodb: { NewImage: status(Status.REVOKED) } }),
+        // A session started, or was recorded as revoked right away (a tombstone of an unrecorded fail-open vend); a request
+        // was filed (pending), or a grant was given at once (auto-approved, break-glass: approved).
+        lambda.FilterCriteria.filter({
+          eventName: lambda.FilterRule.isEqual('INSERT'),
+          dynamodb: { NewImage: statusIn(Status.ACTIVE, Status.REVOKED, Status.PENDING, Status.APPROVED) },
+        }),
         // A session was revoked: an active one, or an ended one whose credentials may still live; a continued vend (active ->
         // active) does not match.
         lambda.FilterCriteria.filter({
@@ -97,6 +105,21 @@ export class TvmSessionEvents extends Construct {
         lambda.FilterCriteria.filter({
           eventName: lambda.FilterRule.isEqual('MODIFY'),
           dynamodb: { OldImage: status(Status.ACTIVE), NewImage: status(Status.EXPIRED) },
+        }),
+        // A request or a grant never used changed: one more approval (pending → pending), approved, denied, cancelled,
+        // expired, activated by its first vend, withdrawn. Only gated items are ever pending or approved.
+        lambda.FilterCriteria.filter({
+          eventName: lambda.FilterRule.isEqual('MODIFY'),
+          dynamodb: { OldImage: statusIn(Status.PENDING, Status.APPROVED) },
+        }),
+        // A break-glass session was reviewed, whatever its status: its review state goes, its reviewer comes. A continued
+        // vend of it before the review keeps the review state and has no reviewer; after it, it has no review state.
+        lambda.FilterCriteria.filter({
+          eventName: lambda.FilterRule.isEqual('MODIFY'),
+          dynamodb: {
+            OldImage: { [AccessAttr.REVIEW_STATE]: { S: lambda.FilterRule.isEqual(REVIEW_PENDING) } },
+            NewImage: { [AccessAttr.REVIEWED_AT]: { S: lambda.FilterRule.exists() } },
+          },
         }),
       ],
     }));

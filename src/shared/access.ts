@@ -9,6 +9,8 @@
  * turns into an IAM deny of the live credentials.
  */
 
+import { arnParts, withoutRolePath } from './principal-patterns';
+
 /** What kind of grant a gated session is (attribute {@link AccessAttr.GRANT_KIND}); absent on a standing session. */
 export const GrantKinds = {
   /** Approved by people, or by an auto-approve rule of the profile. */
@@ -306,4 +308,204 @@ export function ticketPatternProblem(pattern: string): string | undefined {
     return 'is not a valid regular expression';
   }
   return undefined;
+}
+
+const WILDCARD = /[*?]/;
+const IDENTITY_CENTER_ROLE = 'AWSReservedSSO_';
+
+/** See {@link personPatternKind}. */
+export interface PersonPatternKind {
+  readonly kind: 'iamUser' | 'identityCenter' | 'wildAccount' | 'roleSession' | 'other';
+  readonly account?: string;
+}
+
+/**
+ * What a principal pattern of people who approve, break glass or review can name: IAM users, Identity Center users of
+ * `account`, a pattern whose partition, service or account is not literal (`wildAccount`), sessions of another role (whose
+ * names their callers choose), or something else. Only the first two are persons AWS vouches for.
+ */
+export function personPatternKind(pattern: string): PersonPatternKind {
+  const parts = arnParts(pattern);
+  if (!parts) return { kind: 'other' };
+  const [, partition, service, , account, resource] = parts;
+  if (WILDCARD.test(`${partition}:${service}:${account}`)) return { kind: 'wildAccount' };
+  if (service === 'iam' && resource.startsWith('user/')) return { kind: 'iamUser', account };
+  if ((service === 'iam' && withoutRolePath(resource).startsWith(`role/${IDENTITY_CENTER_ROLE}`))
+    || (service === 'sts' && resource.startsWith(`assumed-role/${IDENTITY_CENTER_ROLE}`))) return { kind: 'identityCenter', account };
+  if (resource.startsWith('role/') || resource.startsWith('assumed-role/')) return { kind: 'roleSession', account };
+  return { kind: 'other', account };
+}
+
+/**
+ * How many persons the patterns can ever match (each an IAM user by its literal ARN, or an Identity Center user by the
+ * session name Identity Center sets to the user's name); undefined when one pattern can match several.
+ */
+export function countPersons(patterns: readonly string[]): number | undefined {
+  const found = new Set<string>();
+  for (const pattern of patterns) {
+    const resource = arnParts(pattern)?.[5];
+    if (resource === undefined) return undefined;
+    if (resource.startsWith('user/') && !WILDCARD.test(pattern)) {
+      found.add(`user ${pattern}`);
+      continue;
+    }
+    const session = resource.startsWith(`assumed-role/${IDENTITY_CENTER_ROLE}`) ? resource.split('/')[2] : undefined;
+    if (session === undefined || WILDCARD.test(session) || resource.split('/').length !== 3) return undefined;
+    found.add(`idc ${session}`);
+  }
+  return found.size;
+}
+
+/**
+ * `detail-type` of the events of gated access: on the session events' bus, with their source and envelope, one JSON Schema
+ * each (schemas/events/), `detail.version` 1. Put by the events function from the session table's stream, so every event
+ * has a write behind it. The session events still come too: `Session Started` when a grant is first used, `Session Revoked`
+ * when one is withdrawn, `Session Ended` when an active one's window ends.
+ */
+export const AccessEventTypes = {
+  /** A request was filed and waits for its approvals (created `pending`). */
+  ACCESS_REQUESTED: 'Access Requested',
+  /** An approval that did not complete the quorum (`pending` → `pending`, the count up by one). */
+  ACCESS_APPROVAL_RECORDED: 'Access Approval Recorded',
+  /** A request was approved: by its last approver (`pending` → `approved`), or at once by an auto-approve rule. */
+  ACCESS_APPROVED: 'Access Approved',
+  /** An approver denied a pending request (also a pending request withdrawn). */
+  ACCESS_DENIED: 'Access Denied',
+  /** The requester cancelled a request, pending or approved and never used. */
+  ACCESS_REQUEST_CANCELLED: 'Access Request Cancelled',
+  /** A pending request reached its approval deadline (`pending` → `expired`). */
+  ACCESS_REQUEST_EXPIRED: 'Access Request Expired',
+  /** A grant's first vend (`approved` → `active`): its first credentials are about to be issued. */
+  ACCESS_ACTIVATED: 'Access Activated',
+  /** A grant's window ended (`active` or `approved` → `expired`): its credentials ended with it. */
+  ACCESS_ENDED: 'Access Ended',
+  /** A grant ended early (`approved` or `active` → `revoked`, with its `revokedKind`); an active one's credentials are denied. */
+  ACCESS_WITHDRAWN: 'Access Withdrawn',
+  /** Someone broke glass: a grant without an approver, to be reviewed. */
+  BREAK_GLASS_INVOKED: 'Break Glass Invoked',
+  /** A break-glass session's review was recorded (its `review_state` removed). */
+  BREAK_GLASS_REVIEWED: 'Break Glass Reviewed',
+} as const;
+
+/** A grant's window as the access events carry it. Times ISO 8601 (UTC, as stored); empty while not set. */
+export interface AccessWindowDetail {
+  readonly requestedSeconds: number;
+  readonly notBefore: string;
+  readonly approvedAt: string;
+  readonly expiresAt: string;
+  /** The approval deadline; empty for break-glass. */
+  readonly requestExpiresAt: string;
+}
+
+/** A grant's approvals as the access events carry them. */
+export interface AccessApprovalsDetail {
+  readonly count: number;
+  readonly required: number;
+  /** Who approved, in the order they did: principal ARNs, `policy:autoApprove[<i>]` for an auto-approve rule. */
+  readonly approvedBy: string[];
+}
+
+/**
+ * Text for a chat message (AWS Chatbot's custom notifications, `client-markdown`), rendered by the events function so that
+ * a rule's input transformer only copies it. Every text someone other than the TVM wrote (reasons, tickets, comments,
+ * names, ARNs) is in inline code, at most 300 characters, without control or invisible characters, `<`, `>`, `&`, `[`,
+ * `]`, `@`, backticks, quotes or backslashes, and with `://` broken: it can neither become a link or a mention, nor end
+ * its code span, nor break a JSON template it is copied into, quoted or not.
+ */
+export interface AccessDisplay {
+  readonly title: string;
+  readonly description: string;
+  /** What to do next, e.g. the exact command an approver runs. */
+  readonly nextSteps: string[];
+}
+
+/** Fields every access event's detail has. */
+export interface AccessEventDetail {
+  readonly version: number;
+  readonly tvmName: string;
+  /** The request's (and the session's) id. */
+  readonly sessionId: string;
+  readonly profile: string;
+  readonly roleArn: string;
+  /** A {@link GrantKinds} value. */
+  readonly grantKind: string;
+  /** The item's status after the change. */
+  readonly status: string;
+  /** The requester. */
+  readonly principalArn: string;
+  readonly user: string;
+  /** The requester's person key ({@link personKeyKind}), and whether AWS, not the caller, chose its name. */
+  readonly requesterPerson: string;
+  readonly requesterVerified: boolean;
+  readonly window: AccessWindowDetail;
+  /** The requester's justification and ticket; empty when none. */
+  readonly reason: string;
+  readonly ticket: string;
+  readonly approvals: AccessApprovalsDetail;
+  /** When the change happened. */
+  readonly changedAt: string;
+  readonly display: AccessDisplay;
+}
+
+/** Detail of `Access Approval Recorded`: who approved, with their comment (empty when none). */
+export interface AccessApprovalRecordedDetail extends AccessEventDetail {
+  readonly approver: string;
+  readonly comment: string;
+}
+
+/** Detail of `Access Approved`: the approval that completed it (the rule, for an auto-approval). */
+export interface AccessApprovedDetail extends AccessApprovalRecordedDetail {
+  readonly autoApproved: boolean;
+}
+
+/** Detail of `Access Denied`. */
+export interface AccessDeniedDetail extends AccessEventDetail {
+  readonly decidedBy: string;
+  readonly comment: string;
+}
+
+/** Detail of `Access Request Cancelled`. */
+export interface AccessRequestCancelledDetail extends AccessEventDetail {
+  readonly decidedBy: string;
+}
+
+/** Detail of `Access Request Expired`. */
+export interface AccessRequestExpiredDetail extends AccessEventDetail {
+  readonly endedReason: string;
+}
+
+/** Detail of `Access Activated`. */
+export interface AccessActivatedDetail extends AccessEventDetail {
+  readonly activatedAt: string;
+  readonly sourceIdentity: string;
+}
+
+/** Detail of `Access Ended`: `activatedAt` is empty for a grant never used. */
+export interface AccessEndedDetail extends AccessEventDetail {
+  readonly endedReason: string;
+  readonly activatedAt: string;
+}
+
+/**
+ * Detail of `Access Withdrawn`: `revokedKind` is a {@link RevokedKinds} value, empty when the grant was revoked through the
+ * session routes (`POST /sessions/{id}/revoke`), which record none; `activatedAt` is empty for a grant never used (no
+ * credentials to deny).
+ */
+export interface AccessWithdrawnDetail extends AccessEventDetail {
+  readonly revokedBy: string;
+  readonly revokedKind: string;
+  readonly comment: string;
+  readonly activatedAt: string;
+}
+
+/** Detail of `Break Glass Invoked`. */
+export interface BreakGlassInvokedDetail extends AccessEventDetail {
+  readonly reviewDueAt: string;
+}
+
+/** Detail of `Break Glass Reviewed`: `outcome` a {@link ReviewOutcomes} value. */
+export interface BreakGlassReviewedDetail extends AccessEventDetail {
+  readonly reviewedBy: string;
+  readonly outcome: string;
+  readonly note: string;
 }

@@ -4,7 +4,7 @@
  * This module imports nothing but its sibling contract modules on purpose: the Lambda bundles import it, and the
  * construct imports it, so every name, limit and pattern the two sides must agree on is written exactly once.
  */
-import { AccessAttr, AccessRoutes, type AccessPolicyConfig } from './access';
+import { AccessAttr, AccessEventTypes, AccessRoutes, type AccessPolicyConfig } from './access';
 
 /** The session tag stamped on every AssumeRole; protected roles require it. */
 export const SESSION_TAG_KEY = 'SentinelSessionID';
@@ -350,8 +350,9 @@ export const Env = {
   /** Events function and enforcer: the TVM's name, stamped on every event (`detail.tvmName`). */
   TVM_NAME: 'SENTINEL_TVM_NAME',
   /**
-   * Vending function: the TVM's account (12 digits). Identity Center callers of this account are proven persons through
-   * IAM GetRole (approvals, break-glass, reviews). Unset: only IAM users are.
+   * Vending and access functions: the TVM's account (12 digits). The access function proves Identity Center callers of
+   * this account as persons through IAM GetRole (approvals, break-glass, reviews; unset: only IAM users are), and the TVM's
+   * own revocations (a broken grant seal, the lifecycle sweep) name its vending role in this account.
    */
   TVM_ACCOUNT: 'SENTINEL_TVM_ACCOUNT',
 } as const;
@@ -541,6 +542,8 @@ export const SessionEventTypes = {
    * role's trust, the organization SCP), or assumed a protected role without being the TVM: from CloudTrail, by the enforcer.
    */
   TAMPER_DETECTED: 'Tamper Detected',
+  /** Gated access: requests, approvals, grants, break-glass (access.ts). */
+  ...AccessEventTypes,
 } as const;
 
 /** `detail-type` of the CloudTrail management events EventBridge delivers. */
