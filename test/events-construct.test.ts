@@ -15,6 +15,7 @@ import { IntrospectionFailureMode, SentinelSessionAuthorizer, SentinelTvm } from
 import { eventSourceFilter } from './support/streams';
 import { ACCOUNT, CfnResolver, configOf, fullTvm, logicalIdOf, P, REGION, removeOutdirs } from './support/synth';
 import { AuthorizerEnv, Env, SessionEvents, SessionEventTypes } from '../src/shared/contract';
+import { SESSION_STREAM_FILTERS } from '../src/shared/session-stream';
 
 afterAll(removeOutdirs);
 
@@ -45,6 +46,8 @@ describe('GIVEN a TVM', () => {
     expect(mapping.EventSourceArn['Fn::GetAtt'][0]).toBe(logicalIdOf(tvm.node.findChild('Table') as any));
     // A continued vend writes active over active: no filter lets it through. The filters as Lambda applies them, on a
     // record that changes only the status (access-events.test.ts applies them to the records of gated items).
+    // The filters local mode applies are the very ones synthesized: one source (src/shared/session-stream.ts).
+    expect(mapping.FilterCriteria.Filters.map((f: { Pattern: string }) => JSON.parse(f.Pattern))).toEqual(SESSION_STREAM_FILTERS);
     const passes = eventSourceFilter(mapping.FilterCriteria.Filters);
     const matches = (eventName: string, oldStatus: string | undefined, newStatus: string) => passes({
       eventName: eventName as 'INSERT' | 'MODIFY',

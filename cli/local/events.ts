@@ -10,7 +10,8 @@ import {
 import { LOCAL_TVM_NAME } from './accounts';
 import { LOCAL_DYNAMODB_CREDENTIALS } from './dynamodb';
 import { startLambdaWorker, type LocalFunctionOptions, type LogLevel } from './lambda-worker';
-import { Attr, Env, Status } from '../../src/shared/contract';
+import { Env } from '../../src/shared/contract';
+import { matchesStreamFilters, SESSION_STREAM_FILTERS } from '../../src/shared/session-stream';
 import { CliError, ExitCode } from '../errors';
 
 /** The events function's `SENTINEL_*` environment, as the construct sets it: the TVM's name; no bus, so the default bus. */
@@ -49,17 +50,9 @@ export interface LocalEvents {
 /** A record as Lambda's event source mapping delivers it (epoch seconds, `eventSourceARN`). */
 type LambdaRecord = Record<string, any> & { dynamodb: { SequenceNumber?: string; [field: string]: unknown } };
 
-/**
- * Whether a record passes the construct's filter criteria: a session inserted active or revoked (a tombstone), one revoked
- * that was not (`anything-but`: its old status exists and differs), an active one ended. Lambda drops the others
- * without invoking the function (a continued vend, say).
- */
+/** Whether a record passes the construct's filter criteria (src/shared/session-stream.ts): Lambda drops the others. */
 export function passesFilters(record: Pick<StreamRecord, 'eventName' | 'dynamodb'>): boolean {
-  const before = record.dynamodb?.OldImage?.[Attr.STATUS]?.S;
-  const after = record.dynamodb?.NewImage?.[Attr.STATUS]?.S;
-  if (record.eventName === 'INSERT') return after === Status.ACTIVE || after === Status.REVOKED;
-  if (record.eventName !== 'MODIFY' || before === undefined) return false;
-  return (after === Status.REVOKED && before !== Status.REVOKED) || (after === Status.EXPIRED && before === Status.ACTIVE);
+  return matchesStreamFilters(SESSION_STREAM_FILTERS, record);
 }
 
 /** The session table's stream ARN; a table without a stream (one an older version made) gets one, as the construct declares it. */

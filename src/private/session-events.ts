@@ -9,8 +9,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { EventsFunction } from './events-function';
 import { onlyFromFunction } from './trust';
-import { AccessAttr, REVIEW_PENDING } from '../shared/access';
-import { Env, Status } from '../shared/contract';
+import { Env } from '../shared/contract';
+import { SESSION_STREAM_FILTERS } from '../shared/session-stream';
 
 export interface TvmSessionEventsProps {
   readonly table: dynamodb.ITable;
@@ -77,8 +77,6 @@ export class TvmSessionEvents extends Construct {
       roles: [this.role],
       statements: [onlyFromFunction(this.function.functionArn, PUT_EVENTS)],
     });
-    const status = (value: string) => ({ status: { S: lambda.FilterRule.isEqual(value) } });
-    const statusIn = (...values: string[]) => ({ status: { S: lambda.FilterRule.or(...values) } });
     this.function.addEventSource(new DynamoEventSource(props.table, {
       startingPosition: lambda.StartingPosition.LATEST,
       batchSize: 100,
@@ -87,41 +85,8 @@ export class TvmSessionEvents extends Construct {
       reportBatchItemFailures: true,
       // No retryAttempts: a record whose event could not be put is retried until it is 6 hours old (an EventBridge outage).
       maxRecordAge: Duration.hours(6),
-      // Lambda takes 5 filters per event source mapping unless a quota increase says otherwise: these are 5. A filter
-      // cannot compare two attributes, so each names the statuses before and after it lets through.
-      filters: [
-        // A session started, or was recorded as revoked right away (a tombstone of an unrecorded fail-open vend); a request
-        // was filed (pending), or a grant was given at once (auto-approved, break-glass: approved).
-        lambda.FilterCriteria.filter({
-          eventName: lambda.FilterRule.isEqual('INSERT'),
-          dynamodb: { NewImage: statusIn(Status.ACTIVE, Status.REVOKED, Status.PENDING, Status.APPROVED) },
-        }),
-        // A session was revoked: an active one, or an ended one whose credentials may still live; a continued vend (active ->
-        // active) does not match.
-        lambda.FilterCriteria.filter({
-          eventName: lambda.FilterRule.isEqual('MODIFY'),
-          dynamodb: { OldImage: { status: { S: lambda.FilterRule.notEquals(Status.REVOKED) } }, NewImage: status(Status.REVOKED) },
-        }),
-        lambda.FilterCriteria.filter({
-          eventName: lambda.FilterRule.isEqual('MODIFY'),
-          dynamodb: { OldImage: status(Status.ACTIVE), NewImage: status(Status.EXPIRED) },
-        }),
-        // A request or a grant never used changed: one more approval (pending → pending), approved, denied, cancelled,
-        // expired, activated by its first vend, withdrawn. Only gated items are ever pending or approved.
-        lambda.FilterCriteria.filter({
-          eventName: lambda.FilterRule.isEqual('MODIFY'),
-          dynamodb: { OldImage: statusIn(Status.PENDING, Status.APPROVED) },
-        }),
-        // A break-glass session was reviewed, whatever its status: its review state goes, its reviewer comes. A continued
-        // vend of it before the review keeps the review state and has no reviewer; after it, it has no review state.
-        lambda.FilterCriteria.filter({
-          eventName: lambda.FilterRule.isEqual('MODIFY'),
-          dynamodb: {
-            OldImage: { [AccessAttr.REVIEW_STATE]: { S: lambda.FilterRule.isEqual(REVIEW_PENDING) } },
-            NewImage: { [AccessAttr.REVIEWED_AT]: { S: lambda.FilterRule.exists() } },
-          },
-        }),
-      ],
+      // The changes of a session's status, and a break-glass review (src/shared/session-stream.ts, which local mode evaluates).
+      filters: SESSION_STREAM_FILTERS.map((pattern) => lambda.FilterCriteria.filter(pattern)),
     }));
   }
 }

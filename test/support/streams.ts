@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { endpoint } from './dynamodb-local';
+import { matchesStreamFilters } from '../../src/shared/session-stream';
 
 const FAKE_CREDENTIALS = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' };
 const REGION = 'us-east-1';
@@ -94,22 +95,5 @@ function lambdaRecord(r: StreamRecord, streamArn: string): DynamoDBRecord {
  */
 export function eventSourceFilter(filters: { Pattern: string }[]): (record: DynamoDBRecord) => boolean {
   const patterns = filters.map((f) => JSON.parse(f.Pattern));
-  return (record) => patterns.some((p) => matches(p, record));
-}
-
-function matches(pattern: Record<string, unknown>, value: any): boolean {
-  return Object.entries(pattern).every(([key, rule]) => {
-    const v = value?.[key];
-    if (Array.isArray(rule)) return rule.some((r) => matchesValue(r, v));
-    if (rule && typeof rule === 'object') return v !== null && typeof v === 'object' && matches(rule as Record<string, unknown>, v);
-    throw new Error(`unsupported filter rule ${JSON.stringify(rule)} for ${key}`);
-  });
-}
-
-function matchesValue(rule: unknown, v: unknown): boolean {
-  if (rule === null || typeof rule !== 'object') return v === rule;
-  const [op, arg] = Object.entries(rule)[0];
-  if (op === 'anything-but') return v !== undefined && !(Array.isArray(arg) ? arg : [arg]).includes(v);
-  if (op === 'exists') return (v !== undefined) === arg;
-  throw new Error(`unsupported filter operator ${op}`);
+  return (record) => matchesStreamFilters(patterns, record);
 }
