@@ -8,3 +8,4 @@ export * from './session-authorizer';
 export * from './tamper-forwarder';
 export * from './siem-export';
 export * from './access';
+export * from './access-events';

@@ -14,6 +14,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct, IConstruct } from 'constructs';
 import { Approval, BreakGlass, TimeWindow } from './access';
+import { AccessEventType, type AccessEventOptions } from './access-events';
 import { PrincipalPattern } from './principal-pattern';
 import { renderAccessPolicy } from './private/access-policy';
 import { TvmConfiguration } from './private/configuration';
@@ -1280,6 +1281,23 @@ export class SentinelTvm extends SentinelTvmBase {
       own.addOkAction(...(options.okActions ?? []));
     }
     return this.alarms;
+  }
+
+  /**
+   * A rule matching this TVM's access events (requests, approvals, grants, break-glass; version 1), optionally of some
+   * profiles and event types only: route each profile's requests to the people who approve them, e.g. with
+   * `target: AccessNotifications.chatbot(topic)`.
+   *
+   * @experimental
+   */
+  public onAccessEvent(id: string, options: AccessEventOptions = {}): events.Rule {
+    const types = options.eventTypes ?? Object.values(AccessEventType);
+    const rule = this.onSessionEvent(id, types[0], options);
+    rule.addEventPattern({
+      detailType: [...types],
+      ...(options.profiles ? { detail: { profile: [...options.profiles] } } : {}),
+    });
+    return rule;
   }
 
   /** Names of the profiles defined so far. */
