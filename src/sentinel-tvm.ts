@@ -799,7 +799,8 @@ export class SentinelTvm extends SentinelTvmBase {
     });
     // Each session route gets a bucket of its own: vend traffic (or a flood of it) never throttles revocation.
     const routeSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
-    for (const route of Routes.filter((r) => r.path.startsWith('/sessions'))) {
+    const coreRoutes = Routes.filter((r) => !AccessRoutes.some((a) => a.method === r.method && a.path === r.path));
+    for (const route of coreRoutes.filter((r) => r.path.startsWith('/sessions'))) {
       routeSettings[`${route.method} ${route.path}`] = {
         ThrottlingRateLimit: sessionsThrottle.rateLimit!,
         ThrottlingBurstLimit: sessionsThrottle.burstLimit!,
@@ -815,7 +816,7 @@ export class SentinelTvm extends SentinelTvmBase {
       payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
     });
     // The access routes go to the access function, created with the first gated profile (addProfile).
-    for (const route of Routes.filter((r) => !AccessRoutes.some((a) => a.method === r.method && a.path === r.path))) {
+    for (const route of coreRoutes) {
       this.api.addRoutes({ path: route.path, methods: [route.method as apigwv2.HttpMethod], integration });
     }
     this.createGatedAccess = () => {

@@ -86,7 +86,8 @@ afterAll(async () => {
   await sts?.stop();
 });
 
-const call = async (userArn: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}, query?: Record<string, string>) => {
+const call = async (userArn: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {},
+  query?: Record<string, string>) => {
   const res = await handler(event({ userArn, method, path, query, headers, body: body === undefined ? undefined : JSON.stringify(body) }));
   return { status: res.statusCode as number, body: JSON.parse(res.body) };
 };
