@@ -991,6 +991,11 @@ export class SentinelTvm extends SentinelTvmBase {
       revokesIssuedCredentials: this.enforcer !== undefined,
     });
     const chainTargets = options.allowRoleChainingTo ?? [];
+    if (access && chainTargets.length > 0) {
+      // STS lets a chained session last up to an hour whatever is left of the credentials it was assumed with.
+      throw new Error(`${prop}.allowRoleChainingTo: a profile with approval, breakGlass or accessWindows cannot allow role chaining: `
+        + 'a session chained from its credentials could last up to an hour past the end of the grant\'s or the access window');
+    }
     const roleAccount = this.otherAccountOf(options.role);
     if (SPOKE_ROLE_SYMBOL in options.role && Token.isUnresolved(options.role.env.account)) {
       throw new Error(`${prop}.role is ${options.role.node.path}, a role of a SentinelTvmSpoke whose stack has no account (environment-`

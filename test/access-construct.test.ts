@@ -550,3 +550,20 @@ describe('GIVEN a gated TVM and an ungated one', () => {
     ]);
   });
 });
+
+describe('GIVEN a gated profile that chains into another role', () => {
+  test('THEN addProfile fails, naming allowRoleChainingTo: a chained session could outlive the window', () => {
+    const t = newTvm();
+    const target = new iam.Role(t.stack, 'Target', { assumedBy: new iam.AccountRootPrincipal() });
+    expect(() => addProfile(t, 'admin', { approval: approvedBy(user('carol')), allowRoleChainingTo: [target] }))
+      .toThrow(/addProfile\("admin"\)\.allowRoleChainingTo: a profile with approval, breakGlass or accessWindows cannot allow role chaining/);
+    expect(() => canonicalProfiles([{
+      name: 'x',
+      roleArn: `arn:aws:iam::${ACCOUNT}:role/X`,
+      allowedPrincipals: [],
+      maxDurationSeconds: 3600,
+      chainRoleArns: [`arn:aws:iam::${ACCOUNT}:role/Y`],
+      access: { windows: [{ timeZone: 'UTC', days: [1], start: '09:00', end: '17:00' }] },
+    }])).toThrow(/chainRoleArns: a profile with access gates cannot allow role chaining/);
+  });
+});

@@ -90,6 +90,17 @@ export class GrantWrites {
       condition, names, values);
   }
 
+  /** A pending request ended by an administrator's principal block: denied, with the block's reason. */
+  public async denyPending(id: string, by: string, reason: string, now: Date): Promise<WriteResult> {
+    return this.update(id, 'SET #status = :denied, #by = :by, #at = :now, #comment = :reason, #updated = :now', '#status = :pending', {
+      '#status': Attr.STATUS,
+      '#by': AccessAttr.DECIDED_BY,
+      '#at': AccessAttr.DECIDED_AT,
+      '#comment': AccessAttr.DECISION_COMMENT,
+      '#updated': Attr.UPDATED_AT,
+    }, { ':denied': S(Status.DENIED), ':by': S(by), ':now': S(iso(now)), ':reason': S(reason), ':pending': S(Status.PENDING) });
+  }
+
   /**
    * T9, the vend's single write on a gated session: an approved grant whose start has come is activated, an active one
    * continued; the same principal (and unique id), profile and role; a grant kind this caller may use now; a window that

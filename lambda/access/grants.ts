@@ -5,8 +5,8 @@ import { GrantWrites, type Item, type WriteResult } from './activation';
 import {
   AccessAttr, BREAK_GLASS_GUARD_PREFIX, GrantKinds, GuardAttr, REVIEW_PENDING,
 } from '../../src/shared/access';
-import { Attr, Status } from '../../src/shared/contract';
-import { putIfAbsent, StoreError } from '../sessions/store';
+import { Attr, BlockAttr, Status } from '../../src/shared/contract';
+import { blockId, putIfAbsent, StoreError } from '../sessions/store';
 
 export type { Item, WriteResult } from './activation';
 
@@ -44,9 +44,11 @@ export interface BreakGlassStart {
   /** Uses before this instant block this one (`now - cooldown`); equal to `now` without a cooldown. */
   readonly cooldownStart: Date;
   readonly requireReview: boolean;
+  /** The invoker's principal-block item (control table): a blocked principal cannot break glass. */
+  readonly blockId: string;
 }
 
-export type BreakGlassResult = 'started' | 'guarded' | 'collision';
+export type BreakGlassResult = 'started' | 'guarded' | 'collision' | 'blocked';
 
 /** A review of a break-glass session (T14): the session leaves the review queue, its person's guard is released. */
 export interface Review {
@@ -73,6 +75,12 @@ export class GrantStore extends GrantWrites {
   /** One session item, strongly consistent. */
   public async get(id: string): Promise<Item | undefined> {
     return this.getFrom(this.tableName, id);
+  }
+
+  /** Whether an administrator blocked the principal (its block item in the control table has not lapsed). */
+  public async blocked(principalArn: string, now: Date): Promise<boolean> {
+    const item = await this.getFrom(this.controlTableName, blockId(principalArn));
+    return (item?.[BlockAttr.UNTIL]?.S ?? '') > now.toISOString();
   }
 
   /** A break-glass guard item (control table), strongly consistent. */
@@ -252,12 +260,22 @@ export class GrantStore extends GrantWrites {
               ExpressionAttributeValues: values,
             },
           },
+          {
+            ConditionCheck: {
+              TableName: this.controlTableName,
+              Key: { [Attr.ID]: S(b.blockId) },
+              ConditionExpression: 'attribute_not_exists(#id) OR #until <= :now',
+              ExpressionAttributeNames: { '#id': Attr.ID, '#until': BlockAttr.UNTIL },
+              ExpressionAttributeValues: { ':now': S(b.now.toISOString()) },
+            },
+          },
         ],
       }));
       return 'started';
     } catch (err) {
       if (err instanceof TransactionCanceledException) {
-        const [session, guard] = (err.CancellationReasons ?? []).map((r) => r.Code);
+        const [session, guard, block] = (err.CancellationReasons ?? []).map((r) => r.Code);
+        if (block === 'ConditionalCheckFailed') return 'blocked';
         if (guard === 'ConditionalCheckFailed') return 'guarded';
         if (session === 'ConditionalCheckFailed') return 'collision';
       }

@@ -17,7 +17,7 @@ export interface LifecycleDeps {
   readonly now: () => Date;
   /** Items read per index page. @default 100 */
   readonly pageSize?: number;
-  /** Pages read per status and sweep: a bound on one run's work; the next run goes on. @default 20 */
+  /** Pages read per status (pending, approved) and per gated profile (active) in a sweep: a bound on one run's work. @default 200 */
   readonly maxPages?: number;
   /** Who the revocations name (`revoked_by`): the TVM's vending role (tvmRevoker). @default 'sentinel-tvm' */
   readonly revokedBy?: string;
@@ -35,6 +35,7 @@ export interface SweepResult {
 }
 
 const STATUS_INDEX = Indexes.find((i) => i.partitionKey === Attr.STATUS)!.name;
+const PROFILE_INDEX = Indexes.find((i) => i.partitionKey === Attr.PROFILE)!.name;
 const iso = (d: Date) => d.toISOString();
 
 /** Whether the item's holder may still hold it under the configuration now: its profile, role and patterns. */
@@ -62,15 +63,19 @@ export async function sweep(deps: LifecycleDeps): Promise<SweepResult> {
   const now = deps.now();
   const t = iso(now);
   const counts = { requestsExpired: 0, grantsUnused: 0, grantsEnded: 0, eligibilityRevoked: 0 };
-  const each = async (status: string, visit: (item: Item) => Promise<void>) => {
+  const all = async (index: string, key: { name: string; value: string }, filter: string | undefined, names: Record<string, string>,
+    values: Item, visit: (item: Item) => Promise<void>) => {
     let startKey: Item | undefined;
-    for (let page = 0; page < (deps.maxPages ?? 20); page++) {
-      const p = await deps.grants.page(STATUS_INDEX, { name: Attr.STATUS, value: status }, undefined, {}, {}, deps.pageSize ?? 100, startKey);
+    for (let page = 0; page < (deps.maxPages ?? 200); page++) {
+      const p = await deps.grants.page(index, key, filter, names, values, deps.pageSize ?? 100, startKey);
       for (const item of p.items) await visit(item);
       startKey = p.lastKey;
       if (!startKey) return;
     }
   };
+  // Only gated items are ever pending or approved: the status index holds just them.
+  const each = (status: string, visit: (item: Item) => Promise<void>) =>
+    all(STATUS_INDEX, { name: Attr.STATUS, value: status }, undefined, {}, {}, visit);
   const revoke = async (item: Item) => {
     const r = await deps.grants.end({
       id: item[Attr.ID]!.S!,
@@ -96,19 +101,19 @@ export async function sweep(deps: LifecycleDeps): Promise<SweepResult> {
       await revoke(item);
     }
   });
-  await each(Status.ACTIVE, async (item) => {
-    const gated = item[AccessAttr.GRANT_KIND] !== undefined;
-    if (gated && (item[Attr.EXPIRES_AT]?.S ?? '') <= t) {
-      if (await deps.grants.expire(item[Attr.ID]!.S!, Status.ACTIVE, Attr.EXPIRES_AT, 'window_end', now)) counts.grantsEnded += 1;
-    } else if (!stillEligible(item, config) && (gated || profileNowGated(item, config))) {
-      await revoke(item);
-    }
-  });
+  // Active items are mostly standing sessions, of every profile: the gated profiles' own are read through the profile
+  // index (a grant and a standing session of a profile that became gated are both there), however many others there are.
+  for (const profile of [...config.profiles.values()].filter(isGated)) {
+    await all(PROFILE_INDEX, { name: Attr.PROFILE, value: profile.name }, '#status = :active', { '#status': Attr.STATUS },
+      { ':active': { S: Status.ACTIVE } }, async (item) => {
+        const gated = item[AccessAttr.GRANT_KIND] !== undefined;
+        if (gated && (item[Attr.EXPIRES_AT]?.S ?? '') <= t) {
+          if (await deps.grants.expire(item[Attr.ID]!.S!, Status.ACTIVE, Attr.EXPIRES_AT, 'window_end', now)) counts.grantsEnded += 1;
+        } else if (!stillEligible(item, config)) {
+          await revoke(item);
+        }
+      });
+  }
   return counts;
 }
 
-/** A standing session whose profile has become gated: revoked by the sweep (the vend refuses to continue it already). */
-function profileNowGated(item: Item, config: TvmConfig): boolean {
-  const profile = config.profiles.get(item[Attr.PROFILE]?.S ?? '');
-  return profile !== undefined && isGated(profile);
-}

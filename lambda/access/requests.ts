@@ -4,7 +4,9 @@ import { personHash, type Person } from './person';
 import {
   accessOf, body, comment, isGated, matches, outsideWindow, text, ticket, type CompiledAccess,
 } from './policy';
-import { policyDigest, requestDigest, sealHolds, sealOf } from './seal';
+import {
+  approvalSealOf, approvalsHold, policyDigest, requestDigest, requestSealHolds, requestSealOf, sealHolds, sealOf,
+} from './seal';
 import { accessWindowState } from './windows';
 import {
   AccessAttr, AccessFields, AccessLimits, GrantKinds, REVIEW_PENDING, ReviewOutcomes, RevokedKinds,
@@ -13,7 +15,7 @@ import { Attr, Indexes, Patterns, SourceIdentityKinds, Status, formatSourceIdent
 import { ApiError } from '../errors';
 import type { Caller } from '../identity';
 import type { Profile, TvmConfig } from '../profiles';
-import { StoreError } from '../sessions/store';
+import { blockId, StoreError } from '../sessions/store';
 
 /** What the access routes need, injected like the vend context. */
 export interface AccessContext {
@@ -37,6 +39,8 @@ export interface AccessFacts {
   person?: string;
   personVerified?: boolean;
   approvalCount?: number;
+  /** A request or approval whose seal did not hold: written by someone else than the TVM (alarmed). */
+  integrityFailure?: boolean;
 }
 
 const PROFILE = new RegExp(Patterns.PROFILE);
@@ -173,6 +177,7 @@ export async function createRequest(ctx: AccessContext, caller: Caller, raw: str
   const now = ctx.now();
   const notBefore = startOf(b[AccessFields.NOT_BEFORE], now, approval.maxScheduleAheadSeconds);
   const person = await personOf(ctx, caller, facts);
+  if (await stored(() => ctx.grants.blocked(caller.arn, now))) throw blockedError();
 
   const start = notBefore ?? now;
   const deadline = new Date(start.getTime() + approval.pendingTimeoutSeconds * 1000);
@@ -183,8 +188,10 @@ export async function createRequest(ctx: AccessContext, caller: Caller, raw: str
     throw new ApiError('REQUEST_EXISTS', `You have an open request for this profile: ${open}. Cancel it, or wait for its decision.`);
   }
 
-  const auto = approval.autoApprove.findIndex((rule, i) => matches(found.access.autoApprove[i], caller) && seconds <= rule.maxSeconds
-    && (rule.during.length === 0 || accessWindowState(rule.during, now)?.open === true));
+  // Auto-approval is for verified persons only (as synth requires of its patterns), for a window that starts now (its
+  // `during` hours are checked now), within the rule's own maximum.
+  const auto = !person.verified || notBefore ? -1 : approval.autoApprove.findIndex((rule, i) => matches(found.access.autoApprove[i], caller)
+    && seconds <= rule.maxSeconds && (rule.during.length === 0 || accessWindowState(rule.during, now)?.open === true));
   const windowEnd = new Date(start.getTime() + seconds * 1000);
   const item = (id: string): Item => {
     const it = baseItem(ctx, caller, person, found.profile, id, GrantKinds.APPROVAL, now,
@@ -200,12 +207,10 @@ export async function createRequest(ctx: AccessContext, caller: Caller, raw: str
   };
   let id = ctx.newSessionId();
   let it = item(id);
-  let key: Buffer | undefined;
-  if (auto >= 0) {
-    key = await stored(() => ctx.grantKey());
-  }
+  const key = await stored(() => ctx.grantKey());
   for (let attempt = 0; ; attempt++) {
-    if (key) {
+    it[AccessAttr.REQUEST_MAC] = S(requestSealOf(key, it));
+    if (auto >= 0) {
       it[Attr.STATUS] = S(Status.APPROVED);
       it[AccessAttr.APPROVED_AT] = S(iso(now));
       it[Attr.EXPIRES_AT] = S(iso(windowEnd));
@@ -260,6 +265,8 @@ export async function getRequest(ctx: AccessContext, caller: Caller, rawId: stri
   if (!item || !item[AccessAttr.GRANT_KIND]) throw NOT_FOUND();
   const r = await roleIn(ctx, caller, item);
   if (!r.requester && !r.approver && !r.reviewer && !r.admin) throw NOT_FOUND();
+  // An approver or reviewer reads requests (reasons, tickets) as a verified person only, as they decide on them.
+  if (!r.requester && !r.admin && !(await personOf(ctx, caller, facts)).verified) throw NOT_FOUND();
   return { Request: requestView(item, ctx.now()) };
 }
 
@@ -301,6 +308,7 @@ export async function listRequests(ctx: AccessContext, caller: Caller, query: Re
     await pages(ctx, USER_INDEX, caller.user, filter, names, values, limit, out, () => true);
   } else {
     const person = await personOf(ctx, caller, facts);
+    if (!person.verified) return { Requests: [] };
     const config = await ctx.config();
     const mayApprove = (item: Item) => {
       const profile = config.profiles.get(item[Attr.PROFILE]?.S ?? '');
@@ -339,10 +347,21 @@ async function approverOf(ctx: AccessContext, caller: Caller, item: Item, facts:
     throw new ApiError('APPROVER_UNVERIFIED',
       'Approvals must come from an IAM user or an Identity Center user of the TVM\'s account: this identity cannot be tied to a person.');
   }
-  if (person.key === item[AccessAttr.REQUESTER_PERSON]?.S) {
+  // The same person by key (an Identity Center user through any permission set), or by user name: an IAM user, an
+  // Identity Center user and a role session named alike are taken for one person. A false match can only refuse.
+  if (person.key === item[AccessAttr.REQUESTER_PERSON]?.S || nameOf(caller.arn) === nameOf(item[Attr.PRINCIPAL_ARN]?.S ?? '')) {
     throw new ApiError('SELF_APPROVAL_FORBIDDEN', 'You cannot decide on your own request, whichever role you use.');
   }
   return { ...r, person, profile: r.profile!, access: r.access! };
+}
+
+function blockedError(): ApiError {
+  return new ApiError('PRINCIPAL_BLOCKED', 'An administrator has blocked you from starting sessions for now.');
+}
+
+/** The user name in a principal ARN (an IAM user's, an Identity Center user's, a role session's), without case. */
+function nameOf(arn: string): string {
+  return arn.slice(arn.lastIndexOf('/') + 1).toLowerCase();
 }
 
 /** A request that is no longer pending, said precisely. */
@@ -380,15 +399,27 @@ export async function approveRequest(ctx: AccessContext, caller: Caller, rawId: 
       throw new ApiError('REQUEST_CHANGED', 'The request is not the one you were shown: read it again before deciding.');
     }
     const hash = personHash(a.person.key);
-    if (item[AccessAttr.APPROVALS]?.M?.[hash]) throw new ApiError('DUPLICATE_APPROVAL', 'You have approved this request already.');
-    const count = Number(item[AccessAttr.APPROVAL_COUNT]?.N ?? '0');
-    const required = Number(item[AccessAttr.APPROVALS_REQUIRED]?.N ?? String(approval.minApprovals));
+    const approvedBy = Object.values(item[AccessAttr.APPROVALS]?.M ?? {}).map((e) => nameOf(e.M?.arn?.S ?? ''));
+    if (item[AccessAttr.APPROVALS]?.M?.[hash] || approvedBy.includes(nameOf(caller.arn))) {
+      throw new ApiError('DUPLICATE_APPROVAL', 'You have approved this request already.');
+    }
+    // Only what the TVM wrote counts: the request as filed, and each approval recorded so far.
+    const key = await stored(() => ctx.grantKey());
+    if (!requestSealHolds(key, item) || !approvalsHold(key, item)) {
+      facts.integrityFailure = true;
+      throw new ApiError('APPROVAL_INVALID', 'The request is not valid.', {}, 'request or approval seal did not verify');
+    }
+    const count = Object.keys(item[AccessAttr.APPROVALS]?.M ?? {}).length;
+    // The quorum and the longest window of the policy now (its digest is the request's: they are the request's too).
+    const required = approval.minApprovals;
     const entry: Item = { arn: S(caller.arn), person: S(a.person.key), at: S(iso(now)), ...(note ? { comment: S(note) } : {}) };
+    entry.mac = S(approvalSealOf(key, id, hash, entry));
     let completes: { expiresAt: Date; seal: string } | undefined;
     if (count + 1 >= required) {
       const notBefore = item[AccessAttr.NOT_BEFORE]?.S;
       const start = Math.max(now.getTime(), notBefore ? Date.parse(notBefore) : 0);
-      const expiresAt = new Date(start + Number(item[AccessAttr.REQUESTED_SECONDS]?.N ?? '0') * 1000);
+      const seconds = Math.min(Number(item[AccessAttr.REQUESTED_SECONDS]?.N ?? '0'), approval.maxSeconds);
+      const expiresAt = new Date(start + seconds * 1000);
       // The seal is over the item as this write leaves it.
       const after: Item = {
         ...item,
@@ -396,7 +427,7 @@ export async function approveRequest(ctx: AccessContext, caller: Caller, rawId: 
         [Attr.EXPIRES_AT]: S(iso(expiresAt)),
         [AccessAttr.APPROVALS]: { M: { ...item[AccessAttr.APPROVALS]?.M, [hash]: { M: entry } } },
       };
-      completes = { expiresAt, seal: sealOf(await stored(() => ctx.grantKey()), after) };
+      completes = { expiresAt, seal: sealOf(key, after) };
     }
     const result = await stored(() => ctx.grants.approve({
       id, count, personHash: hash, entry, approverPerson: a.person.key, policyDigest: policyDigest(a.profile), now, completes,
@@ -522,7 +553,9 @@ export async function breakGlass(ctx: AccessContext, caller: Caller, raw: string
       now,
       cooldownStart: new Date(now.getTime() - policy.cooldownSeconds * 1000),
       requireReview: policy.requireReviewBeforeNext,
+      blockId: blockId(caller.arn),
     }));
+    if (result === 'blocked') throw blockedError();
     if (result === 'started') {
       facts.sessionId = id;
       facts.grantKind = GrantKinds.BREAK_GLASS;
@@ -557,6 +590,7 @@ export async function listReviews(ctx: AccessContext, caller: Caller, query: Rec
   const now = ctx.now();
   const out: Item[] = [];
   const admin = config.isAdmin(caller);
+  if (!admin && !person.verified) return { Reviews: [] };
   await pages(ctx, REVIEW_INDEX, REVIEW_PENDING, undefined, {}, {}, 100, out, (item) => {
     const profile = config.profiles.get(item[Attr.PROFILE]?.S ?? '');
     const access = profile && accessOf(profile);

@@ -49,13 +49,18 @@ export function canonicalProfiles(input: unknown, what = 'profiles'): ProfileCon
     if (!Number.isInteger(max) || max < Limits.MIN_CREDENTIAL_SECONDS || max > Limits.MAX_CREDENTIAL_SECONDS) {
       throw new ConfigError(`${what}[${i}].maxDurationSeconds: expected whole seconds from ${Limits.MIN_CREDENTIAL_SECONDS} to ${Limits.MAX_CREDENTIAL_SECONDS}`);
     }
+    const chainRoleArns = stringList(p.chainRoleArns ?? [], `${what}[${i}].chainRoleArns`);
+    if (p.access !== undefined && chainRoleArns.length > 0) {
+      // A chained session may last an hour past the credentials it was assumed with, so past the grant's window.
+      throw new ConfigError(`${what}[${i}].chainRoleArns: a profile with access gates cannot allow role chaining`);
+    }
     // Keys in a fixed order: digests are over bytes.
     return {
       name,
       roleArn,
       allowedPrincipals: stringList(p.allowedPrincipals, `${what}[${i}].allowedPrincipals`),
       maxDurationSeconds: max,
-      chainRoleArns: stringList(p.chainRoleArns ?? [], `${what}[${i}].chainRoleArns`),
+      chainRoleArns,
       // Only when set (CloudFormation passes booleans as strings): configurations without it keep their digest.
       ...(p.unenforced === true || p.unenforced === 'true' ? { unenforced: true } : {}),
       ...(p.openTrust === true || p.openTrust === 'true' ? { openTrust: true } : {}),
@@ -64,7 +69,6 @@ export function canonicalProfiles(input: unknown, what = 'profiles'): ProfileCon
   });
 }
 
-// The construct's bounds of a break-glass cooldown and review deadline.
 
 /**
  * Checks one value and gives its canonical form. `done` holds the fields of its object already checked, `outer` those of

@@ -193,10 +193,18 @@ export async function changeSession(ctx: ManageContext, caller: Caller, rawId: s
       const live = await storeCall(() => ctx.store.liveSessionsOf(user, principal, INDEX[Attr.USER], ctx.now()));
       for (const other of live.filter((s) => !done.has(s))) {
         done.add(other);
+        const reason = `${request.reason} (principal blocked)`;
         const r = await storeCall(() => ctx.store.transition({
-          id: other, to: Status.REVOKED, callerArn: caller.arn, admin: true, now: ctx.now(), reason: `${request.reason} (principal blocked)`,
+          id: other, to: Status.REVOKED, callerArn: caller.arn, admin: true, now: ctx.now(), reason,
         }));
-        if (r.ok) revoked += 1;
+        if (r.ok) {revoked += 1;} else if (r.refusal === 'NOT_ACTIVE' && r.item?.[AccessAttr.GRANT_KIND] !== undefined && ctx.grants) {
+          // A grant approved and not yet used is revoked; a request still pending is denied.
+          const grants = ctx.grants;
+          const ended = r.item[Attr.STATUS]?.S === Status.PENDING
+            ? await storeCall(() => grants.denyPending(other, caller.arn, reason, ctx.now()))
+            : await storeCall(() => grants.end({ id: other, by: caller.arn, kind: RevokedKinds.ADMIN, reason, now: ctx.now() }));
+          if (!ended.refused) revoked += 1;
+        }
       }
     }
     facts.blockedUntil = until.toISOString();

@@ -257,7 +257,8 @@ export class SessionStore {
           TableName: this.tableName,
           IndexName: index,
           KeyConditionExpression: '#user = :user',
-          FilterExpression: '#owner = :owner AND (#status = :active OR (#status = :expired AND #cexp > :now))',
+          // Grants too: approved ones not yet used, and requests still pending, are ended with the principal's sessions.
+          FilterExpression: '#owner = :owner AND (#status IN (:active, :approved, :pending) OR (#status = :expired AND #cexp > :now))',
           ExpressionAttributeNames: {
             '#user': Attr.USER, '#owner': Attr.PRINCIPAL_ARN, '#status': Attr.STATUS, '#cexp': Attr.CREDENTIALS_EXPIRE_AT,
           },
@@ -265,6 +266,8 @@ export class SessionStore {
             ':user': { S: user },
             ':owner': { S: principalArn },
             ':active': { S: Status.ACTIVE },
+            ':approved': { S: Status.APPROVED },
+            ':pending': { S: Status.PENDING },
             ':expired': { S: Status.EXPIRED },
             ':now': { S: iso(now) },
           },
@@ -505,7 +508,8 @@ function classify(item: Item | undefined, c: ContinueSession): ContinueRefusal |
   return undefined;
 }
 
-function blockId(principalArn: string): string {
+/** The control-table item that blocks a principal from starting sessions (and requests, grants, break-glass). */
+export function blockId(principalArn: string): string {
   return `${BLOCK_ITEM_PREFIX}${principalArn}`;
 }
 

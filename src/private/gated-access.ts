@@ -61,8 +61,9 @@ export class TvmGatedAccess extends Construct {
       resources: Indexes.map((index) => `${props.table.tableArn}/index/${index.name}`),
     }));
     // Control table: read the configuration and the keys; write only the keys (created on first use) and break-glass guards.
+    // Reads, and the condition check of a break-glass start on the invoker's principal block.
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['dynamodb:GetItem'],
+      actions: ['dynamodb:GetItem', 'dynamodb:ConditionCheckItem'],
       resources: [props.controlTable.tableArn],
     }));
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({

@@ -44,6 +44,8 @@ export const AccessAttr = {
   APPROVED_AT: 'approved_at',
   /** HMAC of the grant's sealed fields (`k1.<base64url>`): nobody without the vending role's key can mint or widen it. */
   GRANT_MAC: 'grant_mac',
+  /** HMAC of the request's fields, set when it is filed: approvals count only for a request the TVM wrote. */
+  REQUEST_MAC: 'request_mac',
   /** First vend (ISO): a grant never activated had no credentials, so its end needs no deny. */
   ACTIVATED_AT: 'activated_at',
   DECIDED_BY: 'decided_by',
