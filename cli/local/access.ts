@@ -5,7 +5,7 @@ import { LOCAL_TVM_NAME } from './accounts';
 import type { Handler } from './front-door';
 import { startLambdaWorker, type LogLevel } from './lambda-worker';
 import { AccessRoutes } from '../../src/shared/access';
-import { Env, type ProfileConfig } from '../../src/shared/contract';
+import { Env } from '../../src/shared/contract';
 
 /** The route keys (`POST /requests`, …) that go to the access function. */
 export const ACCESS_ROUTE_KEYS: ReadonlySet<string> = new Set(AccessRoutes.map((r) => `${r.method} ${r.path}`));
@@ -13,10 +13,8 @@ export const ACCESS_ROUTE_KEYS: ReadonlySet<string> = new Set(AccessRoutes.map((
 /** The construct's access function's timeout. */
 const TIMEOUT_MS = 15_000;
 
-/** Whether a profile makes the construct deploy the access function: it has an approval or a break-glass policy. */
-export function isGated(profile: ProfileConfig): boolean {
-  return profile.access?.approval !== undefined || profile.access?.breakGlass !== undefined;
-}
+/** Whether a profile makes the construct deploy the access function: the runtime's rule (an approval or break-glass policy). */
+export { isGated } from '../../lambda/access/policy';
 
 /**
  * The access function's `SENTINEL_*` environment, as the construct sets it: the vending function's without the store

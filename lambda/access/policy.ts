@@ -1,5 +1,6 @@
 import type { AccessPolicyConfig, TextRuleConfig, TicketRuleConfig } from '../../src/shared/access';
 import { AccessLimits } from '../../src/shared/access';
+import type { ProfileConfig } from '../../src/shared/contract';
 import { ApiError } from '../errors';
 import type { Caller } from '../identity';
 import { PrincipalMatcher } from '../match';
@@ -35,7 +36,7 @@ export function accessOf(profile: Profile): CompiledAccess | undefined {
 }
 
 /** Whether every use of the profile needs a grant (approval or break-glass): a gated profile has no standing access. */
-export function isGated(profile: Profile): boolean {
+export function isGated(profile: ProfileConfig): boolean {
   return profile.access?.approval !== undefined || profile.access?.breakGlass !== undefined;
 }
 

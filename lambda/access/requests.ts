@@ -2,10 +2,10 @@ import { createHash } from 'crypto';
 import { GrantStore, guardId, type Item, type WriteResult } from './grants';
 import { personHash, type Person } from './person';
 import {
-  accessOf, body, comment, isGated, matches, outsideWindow, text, ticket, type CompiledAccess,
+  accessOf, body, comment, matches, outsideWindow, text, ticket, type CompiledAccess,
 } from './policy';
 import {
-  approvalSealOf, approvalsHold, policyDigest, requestDigest, requestSealHolds, requestSealOf, sealHolds, sealOf,
+  approvalSealOf, approvalsHold, policyDigest, requestDigest, requestSealHolds, requestSealOf, sealOf,
 } from './seal';
 import { accessWindowState } from './windows';
 import {
@@ -635,10 +635,3 @@ export async function reviewSession(ctx: AccessContext, caller: Caller, rawId: s
   const after = await stored(() => ctx.grants.get(id));
   return { Request: requestView(after ?? item, now) };
 }
-
-/** Whether a gated item's seal holds under the key (the vend's integrity check). */
-export function grantIntact(key: Buffer, item: Item): boolean {
-  return sealHolds(key, item);
-}
-
-export { isGated };
